@@ -1,0 +1,3 @@
+module rwin
+
+go 1.24
