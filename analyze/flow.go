@@ -1,0 +1,351 @@
+// Package analyze reconstructs TCP connections from decoded segments: it
+// keeps a bounded table of bidirectional flows, follows each handshake, and
+// records per direction what the packets say about windows, bytes in flight,
+// RTT and protocol oddities. It records facts; the rules package judges them.
+package analyze
+
+import (
+	"net/netip"
+
+	"rwin/capture"
+)
+
+// Tri is a fact that may be unknown: Unknown is never the same as No.
+type Tri int8
+
+// Values of Tri.
+const (
+	Unknown Tri = iota
+	No
+	Yes
+)
+
+func (t Tri) String() string {
+	switch t {
+	case No:
+		return "no"
+	case Yes:
+		return "yes"
+	}
+	return "unknown"
+}
+
+// triOf turns a known boolean into a Tri.
+func triOf(b bool) Tri {
+	if b {
+		return Yes
+	}
+	return No
+}
+
+// Basis says where a window-scale shift, and so an effective window, comes
+// from.
+type Basis uint8
+
+// Values of Basis.
+const (
+	// BasisUnknown: the handshake was not captured and the data proves no
+	// shift; effective windows cannot be computed.
+	BasisUnknown Basis = iota
+	// BasisNegotiated: the handshake in the capture settles the shift.
+	BasisNegotiated
+	// BasisInferred: no handshake, but bytes in flight exceeded the
+	// unscaled window, which proves a minimum shift (a lower bound).
+	BasisInferred
+)
+
+func (b Basis) String() string {
+	switch b {
+	case BasisNegotiated:
+		return "negotiated"
+	case BasisInferred:
+		return "inferred"
+	}
+	return "unknown"
+}
+
+// Handshake summarizes how much of the connection set-up was captured.
+type Handshake uint8
+
+// Values of Handshake.
+const (
+	// HandshakeNone: neither SYN nor SYN-ACK captured (flow seen mid-stream).
+	HandshakeNone Handshake = iota
+	// HandshakeSYNOnly: the SYN was captured, no SYN-ACK (refused, filtered,
+	// unanswered, or an asymmetric capture).
+	HandshakeSYNOnly
+	// HandshakeSYNACKOnly: a SYN-ACK without its SYN.
+	HandshakeSYNACKOnly
+	// HandshakeNoFinalACK: SYN and SYN-ACK, but the client's ACK of the
+	// SYN-ACK was not seen.
+	HandshakeNoFinalACK
+	// HandshakeComplete: SYN, SYN-ACK and the ACK that completes it.
+	HandshakeComplete
+	// HandshakeSimultaneous: both sides sent a SYN (RFC 9293 §3.5).
+	HandshakeSimultaneous
+)
+
+func (h Handshake) String() string {
+	switch h {
+	case HandshakeSYNOnly:
+		return "syn-only"
+	case HandshakeSYNACKOnly:
+		return "synack-only"
+	case HandshakeNoFinalACK:
+		return "no-final-ack"
+	case HandshakeComplete:
+		return "complete"
+	case HandshakeSimultaneous:
+		return "simultaneous-open"
+	}
+	return "none"
+}
+
+// RoleSource says how client and server were told apart.
+type RoleSource uint8
+
+// Values of RoleSource.
+const (
+	RoleFromSYN         RoleSource = iota // the SYN's sender is the client
+	RoleFromSYNACK                        // the SYN-ACK's receiver is the client
+	RoleFromPort                          // no handshake: the well-known port is the server
+	RoleFromFirstPacket                   // no handshake, no telling port: the first sender is the client
+)
+
+func (r RoleSource) String() string {
+	switch r {
+	case RoleFromSYN:
+		return "syn"
+	case RoleFromSYNACK:
+		return "synack"
+	case RoleFromPort:
+		return "port"
+	}
+	return "first-packet"
+}
+
+// HandshakeSegment is a SYN or SYN-ACK as captured. Valid only when Seen.
+type HandshakeSegment struct {
+	Seen   bool
+	Packet uint64
+	Time   int64 // ns since the epoch
+	ISN    capture.Seq
+	Ack    capture.Seq
+	Flags  capture.Flags
+	// Window is the raw window field; RFC 7323 §2.2: never scaled on a SYN.
+	Window uint16
+	TTL    uint8
+	IPID   uint16
+	// Payload is the number of data bytes the SYN carried (TFO, or a
+	// crafted packet).
+	Payload int
+	Opts    capture.Options
+}
+
+// sameOptions reports whether two handshake segments announced the same
+// negotiable options (layout, MSS, shift, SACK-permitted, timestamps).
+func sameOptions(a, b *capture.Options) bool {
+	const negotiable = capture.HasMSS | capture.HasWScale | capture.HasSACKPerm | capture.HasTimestamp
+	if a.Has&negotiable != b.Has&negotiable || a.Layout != b.Layout {
+		return false
+	}
+	return (a.Has&capture.HasMSS == 0 || a.MSS == b.MSS) &&
+		(a.Has&capture.HasWScale == 0 || a.WScale == b.WScale)
+}
+
+// Negotiation is what the handshake settled. Every field may be Unknown
+// when the handshake was not (wholly) captured.
+type Negotiation struct {
+	// Scaling is Yes when both SYN and SYN-ACK carried window scale
+	// (RFC 7323 §2.2), No when either lacked it.
+	Scaling Tri
+	// SACK is Yes when both carried SACK-permitted (RFC 2018 §2).
+	SACK Tri
+	// Timestamps is Yes when both carried timestamps (RFC 7323 §3.2).
+	Timestamps Tri
+}
+
+// Shift is the window-scale shift that applies to the windows one endpoint
+// advertises.
+type Shift struct {
+	Basis Basis
+	// Value is the shift as applied (announced value capped at 14; 0 when
+	// scaling is off). Valid unless Basis is BasisUnknown; with
+	// BasisInferred it is a lower bound.
+	Value capture.Shift
+	// Announced is the shift the endpoint put on the wire, before the cap
+	// (valid when AnnouncedSeen).
+	Announced     capture.Shift
+	AnnouncedSeen bool
+}
+
+// Endpoint is everything recorded about one side of a flow: the segments it
+// sent and the windows it advertised.
+type Endpoint struct {
+	Addr netip.AddrPort
+
+	// Packets and Bytes count every segment it sent and their payload.
+	Packets, Bytes uint64
+	// DataPackets counts segments with payload.
+	DataPackets uint64
+	// RetransPackets and RetransBytes count data segments that did not
+	// advance its highest sequence number (retransmissions, or reordering
+	// before the capture point).
+	RetransPackets, RetransBytes uint64
+	// UniqueBytes is how far its highest sequence number advanced: data
+	// delivered at least once past the capture point.
+	UniqueBytes uint64
+	// FirstData and LastData bound its data segments in time (ns); valid
+	// when DataPackets > 0.
+	FirstData, LastData int64
+
+	// Shift applies to the windows this endpoint advertises.
+	Shift Shift
+	// Window summarizes the raw window fields it advertised on non-SYN,
+	// non-RST segments; scale with Shift to get the effective window.
+	Window WindowStats
+
+	// ZeroWindows counts non-SYN, non-RST segments with a zero window;
+	// ZeroEpisodes counts the runs of them, ZeroTime their total duration
+	// in ns; FirstZeroPacket locates the first.
+	ZeroWindows, ZeroEpisodes uint64
+	ZeroTime                  int64
+	FirstZeroPacket           uint64
+
+	// MaxInFlight is the most bytes it had sent and not yet seen
+	// acknowledged, measured at the capture point.
+	MaxInFlight uint32
+	// InferredShift is the smallest shift of the PEER's window that
+	// explains the bytes this endpoint had in flight; meaningful when the
+	// handshake is missing. InferredPacket is the segment that proved it.
+	InferredShift  capture.Shift
+	InferredPacket uint64
+	// AtWindowPackets counts data segments that left less than one MSS of
+	// the peer's effective window free: the sender was window-limited.
+	// Valid when the peer's shift is negotiated.
+	AtWindowPackets uint64
+	// OverWindowPackets counts data segments that put more in flight than
+	// the peer's effective window allowed; MaxOverWindow is the largest
+	// excess in bytes and FirstOverPacket the first such segment. A sender
+	// applying a shift the capture does not show (a SYN proxy that dropped
+	// WS from its SYN-ACK) looks like this.
+	OverWindowPackets uint64
+	MaxOverWindow     uint32
+	FirstOverPacket   uint64
+	// RetransBeyondUnscaled counts retransmitted segments that ended beyond
+	// the peer's window field taken unscaled (ack + window<<0) but inside
+	// the scaled window: the loss pattern of a middlebox that tracks the
+	// flow as unscaled. FirstBeyondPacket is the first of them.
+	RetransBeyondUnscaled uint64
+	FirstBeyondPacket     uint64
+
+	// RTT holds ACK-clocked samples: time from one of its data segments to
+	// the peer's ACK covering it, at the capture point (Karn's rule: no
+	// sample across a retransmission). It measures the capture point's
+	// distance to the peer.
+	RTT RTTStats
+
+	// FIN and RST say whether it closed or reset the connection; the
+	// packet numbers locate the first of each.
+	FINPacket, RSTPacket uint64
+
+	// TTL of its first and last segment; TTLChanged reports any change.
+	FirstTTL, LastTTL uint8
+	TTLChanged        bool
+
+	// Protocol oddities, counted with the first packet that showed each.
+	WScaleOnNonSYN, FirstWScaleOnNonSYN    uint64
+	SACKUnnegotiated, FirstSACKUnneg       uint64
+	TSUnnegotiated, FirstTSUnneg           uint64
+	OptionIssues, FirstOptionIssuePacket   uint64
+	FirstOptionIssue                       capture.OptIssue
+	TruncatedHeaders, FirstTruncatedPacket uint64
+}
+
+// Flow is one TCP connection (one incarnation of a 4-tuple) as the capture
+// showed it. It is a plain value handed to the rules and the output.
+type Flow struct {
+	// ID numbers flows in the order they were first seen, from 1.
+	ID uint64
+	// Client opened the connection (see Roles for how that was decided).
+	Client, Server Endpoint
+	Roles          RoleSource
+	// Service is the well-known name of the server port ("rdp", "smb", …),
+	// empty when the port has none.
+	Service string
+
+	// First and Last are the flow's first and last packet numbers and
+	// timestamps (ns).
+	FirstPacket, LastPacket uint64
+	Start, End              int64
+
+	Handshake Handshake
+	// SYN is the first SYN the client sent; AnsweredSYN the SYN the
+	// SYN-ACK answered (the latest SYN before it, which may be a retry with
+	// other options). SYNACK is the first SYN-ACK; in a simultaneous open it
+	// holds the server's SYN.
+	SYN, AnsweredSYN, SYNACK HandshakeSegment
+	// SYNs and SYNACKs count every SYN and SYN-ACK; the *Changed fields say
+	// retries carried other options than the first.
+	SYNs, SYNACKs             int
+	SYNChanged, SYNACKChanged bool
+	SYNACKAckMismatch         bool // the SYN-ACK did not acknowledge the SYN's ISN+1
+	// HandshakeACKPacket is the client's ACK that completed the handshake.
+	HandshakeACKPacket uint64
+	// ServerRTT is SYN→SYN-ACK and ClientRTT SYN-ACK→ACK at the capture
+	// point (ns), each valid when > 0: the path's two halves as seen from
+	// where the capture was taken.
+	ServerRTT, ClientRTT int64
+
+	Negotiated Negotiation
+
+	// Evicted is true when the flow table was full and this flow, the
+	// least recently active, was finished early.
+	Evicted bool
+}
+
+// RTT returns the handshake round-trip time through the capture point (ns),
+// or 0 when the handshake did not give both halves.
+func (f *Flow) RTT() int64 {
+	if f.ServerRTT > 0 && f.ClientRTT > 0 {
+		return f.ServerRTT + f.ClientRTT
+	}
+	return 0
+}
+
+// Peer returns the other endpoint of the flow.
+func (f *Flow) Peer(e *Endpoint) *Endpoint {
+	if e == &f.Client {
+		return &f.Server
+	}
+	return &f.Client
+}
+
+// RTTStats summarizes RTT samples in ns.
+type RTTStats struct {
+	Samples  uint64
+	Min, Max int64
+	Sum      int64
+}
+
+func (r *RTTStats) add(d int64) {
+	if d < 0 {
+		return
+	}
+	if r.Samples == 0 || d < r.Min {
+		r.Min = d
+	}
+	if d > r.Max {
+		r.Max = d
+	}
+	r.Samples++
+	r.Sum += d
+}
+
+// Mean returns the average sample, or 0 without samples.
+func (r RTTStats) Mean() int64 {
+	if r.Samples == 0 {
+		return 0
+	}
+	return r.Sum / int64(r.Samples)
+}

@@ -1,0 +1,224 @@
+package analyze
+
+import (
+	"time"
+
+	"rwin/capture"
+)
+
+// Defaults for Config.
+const (
+	// DefaultMaxFlows bounds live flow state. A flow costs about 1.5 KiB
+	// (plus 832 bytes for a window histogram on long transfers), so the
+	// default caps live state near 400 MiB.
+	DefaultMaxFlows = 1 << 18
+	// DefaultLinger is how long a closed or never-established flow stays
+	// in the table after its last packet, to absorb late retransmissions
+	// before it is finished (about one Linux TIME_WAIT).
+	DefaultLinger = 60 * time.Second
+)
+
+// Config bounds the flow table.
+type Config struct {
+	// MaxFlows caps live flows; when full, the least recently active flow
+	// is finished early and marked Evicted. 0 means DefaultMaxFlows.
+	MaxFlows int
+	// Linger: see DefaultLinger. 0 means DefaultLinger; negative disables
+	// it (flows then end only when evicted, replaced or flushed).
+	Linger time.Duration
+	// IdleTimeout finishes any flow, open or not, after this much capture
+	// time without packets. 0 disables it (reading files: an idle RDP
+	// session is still one session); live capture sets it.
+	IdleTimeout time.Duration
+}
+
+// Stats counts what the analyzer did.
+type Stats struct {
+	// Segments is the number of TCP segments analyzed.
+	Segments uint64
+	// Flows is the number of flows created.
+	Flows uint64
+	// Evicted counts flows finished early because the table was full.
+	Evicted uint64
+	// PeakFlows is the most flows live at once.
+	PeakFlows int
+}
+
+// Analyzer is the flow table. Feed it segments with Add, in capture order;
+// it calls the emit function with every flow it finishes. Not safe for
+// concurrent use: run one Analyzer per capture.
+type Analyzer struct {
+	cfg   Config
+	emit  func(*Flow)
+	flows map[flowKey]*flowState
+	// transient holds flows that are closed or carried no data yet; open
+	// holds the rest. Each is ordered by last activity, most recent first,
+	// so expiry and eviction look only at the tails.
+	transient, open flowList
+	clock           int64 // latest packet time seen (captures are not strictly ordered)
+	lastSweep       int64
+	nextID          uint64
+	stats           Stats
+}
+
+// New returns an Analyzer that hands each finished flow to emit. The *Flow
+// is valid only during the call: copy it to keep it.
+func New(cfg Config, emit func(*Flow)) *Analyzer {
+	if cfg.MaxFlows <= 0 {
+		cfg.MaxFlows = DefaultMaxFlows
+	}
+	if cfg.Linger == 0 {
+		cfg.Linger = DefaultLinger
+	}
+	return &Analyzer{cfg: cfg, emit: emit, flows: make(map[flowKey]*flowState)}
+}
+
+// Stats returns the counters so far.
+func (a *Analyzer) Stats() Stats { return a.stats }
+
+// Live returns the number of flows in the table.
+func (a *Analyzer) Live() int { return len(a.flows) }
+
+// endpointKey is an address (IPv4 as IPv4-mapped IPv6) and port.
+type endpointKey struct {
+	addr [16]byte
+	port uint16
+}
+
+// flowKey names a 4-tuple regardless of direction: a is the lesser end.
+type flowKey struct{ a, b endpointKey }
+
+func keyOf(seg *capture.Segment) flowKey {
+	s := endpointKey{seg.Src.As16(), seg.SrcPort}
+	d := endpointKey{seg.Dst.As16(), seg.DstPort}
+	if lessEndpoint(d, s) {
+		s, d = d, s
+	}
+	return flowKey{s, d}
+}
+
+func lessEndpoint(x, y endpointKey) bool {
+	for i := range x.addr {
+		if x.addr[i] != y.addr[i] {
+			return x.addr[i] < y.addr[i]
+		}
+	}
+	return x.port < y.port
+}
+
+// Add analyzes one segment.
+func (a *Analyzer) Add(seg *capture.Segment) {
+	a.stats.Segments++
+	if seg.Time > a.clock {
+		a.clock = seg.Time
+	}
+	k := keyOf(seg)
+	fs := a.flows[k]
+	if fs != nil && fs.isNewIncarnation(seg) {
+		a.finish(fs)
+		fs = nil
+	}
+	if fs == nil {
+		if len(a.flows) >= a.cfg.MaxFlows {
+			a.evictOne()
+		}
+		a.nextID++
+		fs = newFlowState(a.nextID, seg)
+		fs.key = k
+		a.flows[k] = fs
+		a.stats.Flows++
+		a.stats.PeakFlows = max(a.stats.PeakFlows, len(a.flows))
+	}
+	fs.update(seg)
+	a.touch(fs)
+	if a.clock-a.lastSweep >= int64(time.Second) {
+		a.lastSweep = a.clock
+		a.expire()
+	}
+}
+
+// Flush finishes every flow still in the table, oldest activity first.
+func (a *Analyzer) Flush() {
+	for _, l := range []*flowList{&a.transient, &a.open} {
+		for l.tail != nil {
+			a.finish(l.tail)
+		}
+	}
+}
+
+// touch moves fs to the head of the list its state belongs in.
+func (a *Analyzer) touch(fs *flowState) {
+	want := &a.open
+	if fs.transient() {
+		want = &a.transient
+	}
+	if fs.list != nil {
+		fs.list.remove(fs)
+	}
+	want.pushFront(fs)
+}
+
+// expire finishes flows whose quiet time has run out.
+func (a *Analyzer) expire() {
+	if a.cfg.Linger > 0 {
+		for fs := a.transient.tail; fs != nil && a.clock-fs.lastTime > int64(a.cfg.Linger); fs = a.transient.tail {
+			a.finish(fs)
+		}
+	}
+	if a.cfg.IdleTimeout > 0 {
+		for _, l := range []*flowList{&a.transient, &a.open} {
+			for fs := l.tail; fs != nil && a.clock-fs.lastTime > int64(a.cfg.IdleTimeout); fs = l.tail {
+				a.finish(fs)
+			}
+		}
+	}
+}
+
+// evictOne makes room: the least recently active transient flow goes
+// first, since it is the least likely to matter.
+func (a *Analyzer) evictOne() {
+	fs := a.transient.tail
+	if fs == nil {
+		fs = a.open.tail
+	}
+	if fs == nil {
+		return
+	}
+	fs.Evicted = true
+	a.stats.Evicted++
+	a.finish(fs)
+}
+
+func (a *Analyzer) finish(fs *flowState) {
+	fs.list.remove(fs)
+	delete(a.flows, fs.key)
+	fs.finalize()
+	a.emit(&fs.Flow)
+}
+
+// flowList is an intrusive doubly linked list of flows.
+type flowList struct{ head, tail *flowState }
+
+func (l *flowList) pushFront(fs *flowState) {
+	fs.list, fs.prev, fs.next = l, nil, l.head
+	if l.head != nil {
+		l.head.prev = fs
+	} else {
+		l.tail = fs
+	}
+	l.head = fs
+}
+
+func (l *flowList) remove(fs *flowState) {
+	if fs.prev != nil {
+		fs.prev.next = fs.next
+	} else {
+		l.head = fs.next
+	}
+	if fs.next != nil {
+		fs.next.prev = fs.prev
+	} else {
+		l.tail = fs.prev
+	}
+	fs.list, fs.prev, fs.next = nil, nil, nil
+}

@@ -1,0 +1,537 @@
+package analyze
+
+import (
+	"math/bits"
+
+	"rwin/capture"
+)
+
+// flowState is a live flow: the Flow being built plus the running state
+// that only matters while packets arrive. Its size is fixed.
+type flowState struct {
+	Flow
+	key              flowKey
+	list             *flowList
+	prev, next       *flowState
+	lastTime         int64
+	client, server   track
+	lastSYNACKTime   int64
+	scalingKnown     bool // the handshake settled whether scaling is on
+	scalingOn        bool // valid when scalingKnown
+	clientShiftKnown bool // a negotiated shift for the client's windows is known
+	serverShiftKnown bool
+}
+
+// track is the running sequence state of one endpoint.
+type track struct {
+	// nxt is the highest sequence number it has sent, plus one.
+	nxt   capture.Seq
+	nxtOK bool
+	// ack is the highest acknowledgment it has sent.
+	ack   capture.Seq
+	ackOK bool
+	// win is the last raw window it advertised, shift its applied shift
+	// when known; maxWin the largest raw window so far.
+	win    uint16
+	winOK  bool
+	maxWin uint16
+	shift  capture.Shift
+	// edge is the highest right window edge (ack + window<<shift) it has
+	// advertised, valid when edgeOK (needs a known shift).
+	edge   capture.Seq
+	edgeOK bool
+	// RTT timing of one of its data segments: the sample completes when
+	// the peer acknowledges timedEnd.
+	timing    bool
+	timedEnd  capture.Seq
+	timedTime int64
+	// mss is the largest segment the peer allows it to send (the peer's
+	// MSS option), or the largest payload it was seen to send.
+	mss uint32
+	// zero-window episode in progress since zeroStart
+	inZero    bool
+	zeroStart int64
+}
+
+// defaultMSS is assumed when neither the handshake nor the data says
+// better: RFC 9293 §3.7.1's default for IPv4 is 536, but a window-limited
+// sender nowadays almost always sends 1460-byte segments.
+const defaultMSS = 1460
+
+func newFlowState(id uint64, seg *capture.Segment) *flowState {
+	fs := &flowState{}
+	fs.ID = id
+	src, dst := seg.SrcEndpoint(), seg.DstEndpoint()
+	switch {
+	case seg.IsSYN():
+		fs.Client.Addr, fs.Server.Addr, fs.Roles = src, dst, RoleFromSYN
+	case seg.IsSYNACK():
+		fs.Client.Addr, fs.Server.Addr, fs.Roles = dst, src, RoleFromSYNACK
+	default:
+		client, server, byPort := rolesByPort(src, dst)
+		fs.Client.Addr, fs.Server.Addr = client, server
+		fs.Roles = RoleFromFirstPacket
+		if byPort {
+			fs.Roles = RoleFromPort
+		}
+	}
+	fs.Service = ServiceName(fs.Server.Addr.Port())
+	fs.FirstPacket, fs.Start = seg.Packet, seg.Time
+	return fs
+}
+
+// transient reports a flow that is closed, or has carried no data: it may
+// be finished once quiet for the linger time.
+func (fs *flowState) transient() bool {
+	closed := fs.Client.RSTPacket != 0 || fs.Server.RSTPacket != 0 ||
+		(fs.Client.FINPacket != 0 && fs.Server.FINPacket != 0)
+	return closed || fs.Client.DataPackets+fs.Server.DataPackets == 0
+}
+
+// fromClient reports whether seg was sent by the flow's client.
+func (fs *flowState) fromClient(seg *capture.Segment) bool {
+	return seg.SrcPort == fs.Client.Addr.Port() && seg.Src == fs.Client.Addr.Addr()
+}
+
+// isNewIncarnation reports whether seg opens a new connection on the same
+// 4-tuple rather than continuing this one. A SYN with a new initial sequence
+// number starts a new connection (port reuse), except the server's SYN in a
+// simultaneous open and a SYN captured after its own SYN-ACK.
+func (fs *flowState) isNewIncarnation(seg *capture.Segment) bool {
+	if !seg.IsSYN() {
+		return false
+	}
+	if fs.fromClient(seg) {
+		if fs.SYN.Seen {
+			return seg.Seq != fs.SYN.ISN
+		}
+		// No SYN yet: the flow began with a SYN-ACK or mid-stream. A SYN
+		// the SYN-ACK acknowledges is this flow's, captured out of order.
+		return !(fs.SYNACK.Seen && fs.SYNACK.Ack == seg.Seq.Add(1))
+	}
+	// From the server side.
+	if fs.SYN.Seen && !fs.SYNACK.Seen && fs.Server.Packets == 0 {
+		return false // simultaneous open
+	}
+	if fs.Handshake == HandshakeSimultaneous && seg.Seq == fs.SYNACK.ISN {
+		return false // retransmission of the server's SYN
+	}
+	return true
+}
+
+// update folds one segment into the flow.
+func (fs *flowState) update(seg *capture.Segment) {
+	fromClient := fs.fromClient(seg)
+	s, r := &fs.Client, &fs.Server
+	st, rt := &fs.client, &fs.server
+	if !fromClient {
+		s, r = r, s
+		st, rt = rt, st
+	}
+	fs.LastPacket, fs.lastTime = seg.Packet, seg.Time
+	if seg.Time > fs.End {
+		fs.End = seg.Time
+	}
+	if seg.Time < fs.Start {
+		fs.Start = seg.Time
+	}
+
+	s.Packets++
+	s.Bytes += uint64(seg.Payload)
+	if s.Packets == 1 {
+		s.FirstTTL = seg.TTL
+	} else if seg.TTL != s.LastTTL {
+		s.TTLChanged = true
+	}
+	s.LastTTL = seg.TTL
+	fs.recordOddities(s, seg)
+
+	syn := seg.Flags&capture.FlagSYN != 0
+	if syn {
+		fs.handshake(seg, fromClient)
+	} else if fromClient && fs.SYNACK.Seen && fs.HandshakeACKPacket == 0 &&
+		seg.Flags&capture.FlagACK != 0 && seg.Ack.Sub(fs.SYNACK.ISN.Add(1)) >= 0 {
+		fs.HandshakeACKPacket = seg.Packet
+		if fs.Handshake != HandshakeSimultaneous {
+			fs.ClientRTT = seg.Time - fs.lastSYNACKTime
+		}
+	}
+
+	// The peer's view: acknowledgments and windows this segment carries.
+	if seg.Flags&capture.FlagACK != 0 {
+		fs.ackAndWindow(seg, s, st, rt, syn)
+	}
+
+	// Sequence space this segment occupies: payload, plus one for SYN
+	// and FIN (RFC 9293 §3.4).
+	length := uint32(seg.Payload)
+	if syn {
+		length++
+	}
+	if seg.Flags&capture.FlagFIN != 0 {
+		length++
+		if s.FINPacket == 0 {
+			s.FINPacket = seg.Packet
+		}
+	}
+	if seg.Flags&capture.FlagRST != 0 {
+		if s.RSTPacket == 0 {
+			s.RSTPacket = seg.Packet
+		}
+		return // a reset's sequence number says nothing about data sent
+	}
+	if length > 0 {
+		fs.sent(seg, length, s, st, r, rt)
+	}
+}
+
+// recordOddities counts protocol violations the rules will judge.
+func (fs *flowState) recordOddities(s *Endpoint, seg *capture.Segment) {
+	o := &seg.Opts
+	if o.Issue.Problem != capture.OptOK {
+		s.OptionIssues++
+		if s.FirstOptionIssuePacket == 0 {
+			s.FirstOptionIssuePacket, s.FirstOptionIssue = seg.Packet, o.Issue
+		}
+	}
+	if seg.Truncated {
+		s.TruncatedHeaders++
+		if s.FirstTruncatedPacket == 0 {
+			s.FirstTruncatedPacket = seg.Packet
+		}
+	}
+	if seg.Flags&capture.FlagSYN != 0 {
+		return
+	}
+	// RFC 7323 §2.2: window scale on a non-SYN segment is ignored.
+	if o.Has&capture.HasWScale != 0 {
+		s.WScaleOnNonSYN++
+		if s.FirstWScaleOnNonSYN == 0 {
+			s.FirstWScaleOnNonSYN = seg.Packet
+		}
+	}
+	if o.Has&capture.HasSACK != 0 && fs.negotiatedNo(capture.HasSACKPerm) {
+		s.SACKUnnegotiated++
+		if s.FirstSACKUnneg == 0 {
+			s.FirstSACKUnneg = seg.Packet
+		}
+	}
+	if o.Has&capture.HasTimestamp != 0 && fs.negotiatedNo(capture.HasTimestamp) {
+		s.TSUnnegotiated++
+		if s.FirstTSUnneg == 0 {
+			s.FirstTSUnneg = seg.Packet
+		}
+	}
+}
+
+// negotiatedNo reports that the handshake captured proves an option was not
+// negotiated: a SYN or SYN-ACK that was seen lacked it.
+func (fs *flowState) negotiatedNo(opt capture.OptSet) bool {
+	return (fs.AnsweredSYN.Seen && fs.AnsweredSYN.Opts.Has&opt == 0) ||
+		(fs.SYNACK.Seen && fs.SYNACK.Opts.Has&opt == 0)
+}
+
+// handshake follows SYNs and SYN-ACKs.
+func (fs *flowState) handshake(seg *capture.Segment, fromClient bool) {
+	hs := HandshakeSegment{
+		Seen: true, Packet: seg.Packet, Time: seg.Time, ISN: seg.Seq, Ack: seg.Ack,
+		Flags: seg.Flags, Window: seg.Window, TTL: seg.TTL, IPID: seg.IPID,
+		Payload: seg.Payload, Opts: seg.Opts,
+	}
+	switch {
+	case seg.IsSYN() && fromClient:
+		fs.SYNs++
+		if !fs.SYN.Seen {
+			fs.SYN = hs
+		} else if !sameOptions(&fs.SYN.Opts, &seg.Opts) {
+			fs.SYNChanged = true
+		}
+		if !fs.SYNACK.Seen {
+			fs.AnsweredSYN = hs // the SYN-ACK, when it comes, answers the latest try
+		}
+	case seg.IsSYN(): // the server's SYN: simultaneous open (RFC 9293 §3.5)
+		fs.Handshake = HandshakeSimultaneous
+		if !fs.SYNACK.Seen {
+			fs.SYNACK = hs
+			fs.lastSYNACKTime = seg.Time
+		} else {
+			fs.SYNACKs++
+		}
+	case !fromClient: // SYN-ACK from the server
+		fs.SYNACKs++
+		fs.lastSYNACKTime = seg.Time
+		if fs.SYNACK.Seen {
+			if !sameOptions(&fs.SYNACK.Opts, &seg.Opts) {
+				fs.SYNACKChanged = true
+			}
+			break
+		}
+		fs.SYNACK = hs
+		if fs.AnsweredSYN.Seen {
+			fs.ServerRTT = seg.Time - fs.AnsweredSYN.Time
+			fs.SYNACKAckMismatch = seg.Ack != fs.AnsweredSYN.ISN.Add(1)
+		}
+	default:
+		// A SYN-ACK from the client: the second half of a simultaneous
+		// open, whose options the client's SYN already announced.
+	}
+	fs.settle()
+	fs.applyMSS()
+}
+
+// settle fixes what the captured handshake says about scaling, so later
+// segments can be scaled as they come. It runs after every SYN and SYN-ACK:
+// a retried SYN may change the answer until the SYN-ACK arrives.
+// RFC 7323 §2.2: scaling is on only when both SYN and SYN-ACK carry the
+// option, so either one seen without it settles scaling as off.
+func (fs *flowState) settle() {
+	syn, ack := &fs.AnsweredSYN, &fs.SYNACK
+	synWS := syn.Seen && syn.Opts.Has&capture.HasWScale != 0
+	ackWS := ack.Seen && ack.Opts.Has&capture.HasWScale != 0
+	fs.client.shift, fs.server.shift = 0, 0
+	switch {
+	case syn.Seen && !synWS, ack.Seen && !ackWS:
+		fs.scalingKnown, fs.scalingOn = true, false
+	case syn.Seen && ack.Seen:
+		fs.scalingKnown, fs.scalingOn = true, true
+		fs.client.shift = syn.Opts.WScale.Effective()
+		fs.server.shift = ack.Opts.WScale.Effective()
+	default:
+		fs.scalingKnown = false
+	}
+	fs.clientShiftKnown, fs.serverShiftKnown = fs.scalingKnown, fs.scalingKnown
+}
+
+// applyMSS sets each side's segment size from the peer's MSS option.
+func (fs *flowState) applyMSS() {
+	if fs.SYN.Seen && fs.SYN.Opts.Has&capture.HasMSS != 0 {
+		fs.server.mss = uint32(fs.SYN.Opts.MSS)
+	}
+	if fs.SYNACK.Seen && fs.SYNACK.Opts.Has&capture.HasMSS != 0 {
+		fs.client.mss = uint32(fs.SYNACK.Opts.MSS)
+	}
+}
+
+// ackAndWindow records what an ACK-bearing segment from s says about the
+// peer's data (acknowledgment) and about s's receive window.
+func (fs *flowState) ackAndWindow(seg *capture.Segment, s *Endpoint, st, rt *track, syn bool) {
+	if !st.ackOK || st.ack.LessThan(seg.Ack) {
+		st.ack, st.ackOK = seg.Ack, true
+		// The peer's timed segment is acknowledged: an RTT sample from the
+		// capture point to s and back.
+		if rt.timing && !seg.Ack.LessThan(rt.timedEnd) {
+			fs.Peer(s).RTT.add(seg.Time - rt.timedTime)
+			rt.timing = false
+		}
+	}
+	// RFC 7323 §2.2: the window of a SYN or SYN-ACK is never scaled; a
+	// reset's window means nothing (RFC 9293 §3.10.7). They are not
+	// advertisements to count.
+	if syn || seg.Flags&capture.FlagRST != 0 {
+		return
+	}
+	w := seg.Window
+	s.Window.add(w, seg.Packet, seg.Time)
+	st.win, st.winOK = w, true
+	st.maxWin = max(st.maxWin, w)
+	if known := fs.shiftKnown(st); known {
+		edge := seg.Ack.Add(uint32(w) << st.shift)
+		if !st.edgeOK || st.edge.LessThan(edge) {
+			st.edge, st.edgeOK = edge, true
+		}
+	}
+	// Zero windows, as tshark counts them: not on SYN, FIN or RST.
+	if seg.Flags&capture.FlagFIN != 0 {
+		return
+	}
+	if w == 0 {
+		s.ZeroWindows++
+		if s.FirstZeroPacket == 0 {
+			s.FirstZeroPacket = seg.Packet
+		}
+		if !st.inZero {
+			st.inZero, st.zeroStart = true, seg.Time
+			s.ZeroEpisodes++
+		}
+	} else if st.inZero {
+		st.inZero = false
+		s.ZeroTime += seg.Time - st.zeroStart
+	}
+}
+
+// shiftKnown reports whether the handshake settled the shift of the
+// endpoint whose track is t.
+func (fs *flowState) shiftKnown(t *track) bool {
+	if t == &fs.client {
+		return fs.clientShiftKnown
+	}
+	return fs.serverShiftKnown
+}
+
+// sent records a segment occupying length bytes of s's sequence space; r is
+// the receiver, whose windows limit s.
+func (fs *flowState) sent(seg *capture.Segment, length uint32, s *Endpoint, st *track, r *Endpoint, rt *track) {
+	end := seg.Seq.Add(length)
+	if seg.Payload > 0 {
+		s.DataPackets++
+		if s.DataPackets == 1 {
+			s.FirstData = seg.Time
+		}
+		s.LastData = max(s.LastData, seg.Time)
+		st.mss = max(st.mss, uint32(seg.Payload))
+	}
+	if st.nxtOK && !st.nxt.LessThan(end) {
+		// Nothing new: a retransmission (or reordering before the capture
+		// point). Karn's rule: a timed segment resent gives no sample.
+		if seg.Payload == 0 {
+			return
+		}
+		s.RetransPackets++
+		s.RetransBytes += uint64(seg.Payload)
+		if st.timing && seg.Seq.LessThan(st.timedEnd) {
+			st.timing = false
+		}
+		fs.beyondUnscaled(seg, end, s, rt)
+		return
+	}
+	if st.nxtOK {
+		if adv := end.Sub(st.nxt); adv > 0 {
+			s.UniqueBytes += uint64(adv)
+		}
+	} else if seg.Payload > 0 {
+		s.UniqueBytes += uint64(seg.Payload)
+	}
+	st.nxt, st.nxtOK = end, true
+	if seg.Payload > 0 && !st.timing {
+		st.timing, st.timedEnd, st.timedTime = true, end, seg.Time
+	}
+	if seg.Payload == 0 || !rt.ackOK {
+		return
+	}
+	inFlight := end.Sub(rt.ack)
+	if inFlight <= 0 {
+		return
+	}
+	fl := uint32(inFlight)
+	s.MaxInFlight = max(s.MaxInFlight, fl)
+	if fs.shiftKnown(rt) {
+		if rt.winOK {
+			w := uint32(rt.win) << rt.shift
+			mss := st.mss
+			if mss == 0 {
+				mss = defaultMSS
+			}
+			if fl+mss > w {
+				s.AtWindowPackets++
+			}
+		}
+		if rt.edgeOK && rt.edge.LessThan(end) {
+			s.OverWindowPackets++
+			s.MaxOverWindow = max(s.MaxOverWindow, uint32(end.Sub(rt.edge)))
+			if s.FirstOverPacket == 0 {
+				s.FirstOverPacket = seg.Packet
+			}
+		}
+		return
+	}
+	// Shift unknown: the largest raw window the receiver advertised must,
+	// once scaled, have covered what the sender put beyond the latest
+	// acknowledgment (earlier acknowledgments were lower, so the bound
+	// holds whichever window the sender obeyed).
+	if rt.maxWin > 0 && fl > uint32(rt.maxWin) {
+		need := capture.Shift(bits.Len32((fl - 1) / uint32(rt.maxWin)))
+		if need > r.InferredShift && need <= capture.MaxShift {
+			r.InferredShift, r.InferredPacket = need, seg.Packet
+		}
+	}
+}
+
+// beyondUnscaled counts a retransmission that ended past the receiver's
+// window taken unscaled but inside its scaled window: what a middlebox
+// that ignores the negotiated shift drops.
+func (fs *flowState) beyondUnscaled(seg *capture.Segment, end capture.Seq, s *Endpoint, rt *track) {
+	if !fs.shiftKnown(rt) || rt.shift == 0 || !rt.ackOK || !rt.winOK {
+		return
+	}
+	unscaledEdge := rt.ack.Add(uint32(rt.win))
+	if unscaledEdge.LessThan(end) && (!rt.edgeOK || !rt.edge.LessThan(end)) {
+		s.RetransBeyondUnscaled++
+		if s.FirstBeyondPacket == 0 {
+			s.FirstBeyondPacket = seg.Packet
+		}
+	}
+}
+
+// finalize completes the Flow value before it is handed on.
+func (fs *flowState) finalize() {
+	switch {
+	case fs.Handshake == HandshakeSimultaneous:
+	case fs.SYN.Seen && fs.SYNACK.Seen && fs.HandshakeACKPacket != 0:
+		fs.Handshake = HandshakeComplete
+	case fs.SYN.Seen && fs.SYNACK.Seen:
+		fs.Handshake = HandshakeNoFinalACK
+	case fs.SYN.Seen:
+		fs.Handshake = HandshakeSYNOnly
+	case fs.SYNACK.Seen:
+		fs.Handshake = HandshakeSYNACKOnly
+	default:
+		fs.Handshake = HandshakeNone
+	}
+	for _, p := range []struct {
+		e *Endpoint
+		t *track
+	}{{&fs.Client, &fs.client}, {&fs.Server, &fs.server}} {
+		if p.t.inZero {
+			p.e.ZeroTime += fs.lastTime - p.t.zeroStart
+			p.t.inZero = false
+		}
+	}
+	fs.Negotiated = fs.negotiation()
+	fs.Client.Shift = fs.shiftResult(&fs.Client, &fs.client, fs.clientShiftKnown, fs.answeredOrFirstSYN())
+	fs.Server.Shift = fs.shiftResult(&fs.Server, &fs.server, fs.serverShiftKnown, &fs.SYNACK)
+}
+
+func (fs *flowState) answeredOrFirstSYN() *HandshakeSegment {
+	if fs.AnsweredSYN.Seen {
+		return &fs.AnsweredSYN
+	}
+	return &fs.SYN
+}
+
+func (fs *flowState) shiftResult(e *Endpoint, t *track, known bool, hs *HandshakeSegment) Shift {
+	var sh Shift
+	if hs.Seen && hs.Opts.Has&capture.HasWScale != 0 {
+		sh.Announced, sh.AnnouncedSeen = hs.Opts.WScale, true
+	}
+	switch {
+	case known:
+		sh.Basis, sh.Value = BasisNegotiated, t.shift
+	case e.InferredShift > 0:
+		sh.Basis, sh.Value = BasisInferred, e.InferredShift
+	}
+	return sh
+}
+
+// negotiation derives what the captured handshake settled. A side seen
+// without an option settles it as off; both sides seen with it settle it as
+// on; anything else is unknown.
+func (fs *flowState) negotiation() Negotiation {
+	syn := fs.answeredOrFirstSYN()
+	one := func(opt capture.OptSet) Tri {
+		synHas, ackHas := syn.Opts.Has&opt != 0, fs.SYNACK.Opts.Has&opt != 0
+		switch {
+		case syn.Seen && fs.SYNACK.Seen:
+			return triOf(synHas && ackHas)
+		case syn.Seen && !synHas, fs.SYNACK.Seen && !ackHas:
+			return No
+		}
+		return Unknown
+	}
+	n := Negotiation{SACK: one(capture.HasSACKPerm), Timestamps: one(capture.HasTimestamp)}
+	if fs.scalingKnown {
+		n.Scaling = triOf(fs.scalingOn)
+	} else {
+		n.Scaling = one(capture.HasWScale)
+	}
+	return n
+}

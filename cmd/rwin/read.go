@@ -1,0 +1,276 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"rwin/analyze"
+	"rwin/capture"
+	"rwin/rules"
+)
+
+// readOptions are the flags of `rwin read`.
+type readOptions struct {
+	files   []string
+	filter  string
+	format  string
+	color   string
+	verbose bool
+	cfg     analyze.Config
+}
+
+// fileResult is everything one input produced.
+type fileResult struct {
+	name  string
+	flows []flowRecord
+	sum   analyze.Summary
+	err   error // could not open, or reading ended early
+}
+
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
+	var o readOptions
+	var rFiles multiFlag
+	fs := flag.NewFlagSet("read", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Var(&rFiles, "r", "read this capture `file` (repeatable; - for stdin)")
+	fs.StringVar(&o.filter, "f", "", "BPF filter `expression`, as tcpdump takes it (or give it after the files)")
+	fs.StringVar(&o.format, "format", "text", "output `format`: text, json or ndjson")
+	fs.StringVar(&o.color, "color", "auto", "color text output: auto, always or never (NO_COLOR is honored)")
+	fs.BoolVar(&o.verbose, "v", false, "per-flow detail in text output")
+	fs.IntVar(&o.cfg.MaxFlows, "max-flows", analyze.DefaultMaxFlows, "cap on live flows; the least recently active is finished early past it")
+	fs.DurationVar(&o.cfg.Linger, "linger", analyze.DefaultLinger, "how long a closed or unanswered flow is kept for late packets")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `Usage: rwin read [flags] FILE... [BPF expression]
+       rwin read [flags] -r FILE [-r FILE...] [BPF expression]
+
+Analyzes every TCP flow in the captures: handshake options, what was
+negotiated, the effective receive window each side advertised, RTT,
+throughput and findings. FILE may be - for standard input. Without -r, the
+arguments that name existing files are captures and the rest is a filter.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK, nil
+		}
+		return exitInput, errUsage
+	}
+	o.files = rFiles
+	expr, err := splitFilesAndFilter(&o, pos)
+	if err != nil {
+		return exitInput, err
+	}
+	if expr != "" {
+		if o.filter != "" {
+			return exitInput, fmt.Errorf("read: give the filter either with -f or after the files, not both")
+		}
+		o.filter = expr
+	}
+	if len(o.files) == 0 {
+		fs.Usage()
+		return exitInput, errUsage
+	}
+	if countOf(o.files, "-") > 1 {
+		return exitInput, fmt.Errorf("read: standard input (-) can be read only once")
+	}
+	switch o.format {
+	case "text", "json", "ndjson":
+	default:
+		return exitInput, fmt.Errorf("read: unknown format %q (want text, json or ndjson)", o.format)
+	}
+	useColor, err := colorWanted(o.color, stdout)
+	if err != nil {
+		return exitInput, err
+	}
+	if o.filter != "" {
+		// Compile once up front so a bad expression is one clear error
+		// before any file is read.
+		if _, err := capture.NewFilter(o.filter, capture.LinkEthernet, 0); err != nil {
+			return exitInput, fmt.Errorf("read: filter %q: %w", o.filter, err)
+		}
+	}
+
+	results := readAll(o, stdin)
+	switch o.format {
+	case "json":
+		err = writeJSON(stdout, results)
+	case "ndjson":
+		err = writeNDJSON(stdout, results)
+	default:
+		err = writeText(stdout, results, o.verbose, useColor)
+	}
+	if err != nil {
+		return exitInput, fmt.Errorf("writing output: %w", err)
+	}
+	code := exitOK
+	for _, r := range results {
+		for _, w := range r.sum.Warnings {
+			fmt.Fprintf(stderr, "rwin: warning: %s\n", oneLine(w))
+		}
+		if r.sum.MoreWarned > 0 {
+			fmt.Fprintf(stderr, "rwin: warning: %s: %d more packet warnings not shown\n", r.name, r.sum.MoreWarned)
+		}
+		if r.err != nil {
+			msg := oneLine(r.err.Error())
+			if errors.Is(r.err, capture.ErrTruncated) {
+				msg += fmt.Sprintf(" (results cover the %d packets read before the cut)", r.sum.Packets)
+			}
+			fmt.Fprintf(stderr, "rwin: %s\n", msg)
+			code = exitInput
+		}
+	}
+	return code, nil
+}
+
+// parseInterleaved parses flags that may come before, between or after the
+// positional arguments (rwin read a.pcap -v), tcpdump-style.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+// splitFilesAndFilter takes the leading positional arguments that name
+// files (or -) as captures, unless -r gave them, and returns the rest
+// joined as the filter expression. A word that looks like a capture path
+// but does not exist is an error rather than part of a filter.
+func splitFilesAndFilter(o *readOptions, pos []string) (string, error) {
+	i := 0
+	if len(o.files) == 0 {
+		for ; i < len(pos); i++ {
+			if pos[i] == "-" {
+				o.files = append(o.files, pos[i])
+				continue
+			}
+			if _, err := os.Stat(pos[i]); err != nil {
+				if looksLikePath(pos[i]) {
+					return "", fmt.Errorf("%s: %w", pos[i], errors.Unwrap(err))
+				}
+				break
+			}
+			o.files = append(o.files, pos[i])
+		}
+	}
+	return strings.Join(pos[i:], " "), nil
+}
+
+func countOf(list []string, s string) int {
+	n := 0
+	for _, x := range list {
+		if x == s {
+			n++
+		}
+	}
+	return n
+}
+
+func looksLikePath(s string) bool {
+	return strings.ContainsAny(s, "/\\") || strings.Contains(s, ".pcap") || strings.HasSuffix(s, ".cap")
+}
+
+// readAll analyzes the inputs, several at once (one per CPU), and returns
+// their results in the order given.
+func readAll(o readOptions, stdin io.Reader) []fileResult {
+	results := make([]fileResult, len(o.files))
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for i, name := range o.files {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			results[i] = readOne(name, o, stdin)
+			<-sem
+		}()
+	}
+	wg.Wait()
+	return results
+}
+
+func readOne(name string, o readOptions, stdin io.Reader) fileResult {
+	res := fileResult{name: name}
+	var src capture.Source
+	var err error
+	if name == "-" {
+		src, err = capture.NewReader(stdin, "-")
+	} else {
+		src, err = capture.Open(name)
+	}
+	if err != nil {
+		res.err = err
+		res.sum.Source = name
+		return res
+	}
+	defer src.Close()
+	var keep func(*capture.Packet) bool
+	var filter *capture.Filter
+	if o.filter != "" {
+		// Compiled per link type on first use; the expression was checked
+		// in cmdRead.
+		filter, _ = capture.NewFilter(o.filter, capture.LinkEthernet, 0)
+		keep = filter.Match
+	}
+	res.sum = analyze.Run(src, keep, o.cfg, func(f *analyze.Flow) {
+		c := *f // the analyzer's *Flow is valid only during the call
+		res.flows = append(res.flows, newFlowRecord(name, &c, rules.Evaluate(&c)))
+	})
+	slices.SortFunc(res.flows, func(a, b flowRecord) int { return int(a.ID) - int(b.ID) })
+	res.err = res.sum.Err
+	if res.err == nil && filter != nil && filter.Err() != nil {
+		res.err = fmt.Errorf("%s: filter: %w", name, filter.Err())
+	}
+	return res
+}
+
+// colorWanted decides whether to color text output: never with NO_COLOR
+// set (https://no-color.org) or when stdout is not a terminal, unless
+// --color=always.
+func colorWanted(mode string, out io.Writer) (bool, error) {
+	switch mode {
+	case "always":
+		return true, nil
+	case "never":
+		return false, nil
+	case "auto":
+		if _, set := os.LookupEnv("NO_COLOR"); set {
+			return false, nil
+		}
+		f, ok := out.(*os.File)
+		if !ok {
+			return false, nil
+		}
+		st, err := f.Stat()
+		return err == nil && st.Mode()&os.ModeCharDevice != 0 && os.Getenv("TERM") != "dumb", nil
+	}
+	return false, fmt.Errorf("unknown --color %q (want auto, always or never)", mode)
+}
+
+// durationString renders a flow or capture duration.
+func durationString(ns int64) string {
+	return time.Duration(ns).Round(time.Millisecond).String()
+}

@@ -1,0 +1,379 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/fatih/color"
+
+	"rwin/analyze"
+	"rwin/capture"
+	"rwin/rules"
+)
+
+// palette holds the colors of text output, all disabled when color is off.
+type palette struct {
+	head, dim, bad, warn, info, good *color.Color
+}
+
+func newPalette(on bool) palette {
+	p := palette{
+		head: color.New(color.Bold), dim: color.New(color.Faint),
+		bad: color.New(color.FgRed, color.Bold), warn: color.New(color.FgYellow),
+		info: color.New(color.FgCyan), good: color.New(color.FgGreen),
+	}
+	for _, c := range []*color.Color{p.head, p.dim, p.bad, p.warn, p.info, p.good} {
+		if on {
+			c.EnableColor()
+		} else {
+			c.DisableColor()
+		}
+	}
+	return p
+}
+
+func (p palette) severity(s rules.Severity) *color.Color {
+	switch s {
+	case rules.Error:
+		return p.bad
+	case rules.Warn:
+		return p.warn
+	}
+	return p.info
+}
+
+// writeText renders the human report: per input a table of flows, with -v
+// a detail block per flow, then a one-line summary.
+func writeText(out io.Writer, results []fileResult, verbose, useColor bool) error {
+	w := bufio.NewWriter(out)
+	p := newPalette(useColor)
+	for i, r := range results {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		writeFileHeader(w, p, &r)
+		if len(r.flows) == 0 {
+			fmt.Fprintln(w, p.dim.Sprint("  no TCP flows"))
+			continue
+		}
+		writeTable(w, p, r.flows)
+		if verbose {
+			for j := range r.flows {
+				fmt.Fprintln(w)
+				writeDetail(w, p, &r.flows[j])
+			}
+		}
+	}
+	s := summarize(results)
+	fmt.Fprintf(w, "\n%s %d packets, %d TCP, %d flows", p.head.Sprint("total:"), s.Packets, s.TCP, s.Flows)
+	fmt.Fprintf(w, "; findings: %s, %s, %s\n",
+		p.bad.Sprintf("%d error", s.Findings["error"]), p.warn.Sprintf("%d warn", s.Findings["warn"]),
+		p.info.Sprintf("%d info", s.Findings["info"]))
+	return w.Flush()
+}
+
+func writeFileHeader(w io.Writer, p palette, r *fileResult) {
+	m := &r.sum
+	fmt.Fprintf(w, "%s  %d packets, %d TCP, %d flows", p.head.Sprint(r.name), m.Packets, m.TCP, len(r.flows))
+	if m.Packets > 0 {
+		fmt.Fprintf(w, ", %s", durationString(m.LastTime-m.FirstTime))
+	}
+	var skipped []string
+	for _, s := range []struct {
+		n    uint64
+		what string
+	}{{m.Filtered, "filtered"}, {m.NotIP, "not IP"}, {m.NotTCP, "not TCP"}, {m.Fragments, "fragments"},
+		{m.Truncated, "cut before the TCP header"}, {m.Malformed, "malformed"}, {m.LinkType, "unsupported link type"}} {
+		if s.n > 0 {
+			skipped = append(skipped, fmt.Sprintf("%d %s", s.n, s.what))
+		}
+	}
+	if len(skipped) > 0 {
+		fmt.Fprintf(w, " %s", p.dim.Sprintf("(skipped: %s)", strings.Join(skipped, ", ")))
+	}
+	fmt.Fprintln(w)
+	if m.TruncOpts > 0 {
+		fmt.Fprintf(w, "  %s\n", p.dim.Sprintf("%d segments had options cut by the snaplen (header fields kept)", m.TruncOpts))
+	}
+	if m.Analyzer.Evicted > 0 {
+		fmt.Fprintf(w, "  %s\n", p.warn.Sprintf("flow table full: %d flows finished early (raise --max-flows)", m.Analyzer.Evicted))
+	}
+	if r.err != nil {
+		if m.CutShort() {
+			fmt.Fprintf(w, "  %s\n", p.bad.Sprintf("capture cut short: results cover the %d packets read", m.Packets))
+		} else {
+			fmt.Fprintf(w, "  %s\n", p.bad.Sprint(oneLine(r.err.Error())))
+		}
+	}
+}
+
+// writeTable prints one row per flow. Windows are medians of what each side
+// advertised, scaled; "≥" marks an inferred lower bound, "raw" an unknown
+// scale.
+func writeTable(out io.Writer, p palette, flows []flowRecord) {
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, p.head.Sprint("  ID\tCLIENT → SERVER\tSVC\tHANDSHAKE\tSCALE c/s\tRWIN client\tRWIN server\tRTT\tc→s\ts→c\tFINDINGS"))
+	for i := range flows {
+		r := &flows[i]
+		f := r.flow
+		svc := "-"
+		if r.Service != nil {
+			svc = *r.Service
+		}
+		rtt := "-"
+		if ns := pathRTT(f); ns > 0 {
+			rtt = rules.Duration(ns)
+		}
+		fmt.Fprintf(tw, "  %d\t%s → %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Client, r.Server, svc, r.Handshake,
+			scaleCell(f), rwinCell(r.RWIN["client"]), rwinCell(r.RWIN["server"]), rtt,
+			rateCell(r.Traffic["client"].ThroughputBPS), rateCell(r.Traffic["server"].ThroughputBPS), findingsCell(p, r.find))
+	}
+	tw.Flush()
+}
+
+func scaleCell(f *analyze.Flow) string {
+	switch f.Negotiated.Scaling {
+	case analyze.No:
+		return "off"
+	case analyze.Yes:
+		return fmt.Sprintf("%d/%d", f.Client.Shift.Value, f.Server.Shift.Value)
+	}
+	side := func(s analyze.Shift) string {
+		switch s.Basis {
+		case analyze.BasisNegotiated:
+			return fmt.Sprint(s.Value)
+		case analyze.BasisInferred:
+			return fmt.Sprintf("≥%d", s.Value)
+		}
+		return "?"
+	}
+	return side(f.Client.Shift) + "/" + side(f.Server.Shift)
+}
+
+func rwinCell(r rwinRec) string {
+	switch {
+	case r.Samples == 0:
+		return "-"
+	case r.Median == nil:
+		return fmt.Sprintf("raw %d", *r.RawMax)
+	case r.Basis == "inferred":
+		return "≥" + rules.Bytes(*r.Median)
+	}
+	return rules.Bytes(*r.Median)
+}
+
+func rateCell(bps *float64) string {
+	if bps == nil {
+		return "-"
+	}
+	return rate(*bps)
+}
+
+// rate renders bits per second with a decimal unit, as link speeds are.
+func rate(bps float64) string {
+	units := []string{"bit/s", "kbit/s", "Mbit/s", "Gbit/s"}
+	u := 0
+	for bps >= 1000 && u < len(units)-1 {
+		bps /= 1000
+		u++
+	}
+	if bps >= 100 || u == 0 {
+		return fmt.Sprintf("%.0f %s", bps, units[u])
+	}
+	return fmt.Sprintf("%.1f %s", bps, units[u])
+}
+
+func findingsCell(p palette, found []rules.Finding) string {
+	if len(found) == 0 {
+		return p.good.Sprint("-")
+	}
+	top := found[0]
+	s := p.severity(top.Severity).Sprintf("%s %s", top.Severity, top.ID)
+	if len(found) > 1 {
+		s += fmt.Sprintf(" +%d", len(found)-1)
+	}
+	return s
+}
+
+// writeDetail prints everything known about one flow (-v).
+func writeDetail(w io.Writer, p palette, r *flowRecord) {
+	f := r.flow
+	svc := ""
+	if r.Service != nil {
+		svc = " (" + *r.Service + ")"
+	}
+	fmt.Fprintf(w, "%s %s → %s%s\n", p.head.Sprintf("flow %d", r.ID), r.Client, r.Server, svc)
+	fmt.Fprintf(w, "  %-11s packets %d–%d, from %s, %s; client/server told by %s\n", "seen", f.FirstPacket, f.LastPacket,
+		r.Start, durationString(f.End-f.Start), r.RolesFrom)
+	hs := r.Handshake
+	if len(r.HandshakeNotes) > 0 {
+		hs += " (" + strings.Join(r.HandshakeNotes, ", ") + ")"
+	}
+	fmt.Fprintf(w, "  %-11s %s\n", "handshake", hs)
+	writeHS(w, "SYN", &f.SYN, f.SYNs)
+	if f.SYNs > 1 && f.AnsweredSYN.Packet != f.SYN.Packet {
+		writeHS(w, "answered", &f.AnsweredSYN, 0)
+	}
+	writeHS(w, "SYN-ACK", &f.SYNACK, f.SYNACKs)
+	fmt.Fprintf(w, "  %-11s %s\n", "negotiated", negotiatedText(f))
+	for _, side := range []struct {
+		name string
+		e    *analyze.Endpoint
+	}{{"client", &f.Client}, {"server", &f.Server}} {
+		fmt.Fprintf(w, "  %-11s %s advertises %s\n", label(side.name == "client", "rwin"), side.name, rwinText(r.RWIN[side.name], side.e))
+	}
+	fmt.Fprintf(w, "  %-11s %s\n", "rtt", rttText(r))
+	for _, side := range []struct {
+		name, dir string
+	}{{"client", "client→server"}, {"server", "server→client"}} {
+		fmt.Fprintf(w, "  %-11s %s %s\n", label(side.name == "client", "traffic"), side.dir, trafficText(r.Traffic[side.name]))
+	}
+	if len(r.find) == 0 {
+		fmt.Fprintf(w, "  %-11s %s\n", "findings", p.good.Sprint("none"))
+		return
+	}
+	fmt.Fprintf(w, "  %s\n", "findings")
+	for _, x := range r.find {
+		fmt.Fprintf(w, "    %s %s (%s confidence, %s): %s\n", p.severity(x.Severity).Sprintf("%-5s", strings.ToUpper(x.Severity.String())),
+			x.ID, x.Confidence, x.Direction, x.Summary)
+		fmt.Fprintf(w, "          %s %s\n", p.dim.Sprint("why:"), x.Why)
+		for _, e := range x.Evidence {
+			fmt.Fprintf(w, "          %s packet %d: %s\n", p.dim.Sprint("evidence:"), e.Packet, e.What)
+		}
+		fmt.Fprintf(w, "          %s %s\n", p.dim.Sprint("advice:"), x.Advice)
+	}
+}
+
+// label shows a row title on the first of a pair of rows only.
+func label(first bool, s string) string {
+	if first {
+		return s
+	}
+	return ""
+}
+
+func writeHS(w io.Writer, name string, hs *analyze.HandshakeSegment, count int) {
+	if !hs.Seen {
+		fmt.Fprintf(w, "  %-11s not captured\n", name)
+		return
+	}
+	o := &hs.Opts
+	var parts []string
+	opt := func(has capture.OptSet, on, off string) {
+		if o.Has&has != 0 {
+			parts = append(parts, on)
+		} else {
+			parts = append(parts, off)
+		}
+	}
+	if o.Has&capture.HasMSS != 0 {
+		parts = append(parts, fmt.Sprintf("mss %d", o.MSS))
+	} else {
+		parts = append(parts, "mss -")
+	}
+	if o.Has&capture.HasWScale != 0 {
+		parts = append(parts, fmt.Sprintf("ws %d", o.WScale))
+	} else {
+		parts = append(parts, "ws -")
+	}
+	opt(capture.HasSACKPerm, "sack-perm", "no-sack")
+	opt(capture.HasTimestamp, "ts", "no-ts")
+	layout := o.Layout.String()
+	if layout == "" {
+		layout = "(no options)"
+	}
+	extra := ""
+	if count > 1 {
+		extra = fmt.Sprintf(", ×%d", count)
+	}
+	if o.Truncated {
+		extra += ", options cut by snaplen"
+	}
+	if o.Issue.Problem != capture.OptOK {
+		extra += ", malformed: " + o.Issue.String()
+	}
+	fmt.Fprintf(w, "  %-11s packet %d: %s; layout %s; window %d, ttl %d%s\n", name, hs.Packet,
+		strings.Join(parts, ", "), layout, hs.Window, hs.TTL, extra)
+}
+
+func negotiatedText(f *analyze.Flow) string {
+	n := f.Negotiated
+	var sc string
+	switch n.Scaling {
+	case analyze.Yes:
+		sc = fmt.Sprintf("scaling on (client shift %d, server shift %d)", f.Client.Shift.Value, f.Server.Shift.Value)
+	case analyze.No:
+		sc = "scaling off (windows are used as they are)"
+	default:
+		sc = "scaling unknown"
+	}
+	return fmt.Sprintf("%s; SACK %s; timestamps %s", sc, n.SACK, n.Timestamps)
+}
+
+func rwinText(r rwinRec, e *analyze.Endpoint) string {
+	if r.Samples == 0 {
+		return "no windows (no non-SYN segments)"
+	}
+	if r.Median == nil {
+		return fmt.Sprintf("raw window fields %d–%d (last %d), scale unknown", *r.RawMin, *r.RawMax, *r.RawLast)
+	}
+	b := func(v *uint64) string { return rules.Bytes(*v) }
+	s := fmt.Sprintf("min %s, median %s, max %s, last %s", b(r.Min), b(r.Median), b(r.Max), b(r.Last))
+	if !r.Exact {
+		s += " (median ±6%)"
+	}
+	switch r.Basis {
+	case "inferred":
+		s += fmt.Sprintf("; at least: shift ≥%d inferred from bytes in flight", *r.Shift)
+	default:
+		s += fmt.Sprintf("; shift %d allows up to %s", *r.Shift, rules.Bytes(*r.MaxAllowed))
+	}
+	if e.ZeroWindows > 0 {
+		s += fmt.Sprintf("; %d zero windows", e.ZeroWindows)
+	}
+	return s
+}
+
+func rttText(r *flowRecord) string {
+	var parts []string
+	if r.RTT.HandshakeMS != nil {
+		parts = append(parts, fmt.Sprintf("handshake %.1f ms (client side %.1f ms, server side %.1f ms)",
+			*r.RTT.HandshakeMS, *r.RTT.ClientSideMS, *r.RTT.ServerSideMS))
+	}
+	for _, d := range []struct {
+		name string
+		s    *rttSampleStat
+	}{{"data to server", r.RTT.ToServer}, {"data to client", r.RTT.ToClient}} {
+		if d.s != nil {
+			parts = append(parts, fmt.Sprintf("%s %.1f/%.1f/%.1f ms min/mean/max (%d samples)", d.name, d.s.MinMS, d.s.MeanMS, d.s.MaxMS, d.s.Samples))
+		}
+	}
+	if len(parts) == 0 {
+		return "unknown"
+	}
+	return strings.Join(parts, "; ")
+}
+
+func trafficText(t trafficR) string {
+	s := fmt.Sprintf("%s in %d packets (%d with data", rules.Bytes(t.Bytes), t.Packets, t.DataPackets)
+	if t.RetransPackets > 0 {
+		s += fmt.Sprintf(", %d retransmitted", t.RetransPackets)
+	}
+	s += ")"
+	if t.ThroughputBPS != nil {
+		s += ", " + rate(*t.ThroughputBPS)
+	}
+	if t.CeilingBPS != nil {
+		s += ", RWIN/RTT ceiling " + rate(*t.CeilingBPS)
+	}
+	if t.AtWindowPct != nil && *t.AtWindowPct > 0 {
+		s += fmt.Sprintf(", %.0f%% of data segments at the window", *t.AtWindowPct)
+	}
+	if t.MaxInFlight > 0 {
+		s += ", max in flight " + rules.Bytes(uint64(t.MaxInFlight))
+	}
+	return s
+}
