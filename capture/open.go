@@ -1,0 +1,228 @@
+package capture
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+)
+
+const (
+	// readBufSize is the bufio buffer in front of a capture file: large
+	// enough that a 1500-byte record rarely straddles two reads.
+	readBufSize = 256 << 10
+	// maxRecord caps one record (pcap caplen, pcapng block length). A length
+	// field beyond it is damage, not data: libpcap's own limit is 256 KiB,
+	// and TSO super-frames stay far below this.
+	maxRecord = 256 << 20
+	// growStep is the first step in which the record buffer grows while a
+	// large record arrives.
+	growStep = 64 << 10
+)
+
+// Magic numbers of the two container formats, as read little-endian from
+// the first four bytes of a file.
+const (
+	magicMicro        = 0xa1b2c3d4 // pcap, microsecond timestamps
+	magicNano         = 0xa1b23c4d // pcap, nanosecond timestamps
+	magicKuznetzov    = 0xa1b2cd34 // pcap with Alexey Kuznetzov's 24-byte record headers
+	magicMicroSwapped = 0xd4c3b2a1
+	magicNanoSwapped  = 0x4d3cb2a1
+	magicKuzSwapped   = 0x34cdb2a1
+	magicPcapng       = 0x0a0d0d0a // pcapng Section Header Block type; a palindrome
+)
+
+// Open opens the capture file name for reading; "-" reads standard input.
+// The format (pcap or pcapng, either byte order) is chosen by the file's
+// magic number, never by its extension.
+func Open(name string) (Source, error) {
+	if name == "-" {
+		// Standard input stays open: it is not ours to close.
+		return NewReader(os.Stdin, name)
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	src, err := newSource(f, name, f)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return src, nil
+}
+
+// NewReader reads a pcap or pcapng capture from r, which needs no seeking
+// (a pipe will do). name is used in messages and returned by Name. Closing
+// the Source does not close r.
+func NewReader(r io.Reader, name string) (Source, error) {
+	return newSource(r, name, nil)
+}
+
+func newSource(r io.Reader, name string, closer io.Closer) (Source, error) {
+	s := &stream{name: name, br: bufio.NewReaderSize(r, readBufSize), closer: closer}
+	head, err := s.br.Peek(4)
+	switch {
+	case len(head) == 0 && err == io.EOF:
+		return nil, s.errorf(ErrTruncated, 0, "empty file")
+	case len(head) < 4 && (err == io.EOF || err == io.ErrUnexpectedEOF):
+		return nil, s.errorf(ErrTruncated, 0, "file header cut short (%d bytes)", len(head))
+	case err != nil:
+		return nil, s.ioError(0, err)
+	}
+	switch magic := binary.LittleEndian.Uint32(head); magic {
+	case magicPcapng:
+		return newPcapngReader(s)
+	case magicMicro, magicNano, magicKuznetzov, magicMicroSwapped, magicNanoSwapped, magicKuzSwapped:
+		return newPcapReader(s, magic)
+	default:
+		return nil, s.errorf(ErrMalformed, 0, "not a pcap or pcapng file (magic 0x%08x)", binary.BigEndian.Uint32(head))
+	}
+}
+
+// stream is what the pcap and pcapng readers share: buffered input that
+// counts its offset, one record buffer reused for every packet, the packet
+// counter and the sticky error that ends the stream.
+type stream struct {
+	name   string
+	br     *bufio.Reader
+	closer io.Closer // nil when the caller owns the input
+	off    int64     // file offset of the next unread byte
+	buf    []byte    // record buffer; Packet.Data points into it
+	count  uint64    // packets handed out so far
+	err    error     // once set, every Next returns it
+}
+
+// Name says where the packets come from.
+func (s *stream) Name() string { return s.name }
+
+// Close closes the file if Open opened it.
+func (s *stream) Close() error {
+	if s.err == nil {
+		s.err = fmt.Errorf("%s: read after close", s.display())
+	}
+	if s.closer == nil {
+		return nil
+	}
+	c := s.closer
+	s.closer = nil
+	return c.Close()
+}
+
+// display is the name as messages show it.
+func (s *stream) display() string {
+	if s.name == "-" {
+		return "stdin"
+	}
+	return s.name
+}
+
+// errorf builds the one-line error of the stream at offset off:
+// "<name>: offset <N>: <what>: <kind>".
+func (s *stream) errorf(kind error, off int64, format string, args ...any) error {
+	return fmt.Errorf("%s: offset %d: %s: %w", s.display(), off, fmt.Sprintf(format, args...), kind)
+}
+
+// packetErrorf is errorf for a problem inside the record of packet num.
+func (s *stream) packetErrorf(kind error, off int64, num uint64, format string, args ...any) error {
+	return fmt.Errorf("%s: offset %d: packet %d: %s: %w", s.display(), off, num, fmt.Sprintf(format, args...), kind)
+}
+
+// ioError reports a read error that is neither truncation nor damage (a
+// failing disk, a closed pipe).
+func (s *stream) ioError(off int64, err error) error {
+	return fmt.Errorf("%s: offset %d: read: %w", s.display(), off, err)
+}
+
+// fail makes err the stream's sticky error and returns it.
+func (s *stream) fail(err error) error {
+	s.err = err
+	return err
+}
+
+// isEOF says whether err means the input ended, as opposed to failed.
+func isEOF(err error) bool {
+	return err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+// peek returns the next n bytes without consuming them. n must not exceed
+// readBufSize. Fewer bytes come back with an error when the input ends.
+func (s *stream) peek(n int) ([]byte, error) {
+	return s.br.Peek(n)
+}
+
+// skip consumes n bytes (n <= what a successful peek returned, or any n
+// when the bytes are not needed) and returns how many were consumed.
+func (s *stream) skip(n int) (int, error) {
+	m, err := s.br.Discard(n)
+	s.off += int64(m)
+	return m, err
+}
+
+// read consumes the next n bytes into the record buffer and returns them.
+// They stay valid until the next read. When the input ends early it returns
+// what arrived and io.EOF or io.ErrUnexpectedEOF.
+//
+// The buffer grows only as bytes actually arrive, so a length field that
+// lies cannot make a 100-byte file allocate hundreds of megabytes; once
+// grown it is kept, so steady-state reads do not allocate.
+func (s *stream) read(n int) ([]byte, error) {
+	if n <= cap(s.buf) {
+		b := s.buf[:n]
+		m, err := io.ReadFull(s.br, b)
+		s.off += int64(m)
+		return b[:m], err
+	}
+	b := s.buf[:0]
+	for len(b) < n {
+		step := min(n-len(b), max(len(b), growStep))
+		b = slices.Grow(b, step)
+		m, err := io.ReadFull(s.br, b[len(b):len(b)+step])
+		b = b[:len(b)+m]
+		s.off += int64(m)
+		if err != nil {
+			s.buf = b[:0]
+			if len(b) > 0 && err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return b, err
+		}
+	}
+	s.buf = b
+	return b, nil
+}
+
+// endian reads the integers of a capture in the byte order its writer
+// used. Both formats record the writer's order in their magic.
+type endian struct{ big bool }
+
+func (e endian) u16(b []byte) uint16 {
+	if e.big {
+		return binary.BigEndian.Uint16(b)
+	}
+	return binary.LittleEndian.Uint16(b)
+}
+
+func (e endian) u32(b []byte) uint32 {
+	if e.big {
+		return binary.BigEndian.Uint32(b)
+	}
+	return binary.LittleEndian.Uint32(b)
+}
+
+func (e endian) u64(b []byte) uint64 {
+	if e.big {
+		return binary.BigEndian.Uint64(b)
+	}
+	return binary.LittleEndian.Uint64(b)
+}
+
+func (e endian) String() string {
+	if e.big {
+		return "big-endian"
+	}
+	return "little-endian"
+}
