@@ -1,0 +1,41 @@
+# rwin — build, demo and test on a Debian machine with Go.
+# `make demo` and `make test` install what they need (Debian packages via
+# apt-get, Go modules via the module proxy) before they run.
+
+GO      ?= go
+SUDO    := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+# libpcap-dev: cgo headers for live capture and BPF filters.
+BUILD_PKGS := libpcap-dev
+# tests also replay captures through tshark, record in network namespaces
+# (iproute2, iptables' TCPOPTSTRIP) and capture with tcpdump.
+TEST_PKGS  := libpcap-dev tshark tcpdump iptables iproute2
+DEMO_CAPTURE ?= fixtures/captures/synthetic/win-tcpoptstrip.pcap
+
+.PHONY: all build demo test check deps-build deps-test fixtures fuzz bench
+
+all: build
+
+# deps-%: install the Debian packages of that set that are missing.
+deps-build deps-test: deps-%:
+	@pkgs="$(if $(filter build,$*),$(BUILD_PKGS),$(TEST_PKGS))"; missing=""; \
+	for p in $$pkgs; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+build: deps-build
+	$(GO) build -o rwin ./cmd/rwin
+
+# The main job on a bundled capture.
+demo: build
+	./rwin read -v $(DEMO_CAPTURE)
+
+# The full test suite: formatting, vet, then every test. Under CI=true the
+# tests that need the corpus, root or namespaces run and must pass.
+test: deps-test
+	@bad=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$bad" ]; then echo "gofmt needed:"; echo "$$bad"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
