@@ -202,24 +202,30 @@ func ParseOptions(b []byte, hdrLen int, o *Options) {
 	}
 	for i := 0; i < len(b); {
 		kind := b[i]
-		o.Layout.push(kind)
 		switch kind {
 		case OptKindEOL:
+			o.Layout.push(kind)
 			return
 		case OptKindNOP:
+			o.Layout.push(kind)
 			i++
 			continue
 		}
+		// An option the snaplen cut stays out of the layout, which lists
+		// only wholly captured options; one that is malformed on the wire
+		// goes in, since that is what the sender put there.
 		if i+1 >= len(b) {
 			if i+1 < hdrLen {
 				o.Truncated = true // length byte is past the snaplen
 				return
 			}
+			o.Layout.push(kind)
 			o.Issue = OptIssue{Problem: OptNoLengthByte, Kind: kind, Offset: uint8(i)}
 			return
 		}
 		l := int(b[i+1])
 		if l < 2 {
+			o.Layout.push(kind)
 			o.Issue = OptIssue{Problem: OptBadLength, Kind: kind, Offset: uint8(i), Length: uint8(l)}
 			return
 		}
@@ -228,9 +234,11 @@ func ParseOptions(b []byte, hdrLen int, o *Options) {
 				o.Truncated = true // the option is whole on the wire, cut in the capture
 				return
 			}
+			o.Layout.push(kind)
 			o.Issue = OptIssue{Problem: OptPastHeader, Kind: kind, Offset: uint8(i), Length: uint8(l)}
 			return
 		}
+		o.Layout.push(kind)
 		v := b[i+2 : i+l]
 		bad := false
 		switch kind {
