@@ -236,7 +236,8 @@ func Bytes(n uint64) string {
 		return fmt.Sprintf("%d B", n)
 	}
 	v, u := float64(n), 0
-	for v >= unit && u < 4 {
+	// Move up a unit also when rounding would print "1024.0".
+	for v >= unit-0.05 && u < 4 {
 		v /= unit
 		u++
 	}

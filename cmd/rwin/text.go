@@ -68,7 +68,7 @@ func writeText(out io.Writer, results []fileResult, verbose, useColor bool) erro
 		}
 	}
 	s := summarize(results)
-	fmt.Fprintf(w, "\n%s %d packets, %d TCP, %d flows", p.head.Sprint("total:"), s.Packets, s.TCP, s.Flows)
+	fmt.Fprintf(w, "\n%s %d packets, %d TCP, %s", p.head.Sprint("total:"), s.Packets, s.TCP, plural(s.Flows, "flow"))
 	fmt.Fprintf(w, "; findings: %s, %s, %s\n",
 		p.bad.Sprintf("%d error", s.Findings["error"]), p.warn.Sprintf("%d warn", s.Findings["warn"]),
 		p.info.Sprintf("%d info", s.Findings["info"]))
@@ -77,7 +77,7 @@ func writeText(out io.Writer, results []fileResult, verbose, useColor bool) erro
 
 func writeFileHeader(w io.Writer, p palette, r *fileResult) {
 	m := &r.sum
-	fmt.Fprintf(w, "%s  %d packets, %d TCP, %d flows", p.head.Sprint(r.name), m.Packets, m.TCP, len(r.flows))
+	fmt.Fprintf(w, "%s  %d packets, %d TCP, %s", p.head.Sprint(r.name), m.Packets, m.TCP, plural(len(r.flows), "flow"))
 	if m.Packets > 0 {
 		fmt.Fprintf(w, ", %s", durationString(m.LastTime-m.FirstTime))
 	}
@@ -376,4 +376,12 @@ func trafficText(t trafficR) string {
 		s += ", max in flight " + rules.Bytes(uint64(t.MaxInFlight))
 	}
 	return s
+}
+
+// plural renders a count with its noun: "1 flow", "3 flows".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
