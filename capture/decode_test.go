@@ -555,7 +555,52 @@ func FuzzDecode(f *testing.F) {
 		assert.Equal(t, seg.Truncated, seg.Opts.Truncated)
 		assert.LessOrEqual(t, int(seg.Opts.NSACK), MaxSACKBlocks)
 		assert.LessOrEqual(t, seg.Opts.Layout.Len(), seg.HeaderLen-20)
+		if p.Link == LinkEthernet {
+			agreeWithGopacket(t, data, v, &seg)
+		}
 	})
+}
+
+// agreeWithGopacket is FuzzDecode's second oracle: where gopacket's
+// DecodingLayerParser decodes Ethernet, VLAN tags, one IP header and TCP
+// without complaint, Decode must find the same segment. The converse does
+// not hold: rwin keeps segments gopacket drops (cut options, IPv6
+// extension headers, tunnels).
+func agreeWithGopacket(t *testing.T, data []byte, v Verdict, seg *Segment) {
+	var (
+		eth     layers.Ethernet
+		dot1q   layers.Dot1Q
+		ip4     layers.IPv4
+		ip6     layers.IPv6
+		tcp     layers.TCP
+		decoded []gopacket.LayerType
+	)
+	parser := gopacket.NewDecodingLayerParser(layers.LayerTypeEthernet, &eth, &dot1q, &ip4, &ip6, &tcp)
+	_ = parser.DecodeLayers(data, &decoded) // an error after TCP (its payload) is no concern here
+	if len(decoded) < 3 || decoded[len(decoded)-1] != layers.LayerTypeTCP {
+		return
+	}
+	var src, dst net.IP
+	switch ipLayer := decoded[len(decoded)-2]; {
+	case len(decoded)-3 > maxVLANTags:
+		return // rwin stops at maxVLANTags tags
+	case ipLayer == layers.LayerTypeIPv4 && ip4.Version == 4:
+		src, dst = ip4.SrcIP, ip4.DstIP
+	case ipLayer == layers.LayerTypeIPv6 && ip6.Version == 6:
+		src, dst = ip6.SrcIP, ip6.DstIP
+	default:
+		return // gopacket ignores the version nibble; rwin calls that malformed
+	}
+	require.Equal(t, VerdictTCP, v, "gopacket decoded TCP from %x", data)
+	var flags Flags
+	for i, set := range []bool{tcp.FIN, tcp.SYN, tcp.RST, tcp.PSH, tcp.ACK, tcp.URG, tcp.ECE, tcp.CWR, tcp.NS} {
+		if set {
+			flags |= 1 << i
+		}
+	}
+	want := []any{src.String(), dst.String(), uint16(tcp.SrcPort), uint16(tcp.DstPort), tcp.Seq, tcp.Ack, flags, tcp.Window, int(tcp.DataOffset) * 4}
+	got := []any{seg.Src.Unmap().String(), seg.Dst.Unmap().String(), seg.SrcPort, seg.DstPort, uint32(seg.Seq), uint32(seg.Ack), seg.Flags, seg.Window, seg.HeaderLen}
+	assert.Equal(t, want, got, "rwin and gopacket disagree on %x", data)
 }
 
 // TestDecodeCorpus decodes every frame of the public corpus (read with
