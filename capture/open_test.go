@@ -50,9 +50,9 @@ func sourcesCorpusDir(t testing.TB) string {
 	return dir
 }
 
-// readAll drains src, returning the packets (with Data copied) and the
+// readPackets drains src, returning the packets (with Data copied) and the
 // error that ended the stream.
-func readAll(t testing.TB, src Source) ([]Packet, error) {
+func readPackets(t testing.TB, src Source) ([]Packet, error) {
 	t.Helper()
 	var pkts []Packet
 	for {
@@ -97,14 +97,14 @@ func TestNewReaderRejectsWhatIsNotACapture(t *testing.T) {
 func TestOpenNamesTheFileInErrors(t *testing.T) {
 	dir := t.TempDir()
 	name := filepath.Join(dir, "cut.pcap")
-	full := pcapFile(binary.LittleEndian, magicMicro, 1, rec{sec: 1, data: make([]byte, 60)})
+	full := pcapFile(binary.LittleEndian, magicMicro, 1, pcapRec{sec: 1, data: make([]byte, 60)})
 	require.NoError(t, os.WriteFile(name, full[:len(full)-10], 0o644))
 
 	src, err := Open(name)
 	require.NoError(t, err)
 	defer src.Close()
 	assert.Equal(t, name, src.Name())
-	_, err = readAll(t, src)
+	_, err = readPackets(t, src)
 	assert.ErrorIs(t, err, ErrTruncated)
 	assert.EqualError(t, err, name+": offset 24: packet 1: record data cut short (50 of 60 bytes): capture cut short")
 
@@ -113,7 +113,7 @@ func TestOpenNamesTheFileInErrors(t *testing.T) {
 }
 
 func TestCloseEndsTheSource(t *testing.T) {
-	src, err := NewReader(bytes.NewReader(pcapFile(binary.LittleEndian, magicMicro, 1, rec{data: []byte{1}})), "x")
+	src, err := NewReader(bytes.NewReader(pcapFile(binary.LittleEndian, magicMicro, 1, pcapRec{data: []byte{1}})), "x")
 	require.NoError(t, err)
 	require.NoError(t, src.Close())
 	var p Packet
@@ -129,7 +129,7 @@ func TestOpenReadsAPipeOnStdin(t *testing.T) {
 			fmt.Println("error:", err)
 			return
 		}
-		pkts, err := readAll(t, src)
+		pkts, err := readPackets(t, src)
 		fmt.Printf("%s %d %v\n", src.Name(), len(pkts), err)
 		return
 	}
@@ -150,6 +150,84 @@ func TestOpenReadsAPipeOnStdin(t *testing.T) {
 	require.NoError(t, in.Close())
 	require.NoError(t, cmd.Wait())
 	assert.Contains(t, out.String(), "- 2 EOF\n")
+}
+
+// loopReader serves a capture's headers once and then its packet records
+// over and over, so benchmarks and allocation tests never reach the end.
+type loopReader struct {
+	data    []byte
+	pos     int
+	restart int // offset of the first packet record
+}
+
+func (r *loopReader) Read(p []byte) (int, error) {
+	if r.pos == len(r.data) {
+		r.pos = r.restart
+	}
+	n := copy(p, r.data[r.pos:])
+	r.pos += n
+	return n, nil
+}
+
+// benchCaptures is an in-memory capture of n Ethernet frames of 1514, 814
+// and 114 bytes in turn, in each format, with the offset of its first
+// packet record.
+func benchCaptures(n int) []struct {
+	format string
+	data   []byte
+	first  int
+} {
+	o := binary.LittleEndian
+	recs := make([]pcapRec, n)
+	blocks := [][]byte{shb(o), idb(o, 1, 0)}
+	for i := range n {
+		d := bytesOf(1514-i%3*700, byte(i))
+		recs[i] = pcapRec{sec: uint32(1_700_000_000 + i), frac: uint32(i), data: d}
+		blocks = append(blocks, epb(o, 0, uint64(1_700_000_000_000_000+i), d, uint32(len(d))))
+	}
+	return []struct {
+		format string
+		data   []byte
+		first  int
+	}{
+		{"pcap", pcapFile(o, magicMicro, 1, recs...), pcapFileHeaderLen},
+		{"pcapng", slices.Concat(blocks...), int(offsetOf(blocks, 2))},
+	}
+}
+
+func TestNextDoesNotAllocate(t *testing.T) {
+	for _, c := range benchCaptures(64) {
+		t.Run(c.format, func(t *testing.T) {
+			src, err := NewReader(&loopReader{data: c.data, restart: c.first}, "x")
+			require.NoError(t, err)
+			var p Packet
+			require.NoError(t, src.Next(&p)) // the first record sizes the buffer
+			allocs := testing.AllocsPerRun(1000, func() {
+				if err := src.Next(&p); err != nil {
+					t.Fatal(err)
+				}
+			})
+			assert.Zero(t, allocs, "allocations per packet")
+		})
+	}
+}
+
+func BenchmarkNext(b *testing.B) {
+	const n = 10000
+	for _, c := range benchCaptures(n) {
+		b.Run(c.format, func(b *testing.B) {
+			src, err := NewReader(&loopReader{data: c.data, restart: c.first}, "bench")
+			require.NoError(b, err)
+			b.SetBytes(int64(len(c.data)-c.first) / n)
+			b.ReportAllocs()
+			var p Packet
+			for b.Loop() {
+				if err := src.Next(&p); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
 
 // corpusDigest summarises a capture as tshark and rwin should both see it:
@@ -264,7 +342,7 @@ func TestCorpusReadsLikeTshark(t *testing.T) {
 			src, err := Open(path)
 			var pkts []Packet
 			if err == nil {
-				pkts, err = readAll(t, src)
+				pkts, err = readPackets(t, src)
 				assert.NoError(t, src.Close())
 			}
 			if want, ok := corruptCorpus[file]; ok {

@@ -16,8 +16,8 @@ type testOrder interface {
 	binary.AppendByteOrder
 }
 
-// rec is one pcap record for the builders below.
-type rec struct {
+// pcapRec is one pcap record for the builders below.
+type pcapRec struct {
 	sec, frac uint32
 	caplen    uint32 // 0: len(data)
 	origlen   uint32 // 0: len(data)
@@ -32,7 +32,7 @@ type pcapHdr struct {
 	link    uint32
 }
 
-func (h pcapHdr) file(recs ...rec) []byte {
+func (h pcapHdr) file(recs ...pcapRec) []byte {
 	var b []byte
 	b = h.order.AppendUint32(b, h.magic)
 	b = h.order.AppendUint16(b, 2)
@@ -61,7 +61,7 @@ func (h pcapHdr) file(recs ...rec) []byte {
 	return b
 }
 
-func pcapFile(order testOrder, magic, link uint32, recs ...rec) []byte {
+func pcapFile(order testOrder, magic, link uint32, recs ...pcapRec) []byte {
 	return pcapHdr{order: order, magic: magic, snaplen: 65535, link: link}.file(recs...)
 }
 
@@ -69,7 +69,7 @@ func bytesOf(n int, fill byte) []byte { return bytes.Repeat([]byte{fill}, n) }
 
 func TestPcapReader(t *testing.T) {
 	le, be := binary.LittleEndian, binary.BigEndian
-	two := []rec{
+	two := []pcapRec{
 		{sec: 1_700_000_000, frac: 123456, data: []byte{1, 2, 3, 4}},
 		{sec: 1_700_000_001, frac: 999999, origlen: 1514, data: bytesOf(60, 0xaa)},
 	}
@@ -124,14 +124,14 @@ func TestPcapReader(t *testing.T) {
 		},
 		{
 			name: "fcs bits above the link type are masked off",
-			file: pcapFile(le, magicMicro, 0x30000001, rec{data: []byte{9}}),
+			file: pcapFile(le, magicMicro, 0x30000001, pcapRec{data: []byte{9}}),
 			want: []Packet{{Data: []byte{9}, OrigLen: 1, Link: LinkEthernet, Index: 1, Offset: 24}},
 			kind: io.EOF,
 		},
 		{
 			name: "record longer than the header's snaplen is read whole",
 			file: pcapHdr{order: le, magic: magicMicro, snaplen: 64, link: 1}.file(
-				rec{data: bytesOf(100, 7)}, rec{data: []byte{8}}),
+				pcapRec{data: bytesOf(100, 7)}, pcapRec{data: []byte{8}}),
 			want: []Packet{
 				{Data: bytesOf(100, 7), OrigLen: 100, Link: LinkEthernet, Index: 1, Offset: 24},
 				{Data: []byte{8}, OrigLen: 1, Link: LinkEthernet, Index: 2, Offset: 140},
@@ -140,13 +140,13 @@ func TestPcapReader(t *testing.T) {
 		},
 		{
 			name: "captured length above the original length",
-			file: pcapFile(le, magicMicro, 1, rec{origlen: 2, data: bytesOf(10, 1)}),
+			file: pcapFile(le, magicMicro, 1, pcapRec{origlen: 2, data: bytesOf(10, 1)}),
 			want: []Packet{{Data: bytesOf(10, 1), OrigLen: 10, Link: LinkEthernet, Index: 1, Offset: 24}},
 			kind: io.EOF,
 		},
 		{
 			name: "empty record",
-			file: pcapFile(le, magicMicro, 1, rec{origlen: 60}, rec{data: []byte{1}}),
+			file: pcapFile(le, magicMicro, 1, pcapRec{origlen: 60}, pcapRec{data: []byte{1}}),
 			want: []Packet{
 				{OrigLen: 60, Link: LinkEthernet, Index: 1, Offset: 24},
 				{Data: []byte{1}, OrigLen: 1, Link: LinkEthernet, Index: 2, Offset: 40},
@@ -155,7 +155,7 @@ func TestPcapReader(t *testing.T) {
 		},
 		{
 			name: "seconds past 2038 are unsigned",
-			file: pcapFile(le, magicMicro, 1, rec{sec: 0xffffffff, data: []byte{1}}),
+			file: pcapFile(le, magicMicro, 1, pcapRec{sec: 0xffffffff, data: []byte{1}}),
 			want: []Packet{{Data: []byte{1}, OrigLen: 1, Time: 0xffffffff * 1e9, Link: LinkEthernet, Index: 1, Offset: 24}},
 			kind: io.EOF,
 		},
@@ -180,13 +180,13 @@ func TestPcapReader(t *testing.T) {
 		},
 		{
 			name:    "captured length beyond the record limit",
-			file:    pcapFile(le, magicMicro, 1, rec{caplen: maxRecord + 1, data: bytesOf(100, 0)}),
+			file:    pcapFile(le, magicMicro, 1, pcapRec{caplen: maxRecord + 1, data: bytesOf(100, 0)}),
 			kind:    ErrMalformed,
 			message: "x: offset 24: packet 1: captured length 268435457 exceeds the 256 MiB limit: malformed capture",
 		},
 		{
 			name:    "lying captured length on a short file",
-			file:    pcapFile(le, magicMicro, 1, rec{caplen: 200 << 20, data: bytesOf(100, 0)}),
+			file:    pcapFile(le, magicMicro, 1, pcapRec{caplen: 200 << 20, data: bytesOf(100, 0)}),
 			kind:    ErrTruncated,
 			message: "x: offset 24: packet 1: record data cut short (100 of 209715200 bytes): capture cut short",
 		},
@@ -195,7 +195,7 @@ func TestPcapReader(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			src, err := NewReader(bytes.NewReader(tt.file), "x")
 			require.NoError(t, err)
-			got, err := readAll(t, src)
+			got, err := readPackets(t, src)
 			assert.Equal(t, tt.want, got)
 			require.ErrorIs(t, err, tt.kind)
 			if tt.message != "" {
@@ -207,69 +207,16 @@ func TestPcapReader(t *testing.T) {
 	}
 }
 
-// loopReader serves a capture's header once and then its records over and
-// over, so benchmarks and allocation tests never reach the end.
-type loopReader struct {
-	data    []byte
-	pos     int
-	restart int // offset of the first record
-}
-
-func (r *loopReader) Read(p []byte) (int, error) {
-	if r.pos == len(r.data) {
-		r.pos = r.restart
-	}
-	n := copy(p, r.data[r.pos:])
-	r.pos += n
-	return n, nil
-}
-
-// benchPcap is an in-memory capture of n full-size Ethernet frames.
-func benchPcap(n int) []byte {
-	recs := make([]rec, n)
-	for i := range recs {
-		recs[i] = rec{sec: uint32(1_700_000_000 + i), frac: uint32(i), data: bytesOf(1514-i%3*700, byte(i))}
-	}
-	return pcapFile(binary.LittleEndian, magicMicro, 1, recs...)
-}
-
-func TestPcapNextDoesNotAllocate(t *testing.T) {
-	src, err := NewReader(&loopReader{data: benchPcap(64), restart: pcapFileHeaderLen}, "x")
-	require.NoError(t, err)
-	var p Packet
-	require.NoError(t, src.Next(&p)) // the first record sizes the buffer
-	allocs := testing.AllocsPerRun(1000, func() {
-		if err := src.Next(&p); err != nil {
-			t.Fatal(err)
-		}
-	})
-	assert.Zero(t, allocs, "allocations per packet")
-}
-
-func BenchmarkPcapNext(b *testing.B) {
-	data := benchPcap(10000)
-	src, err := NewReader(&loopReader{data: data, restart: pcapFileHeaderLen}, "bench")
-	require.NoError(b, err)
-	b.SetBytes(int64(len(data)-pcapFileHeaderLen) / 10000)
-	b.ReportAllocs()
-	var p Packet
-	for b.Loop() {
-		if err := src.Next(&p); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
 // FuzzPcap feeds arbitrary bytes to the pcap reader: it must not panic,
 // must fail only with the documented error kinds, and must never hand out
 // more bytes than the input holds.
 func FuzzPcap(f *testing.F) {
 	le, be := binary.LittleEndian, binary.BigEndian
-	f.Add(pcapFile(le, magicMicro, 1, rec{sec: 1, data: []byte{1, 2, 3}}))
-	f.Add(pcapFile(be, magicNano, 0x30000001, rec{sec: 1, origlen: 1, data: []byte{1, 2, 3}}))
-	f.Add(pcapFile(le, magicKuznetzov, 113, rec{data: bytesOf(20, 1)}, rec{data: nil}))
-	f.Add(pcapHdr{order: le, magic: magicMicro, snaplen: 4, link: 1}.file(rec{data: bytesOf(64, 2)}))
-	f.Add(pcapFile(le, magicMicro, 1, rec{caplen: 1 << 30, data: bytesOf(8, 0)}))
+	f.Add(pcapFile(le, magicMicro, 1, pcapRec{sec: 1, data: []byte{1, 2, 3}}))
+	f.Add(pcapFile(be, magicNano, 0x30000001, pcapRec{sec: 1, origlen: 1, data: []byte{1, 2, 3}}))
+	f.Add(pcapFile(le, magicKuznetzov, 113, pcapRec{data: bytesOf(20, 1)}, pcapRec{data: nil}))
+	f.Add(pcapHdr{order: le, magic: magicMicro, snaplen: 4, link: 1}.file(pcapRec{data: bytesOf(64, 2)}))
+	f.Add(pcapFile(le, magicMicro, 1, pcapRec{caplen: 1 << 30, data: bytesOf(8, 0)}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fuzzSource(t, data)
 	})

@@ -11,8 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// block frames body as a pcapng block of type typ, padding it to 32 bits.
-func block(o testOrder, typ uint32, body []byte) []byte {
+// ngBlock frames body as a pcapng block of type typ, padding it to 32 bits.
+func ngBlock(o testOrder, typ uint32, body []byte) []byte {
 	body = append(slices.Clone(body), make([]byte, -len(body)&3)...)
 	n := uint32(12 + len(body))
 	b := o.AppendUint32(nil, typ)
@@ -21,8 +21,8 @@ func block(o testOrder, typ uint32, body []byte) []byte {
 	return o.AppendUint32(b, n)
 }
 
-// opt is one pcapng option, padded.
-func opt(o testOrder, code uint16, val []byte) []byte {
+// ngOpt is one pcapng option, padded.
+func ngOpt(o testOrder, code uint16, val []byte) []byte {
 	b := o.AppendUint16(nil, code)
 	b = o.AppendUint16(b, uint16(len(val)))
 	b = append(b, val...)
@@ -34,14 +34,14 @@ func shb(o testOrder, opts ...[]byte) []byte {
 	b = o.AppendUint16(b, 1)
 	b = o.AppendUint16(b, 0)
 	b = o.AppendUint64(b, ^uint64(0)) // section length unknown
-	return block(o, blockSHB, append(b, slices.Concat(opts...)...))
+	return ngBlock(o, blockSHB, append(b, slices.Concat(opts...)...))
 }
 
 func idb(o testOrder, link uint16, snaplen uint32, opts ...[]byte) []byte {
 	b := o.AppendUint16(nil, link)
 	b = o.AppendUint16(b, 0)
 	b = o.AppendUint32(b, snaplen)
-	return block(o, blockIDB, append(b, slices.Concat(opts...)...))
+	return ngBlock(o, blockIDB, append(b, slices.Concat(opts...)...))
 }
 
 func epb(o testOrder, id uint32, ticks uint64, data []byte, origlen uint32, opts ...[]byte) []byte {
@@ -52,7 +52,7 @@ func epb(o testOrder, id uint32, ticks uint64, data []byte, origlen uint32, opts
 	b = o.AppendUint32(b, origlen)
 	b = append(b, data...)
 	b = append(b, make([]byte, -len(data)&3)...)
-	return block(o, blockEPB, append(b, slices.Concat(opts...)...))
+	return ngBlock(o, blockEPB, append(b, slices.Concat(opts...)...))
 }
 
 // pb is the obsolete Packet Block: a 16-bit interface id and drop count.
@@ -63,11 +63,11 @@ func pb(o testOrder, id uint16, ticks uint64, data []byte, origlen uint32) []byt
 	b = o.AppendUint32(b, uint32(ticks))
 	b = o.AppendUint32(b, uint32(len(data)))
 	b = o.AppendUint32(b, origlen)
-	return block(o, blockPB, append(b, data...))
+	return ngBlock(o, blockPB, append(b, data...))
 }
 
 func spb(o testOrder, origlen uint32, data []byte) []byte {
-	return block(o, blockSPB, append(o.AppendUint32(nil, origlen), data...))
+	return ngBlock(o, blockSPB, append(o.AppendUint32(nil, origlen), data...))
 }
 
 // pcapngFile is a section header followed by blocks.
@@ -83,9 +83,9 @@ func offsetOf(blocks [][]byte, i int) int64 {
 func TestPcapngReader(t *testing.T) {
 	le, be := binary.LittleEndian, binary.BigEndian
 	const us = 1_700_000_000_123_456 // a time in microseconds
-	tsresol := func(o testOrder, v byte) []byte { return opt(o, optTSResol, []byte{v}) }
-	tsoffset := func(o testOrder, s int64) []byte { return opt(o, optTSOffset, o.AppendUint64(nil, uint64(s))) }
-	comment := opt(le, 1, []byte("hello"))
+	tsresol := func(o testOrder, v byte) []byte { return ngOpt(o, optTSResol, []byte{v}) }
+	tsoffset := func(o testOrder, s int64) []byte { return ngOpt(o, optTSOffset, o.AppendUint64(nil, uint64(s))) }
+	comment := ngOpt(le, 1, []byte("hello"))
 
 	type tcase struct {
 		name    string
@@ -165,11 +165,11 @@ func TestPcapngReader(t *testing.T) {
 		},
 		{
 			name: "unknown blocks and packet options are skipped",
-			blocks: [][]byte{shb(le, comment), idb(le, 1, 0, comment, opt(le, optEndOfOpt, nil)),
-				block(le, 4, bytesOf(20, 0)),            // name resolution
-				block(le, 0x40000bad, bytesOf(1000, 1)), // custom, not to be copied
-				epb(le, 0, us, []byte{1}, 1, comment, opt(le, 2, []byte{0, 0, 0, 1})),
-				block(le, 5, bytesOf(16, 0)), // interface statistics
+			blocks: [][]byte{shb(le, comment), idb(le, 1, 0, comment, ngOpt(le, optEndOfOpt, nil)),
+				ngBlock(le, 4, bytesOf(20, 0)),            // name resolution
+				ngBlock(le, 0x40000bad, bytesOf(1000, 1)), // custom, not to be copied
+				epb(le, 0, us, []byte{1}, 1, comment, ngOpt(le, 2, []byte{0, 0, 0, 1})),
+				ngBlock(le, 5, bytesOf(16, 0)), // interface statistics
 			},
 			want: func(b [][]byte) []Packet {
 				return []Packet{{Data: []byte{1}, OrigLen: 1, Time: us * 1000, Link: LinkEthernet, Index: 1, Offset: offsetOf(b, 4)}}
@@ -247,7 +247,7 @@ func TestPcapngReader(t *testing.T) {
 		},
 		{
 			name:    "skipped block with a wrong trailing length",
-			blocks:  [][]byte{shb(le), block(le, 5, bytesOf(8, 0))[:16], le.AppendUint32(nil, 24)},
+			blocks:  [][]byte{shb(le), ngBlock(le, 5, bytesOf(8, 0))[:16], le.AppendUint32(nil, 24)},
 			want:    none,
 			kind:    ErrMalformed,
 			message: "x: offset 28: block type 0x00000005: trailing length 24 differs from leading length 20: malformed capture",
@@ -282,7 +282,7 @@ func TestPcapngReader(t *testing.T) {
 		},
 		{
 			name:    "cut inside a skipped block",
-			blocks:  [][]byte{shb(le), block(le, 5, bytesOf(100, 0))[:50]},
+			blocks:  [][]byte{shb(le), ngBlock(le, 5, bytesOf(100, 0))[:50]},
 			want:    none,
 			kind:    ErrTruncated,
 			message: "x: offset 28: block type 0x00000005: cut short (50 of 112 bytes): capture cut short",
@@ -321,7 +321,7 @@ func TestPcapngReader(t *testing.T) {
 			var got []Packet
 			src, err := NewReader(bytes.NewReader(slices.Concat(tt.blocks...)), "x")
 			if err == nil {
-				got, err = readAll(t, src)
+				got, err = readPackets(t, src)
 			}
 			assert.Equal(t, tt.want(tt.blocks), got)
 			require.ErrorIs(t, err, tt.kind)
@@ -363,52 +363,13 @@ func TestTimestampUnits(t *testing.T) {
 	}
 }
 
-// benchPcapng is an in-memory pcapng of n full-size Ethernet frames.
-func benchPcapng(n int) (data []byte, firstPacket int) {
-	o := binary.LittleEndian
-	blocks := [][]byte{shb(o), idb(o, 1, 0)}
-	for i := range n {
-		d := bytesOf(1514-i%3*700, byte(i))
-		blocks = append(blocks, epb(o, 0, uint64(1_700_000_000_000_000+i), d, uint32(len(d))))
-	}
-	return slices.Concat(blocks...), int(offsetOf(blocks, 2))
-}
-
-func TestPcapngNextDoesNotAllocate(t *testing.T) {
-	data, first := benchPcapng(64)
-	src, err := NewReader(&loopReader{data: data, restart: first}, "x")
-	require.NoError(t, err)
-	var p Packet
-	require.NoError(t, src.Next(&p))
-	allocs := testing.AllocsPerRun(1000, func() {
-		if err := src.Next(&p); err != nil {
-			t.Fatal(err)
-		}
-	})
-	assert.Zero(t, allocs, "allocations per packet")
-}
-
-func BenchmarkPcapngNext(b *testing.B) {
-	data, first := benchPcapng(10000)
-	src, err := NewReader(&loopReader{data: data, restart: first}, "bench")
-	require.NoError(b, err)
-	b.SetBytes(int64(len(data)-first) / 10000)
-	b.ReportAllocs()
-	var p Packet
-	for b.Loop() {
-		if err := src.Next(&p); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
 // FuzzPcapng: see FuzzPcap.
 func FuzzPcapng(f *testing.F) {
 	le, be := binary.LittleEndian, binary.BigEndian
 	f.Add(pcapngFile(le, idb(le, 1, 0), epb(le, 0, 1, []byte{1, 2, 3}, 3)))
-	f.Add(pcapngFile(be, idb(be, 276, 0, opt(be, optTSResol, []byte{0x88}), opt(be, optTSOffset, make([]byte, 8))),
+	f.Add(pcapngFile(be, idb(be, 276, 0, ngOpt(be, optTSResol, []byte{0x88}), ngOpt(be, optTSOffset, make([]byte, 8))),
 		epb(be, 0, 1, []byte{1}, 1), spb(be, 3, []byte{1, 2, 3})))
-	f.Add(pcapngFile(le, idb(le, 1, 4), block(le, 5, bytesOf(12, 0)), pb(le, 0, 9, []byte{1}, 1), shb(be), idb(be, 0, 0)))
+	f.Add(pcapngFile(le, idb(le, 1, 4), ngBlock(le, 5, bytesOf(12, 0)), pb(le, 0, 9, []byte{1}, 1), shb(be), idb(be, 0, 0)))
 	f.Add(pcapngFile(le, idb(le, 1, 0), []byte{6, 0, 0, 0, 0xfc, 0xff, 0xff, 0x0f}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fuzzSource(t, data)
