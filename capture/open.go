@@ -219,10 +219,3 @@ func (e endian) u64(b []byte) uint64 {
 	}
 	return binary.LittleEndian.Uint64(b)
 }
-
-func (e endian) String() string {
-	if e.big {
-		return "big-endian"
-	}
-	return "little-endian"
-}
