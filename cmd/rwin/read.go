@@ -103,7 +103,7 @@ Flags:
 		// Compile once up front so a bad expression is one clear error
 		// before any file is read.
 		if _, err := capture.NewFilter(o.filter, capture.LinkEthernet, 0); err != nil {
-			return exitInput, fmt.Errorf("read: filter %q: %w", o.filter, err)
+			return exitInput, fmt.Errorf("read: %w", err)
 		}
 	}
 
