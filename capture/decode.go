@@ -106,25 +106,41 @@ const (
 
 // EtherTypes (IEEE 802 numbers) rwin follows.
 const (
-	etherTypeIPv4     = 0x0800
-	etherTypeIPv6     = 0x86dd
-	etherTypeVLAN     = 0x8100 // IEEE 802.1Q customer tag
-	etherTypeQinQ     = 0x88a8 // IEEE 802.1ad service tag
-	etherTypeQinQOld  = 0x9100 // pre-standard QinQ service tag, still in switch configs
-	etherTypeTEB      = 0x6558 // transparent Ethernet bridging, Ethernet in GRE (RFC 1701)
-	etherTypeMinimum  = 0x0600 // below: an IEEE 802.3 length field, not a type
-	maxVLANTags       = 8      // more than any real QinQ stack; bounds hostile frames
-	maxIPHeaders      = 8      // outer header plus tunnels; bounds hostile frames
+	etherTypeIPv4    = 0x0800
+	etherTypeIPv6    = 0x86dd
+	etherTypeVLAN    = 0x8100 // IEEE 802.1Q customer tag
+	etherTypeQinQ    = 0x88a8 // IEEE 802.1ad service tag
+	etherTypeQinQOld = 0x9100 // pre-standard QinQ service tag, still in switch configs
+	etherTypeTEB     = 0x6558 // transparent Ethernet bridging: Ethernet in GRE (RFC 1701)
+	etherTypeMinimum = 0x0600 // below it the field is an IEEE 802.3 length, not a type
+)
+
+// Header sizes, and the bounds that keep hostile frames from nesting
+// without end.
+const (
+	ethernetHeaderLen = 14
 	ipv4HeaderLen     = 20
 	ipv6HeaderLen     = 40
 	tcpHeaderLen      = 20
 	sllHeaderLen      = 16
 	sll2HeaderLen     = 20
-	mpacketHeaderLen  = 8 // 7-byte preamble and the SMD byte, IEEE 802.3br §99.3
+	mpacketHeaderLen  = 8 // 7-byte preamble and the SMD byte (IEEE 802.3 clause 99)
 	nflogHeaderLen    = 4 // family, version, resource id
-	nflogTLVPayload   = 9 // NFULA_PAYLOAD
-	nflogTLVTypeMask  = 0x3fff
-	greBaseHeaderLen  = 4
+	greBaseHeaderLen  = 4 // flags and version, protocol type
+	maxVLANTags       = 8 // more than any real QinQ stack
+	maxIPHeaders      = 8 // the outer header plus tunnels
+)
+
+// NFLOG TLV types (Linux nfnetlink_log.h). The two top bits of a type are
+// netlink's nested and byte-order flags.
+const (
+	nflogTLVPayload  = 9 // NFULA_PAYLOAD
+	nflogTLVTypeMask = 0x3fff
+)
+
+// Address families of the BSD loopback headers. AF_INET6 differs between
+// the BSDs.
+const (
 	loopFamilyIPv4    = 2  // AF_INET everywhere
 	loopFamilyIPv6BSD = 24 // AF_INET6 on NetBSD and OpenBSD
 	loopFamilyIPv6Fre = 28 // AF_INET6 on FreeBSD and DragonFly
@@ -168,13 +184,13 @@ func (d *Decoder) Decode(p *Packet, seg *Segment) Verdict {
 		if len(b) < sllHeaderLen {
 			return d.fail(VerdictTruncated, layerSLL, 0, reasonCut)
 		}
-		return d.etherType(b, sllHeaderLen, end, be16(b[14:]), 0, seg)
+		return d.etherType(b, sllHeaderLen, end, be16(b[14:]), 0, layerSLL, seg)
 	case LinkLinuxSLL2:
 		// SLL2 moved the protocol type to the front (bytes 0–1).
 		if len(b) < sll2HeaderLen {
 			return d.fail(VerdictTruncated, layerSLL2, 0, reasonCut)
 		}
-		return d.etherType(b, sll2HeaderLen, end, be16(b), 0, seg)
+		return d.etherType(b, sll2HeaderLen, end, be16(b), 0, layerSLL2, seg)
 	case LinkRaw, LinkRawAlt12, LinkRawAlt14:
 		return d.ip(b, 0, end, 0, seg)
 	case LinkIPv4:
@@ -197,7 +213,7 @@ func (d *Decoder) fail(v Verdict, layer string, off int, reason string) Verdict 
 
 // ethernet decodes an Ethernet II header at off.
 func (d *Decoder) ethernet(b []byte, off, end, depth int, seg *Segment) Verdict {
-	if off+14 > len(b) {
+	if off+ethernetHeaderLen > len(b) {
 		return d.fail(VerdictTruncated, layerEthernet, off, reasonCut)
 	}
 	et := be16(b[off+12:])
@@ -206,13 +222,14 @@ func (d *Decoder) ethernet(b []byte, off, end, depth int, seg *Segment) Verdict 
 		// IP that hosts send.
 		return d.fail(VerdictNotIP, layerEthernet, off+12, reasonLength8023)
 	}
-	return d.etherType(b, off+14, end, et, depth, seg)
+	return d.etherType(b, off+ethernetHeaderLen, end, et, depth, layerEthernet, seg)
 }
 
 // etherType follows an EtherType whose payload starts at off, stepping over
 // 802.1Q and 802.1ad tags (each 4 bytes: TCI, then the next type). SLL
 // headers reach here too: some drivers leave the VLAN tag in the frame.
-func (d *Decoder) etherType(b []byte, off, end int, et uint16, depth int, seg *Segment) Verdict {
+// layer names the header the type came from, for the issue.
+func (d *Decoder) etherType(b []byte, off, end int, et uint16, depth int, layer string, seg *Segment) Verdict {
 	for tags := 0; et == etherTypeVLAN || et == etherTypeQinQ || et == etherTypeQinQOld; tags++ {
 		if tags == maxVLANTags {
 			return d.fail(VerdictMalformed, layerVLAN, off, reasonTooManyTags)
@@ -229,7 +246,7 @@ func (d *Decoder) etherType(b []byte, off, end int, et uint16, depth int, seg *S
 	case etherTypeIPv6:
 		return d.ipv6(b, off, end, depth, seg)
 	}
-	return d.fail(VerdictNotIP, layerEthernet, off, reasonEtherType)
+	return d.fail(VerdictNotIP, layer, off, reasonEtherType)
 }
 
 // loopback decodes the 4-byte address family of BSD null (DLT_NULL, in the

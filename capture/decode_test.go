@@ -306,6 +306,7 @@ func decodeCases(t testing.TB) []decodeCase {
 		{name: "null loopback cut inside the family", link: LinkNull, frame: []byte{2, 0}, verdict: VerdictTruncated, issue: DecodeIssue{layerLoopback, 0, reasonCut}},
 		{name: "sll frame", link: LinkLinuxSLL, frame: cat(sll, v4ack), want: wantV4Ack},
 		{name: "sll frame with the vlan tag left in", link: LinkLinuxSLL, frame: cat(patch(sll, 14, 0x81, 0x00), vlanTag(0x0800), v4ack), want: wantV4Ack},
+		{name: "sll frame carrying ipx", link: LinkLinuxSLL, frame: cat(patch(sll, 14, 0x81, 0x37), make([]byte, 30)), verdict: VerdictNotIP, issue: DecodeIssue{layerSLL, 16, reasonEtherType}},
 		{name: "sll header cut by snaplen", link: LinkLinuxSLL, frame: cat(sll, v4ack), snap: 15, verdict: VerdictTruncated, issue: DecodeIssue{layerSLL, 0, reasonCut}},
 		{name: "sll2 frame", link: LinkLinuxSLL2, frame: cat(sll2, v6ack), want: wantV6Ack},
 		{name: "sll2 frame with ipv4", link: LinkLinuxSLL2, frame: cat(patch(sll2, 0, 0x08, 0x00), v4ack), want: wantV4Ack},
