@@ -69,44 +69,49 @@ func Run(src capture.Source, keep func(*capture.Packet) bool, cfg Config, emit f
 			}
 			break
 		}
-		sum.Packets++
-		if sum.Packets == 1 || pkt.Time < sum.FirstTime {
-			sum.FirstTime = pkt.Time
-		}
-		sum.LastTime = max(sum.LastTime, pkt.Time)
-		if keep != nil && !keep(&pkt) {
-			sum.Filtered++
-			continue
-		}
-		switch dec.Decode(&pkt, &seg) {
-		case capture.VerdictTCP:
-			sum.TCP++
-			if seg.Truncated {
-				sum.TruncOpts++
-			}
-			a.Add(&seg)
-		case capture.VerdictNotIP:
-			sum.NotIP++
-		case capture.VerdictNotTCP:
-			sum.NotTCP++
-		case capture.VerdictFragment:
-			sum.Fragments++
-		case capture.VerdictTruncated:
-			sum.Truncated++
-			sum.warnIssue(src.Name(), &pkt, dec.Issue(), "cut by the snaplen")
-		case capture.VerdictMalformed:
-			sum.Malformed++
-			sum.warnIssue(src.Name(), &pkt, dec.Issue(), "malformed")
-		case capture.VerdictLinkType:
-			if sum.LinkType == 0 {
-				sum.warn("%s: packet %d: link type %d is not supported; such packets are skipped", src.Name(), pkt.Index, pkt.Link)
-			}
-			sum.LinkType++
-		}
+		sum.add(&pkt, keep, &dec, &seg, a)
 	}
 	a.Flush()
 	sum.Analyzer = a.Stats()
 	return sum
+}
+
+// add counts, decodes and analyzes one packet read from the source.
+func (s *Summary) add(pkt *capture.Packet, keep func(*capture.Packet) bool, dec *capture.Decoder, seg *capture.Segment, a *Analyzer) {
+	s.Packets++
+	if s.Packets == 1 || pkt.Time < s.FirstTime {
+		s.FirstTime = pkt.Time
+	}
+	s.LastTime = max(s.LastTime, pkt.Time)
+	if keep != nil && !keep(pkt) {
+		s.Filtered++
+		return
+	}
+	switch dec.Decode(pkt, seg) {
+	case capture.VerdictTCP:
+		s.TCP++
+		if seg.Truncated {
+			s.TruncOpts++
+		}
+		a.Add(seg)
+	case capture.VerdictNotIP:
+		s.NotIP++
+	case capture.VerdictNotTCP:
+		s.NotTCP++
+	case capture.VerdictFragment:
+		s.Fragments++
+	case capture.VerdictTruncated:
+		s.Truncated++
+		s.warnIssue(s.Source, pkt, dec.Issue(), "cut by the snaplen")
+	case capture.VerdictMalformed:
+		s.Malformed++
+		s.warnIssue(s.Source, pkt, dec.Issue(), "malformed")
+	case capture.VerdictLinkType:
+		if s.LinkType == 0 {
+			s.warn("%s: packet %d: link type %d is not supported; such packets are skipped", s.Source, pkt.Index, pkt.Link)
+		}
+		s.LinkType++
+	}
 }
 
 func (s *Summary) warnIssue(name string, p *capture.Packet, is capture.DecodeIssue, what string) {

@@ -1,0 +1,23 @@
+package analyze
+
+// Snapshot calls fn with every flow still in the table (flows carrying
+// data first, then closed and data-less ones, each most recently active
+// first), as it would be reported if it ended now: handshake state,
+// negotiation and shifts are derived as when the flow is finished. The
+// table is not changed — each flow is derived on a copy — so a running
+// capture can be summarized as often as wanted. The *Flow is valid only
+// during the call.
+func (a *Analyzer) Snapshot(fn func(*Flow)) {
+	var view flowState
+	for _, l := range []*flowList{&a.open, &a.transient} {
+		for fs := l.head; fs != nil; fs = fs.next {
+			// finalize writes only to the flowState's own fields (the
+			// window histogram, the one pointer a Flow holds, is only
+			// read), so a copy keeps the live state as it was.
+			view = *fs
+			view.list, view.prev, view.next = nil, nil, nil
+			view.finalize()
+			fn(&view.Flow)
+		}
+	}
+}
