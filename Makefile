@@ -39,3 +39,9 @@ test: deps-test
 	if [ -n "$$bad" ]; then echo "gofmt needed:"; echo "$$bad"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
+
+# Re-record the lab's captures from real kernel TCP stacks into
+# fixtures/captures/lab (root: network namespaces, iptables, tcpdump; about a
+# minute). See fixtures/README.md.
+fixtures: deps-test
+	$(GO) run ./fixtures/lab -all -out fixtures/captures/lab
