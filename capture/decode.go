@@ -513,6 +513,7 @@ func (d *Decoder) tcp(b []byte, off, end int, seg *Segment) Verdict {
 		return d.fail(VerdictMalformed, layerTCP, off+12, reasonHeaderPastIP)
 	}
 	seg.Payload = end - off - hdrLen
+	seg.PayloadOffset = off + hdrLen
 	optEnd := min(off+hdrLen, len(b))
 	ParseOptions(b[off+tcpHeaderLen:optEnd], hdrLen-tcpHeaderLen, &seg.Opts)
 	seg.Truncated = optEnd < off+hdrLen

@@ -94,6 +94,9 @@ type Segment struct {
 	// not from the captured length: it is right even when the snaplen cut
 	// the payload (or the options) off.
 	Payload int
+	// PayloadOffset is where the payload starts in the packet's Data; see
+	// CapturedPayload for the bytes the snaplen kept.
+	PayloadOffset int
 	// Checksum is the TCP checksum field as captured (not verified).
 	Checksum uint16
 
