@@ -19,10 +19,15 @@ var services = map[uint16]string{
 // Port 139 is SMB over NetBIOS session service, as Windows uses it.
 func ServiceName(port uint16) string { return services[port] }
 
+// ephemeralStart is where the dynamic port ranges clients draw from begin:
+// Linux uses 32768–60999, Windows and IANA 49152–65535.
+const ephemeralStart = 32768
+
 // rolesByPort guesses client and server of a flow whose handshake was not
-// captured: the side on a well-known service port (else on a port below
-// 1024 facing one above) is the server. byPort is false when the ports do
-// not tell, and the first packet's sender is taken as the client.
+// captured: the side on a well-known service port is the server; else the
+// side on a port below 1024 facing one above; else the side below the
+// ephemeral ranges facing one inside them. byPort is false when the ports
+// do not tell, and the first packet's sender is taken as the client.
 func rolesByPort(src, dst netip.AddrPort) (client, server netip.AddrPort, byPort bool) {
 	sp, dp := src.Port(), dst.Port()
 	_, sKnown := services[sp]
@@ -35,6 +40,10 @@ func rolesByPort(src, dst netip.AddrPort) (client, server netip.AddrPort, byPort
 	case dp < 1024 && sp >= 1024:
 		return src, dst, true
 	case sp < 1024 && dp >= 1024:
+		return dst, src, true
+	case dp < ephemeralStart && sp >= ephemeralStart:
+		return src, dst, true
+	case sp < ephemeralStart && dp >= ephemeralStart:
 		return dst, src, true
 	}
 	return src, dst, false
