@@ -348,7 +348,7 @@ func rttText(r *flowRecord) string {
 		s    *rttSampleStat
 	}{{"data to server", r.RTT.ToServer}, {"data to client", r.RTT.ToClient}} {
 		if d.s != nil {
-			parts = append(parts, fmt.Sprintf("%s %.1f/%.1f/%.1f ms min/mean/max (%d samples)", d.name, d.s.MinMS, d.s.MeanMS, d.s.MaxMS, d.s.Samples))
+			parts = append(parts, fmt.Sprintf("%s %.1f/%.1f/%.1f ms min/mean/max (%s)", d.name, d.s.MinMS, d.s.MeanMS, d.s.MaxMS, plural(int(d.s.Samples), "sample")))
 		}
 	}
 	if len(parts) == 0 {
