@@ -9,7 +9,7 @@ BUILD_PKGS := libpcap-dev
 # tests also replay captures through tshark, record in network namespaces
 # (iproute2, iptables' TCPOPTSTRIP) and capture with tcpdump.
 TEST_PKGS  := libpcap-dev tshark tcpdump iptables iproute2
-DEMO_CAPTURE ?= fixtures/captures/synthetic/win-tcpoptstrip.pcap
+DEMO_CAPTURE ?= fixtures/captures/lab/rdp-ws-strip-syn/server.pcap
 
 .PHONY: all build demo test check deps-build deps-test fixtures fuzz bench
 
