@@ -28,10 +28,11 @@ const topUsage = `rwin — what TCP receive window did each side really get, and
 
 Usage:
   rwin read [flags] FILE... [BPF expression]   analyze captures (pcap, pcapng; - for stdin)
+  rwin live -i IFACE [flags] [BPF expression]  analyze an interface as traffic flows (-D lists them)
   rwin rules [--format text|json|markdown]     list the findings rwin can report
   rwin version                                 print the version
 
-Run 'rwin read -h' for the flags of read.
+Run 'rwin read -h' or 'rwin live -h' for their flags.
 `
 
 func main() {
@@ -49,6 +50,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "read":
 		code, err = cmdRead(args[1:], stdin, stdout, stderr)
+	case "live":
+		code, err = cmdLive(args[1:], stdout, stderr)
 	case "rules":
 		err = cmdRules(args[1:], stdout, stderr)
 	case "version", "--version", "-V":
