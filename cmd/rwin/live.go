@@ -512,7 +512,7 @@ func (out *liveOutput) stopping(why string, open int) {
 	if out.o.format != "text" || out.err != nil || open == 0 {
 		return
 	}
-	fmt.Fprintln(out.w, out.p.dim.Sprintf("— stopped (%s): %s still in progress, reported as they stand —", why, plural(open, "flow")))
+	fmt.Fprintln(out.w, out.p.dim.Sprintf("— stopped (%s): the %s not reported yet, as they stand —", why, plural(open, "flow")))
 	out.flush()
 }
 

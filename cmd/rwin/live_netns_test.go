@@ -353,30 +353,30 @@ func checkLabFlows(t *testing.T, flows map[int]map[string]any) {
 
 	clean := flows[cleanPort]
 	assert.Equal(t, "complete", clean["handshake"])
-	assert.Equal(t, true, path(clean, "negotiated", "scaling"), "clean transfer: scaling negotiated")
-	assert.NotNil(t, path(clean, "negotiated", "client_shift"))
-	assert.NotNil(t, path(clean, "syn", "ws"))
-	assert.Equal(t, "mss,sok,ts,nop,ws", path(clean, "syn", "layout"), "a Linux SYN")
-	assert.NotNil(t, path(clean, "synack", "ws"))
-	assert.Equal(t, "negotiated", path(clean, "rwin", "client", "basis"))
+	assert.Equal(t, true, jsonAt(clean, "negotiated", "scaling"), "clean transfer: scaling negotiated")
+	assert.NotNil(t, jsonAt(clean, "negotiated", "client_shift"))
+	assert.NotNil(t, jsonAt(clean, "syn", "ws"))
+	assert.Equal(t, "mss,sok,ts,nop,ws", jsonAt(clean, "syn", "layout"), "a Linux SYN")
+	assert.NotNil(t, jsonAt(clean, "synack", "ws"))
+	assert.Equal(t, "negotiated", jsonAt(clean, "rwin", "client", "basis"))
 
 	strip := flows[stripPort]
 	assert.Equal(t, "complete", strip["handshake"])
-	assert.Equal(t, false, path(strip, "negotiated", "scaling"), "stripped transfer: scaling off")
-	assert.Nil(t, path(strip, "syn", "ws"), "TCPOPTSTRIP removed the option")
-	assert.Equal(t, "mss,sok,ts,nop,nop,nop,nop", path(strip, "syn", "layout"), "the option's three bytes became NOPs")
-	assert.Nil(t, path(strip, "synack", "ws"), "Linux answers a SYN without window scale without it")
-	assert.Equal(t, float64(0), path(strip, "negotiated", "server_shift"))
+	assert.Equal(t, false, jsonAt(strip, "negotiated", "scaling"), "stripped transfer: scaling off")
+	assert.Nil(t, jsonAt(strip, "syn", "ws"), "TCPOPTSTRIP removed the option")
+	assert.Equal(t, "mss,sok,ts,nop,nop,nop,nop", jsonAt(strip, "syn", "layout"), "the option's three bytes became NOPs")
+	assert.Nil(t, jsonAt(strip, "synack", "ws"), "Linux answers a SYN without window scale without it")
+	assert.Equal(t, float64(0), jsonAt(strip, "negotiated", "server_shift"))
 
 	for port, f := range flows {
-		assert.Equal(t, true, path(f, "traffic", "client", "fin"), "port %d: client closed", port)
-		assert.Equal(t, true, path(f, "traffic", "server", "fin"), "port %d: server closed", port)
-		assert.GreaterOrEqual(t, path(f, "traffic", "client", "unique_bytes"), float64(labBytes), "port %d", port)
+		assert.Equal(t, true, jsonAt(f, "traffic", "client", "fin"), "port %d: client closed", port)
+		assert.Equal(t, true, jsonAt(f, "traffic", "server", "fin"), "port %d: server closed", port)
+		assert.GreaterOrEqual(t, jsonAt(f, "traffic", "client", "unique_bytes"), float64(labBytes), "port %d", port)
 	}
 }
 
-// path reads a nested key of a decoded JSON object, nil if absent.
-func path(m map[string]any, keys ...string) any {
+// jsonAt reads a nested key of a decoded JSON object, nil if absent.
+func jsonAt(m map[string]any, keys ...string) any {
 	var v any = m
 	for _, k := range keys {
 		obj, ok := v.(map[string]any)
@@ -401,13 +401,13 @@ func TestLiveReportsFlowsInANetworkNamespaceLab(t *testing.T) {
 	flows, summary := labRecords(t, p.lines())
 	checkLabFlows(t, flows)
 	assert.Equal(t, float64(2), summary["flows"])
-	assert.Equal(t, "interrupt", path(summary, "capture", "stopped"))
-	assert.Equal(t, lab.serverIf, path(summary, "capture", "interface"))
-	assert.Equal(t, float64(1), path(summary, "capture", "link_type"), "Ethernet")
-	assert.Equal(t, "tcp", path(summary, "capture", "filter"))
-	assert.GreaterOrEqual(t, path(summary, "capture", "received"), summary["packets"], "the kernel counted what rwin read")
-	assert.Equal(t, float64(0), path(summary, "capture", "dropped"))
-	assert.Empty(t, path(summary, "capture", "weakened"), "nothing dropped, nothing weakened")
+	assert.Equal(t, "interrupt", jsonAt(summary, "capture", "stopped"))
+	assert.Equal(t, lab.serverIf, jsonAt(summary, "capture", "interface"))
+	assert.Equal(t, float64(1), jsonAt(summary, "capture", "link_type"), "Ethernet")
+	assert.Equal(t, "tcp", jsonAt(summary, "capture", "filter"))
+	assert.GreaterOrEqual(t, jsonAt(summary, "capture", "received"), summary["packets"], "the kernel counted what rwin read")
+	assert.Equal(t, float64(0), jsonAt(summary, "capture", "dropped"))
+	assert.Empty(t, jsonAt(summary, "capture", "weakened"), "nothing dropped, nothing weakened")
 	assert.Equal(t, summary["packets"], summary["tcp_packets"], "the filter let only TCP through")
 }
 
@@ -421,7 +421,7 @@ func TestLiveCaptureFileReadsBackTheSame(t *testing.T) {
 	p.interrupt(t)
 	liveFlows, liveSum := labRecords(t, p.lines())
 	checkLabFlows(t, liveFlows)
-	assert.Equal(t, file, path(liveSum, "capture", "written_to"))
+	assert.Equal(t, file, jsonAt(liveSum, "capture", "written_to"))
 
 	out, err := exec.Command(bin, "read", "--format", "ndjson", file).Output()
 	var exit *exec.ExitError

@@ -2,8 +2,12 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
+	"net"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -166,4 +170,120 @@ func TestIntervalShowsWorstWindowsFirst(t *testing.T) {
 		order = append(order, r.ID)
 	}
 	assert.Equal(t, []uint64{5, 4, 3, 6, 2, 1}, order)
+}
+
+// syncBuffer is a bytes.Buffer safe to read while rwin writes to it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// startLiveInProcess runs `rwin live ARGS` in a goroutine and waits until
+// it listens; the channel yields its exit code.
+func startLiveInProcess(t *testing.T, args ...string) (stdout, stderr *syncBuffer, code <-chan int) {
+	t.Helper()
+	stdout, stderr = &syncBuffer{}, &syncBuffer{}
+	c := make(chan int, 1)
+	go func() { c <- run(append([]string{"live"}, args...), nil, stdout, stderr) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(stderr.String(), "listening on") {
+		require.True(t, time.Now().Before(deadline), "rwin live did not start: %s", stderr)
+		time.Sleep(10 * time.Millisecond)
+	}
+	return stdout, stderr, c
+}
+
+func waitExit(t *testing.T, code <-chan int) int {
+	t.Helper()
+	select {
+	case c := <-code:
+		return c
+	case <-time.After(5 * time.Second):
+		t.Fatal("rwin live did not stop")
+	}
+	return -1
+}
+
+// lastRecord decodes the last NDJSON line: the summary.
+func lastRecord(t *testing.T, out string) map[string]any {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var m map[string]any
+	require.NoError(t, json.Unmarshal([]byte(lines[len(lines)-1]), &m))
+	require.Equal(t, "summary", m["type"])
+	return m
+}
+
+func TestLiveStopsAfterCountOrDuration(t *testing.T) {
+	fixtures.RequireRoot(t)
+	sink, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	defer sink.Close()
+	port := sink.LocalAddr().(*net.UDPAddr).Port
+	filter := []string{"udp", "dst", "port", strconv.Itoa(port)}
+
+	t.Run("-c stops after that many packets", func(t *testing.T) {
+		stdout, stderr, code := startLiveInProcess(t, append([]string{"-i", "lo", "-c", "3", "--format", "ndjson"}, filter...)...)
+		c, err := net.DialUDP("udp4", nil, sink.LocalAddr().(*net.UDPAddr))
+		require.NoError(t, err)
+		defer c.Close()
+		for range 5 {
+			c.Write([]byte("rwin"))
+		}
+		require.Equal(t, exitOK, waitExit(t, code), stderr.String())
+		sum := lastRecord(t, stdout.String())
+		assert.Equal(t, float64(3), sum["packets"])
+		assert.Equal(t, float64(3), sum["skipped"], "UDP is counted, not analyzed")
+		assert.Equal(t, "count", jsonAt(sum, "capture", "stopped"))
+	})
+	t.Run("--duration stops a quiet capture", func(t *testing.T) {
+		start := time.Now()
+		stdout, stderr, code := startLiveInProcess(t, append([]string{"-i", "lo", "--duration", "300ms", "--format", "ndjson"}, filter...)...)
+		require.Equal(t, exitOK, waitExit(t, code), stderr.String())
+		assert.Less(t, time.Since(start), 2*time.Second)
+		sum := lastRecord(t, stdout.String())
+		assert.Equal(t, float64(0), sum["packets"])
+		assert.Equal(t, "duration", jsonAt(sum, "capture", "stopped"))
+	})
+}
+
+// TestLiveIntervalAndFinalReport holds a connection open across the
+// capture: the periodic summary shows it in progress, and the stop reports
+// it as it stands.
+func TestLiveIntervalAndFinalReport(t *testing.T) {
+	fixtures.RequireRoot(t)
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	stdout, stderr, code := startLiveInProcess(t, "-i", "lo", "--interval", "200ms", "--duration", "900ms",
+		"--color", "never", "tcp", "port", strconv.Itoa(port))
+	c, err := net.Dial("tcp4", ln.Addr().String())
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = c.Write([]byte("hello"))
+	require.NoError(t, err)
+	require.Equal(t, exitOK, waitExit(t, code), stderr.String())
+
+	assert.Regexp(t, `— \d\d:\d\d:\d\d lo: 1 flow in progress; \d+ packets so far, 0 dropped by the kernel\n`+
+		`\s+ID\s+CLIENT → SERVER.*\n\s+1\s+127\.0\.0\.1:\d+ → 127\.0\.0\.1:`+strconv.Itoa(port)+`\s.*complete`, stderr.String())
+	out := stdout.String()
+	assert.Regexp(t, `(?m)^\s+ID\s+CLIENT → SERVER`, out, "the table header comes first")
+	assert.Contains(t, out, "— stopped (duration): the 1 flow not reported yet, as they stand —")
+	assert.Regexp(t, `(?m)^\s+1\s+127\.0\.0\.1:\d+ → 127\.0\.0\.1:`+strconv.Itoa(port)+`\s+-\s+complete\s+\d+/\d+`, out)
+	assert.Regexp(t, `(?m)^lo  \d+ packets, \d+ TCP, 1 flow, .*; stopped: duration$`, out)
+	assert.Contains(t, out, "kernel: ")
+	assert.Contains(t, out, "total: 1 flow; findings:")
 }
