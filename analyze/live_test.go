@@ -241,3 +241,23 @@ func TestSessionAddDoesNotAllocate(t *testing.T) {
 	})
 	assert.Zero(t, allocs, "steady-state Session.Add must not allocate")
 }
+
+func BenchmarkSessionAdd(b *testing.B) {
+	s := NewSession("x", Config{}, func(*Flow) {})
+	for _, p := range liveFlow() {
+		s.Add(&p)
+	}
+	data := rawFrame(segSpec{dir: 'c', flags: ack, seq: 1001, ack: 5001, win: 502, payload: 1448, ms: 50}, 4, nil)
+	ackP := rawFrame(segSpec{dir: 's', flags: ack, seq: 5001, ack: 2449, win: 3000, ms: 51}, 5, nil)
+	seq := uint32(1001)
+	b.ReportAllocs()
+	for b.Loop() {
+		seq += 1448
+		binary.BigEndian.PutUint32(data.Data[24:], seq)
+		data.Time += int64(time.Microsecond)
+		s.Add(&data)
+		binary.BigEndian.PutUint32(ackP.Data[28:], seq+1448)
+		ackP.Time += int64(time.Microsecond)
+		s.Add(&ackP)
+	}
+}
