@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"encoding/binary"
 	"time"
 
 	"rwin/capture"
@@ -89,21 +90,26 @@ type endpointKey struct {
 type flowKey struct{ a, b endpointKey }
 
 func keyOf(seg *capture.Segment) flowKey {
-	s := endpointKey{seg.Src.As16(), seg.SrcPort}
-	d := endpointKey{seg.Dst.As16(), seg.DstPort}
-	if lessEndpoint(d, s) {
-		s, d = d, s
+	s, d := seg.Src.As16(), seg.Dst.As16()
+	if lessAddrPort(&d, seg.DstPort, &s, seg.SrcPort) {
+		return flowKey{endpointKey{d, seg.DstPort}, endpointKey{s, seg.SrcPort}}
 	}
-	return flowKey{s, d}
+	return flowKey{endpointKey{s, seg.SrcPort}, endpointKey{d, seg.DstPort}}
 }
 
-func lessEndpoint(x, y endpointKey) bool {
-	for i := range x.addr {
-		if x.addr[i] != y.addr[i] {
-			return x.addr[i] < y.addr[i]
-		}
+func lessEndpoint(x, y endpointKey) bool { return lessAddrPort(&x.addr, x.port, &y.addr, y.port) }
+
+// lessAddrPort orders endpoints by address, then port. It compares the
+// addresses as two 64-bit words: keyOf runs on every packet, and a byte
+// loop cost a fifth of the analyzer's time (BenchmarkRun).
+func lessAddrPort(x *[16]byte, xport uint16, y *[16]byte, yport uint16) bool {
+	if a, b := binary.BigEndian.Uint64(x[:8]), binary.BigEndian.Uint64(y[:8]); a != b {
+		return a < b
 	}
-	return x.port < y.port
+	if a, b := binary.BigEndian.Uint64(x[8:]), binary.BigEndian.Uint64(y[8:]); a != b {
+		return a < b
+	}
+	return xport < yport
 }
 
 // Add analyzes one segment.
