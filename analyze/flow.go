@@ -245,6 +245,54 @@ type Endpoint struct {
 	// distance to the peer.
 	RTT RTTStats
 
+	// UnscaledJudged counts its new data segments sent while the peer's
+	// negotiated shift was above 0 and the sender had had time to see one
+	// of the peer's (scaled) windows: captured at least one capture-point
+	// round trip toward the sender after the peer's first window. Those
+	// are the segments on which a sender that reads the window field
+	// unscaled behaves differently from one that applies the shift. Of
+	// them, BeyondUnscaledPackets put more in flight than the window field
+	// taken unscaled (the sender used the scaling), and FillUnscaledPackets
+	// filled it exactly, to the byte; FirstFillUnscaledPacket is the first
+	// of these. A sender that
+	// never goes beyond and keeps filling the unscaled window reads the
+	// peer's windows as if the shift were 0 (RFC 7323 §2.3): the shift was
+	// rewritten on the way, or a device enforces the unscaled window.
+	UnscaledJudged          uint64
+	BeyondUnscaledPackets   uint64
+	FillUnscaledPackets     uint64
+	FirstFillUnscaledPacket uint64
+	// MaxBeyondRun is the longest run of RetransBeyondUnscaled segments
+	// with no progress of the peer's acknowledgment in between: the same
+	// data lost again and again, as behind a firewall that drops what
+	// lies beyond the unscaled window.
+	MaxBeyondRun uint32
+
+	// MaxStall is the longest time (ns) it had data outstanding while the
+	// peer's acknowledgment did not advance, measured at the capture
+	// point. StallPacket is where that wait began (the data segment, or
+	// the ACK after which data was still outstanding); StallToEnd reports
+	// that the wait lasted until the flow's last packet. Waits behind a
+	// zero window are included: the rules tell them apart.
+	MaxStall    int64
+	StallPacket uint64
+	StallToEnd  bool
+
+	// UnseenBytes is how far its last sequence number (on any later
+	// segment, e.g. a pure ACK) lies beyond the highest data the capture
+	// saw from it: data it sent that never passed the capture point
+	// (lost before it, or dropped by the capture). UnseenPacket is the
+	// segment that shows it. Valid when UnseenBytes > 0.
+	UnseenBytes  uint32
+	UnseenPacket uint64
+
+	// ForeignTSEcr counts its segments whose timestamp echo lies far
+	// (more than 2^16 ticks) outside the timestamp values the peer was
+	// seen to send: it echoes another clock than the peer's, as a client
+	// does that got its SYN-ACK from a SYN proxy (RFC 7323 §3.2: TSecr
+	// echoes the peer's TSval). FirstForeignTSEcr is the first.
+	ForeignTSEcr, FirstForeignTSEcr uint64
+
 	// FIN and RST say whether it closed or reset the connection; the
 	// packet numbers locate the first of each.
 	FINPacket, RSTPacket uint64
@@ -252,6 +300,11 @@ type Endpoint struct {
 	// TTL of its first and last segment; TTLChanged reports any change.
 	FirstTTL, LastTTL uint8
 	TTLChanged        bool
+	// AfterHandshake is its first segment without SYN or RST. A SYN
+	// proxy answers the handshake with its own TTL, timestamp clock and
+	// options; the real server's later segments then disagree with the
+	// SYN-ACK.
+	AfterHandshake SegmentMark
 
 	// Protocol oddities, counted with the first packet that showed each.
 	WScaleOnNonSYN, FirstWScaleOnNonSYN    uint64
@@ -260,6 +313,18 @@ type Endpoint struct {
 	OptionIssues, FirstOptionIssuePacket   uint64
 	FirstOptionIssue                       capture.OptIssue
 	TruncatedHeaders, FirstTruncatedPacket uint64
+}
+
+// SegmentMark keeps a few header fields of one segment as evidence. Valid
+// when Seen.
+type SegmentMark struct {
+	Seen   bool
+	Packet uint64
+	Time   int64 // ns since the epoch
+	TTL    uint8
+	// TSVal is its timestamp value, valid when HasTS.
+	TSVal uint32
+	HasTS bool
 }
 
 // Flow is one TCP connection (one incarnation of a 4-tuple) as the capture
@@ -309,6 +374,19 @@ type Flow struct {
 func (f *Flow) RTT() int64 {
 	if f.ServerRTT > 0 && f.ClientRTT > 0 {
 		return f.ServerRTT + f.ClientRTT
+	}
+	return 0
+}
+
+// PathRTT returns the best round-trip estimate through the capture point
+// (ns): the handshake's two halves, else the sum of the two data legs'
+// smallest ACK-clocked samples; 0 when neither is known.
+func (f *Flow) PathRTT() int64 {
+	if rtt := f.RTT(); rtt > 0 {
+		return rtt
+	}
+	if f.Client.RTT.Samples > 0 && f.Server.RTT.Samples > 0 {
+		return f.Client.RTT.Min + f.Server.RTT.Min
 	}
 	return 0
 }

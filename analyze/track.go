@@ -51,7 +51,31 @@ type track struct {
 	// zero-window episode in progress since zeroStart
 	inZero    bool
 	zeroStart int64
+	// beyondRun counts retransmissions beyond the peer's unscaled window
+	// since the peer's acknowledgment last advanced.
+	beyondRun uint32
+	// stalled: it has had data outstanding since stallFrom (stallPkt)
+	// without the peer's acknowledgment advancing.
+	stalled   bool
+	stallFrom int64
+	stallPkt  uint64
+	// seqTop is the highest sequence number on any of its non-RST
+	// segments (seqTopPkt the segment), valid when seqTopOK.
+	seqTop    capture.Seq
+	seqTopOK  bool
+	seqTopPkt uint64
+	// tsFirst and tsMax bound the timestamp values it sent, valid when
+	// tsOK.
+	tsFirst, tsMax uint32
+	tsOK           bool
 }
+
+// foreignTSMargin is how far (in timestamp ticks) an echo may lie outside
+// the values the peer was seen to send before it counts as another clock.
+// A capture that misses the peer's latest segments, or starts mid-stream,
+// is off by a few RTTs of ticks; an unrelated clock by a random 32-bit
+// offset.
+const foreignTSMargin = 1 << 16
 
 // defaultMSS is assumed when neither the handshake nor the data says
 // better: RFC 9293 §3.7.1's default for IPv4 is 536, but a window-limited
@@ -143,8 +167,18 @@ func (fs *flowState) update(seg *capture.Segment) {
 	}
 	s.LastTTL = seg.TTL
 	fs.recordOddities(s, seg)
+	fs.timestamps(seg, s, st, rt)
 
 	syn := seg.Flags&capture.FlagSYN != 0
+	if !syn && seg.Flags&capture.FlagRST == 0 {
+		if !s.AfterHandshake.Seen {
+			s.AfterHandshake = SegmentMark{Seen: true, Packet: seg.Packet, Time: seg.Time, TTL: seg.TTL,
+				TSVal: seg.Opts.TSVal, HasTS: seg.Opts.Has&capture.HasTimestamp != 0}
+		}
+		if !st.seqTopOK || st.seqTop.LessThan(seg.Seq) {
+			st.seqTop, st.seqTopOK, st.seqTopPkt = seg.Seq, true, seg.Packet
+		}
+	}
 	if syn {
 		fs.handshake(seg, fromClient)
 	} else if fromClient && fs.SYNACK.Seen && fs.HandshakeACKPacket == 0 &&
@@ -218,6 +252,32 @@ func (fs *flowState) recordOddities(s *Endpoint, seg *capture.Segment) {
 		s.TSUnnegotiated++
 		if s.FirstTSUnneg == 0 {
 			s.FirstTSUnneg = seg.Packet
+		}
+	}
+}
+
+// timestamps follows the timestamp clocks (RFC 7323 §3): the values s
+// sends, and whether its echoes belong to the peer's clock.
+func (fs *flowState) timestamps(seg *capture.Segment, s *Endpoint, st, rt *track) {
+	o := &seg.Opts
+	if o.Has&capture.HasTimestamp == 0 {
+		return
+	}
+	switch {
+	case !st.tsOK:
+		st.tsFirst, st.tsMax, st.tsOK = o.TSVal, o.TSVal, true
+	case int32(o.TSVal-st.tsMax) > 0:
+		st.tsMax = o.TSVal
+	}
+	// TSecr is only meaningful with ACK set (RFC 7323 §3.2); 0 is what a
+	// stack sends before it has a value to echo.
+	if seg.Flags&capture.FlagACK == 0 || o.TSEcr == 0 || !rt.tsOK {
+		return
+	}
+	if int32(rt.tsFirst-o.TSEcr) > foreignTSMargin || int32(o.TSEcr-rt.tsMax) > foreignTSMargin {
+		s.ForeignTSEcr++
+		if s.FirstForeignTSEcr == 0 {
+			s.FirstForeignTSEcr = seg.Packet
 		}
 	}
 }
@@ -321,6 +381,17 @@ func (fs *flowState) ackAndWindow(seg *capture.Segment, s *Endpoint, st, rt *tra
 			fs.Peer(s).RTT.add(seg.Time - rt.timedTime)
 			rt.timing = false
 		}
+		// Progress: the peer's wait ends here, or starts over when data
+		// is still outstanding.
+		rt.beyondRun = 0
+		if rt.stalled {
+			fs.Peer(s).stall(seg.Time-rt.stallFrom, rt.stallPkt, false)
+			if rt.nxtOK && seg.Ack.LessThan(rt.nxt) {
+				rt.stallFrom, rt.stallPkt = seg.Time, seg.Packet
+			} else {
+				rt.stalled = false
+			}
+		}
 	}
 	// RFC 7323 §2.2: the window of a SYN or SYN-ACK is never scaled; a
 	// reset's window means nothing (RFC 9293 §3.10.7). They are not
@@ -389,7 +460,7 @@ func (fs *flowState) sent(seg *capture.Segment, length uint32, s *Endpoint, st *
 		if st.timing && seg.Seq.LessThan(st.timedEnd) {
 			st.timing = false
 		}
-		fs.beyondUnscaled(seg, end, s, rt)
+		fs.beyondUnscaled(seg, end, s, st, rt)
 		return
 	}
 	if st.nxtOK {
@@ -402,6 +473,9 @@ func (fs *flowState) sent(seg *capture.Segment, length uint32, s *Endpoint, st *
 	st.nxt, st.nxtOK = end, true
 	if seg.Payload > 0 && !st.timing {
 		st.timing, st.timedEnd, st.timedTime = true, end, seg.Time
+	}
+	if seg.Payload > 0 && !st.stalled {
+		st.stalled, st.stallFrom, st.stallPkt = true, seg.Time, seg.Packet
 	}
 	if seg.Payload == 0 || !rt.ackOK {
 		return
@@ -421,6 +495,18 @@ func (fs *flowState) sent(seg *capture.Segment, length uint32, s *Endpoint, st *
 			}
 			if fl+mss > w {
 				s.AtWindowPackets++
+			}
+			if rt.shift > 0 && seg.Time-r.Window.FirstTime >= fs.legRTT(s) {
+				s.UnscaledJudged++
+				switch raw := uint32(rt.win); {
+				case fl > raw:
+					s.BeyondUnscaledPackets++
+				case fl == raw:
+					s.FillUnscaledPackets++
+					if s.FirstFillUnscaledPacket == 0 {
+						s.FirstFillUnscaledPacket = seg.Packet
+					}
+				}
 			}
 		}
 		if rt.edgeOK && rt.edge.LessThan(end) {
@@ -444,10 +530,20 @@ func (fs *flowState) sent(seg *capture.Segment, length uint32, s *Endpoint, st *
 	}
 }
 
+// legRTT is the round trip between the capture point and endpoint e, as
+// the handshake showed it (0 when unknown): how long a window the peer
+// advertised at the capture point takes to reach e and be acted on.
+func (fs *flowState) legRTT(e *Endpoint) int64 {
+	if e == &fs.Client {
+		return fs.ClientRTT
+	}
+	return fs.ServerRTT
+}
+
 // beyondUnscaled counts a retransmission that ended past the receiver's
 // window taken unscaled but inside its scaled window: what a middlebox
 // that ignores the negotiated shift drops.
-func (fs *flowState) beyondUnscaled(seg *capture.Segment, end capture.Seq, s *Endpoint, rt *track) {
+func (fs *flowState) beyondUnscaled(seg *capture.Segment, end capture.Seq, s *Endpoint, st, rt *track) {
 	if !fs.shiftKnown(rt) || rt.shift == 0 || !rt.ackOK || !rt.winOK {
 		return
 	}
@@ -457,6 +553,16 @@ func (fs *flowState) beyondUnscaled(seg *capture.Segment, end capture.Seq, s *En
 		if s.FirstBeyondPacket == 0 {
 			s.FirstBeyondPacket = seg.Packet
 		}
+		st.beyondRun++
+		s.MaxBeyondRun = max(s.MaxBeyondRun, st.beyondRun)
+	}
+}
+
+// stall records a wait of d ns with data outstanding that began at packet
+// from; toEnd marks a wait cut by the end of the flow.
+func (e *Endpoint) stall(d int64, from uint64, toEnd bool) {
+	if d > e.MaxStall || (d == e.MaxStall && toEnd) {
+		e.MaxStall, e.StallPacket, e.StallToEnd = d, from, toEnd
 	}
 }
 
@@ -482,6 +588,13 @@ func (fs *flowState) finalize() {
 		if p.t.inZero {
 			p.e.ZeroTime += fs.lastTime - p.t.zeroStart
 			p.t.inZero = false
+		}
+		if p.t.stalled {
+			p.e.stall(fs.lastTime-p.t.stallFrom, p.t.stallPkt, true)
+			p.t.stalled = false
+		}
+		if p.t.seqTopOK && p.t.nxtOK && p.t.nxt.LessThan(p.t.seqTop) {
+			p.e.UnseenBytes, p.e.UnseenPacket = uint32(p.t.seqTop.Sub(p.t.nxt)), p.t.seqTopPkt
 		}
 	}
 	fs.Negotiated = fs.negotiation()

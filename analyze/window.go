@@ -28,6 +28,14 @@ type WindowStats struct {
 	Samples uint64
 	// Min, Max and Last are exact raw window fields (valid when Samples > 0).
 	Min, Max, Last uint16
+	// First is the first window recorded and FirstPacket its segment
+	// (valid when Samples > 0). Compared with the endpoint's SYN or
+	// SYN-ACK window it shows whether the endpoint scales its windows:
+	// right after the handshake a stack that applies shift s advertises
+	// its buffer >> s, one that does not advertises the buffer itself.
+	First       uint16
+	FirstPacket uint64
+	FirstTime   int64
 	// LastPacket and LastTime locate the last advertisement.
 	LastPacket uint64
 	LastTime   int64
@@ -41,6 +49,9 @@ type WindowStats struct {
 }
 
 func (w *WindowStats) add(v uint16, packet uint64, t int64) {
+	if w.Samples == 0 {
+		w.First, w.FirstPacket, w.FirstTime = v, packet, t
+	}
 	if w.Samples == 0 || v < w.Min {
 		w.Min = v
 	}
