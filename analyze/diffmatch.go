@@ -1,0 +1,510 @@
+package analyze
+
+import (
+	"io"
+	"math"
+
+	"rwin/capture"
+)
+
+// Matching segment by segment. Both captures are read again, merged on one
+// time line (B's clock moved by the clock offset). A segment of a paired
+// flow waits in its direction's pending queue until the other capture's
+// copy turns up; one still unmatched after the direction's one-way delay
+// plus a slack was seen by one capture point only. Memory per pair is the
+// segments in flight between the capture points, capped at diffMaxPending.
+const (
+	// diffMatchSlack is how long past its expected time a copy may still
+	// come: queueing and scheduling jitter at the capture points.
+	diffMatchSlack = 300e6
+	// diffMaxSpread caps the jitter measured on the pairing samples that
+	// widens the wait.
+	diffMaxSpread = 5e9
+	// diffMaxPending caps the unmatched segments kept per direction and
+	// capture; beyond it the oldest is given up (counted as Overflow).
+	diffMaxPending = 8192
+	// pendingSweep is how often, in capture time, every pair's queues are
+	// checked for segments that waited long enough.
+	pendingSweep = 100e6
+	// diffMinJitter is the least uncertainty of when a copy comes, for
+	// deciding whether the other capture was recording then.
+	diffMinJitter = 20e6
+)
+
+// pairState is the second pass's state of one pair.
+type pairState struct {
+	pair *FlowPair
+	// obsA and obsB are the pair's flows in each capture's incarnation
+	// index.
+	obsA, obsB int
+	// cToS is the direction of A's flow (0: from its first sender) that
+	// runs from client to server.
+	cToS int
+	// dirs is indexed by direction of A's flow.
+	dirs [2]dirState
+}
+
+// dirState matches one direction's segments.
+type dirState struct {
+	out    *DirDiff
+	seqOff capture.Seq // B − A
+	ok     bool        // seqOff known: segments can be matched
+	// lag is how much later B saw the direction's segments than A, net of
+	// the clock offset: positive when A is upstream.
+	lag int64
+	// expect is how much later B's copy comes on the merged time line,
+	// give or take jitter; horizon is how long an unmatched segment waits.
+	expect, jitter, horizon int64
+	// useTS and useIPID: the fields cross the path unchanged, so they
+	// tell retransmissions of the same bytes apart.
+	useTS, useIPID bool
+	pend           [2]pendingQueue
+	// acked is the latest acknowledgment and window the direction's
+	// receiver sent, as each capture saw it (in A's sequence space).
+	acked [2]diffAck
+	hops  hopTally
+}
+
+// diffAck is the last ACK one end sent, as one capture saw it.
+type diffAck struct {
+	ok     bool
+	ack    capture.Seq
+	win    uint16
+	packet uint64
+	time   int64
+}
+
+// pendingSeg is a segment waiting for its copy in the other capture, with
+// sequence and acknowledgment numbers in A's space.
+type pendingSeg struct {
+	packet  uint64
+	time    int64 // as captured
+	at      int64 // on the merged time line
+	seq     capture.Seq
+	ack     capture.Seq
+	payload int32
+	flags   capture.Flags
+	win     uint16
+	ttl     uint8
+	ipid    uint16
+	hasIPID bool
+	tsval   uint32
+	hasTS   bool
+	opts    capture.OptSet
+	// Where the data ended relative to the receiver's unscaled window:
+	// edgeNone (no data, or no ACK seen yet), edgeWithin or edgeBeyond;
+	// edge locates that ACK.
+	edge     int8
+	edgeFrom int8
+	edgeWin  uint16
+	edgeAck  diffAck
+	excess   uint32
+	gone     bool // matched or expired
+}
+
+const (
+	edgeNone int8 = iota
+	edgeWithin
+	edgeBeyond
+)
+
+// pendingQueue is a FIFO of pending segments, oldest first. Matched
+// segments are marked gone and dropped as the head passes them.
+type pendingQueue struct {
+	s    []pendingSeg
+	head int
+}
+
+func (q *pendingQueue) push(v pendingSeg) (dropped *pendingSeg) {
+	if len(q.s)-q.head >= diffMaxPending {
+		old := q.s[q.head]
+		q.head++
+		q.trim()
+		dropped = &old
+	}
+	if q.head > 0 && q.head >= len(q.s)/2 && len(q.s) == cap(q.s) {
+		n := copy(q.s, q.s[q.head:])
+		q.s, q.head = q.s[:n], 0
+	}
+	q.s = append(q.s, v)
+	return dropped
+}
+
+// trim moves the head past segments already gone.
+func (q *pendingQueue) trim() {
+	for q.head < len(q.s) && q.s[q.head].gone {
+		q.head++
+	}
+	if q.head == len(q.s) {
+		q.s, q.head = q.s[:0], 0
+	}
+}
+
+// sameSegment reports whether x and y are copies of one transmission.
+func (ds *dirState) sameSegment(x, y *pendingSeg, acksComparable bool) bool {
+	const ctl = capture.FlagSYN | capture.FlagFIN | capture.FlagRST
+	if x.seq != y.seq || x.payload != y.payload || x.flags&ctl != y.flags&ctl {
+		return false
+	}
+	if x.payload == 0 && x.flags&ctl == 0 && acksComparable && x.ack != y.ack {
+		return false // pure ACKs differ by what they acknowledge
+	}
+	if ds.useTS && x.hasTS && y.hasTS && x.tsval != y.tsval {
+		return false
+	}
+	if ds.useIPID && x.hasIPID && y.hasIPID && x.ipid != y.ipid {
+		return false
+	}
+	return true
+}
+
+// hopTally keeps the most frequent TTL differences.
+type hopTally struct {
+	v [4]int
+	n [4]uint64
+}
+
+func (h *hopTally) add(d int) {
+	for i := range h.v {
+		if h.n[i] > 0 && h.v[i] == d {
+			h.n[i]++
+			return
+		}
+	}
+	for i := range h.v {
+		if h.n[i] == 0 {
+			h.v[i], h.n[i] = d, 1
+			return
+		}
+	}
+}
+
+// mode returns the most frequent difference and whether others occurred.
+func (h *hopTally) mode() (d int, ok, vary bool) {
+	best := -1
+	for i := range h.v {
+		if h.n[i] > 0 && (best < 0 || h.n[i] > h.n[best]) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return 0, false, false
+	}
+	for i := range h.v {
+		if i != best && h.n[i] > 0 {
+			vary = true
+		}
+	}
+	return h.v[best], true, vary
+}
+
+// diffReader reads one capture's TCP segments for the second pass.
+type diffReader struct {
+	src   capture.Source
+	dec   capture.Decoder
+	pkt   capture.Packet
+	seg   capture.Segment
+	inc   *incarnations
+	shift int64 // subtracted from capture times to align with A
+	ok    bool  // seg holds the next segment
+	err   error
+}
+
+func (r *diffReader) next() {
+	for {
+		if err := r.src.Next(&r.pkt); err != nil {
+			r.ok = false
+			if err != io.EOF {
+				r.err = err
+			}
+			return
+		}
+		if r.dec.Decode(&r.pkt, &r.seg) == capture.VerdictTCP {
+			r.ok = true
+			return
+		}
+	}
+}
+
+func (r *diffReader) at() int64 { return r.seg.Time - r.shift }
+
+// diffMerge is the second pass: both captures on one time line.
+type diffMerge struct {
+	states []*pairState
+	// pairOf maps each capture's observed flows to their pair state.
+	pairOf [2][]*pairState
+	// span is each capture's time span on the merged line.
+	span      [2][2]int64
+	clock     int64
+	lastSweep int64
+}
+
+// secondPass matches the paired flows' segments across the captures.
+func diffSecondPass(open [2]Opener, res *DiffResult, sides [2]sideIndex, states []*pairState, align int64) error {
+	m := &diffMerge{states: states}
+	for i := range 2 {
+		m.pairOf[i] = make([]*pairState, len(sides[i].obs.inc.flows))
+		sum := &res.Sides[i].Summary
+		shift := int64(0)
+		if i == CaptureB {
+			shift = align
+		}
+		m.span[i] = [2]int64{sum.FirstTime - shift, sum.LastTime - shift}
+	}
+	for _, ps := range states {
+		m.pairOf[CaptureA][ps.obsA] = ps
+		m.pairOf[CaptureB][ps.obsB] = ps
+	}
+	var rd [2]*diffReader
+	for i := range 2 {
+		src, err := open[i]()
+		if err != nil {
+			return err
+		}
+		defer src.Close()
+		rd[i] = &diffReader{src: src, inc: newIncarnations()}
+		if i == CaptureB {
+			rd[i].shift = align
+		}
+		rd[i].next()
+	}
+	for rd[0].ok || rd[1].ok {
+		i := CaptureA
+		if !rd[0].ok || rd[1].ok && rd[1].at() < rd[0].at() {
+			i = CaptureB
+		}
+		r := rd[i]
+		idx, fromX, _ := r.inc.index(&r.seg)
+		if ps := m.pairOf[i][idx]; ps != nil {
+			m.clock = max(m.clock, r.at())
+			ps.segment(m, i, fromX, &r.seg, r.at())
+		}
+		if m.clock-m.lastSweep >= pendingSweep {
+			m.lastSweep = m.clock
+			for _, ps := range m.states {
+				ps.expire(m, m.clock)
+			}
+		}
+		r.next()
+	}
+	for _, ps := range m.states {
+		ps.expire(m, math.MaxInt64)
+		ps.finish()
+	}
+	for i := range 2 {
+		// The first pass read the same bytes; an error now means the file
+		// changed under us.
+		if rd[i].err != nil && res.Sides[i].Summary.Err == nil {
+			res.Sides[i].Summary.Err = rd[i].err
+		}
+	}
+	return nil
+}
+
+// segment handles one segment of the pair from capture i.
+func (ps *pairState) segment(m *diffMerge, i int, fromX bool, seg *capture.Segment, at int64) {
+	d := 0
+	if !fromX {
+		d = 1
+	}
+	if i == CaptureB && ps.pair.Swapped {
+		d = 1 - d
+	}
+	ds, rev := &ps.dirs[d], &ps.dirs[1-d]
+	// The segment's ACK and window describe the reverse direction's
+	// receiver, which is this segment's sender.
+	if seg.Flags&capture.FlagACK != 0 && seg.Flags&capture.FlagSYN == 0 && seg.Flags&capture.FlagRST == 0 && rev.ok {
+		ack := seg.Ack
+		if i == CaptureB {
+			ack -= rev.seqOff
+		}
+		rev.acked[i] = diffAck{ok: true, ack: ack, win: seg.Window, packet: seg.Packet, time: seg.Time}
+	}
+	if !ds.ok {
+		return
+	}
+	ps.expire(m, at)
+	v := pendingSeg{
+		packet: seg.Packet, time: seg.Time, at: at, seq: seg.Seq, ack: seg.Ack, payload: int32(seg.Payload),
+		flags: seg.Flags, win: seg.Window, ttl: seg.TTL, ipid: seg.IPID, hasIPID: !seg.IPv6 && seg.IPID != 0,
+		tsval: seg.Opts.TSVal, hasTS: seg.Opts.Has&capture.HasTimestamp != 0, opts: seg.Opts.Has,
+	}
+	if i == CaptureB {
+		v.seq -= ds.seqOff
+		v.ack -= rev.seqOff
+	}
+	if v.payload > 0 && ds.out.Upstream == i {
+		ds.classify(&v, i)
+	}
+	other := &ds.pend[1-i]
+	for j := other.head; j < len(other.s); j++ {
+		y := &other.s[j]
+		if y.gone || !ds.sameSegment(&v, y, rev.ok) {
+			continue
+		}
+		y.gone = true
+		other.trim()
+		if i == CaptureA {
+			ds.matched(&v, y)
+		} else {
+			ds.matched(y, &v)
+		}
+		return
+	}
+	if dropped := ds.pend[i].push(v); dropped != nil && !dropped.gone {
+		ds.out.Overflow++
+	}
+}
+
+// classify notes where a data segment leaving the upstream capture i
+// ended relative to the receiver's last ACK plus its window field taken
+// unscaled. The receiver's own capture (downstream) saw its latest ACK
+// first, and a middlebox between the two has seen at least that one, so
+// it is preferred.
+func (ds *dirState) classify(v *pendingSeg, i int) {
+	from := 1 - i
+	st := ds.acked[from]
+	if !st.ok {
+		from, st = i, ds.acked[i]
+	}
+	if !st.ok {
+		return
+	}
+	edge := st.ack.Add(uint32(st.win))
+	end := v.seq.Add(uint32(v.payload))
+	v.edgeFrom, v.edgeWin, v.edgeAck = int8(from), st.win, st
+	if edge.LessThan(end) {
+		v.edge, v.excess = edgeBeyond, uint32(end.Sub(edge))
+	} else {
+		v.edge = edgeWithin
+	}
+}
+
+// matched compares the two copies of one segment.
+func (ds *dirState) matched(a, b *pendingSeg) {
+	o := ds.out
+	o.Matched++
+	up := a
+	if o.Upstream == CaptureB {
+		up = b
+	}
+	switch up.edge {
+	case edgeBeyond:
+		o.Unscaled.BeyondSent++
+	case edgeWithin:
+		o.Unscaled.WithinSent++
+		o.Unscaled.MaxWithinDelivered = max(o.Unscaled.MaxWithinDelivered, int(up.payload))
+	}
+	if a.flags&capture.FlagSYN != 0 {
+		return // handshake copies are compared with the flows' handshakes
+	}
+	hops := int(a.ttl) - int(b.ttl)
+	if o.Upstream == CaptureB {
+		hops = -hops
+	}
+	ds.hops.add(hops)
+	pair := PacketPair{A: PacketRef{a.packet, a.time}, B: PacketRef{b.packet, b.time}}
+	if a.win != b.win {
+		if o.WindowRewrites == 0 {
+			o.FirstWindowRewrite, o.WindowA, o.WindowB = pair, a.win, b.win
+		}
+		o.WindowRewrites++
+	}
+	if a.hasTS && b.hasTS && a.tsval != b.tsval {
+		if o.TSRewrites == 0 {
+			o.FirstTSRewrite = pair
+		}
+		o.TSRewrites++
+	}
+	if a.hasIPID && b.hasIPID && a.ipid != b.ipid {
+		o.IPIDRewrites++
+	}
+	if a.opts != b.opts {
+		if o.OptionChanges == 0 {
+			o.FirstOptionChange, o.OptsA, o.OptsB = pair, a.opts, b.opts
+		}
+		o.OptionChanges++
+	}
+}
+
+// expire gives up on pending segments whose copy should have come by now.
+func (ps *pairState) expire(m *diffMerge, now int64) {
+	for d := range ps.dirs {
+		ds := &ps.dirs[d]
+		for i := range 2 {
+			q := &ds.pend[i]
+			for q.head < len(q.s) {
+				v := &q.s[q.head]
+				if !v.gone {
+					if now != math.MaxInt64 && now-v.at <= ds.horizon {
+						break
+					}
+					ds.unmatched(m, i, v)
+				}
+				q.head++
+			}
+			q.trim()
+		}
+	}
+}
+
+// unmatched records a segment only capture i saw.
+func (ds *dirState) unmatched(m *diffMerge, i int, v *pendingSeg) {
+	v.gone = true
+	o := ds.out
+	expect := v.at + ds.expect
+	if i == CaptureB {
+		expect = v.at - ds.expect
+	}
+	if sp := m.span[1-i]; expect-ds.jitter < sp[0] || expect+ds.jitter > sp[1] {
+		o.Outside++
+		return
+	}
+	o.Only[i]++
+	if o.FirstOnly[i].Packet == 0 {
+		o.FirstOnly[i] = PacketRef{v.packet, v.time}
+	}
+	if v.payload > 0 {
+		o.OnlyData[i]++
+		o.OnlyBytes[i] += uint64(v.payload)
+	}
+	if i != o.Upstream {
+		return
+	}
+	u := &o.Unscaled
+	switch v.edge {
+	case edgeBeyond:
+		u.BeyondSent++
+		u.BeyondLost++
+		if u.FirstBeyondLost.A.Packet == 0 && u.FirstBeyondLost.B.Packet == 0 {
+			seg := PacketRef{v.packet, v.time}
+			ack := PacketRef{v.edgeAck.packet, v.edgeAck.time}
+			if i == CaptureA {
+				u.FirstBeyondLost.A = seg
+				if v.edgeFrom == CaptureB {
+					u.FirstBeyondLost.B = ack
+				}
+			} else {
+				u.FirstBeyondLost.B = seg
+				if v.edgeFrom == CaptureA {
+					u.FirstBeyondLost.A = ack
+				}
+			}
+			u.Window, u.Excess = v.edgeWin, v.excess
+		}
+		if u.MinBeyondLost == 0 || int(v.payload) < u.MinBeyondLost {
+			u.MinBeyondLost = int(v.payload)
+		}
+	case edgeWithin:
+		u.WithinSent++
+		u.WithinLost++
+	}
+}
+
+// finish settles what needs every segment.
+func (ps *pairState) finish() {
+	for d := range ps.dirs {
+		ds := &ps.dirs[d]
+		ds.out.Hops, ds.out.HopsOK, ds.out.HopsVary = ds.hops.mode()
+	}
+}

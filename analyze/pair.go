@@ -1,0 +1,601 @@
+package analyze
+
+import (
+	"cmp"
+	"math"
+	"slices"
+
+	"rwin/capture"
+)
+
+// PairSignal names a kind of evidence that two flows, one in each capture,
+// are the same connection. Each survives some middleboxes and not others:
+// a NAT rewrites addresses and ports but keeps timestamps, IP IDs and
+// payload; a sequence-randomizing firewall rewrites sequence numbers only;
+// a SYN proxy answers the handshake with its own ISN and timestamps.
+type PairSignal uint8
+
+// Pairing signals.
+const (
+	// SignalTimestamps: segments with the same TSval (RFC 7323 §3), length
+	// and flags in both captures. Survives NAT and sequence rewriting.
+	SignalTimestamps PairSignal = iota
+	// SignalIPID: segments with the same non-zero IPv4 identification,
+	// length and flags. Linux numbers the segments of a connection from a
+	// random start; survives NAT unless the NAT scrubs IDs.
+	SignalIPID
+	// SignalPayload: segments whose first payload bytes and length match.
+	// Common content (a protocol's fixed header) is not distinctive, so
+	// it counts for less, and tokens shared by many flows are ignored.
+	SignalPayload
+	// SignalISN: the SYN's or SYN-ACK's initial sequence number is the
+	// same: no sequence rewriting and, short of a collision, one
+	// connection.
+	SignalISN
+	// SignalTuple: the same addresses and ports (no NAT between the
+	// capture points).
+	SignalTuple
+	// SignalTiming: the flow's time offset between the captures agrees
+	// with the clock offset measured on the surest pairs.
+	SignalTiming
+	numSignals
+)
+
+func (s PairSignal) String() string {
+	switch s {
+	case SignalTimestamps:
+		return "timestamps"
+	case SignalIPID:
+		return "ip-id"
+	case SignalPayload:
+		return "payload"
+	case SignalISN:
+		return "isn"
+	case SignalTuple:
+		return "4-tuple"
+	}
+	return "timing"
+}
+
+// PairConfidence grades a pairing.
+type PairConfidence uint8
+
+// Pairing confidences. Only a High pairing is firm enough for findings
+// with confidence proven.
+const (
+	PairLow    PairConfidence = iota // plausible; nothing contradicts it
+	PairMedium                       // likely: weak signals only, or few strong ones
+	PairHigh                         // several independent strong signals agree
+)
+
+func (c PairConfidence) String() string {
+	switch c {
+	case PairMedium:
+		return "medium"
+	case PairHigh:
+		return "high"
+	}
+	return "low"
+}
+
+// Score thresholds of the pairing confidences; below pairLow two flows
+// are not paired.
+const (
+	pairHigh   = 0.95
+	pairMedium = 0.75
+	pairLow    = 0.4
+)
+
+func pairConfidenceOf(score float64) PairConfidence {
+	switch {
+	case score >= pairHigh:
+		return PairHigh
+	case score >= pairMedium:
+		return PairMedium
+	}
+	return PairLow
+}
+
+// Sampling of segments for pairing. Each direction of a flow keeps, per
+// sampled signal, the sketchSize segments whose token hashes are smallest
+// (a bottom-k sketch): both captures of one flow then sample the same
+// segments wherever each capture starts and ends, in constant memory.
+const (
+	sampledSignals = 3  // timestamps, IP ID, payload
+	sketchSize     = 16 // samples per signal and direction
+	payloadPrefix  = 16 // payload bytes hashed
+	// commonToken: a token seen in more flows than this in one capture
+	// (a protocol's fixed greeting, the same TSval on parallel
+	// connections) pairs nothing.
+	commonToken = 4
+)
+
+// pairSample is one segment a pairSketch kept, with what the pairing and the
+// offsets between the captures are computed from.
+type pairSample struct {
+	h        uint64 // token hash; the sketch keeps the smallest
+	packet   uint64
+	time     int64
+	seq, ack capture.Seq
+	tsval    uint32
+	payload  int32
+	ipid     uint16
+	flags    capture.Flags
+	ttl      uint8
+	hasTS    bool
+	hasIPID  bool
+	sig      PairSignal // the signal the token samples
+	dup      bool       // the token recurred (a retransmission): pairs nothing
+}
+
+// pairSketch keeps the sketchSize samples with the smallest token hashes,
+// sorted by hash.
+type pairSketch struct{ s []pairSample }
+
+func (k *pairSketch) add(v pairSample) {
+	i, found := slices.BinarySearchFunc(k.s, v.h, func(e pairSample, h uint64) int { return cmp.Compare(e.h, h) })
+	if found {
+		k.s[i].dup = true
+		return
+	}
+	if i >= sketchSize {
+		return
+	}
+	if k.s == nil {
+		k.s = make([]pairSample, 0, sketchSize) // once per flow and signal
+	}
+	if len(k.s) == sketchSize {
+		k.s = k.s[:sketchSize-1]
+	}
+	k.s = slices.Insert(k.s, i, v)
+}
+
+// observed is the pairing state of one flow: a sketch per direction
+// (0: from the flow's first sender) and sampled signal.
+type observed struct {
+	sk [2][sampledSignals]pairSketch
+}
+
+// pairObserver builds the sketches of every flow of one capture. It decodes
+// each packet itself, because the payload bytes are only in the packet.
+type pairObserver struct {
+	inc   *incarnations
+	flows []observed
+	dec   capture.Decoder
+	seg   capture.Segment
+}
+
+func newPairObserver() *pairObserver { return &pairObserver{inc: newIncarnations()} }
+
+// packet samples one captured packet.
+func (o *pairObserver) packet(p *capture.Packet) {
+	seg := &o.seg
+	if o.dec.Decode(p, seg) != capture.VerdictTCP {
+		return
+	}
+	idx, fromX, created := o.inc.index(seg)
+	if created {
+		o.flows = append(o.flows, observed{})
+	}
+	d := 0
+	if !fromX {
+		d = 1
+	}
+	sk := &o.flows[idx].sk[d]
+	v := pairSample{
+		packet: seg.Packet, time: seg.Time, seq: seg.Seq, ack: seg.Ack, payload: int32(seg.Payload),
+		flags: seg.Flags, ttl: seg.TTL, ipid: seg.IPID, hasIPID: !seg.IPv6 && seg.IPID != 0,
+		tsval: seg.Opts.TSVal, hasTS: seg.Opts.Has&capture.HasTimestamp != 0,
+	}
+	// Tokens leave out what middleboxes rewrite: addresses, ports,
+	// sequence and acknowledgment numbers, windows, TSecr (a SYN proxy
+	// translates it), TTL.
+	shape := uint64(seg.Payload)&0xffffff<<8 | uint64(seg.Flags&(capture.FlagSYN|capture.FlagFIN|capture.FlagRST))
+	if v.hasTS {
+		v.h, v.sig = mixToken(uint64(SignalTimestamps)<<60^uint64(v.tsval)<<32^shape), SignalTimestamps
+		sk[SignalTimestamps].add(v)
+	}
+	if v.hasIPID {
+		v.h, v.sig = mixToken(uint64(SignalIPID)<<60^uint64(v.ipid)<<32^shape), SignalIPID
+		sk[SignalIPID].add(v)
+	}
+	if pl := seg.CapturedPayload(p.Data); len(pl) > 0 && len(pl) >= min(seg.Payload, payloadPrefix) {
+		v.h, v.sig = mixToken(uint64(SignalPayload)<<60^fnvBytes(pl[:min(len(pl), payloadPrefix)])^shape), SignalPayload
+		sk[SignalPayload].add(v)
+	}
+}
+
+// mix is SplitMix64's finalizer: tokens become uniformly spread hashes, so
+// the smallest ones are a fair sample.
+func mixToken(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
+}
+
+// fnv64 is FNV-1a over b.
+func fnvBytes(b []byte) uint64 {
+	h := uint64(14695981039346656037)
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	return h
+}
+
+// pairHit is one sampled segment found in both captures.
+type pairHit struct {
+	signal PairSignal
+	da, db uint8 // direction in A's and B's flow (0: from its first sender)
+	sa, sb *pairSample
+}
+
+// pairCandidate is a possible pairing of flow a (in A) with flow b (in B).
+type pairCandidate struct {
+	a, b    int // observed flow indices
+	hits    []pairHit
+	swapped bool // a's first sender is b's second
+	score   float64
+	signals [numSignals]int
+	// theta is the flow's clock offset B − A (ns), halfway between the
+	// two directions' time differences; valid when thetaOK.
+	theta   int64
+	thetaOK bool
+	// delta holds, per direction of a, the median B − A time difference
+	// of its hits and their spread.
+	delta, spread [2]int64
+	deltaOK       [2]bool
+}
+
+// sideIndex is one capture's flows as the pairing sees them.
+type sideIndex struct {
+	obs   *pairObserver
+	flows []Flow // the analyzer's flows
+	// flowOf maps an observed flow to the analyzer's, -1 when none.
+	flowOf []int
+}
+
+// linkFlows maps each observed flow to the analyzer flow that has its
+// 4-tuple and first packet, or failing that, whose packets span it.
+func (s *sideIndex) linkFlows() {
+	type at struct {
+		k     flowKey
+		first uint64
+	}
+	exact := make(map[at]int, len(s.flows))
+	byKey := make(map[flowKey][]int, len(s.flows))
+	for i := range s.flows {
+		f := &s.flows[i]
+		k := keyOfAddrs(f.Client.Addr, f.Server.Addr)
+		exact[at{k, f.FirstPacket}] = i
+		byKey[k] = append(byKey[k], i)
+	}
+	s.flowOf = make([]int, len(s.obs.inc.flows))
+	for i := range s.obs.inc.flows {
+		inc := &s.obs.inc.flows[i]
+		s.flowOf[i] = -1
+		if j, ok := exact[at{inc.key, inc.firstPacket}]; ok {
+			s.flowOf[i] = j
+			continue
+		}
+		for _, j := range byKey[inc.key] {
+			if f := &s.flows[j]; f.FirstPacket <= inc.firstPacket && inc.firstPacket <= f.LastPacket {
+				s.flowOf[i] = j
+				break
+			}
+		}
+	}
+}
+
+// tokenIndex maps each distinctive token of a capture to the samples
+// holding it.
+type pairTokenRef struct {
+	flow int32
+	dir  uint8
+	s    *pairSample
+}
+
+func buildTokenIndex(s *sideIndex) map[uint64][]pairTokenRef {
+	idx := make(map[uint64][]pairTokenRef)
+	for fi := range s.obs.flows {
+		for d := range 2 {
+			for sig := range sampledSignals {
+				sk := &s.obs.flows[fi].sk[d][sig]
+				for i := range sk.s {
+					if v := &sk.s[i]; !v.dup {
+						idx[v.h] = append(idx[v.h], pairTokenRef{int32(fi), uint8(d), v})
+					}
+				}
+			}
+		}
+	}
+	for h, refs := range idx {
+		if tokenFlows(refs) > commonToken {
+			delete(idx, h)
+		}
+	}
+	return idx
+}
+
+func tokenFlows(refs []pairTokenRef) int {
+	n, last := 0, int32(-1)
+	for _, r := range refs { // refs are appended flow by flow
+		if r.flow != last {
+			n++
+			last = r.flow
+		}
+	}
+	return n
+}
+
+// candidates collects every pair of flows that share a distinctive token,
+// a 4-tuple or an initial sequence number.
+func pairCandidates(a, b *sideIndex) []*pairCandidate {
+	ia, ib := buildTokenIndex(a), buildTokenIndex(b)
+	byPair := make(map[[2]int]*pairCandidate)
+	get := func(x, y int) *pairCandidate {
+		c := byPair[[2]int{x, y}]
+		if c == nil {
+			c = &pairCandidate{a: x, b: y}
+			byPair[[2]int{x, y}] = c
+		}
+		return c
+	}
+	for h, refsA := range ia {
+		for _, ra := range refsA {
+			for _, rb := range ib[h] {
+				c := get(int(ra.flow), int(rb.flow))
+				c.hits = append(c.hits, pairHit{signal: ra.s.sig, da: ra.dir, db: rb.dir, sa: ra.s, sb: rb.s})
+			}
+		}
+	}
+	byKey := make(map[flowKey][]int)
+	for i := range b.obs.inc.flows {
+		byKey[b.obs.inc.flows[i].key] = append(byKey[b.obs.inc.flows[i].key], i)
+	}
+	isnB := make(map[capture.Seq][]int)
+	for i, fi := range b.flowOf {
+		if fi >= 0 {
+			for _, hs := range []*HandshakeSegment{&b.flows[fi].SYN, &b.flows[fi].SYNACK} {
+				if hs.Seen {
+					isnB[hs.ISN] = append(isnB[hs.ISN], i)
+				}
+			}
+		}
+	}
+	for i := range a.obs.inc.flows {
+		for _, j := range byKey[a.obs.inc.flows[i].key] {
+			get(i, j)
+		}
+		if fi := a.flowOf[i]; fi >= 0 {
+			for _, hs := range []*HandshakeSegment{&a.flows[fi].SYN, &a.flows[fi].SYNACK} {
+				if hs.Seen {
+					for _, j := range isnB[hs.ISN] {
+						get(i, j)
+					}
+				}
+			}
+		}
+	}
+	out := make([]*pairCandidate, 0, len(byPair))
+	for _, c := range byPair {
+		out = append(out, c)
+	}
+	// Map order is random: sort so that ties resolve the same every run.
+	slices.SortFunc(out, func(x, y *pairCandidate) int {
+		return cmp.Or(cmp.Compare(x.a, y.a), cmp.Compare(x.b, y.b))
+	})
+	return out
+}
+
+// timingSlack is how far a flow's own clock offset may stray from the
+// capture-wide one and still count as agreeing: one-way delays and
+// queueing on real paths stay well below it.
+const timingSlack = 2e9
+
+// timingFar is a start-time disagreement no clock error explains once the
+// clock offset is known from other flows.
+const timingFar = 60e9
+
+// evaluate scores c. theta is the clock offset B − A measured on the
+// surest pairs, valid when thetaOK.
+func (c *pairCandidate) evaluate(a, b *sideIndex, theta int64, thetaOK bool) {
+	same, swapped := 0, 0
+	for _, h := range c.hits {
+		if h.da == h.db {
+			same++
+		} else {
+			swapped++
+		}
+	}
+	c.swapped = swapped > same
+	c.signals = [numSignals]int{}
+	// Count each sampled segment once, and only hits whose sequence offset
+	// agrees with the direction's most common one: a retransmission whose
+	// copy in the other capture is another transmission must not count.
+	offs := c.seqOffsets()
+	var tsAgree, tsConflict, ipAgree, ipConflict int
+	seen := make(map[*pairSample]bool, len(c.hits))
+	var deltas [2][]int64
+	for _, h := range c.hits {
+		if (h.da != h.db) != c.swapped || seen[h.sa] {
+			continue
+		}
+		if off, ok := offs[h.da]; ok && uint32(h.sb.seq-h.sa.seq) != off {
+			continue
+		}
+		seen[h.sa] = true
+		c.signals[h.signal]++
+		deltas[h.da] = append(deltas[h.da], h.sb.time-h.sa.time)
+		if h.sa.hasTS && h.sb.hasTS {
+			if h.sa.tsval == h.sb.tsval {
+				tsAgree++
+			} else {
+				tsConflict++
+			}
+		}
+		if h.sa.hasIPID && h.sb.hasIPID {
+			if h.sa.ipid == h.sb.ipid {
+				ipAgree++
+			} else {
+				ipConflict++
+			}
+		}
+	}
+	c.thetaOK = false
+	for d := range 2 {
+		c.deltaOK[d] = len(deltas[d]) > 0
+		if c.deltaOK[d] {
+			slices.Sort(deltas[d])
+			c.delta[d] = deltas[d][len(deltas[d])/2]
+			c.spread[d] = deltas[d][len(deltas[d])-1] - deltas[d][0]
+		}
+	}
+	switch {
+	case c.deltaOK[0] && c.deltaOK[1]:
+		c.theta, c.thetaOK = (c.delta[0]+c.delta[1])/2, true
+	case c.deltaOK[0]:
+		c.theta, c.thetaOK = c.delta[0], true
+	case c.deltaOK[1]:
+		c.theta, c.thetaOK = c.delta[1], true
+	}
+
+	fa, fb := a.flowOf[c.a], b.flowOf[c.b]
+	isnSame, isnDiff := 0, 0
+	if fa >= 0 && fb >= 0 && !c.swapped {
+		A, B := &a.flows[fa], &b.flows[fb]
+		for _, p := range [][2]*HandshakeSegment{{&A.SYN, &B.SYN}, {&A.SYNACK, &B.SYNACK}} {
+			if p[0].Seen && p[1].Seen {
+				if p[0].ISN == p[1].ISN {
+					isnSame++
+				} else {
+					isnDiff++
+				}
+			}
+		}
+	}
+	c.signals[SignalISN] = isnSame
+	if a.obs.inc.flows[c.a].key == b.obs.inc.flows[c.b].key {
+		c.signals[SignalTuple] = 1
+	}
+	timing := 0 // 1 agrees with the clock offset, -1 contradicts it
+	if thetaOK {
+		switch {
+		case c.thetaOK && absNS(c.theta-theta) <= timingSlack:
+			timing = 1
+		case c.thetaOK:
+			timing = -1
+		case fa >= 0 && fb >= 0:
+			off := absNS(b.flows[fb].Start - a.flows[fa].Start - theta)
+			if off <= timingSlack {
+				timing = 1
+			} else if off > timingFar {
+				timing = -1
+			}
+		}
+	}
+	if timing > 0 {
+		c.signals[SignalTiming] = 1
+	}
+
+	miss := math.Pow(0.35, float64(c.signals[SignalTimestamps])) *
+		math.Pow(0.45, float64(c.signals[SignalIPID])) *
+		max(math.Pow(0.75, float64(c.signals[SignalPayload])), 0.4) *
+		math.Pow(0.1, float64(isnSame))
+	if c.signals[SignalTuple] > 0 {
+		miss *= 0.6
+	}
+	if timing > 0 {
+		miss *= 0.5
+	}
+	score := 1 - miss
+	// Contradictions: the same content with other timestamps (or IP IDs)
+	// and no segment agreeing on them is another connection carrying the
+	// same bytes — e.g. two runs of one test.
+	if tsAgree == 0 && tsConflict > 0 {
+		score *= 0.05
+	} else if tsAgree+ipAgree == 0 && ipConflict > 0 {
+		score *= 0.2
+	}
+	if isnDiff == 2 && tsAgree+ipAgree == 0 {
+		score *= 0.3 // both ends' ISNs differ: only a full proxy or another connection
+	}
+	if timing < 0 {
+		score *= 0.1
+	}
+	c.score = score
+}
+
+// seqOffsets returns, per direction of a, the most common B − A sequence
+// offset among the hits in c's orientation.
+func (c *pairCandidate) seqOffsets() map[uint8]uint32 {
+	var counts [2]map[uint32]int
+	for _, h := range c.hits {
+		if (h.da != h.db) != c.swapped {
+			continue
+		}
+		if counts[h.da] == nil {
+			counts[h.da] = make(map[uint32]int)
+		}
+		counts[h.da][uint32(h.sb.seq-h.sa.seq)]++
+	}
+	out := make(map[uint8]uint32, 2)
+	for d, m := range counts {
+		best, bestN := uint32(0), 0
+		for off, n := range m {
+			if n > bestN || n == bestN && off < best {
+				best, bestN = off, n
+			}
+		}
+		if bestN > 0 {
+			out[uint8(d)] = best
+		}
+	}
+	return out
+}
+
+func absNS(x int64) int64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// assign scores the candidates, measures the clock offset on the surest
+// ones, scores again with timing, and pairs greedily, best first, each
+// flow at most once. It returns the chosen candidates and the clock
+// offset B − A with the number of pairs it rests on.
+func assignPairs(a, b *sideIndex) (chosen []*pairCandidate, theta int64, thetaPairs int) {
+	cands := pairCandidates(a, b)
+	for _, c := range cands {
+		c.evaluate(a, b, 0, false)
+	}
+	var thetas []int64
+	for _, c := range cands {
+		if c.score >= pairHigh && c.thetaOK {
+			thetas = append(thetas, c.theta)
+		}
+	}
+	thetaOK := len(thetas) > 0
+	if thetaOK {
+		slices.Sort(thetas)
+		theta = thetas[len(thetas)/2]
+		for _, c := range cands {
+			c.evaluate(a, b, theta, true)
+		}
+	}
+	slices.SortStableFunc(cands, func(x, y *pairCandidate) int {
+		return cmp.Or(cmp.Compare(y.score, x.score), cmp.Compare(len(y.hits), len(x.hits)))
+	})
+	takenA, takenB := make(map[int]bool), make(map[int]bool)
+	for _, c := range cands {
+		if c.score < pairLow || takenA[c.a] || takenB[c.b] {
+			continue
+		}
+		takenA[c.a], takenB[c.b] = true, true
+		chosen = append(chosen, c)
+	}
+	return chosen, theta, len(thetas)
+}
