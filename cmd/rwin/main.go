@@ -29,10 +29,11 @@ const topUsage = `rwin — what TCP receive window did each side really get, and
 Usage:
   rwin read [flags] FILE... [BPF expression]   analyze captures (pcap, pcapng; - for stdin)
   rwin live -i IFACE [flags] [BPF expression]  analyze an interface as traffic flows (-D lists them)
+  rwin diff [flags] A.pcap B.pcap              prove what the path did, from captures at both ends
   rwin rules [--format text|json|markdown]     list the findings rwin can report
   rwin version                                 print the version
 
-Run 'rwin read -h' or 'rwin live -h' for their flags.
+Run 'rwin read -h', 'rwin live -h' or 'rwin diff -h' for their flags.
 `
 
 func main() {
@@ -52,6 +53,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		code, err = cmdRead(args[1:], stdin, stdout, stderr)
 	case "live":
 		code, err = cmdLive(args[1:], stdout, stderr)
+	case "diff":
+		code, err = cmdDiff(args[1:], stdout, stderr)
 	case "rules":
 		err = cmdRules(args[1:], stdout, stderr)
 	case "version", "--version", "-V":
