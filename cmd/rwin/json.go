@@ -6,35 +6,29 @@ import (
 )
 
 // runRecord is the --format json document: every flow, then the summary.
+// The flows were encoded as they finished (see collector).
 type runRecord struct {
-	Schema  int           `json:"schema"`
-	Flows   []flowRecord  `json:"flows"`
-	Summary summaryRecord `json:"summary"`
+	Schema  int               `json:"schema"`
+	Flows   []json.RawMessage `json:"flows"`
+	Summary summaryRecord     `json:"summary"`
 }
 
 func writeJSON(w io.Writer, results []fileResult) error {
-	doc := runRecord{Schema: schemaVersion, Flows: []flowRecord{}, Summary: summarize(results)}
+	doc := runRecord{Schema: schemaVersion, Flows: []json.RawMessage{}, Summary: summarize(results)}
 	for _, r := range results {
-		doc.Flows = append(doc.Flows, r.flows...)
+		if r.outErr != nil {
+			return r.outErr
+		}
+		doc.Flows = append(doc.Flows, r.records...)
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(doc)
 }
 
-// writeNDJSON writes one line per flow and a last summary line, so a
-// pipeline can act on flows as they come.
-func writeNDJSON(w io.Writer, results []fileResult) error {
-	enc := json.NewEncoder(w)
-	for _, r := range results {
-		for i := range r.flows {
-			if err := enc.Encode(&r.flows[i]); err != nil {
-				return err
-			}
-		}
-	}
-	return enc.Encode(summarize(results))
-}
+// --format ndjson writes one line per flow as flows finish, so a pipeline
+// can act on them as they come and a capture of any size is reported in
+// constant memory (see flowStream), then a last summary line.
 
 // summarize builds the closing summary of a run.
 func summarize(results []fileResult) summaryRecord {
@@ -43,7 +37,7 @@ func summarize(results []fileResult) summaryRecord {
 	for _, r := range results {
 		m := &r.sum
 		fsum := fileSummary{
-			File: r.name, Packets: m.Packets, TCP: m.TCP, Flows: len(r.flows), Filtered: m.Filtered,
+			File: r.name, Packets: m.Packets, TCP: m.TCP, Flows: r.flows, Filtered: m.Filtered,
 			NotIP: m.NotIP, NotTCP: m.NotTCP, Fragments: m.Fragments, Truncated: m.Truncated,
 			Malformed: m.Malformed, LinkType: m.LinkType, TruncOpts: m.TruncOpts,
 			Evicted: m.Analyzer.Evicted, PeakFlows: m.Analyzer.PeakFlows, CutShort: m.CutShort(),
@@ -56,12 +50,10 @@ func summarize(results []fileResult) summaryRecord {
 		s.Files = append(s.Files, fsum)
 		s.Packets += m.Packets
 		s.TCP += m.TCP
-		s.Flows += len(r.flows)
+		s.Flows += r.flows
 		s.Skipped += m.Packets - m.TCP
-		for _, f := range r.flows {
-			for _, x := range f.Findings {
-				s.Findings[x.Severity]++
-			}
+		for sev, n := range r.severity {
+			s.Findings[sev] += n
 		}
 	}
 	return s

@@ -1,20 +1,19 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"runtime"
-	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"rwin/analyze"
 	"rwin/capture"
-	"rwin/rules"
 )
 
 // readOptions are the flags of `rwin read`.
@@ -25,14 +24,21 @@ type readOptions struct {
 	color   string
 	verbose bool
 	cfg     analyze.Config
+	palette palette     // text: colors of the rows rendered as flows finish
+	stream  *flowStream // ndjson: where flow records go as flows finish
 }
 
 // fileResult is everything one input produced.
 type fileResult struct {
-	name  string
-	flows []flowRecord
-	sum   analyze.Summary
-	err   error // could not open, or reading ended early
+	name     string
+	flows    int            // flows finished, listed or not
+	severity map[string]int // findings by severity, over every flow
+	listed   []listedFlow   // text: the flows the table lists, in ID order
+	unlisted int            // text: flows beyond maxListed left out
+	records  []json.RawMessage
+	sum      analyze.Summary
+	err      error // could not open, or reading ended early
+	outErr   error // a flow record could not be encoded
 }
 
 type multiFlag []string
@@ -107,14 +113,18 @@ Flags:
 		}
 	}
 
+	o.palette = newPalette(useColor)
+	if o.format == "ndjson" {
+		o.stream = newFlowStream(stdout)
+	}
 	results := readAll(o, stdin)
 	switch o.format {
 	case "json":
 		err = writeJSON(stdout, results)
 	case "ndjson":
-		err = writeNDJSON(stdout, results)
+		err = o.stream.close(summarize(results))
 	default:
-		err = writeText(stdout, results, o.verbose, useColor)
+		err = writeText(stdout, results, o.verbose, o.palette)
 	}
 	if err != nil {
 		return exitInput, fmt.Errorf("writing output: %w", err)
@@ -235,11 +245,9 @@ func readOne(name string, o readOptions, stdin io.Reader) fileResult {
 		filter, _ = capture.NewFilter(o.filter, capture.LinkEthernet, 0)
 		keep = filter.Match
 	}
-	res.sum = analyze.Run(src, keep, o.cfg, func(f *analyze.Flow) {
-		c := *f // the analyzer's *Flow is valid only during the call
-		res.flows = append(res.flows, newFlowRecord(name, &c, rules.Evaluate(&c)))
-	})
-	slices.SortFunc(res.flows, func(a, b flowRecord) int { return int(a.ID) - int(b.ID) })
+	c := newCollector(name, &o, &res)
+	res.sum = analyze.Run(src, keep, o.cfg, c.add)
+	c.done()
 	res.err = res.sum.Err
 	if res.err == nil && filter != nil && filter.Err() != nil {
 		res.err = fmt.Errorf("%s: filter: %w", name, filter.Err())

@@ -46,24 +46,32 @@ func (p palette) severity(s rules.Severity) *color.Color {
 }
 
 // writeText renders the human report: per input a table of flows, with -v
-// a detail block per flow, then a one-line summary.
-func writeText(out io.Writer, results []fileResult, verbose, useColor bool) error {
+// a detail block per flow, then a one-line summary. The rows and details
+// were rendered as the flows finished (see collector).
+func writeText(out io.Writer, results []fileResult, verbose bool, p palette) error {
 	w := bufio.NewWriter(out)
-	p := newPalette(useColor)
 	for i, r := range results {
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
 		writeFileHeader(w, p, &r)
-		if len(r.flows) == 0 {
+		if r.flows == 0 {
 			fmt.Fprintln(w, p.dim.Sprint("  no TCP flows"))
 			continue
 		}
-		writeTable(w, p, r.flows)
+		tw := tableWriter(w, p)
+		for _, lf := range r.listed {
+			fmt.Fprintln(tw, lf.row)
+		}
+		tw.Flush()
+		if r.unlisted > 0 {
+			fmt.Fprintf(w, "  %s\n", p.warn.Sprintf("%d more flows not listed: the table keeps %d, those with the most severe findings and real connections first (--format ndjson lists every flow)",
+				r.unlisted, maxListed))
+		}
 		if verbose {
-			for j := range r.flows {
+			for _, lf := range r.listed {
 				fmt.Fprintln(w)
-				writeDetail(w, p, &r.flows[j])
+				fmt.Fprint(w, lf.detail)
 			}
 		}
 	}
@@ -77,7 +85,7 @@ func writeText(out io.Writer, results []fileResult, verbose, useColor bool) erro
 
 func writeFileHeader(w io.Writer, p palette, r *fileResult) {
 	m := &r.sum
-	fmt.Fprintf(w, "%s  %d packets, %d TCP, %s", p.head.Sprint(r.name), m.Packets, m.TCP, plural(len(r.flows), "flow"))
+	fmt.Fprintf(w, "%s  %d packets, %d TCP, %s", p.head.Sprint(r.name), m.Packets, m.TCP, plural(r.flows, "flow"))
 	if m.Packets > 0 {
 		fmt.Fprintf(w, ", %s", durationString(m.LastTime-m.FirstTime))
 	}
@@ -110,28 +118,40 @@ func writeFileHeader(w io.Writer, p palette, r *fileResult) {
 	}
 }
 
-// writeTable prints one row per flow. Windows are medians of what each side
-// advertised, scaled; "≥" marks an inferred lower bound, "raw" an unknown
-// scale.
+// writeTable prints one row per flow.
 func writeTable(out io.Writer, p palette, flows []flowRecord) {
-	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, p.head.Sprint("  ID\tCLIENT → SERVER\tSVC\tHANDSHAKE\tSCALE c/s\tRWIN client\tRWIN server\tRTT\tc→s\ts→c\tFINDINGS"))
+	tw := tableWriter(out, p)
 	for i := range flows {
-		r := &flows[i]
-		f := r.flow
-		svc := "-"
-		if r.Service != nil {
-			svc = *r.Service
-		}
-		rtt := "-"
-		if ns := pathRTT(f); ns > 0 {
-			rtt = rules.Duration(ns)
-		}
-		fmt.Fprintf(tw, "  %d\t%s → %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Client, r.Server, svc, r.Handshake,
-			scaleCell(f), rwinCell(r.RWIN["client"]), rwinCell(r.RWIN["server"]), rtt,
-			rateCell(r.Traffic["client"].ThroughputBPS), rateCell(r.Traffic["server"].ThroughputBPS), findingsCell(p, r.find))
+		fmt.Fprintln(tw, flowRow(p, flows[i].flow, flows[i].find))
 	}
 	tw.Flush()
+}
+
+// tableWriter aligns the rows of flowRow under the table's heading.
+func tableWriter(out io.Writer, p palette) *tabwriter.Writer {
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, p.head.Sprint("  ID\tCLIENT → SERVER\tSVC\tHANDSHAKE\tSCALE c/s\tRWIN client\tRWIN server\tRTT\tc→s\ts→c\tFINDINGS"))
+	return tw
+}
+
+// flowRow is the table row of a flow, its cells separated by tabs. Windows
+// are medians of what each side advertised, scaled; "≥" marks an inferred
+// lower bound, "raw" an unknown scale. It reads the flow directly rather
+// than its record: the record's maps are most of what a row would cost.
+func flowRow(p palette, f *analyze.Flow, found []rules.Finding) string {
+	svc := f.Service
+	if svc == "" {
+		svc = "-"
+	}
+	rtt := "-"
+	if ns := pathRTT(f); ns > 0 {
+		rtt = rules.Duration(ns)
+	}
+	toServer := trafficOf(&f.Client, &f.Server, pathRTT(f))
+	toClient := trafficOf(&f.Server, &f.Client, pathRTT(f))
+	return fmt.Sprintf("  %d\t%s → %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s", f.ID, f.Client.Addr, f.Server.Addr, svc, f.Handshake,
+		scaleCell(f), rwinCell(rwinOf(&f.Client)), rwinCell(rwinOf(&f.Server)), rtt,
+		rateCell(toServer.ThroughputBPS), rateCell(toClient.ThroughputBPS), findingsCell(p, found))
 }
 
 func scaleCell(f *analyze.Flow) string {
