@@ -56,7 +56,8 @@ type Analyzer struct {
 	// holds the rest. Each is ordered by last activity, most recent first,
 	// so expiry and eviction look only at the tails.
 	transient, open flowList
-	clock           int64 // latest packet time seen (captures are not strictly ordered)
+	free            []*flowState // finished flows' state, for reuse
+	clock           int64        // latest packet time seen (captures are not strictly ordered)
 	lastSweep       int64
 	nextID          uint64
 	stats           Stats
@@ -129,7 +130,8 @@ func (a *Analyzer) Add(seg *capture.Segment) {
 			a.evictOne()
 		}
 		a.nextID++
-		fs = newFlowState(a.nextID, seg)
+		fs = a.newFlowState()
+		fs.start(a.nextID, seg)
 		fs.key = k
 		a.flows[k] = fs
 		a.stats.Flows++
@@ -200,6 +202,28 @@ func (a *Analyzer) finish(fs *flowState) {
 	delete(a.flows, fs.key)
 	fs.finalize()
 	a.emit(&fs.Flow)
+	// emit's *Flow was valid only during the call: the state can serve
+	// the next flow.
+	if len(a.free) < maxFree {
+		a.free = append(a.free, fs)
+	}
+}
+
+// maxFree bounds the finished flows kept for reuse.
+const maxFree = 1024
+
+// newFlowState returns zeroed flow state, reusing a finished flow's. A SYN
+// flood past the flow cap finishes a flow for every packet: allocating
+// (and collecting) a fresh 2 KB state for each was most of its cost.
+func (a *Analyzer) newFlowState() *flowState {
+	n := len(a.free)
+	if n == 0 {
+		return new(flowState)
+	}
+	fs := a.free[n-1]
+	a.free = a.free[:n-1]
+	*fs = flowState{}
+	return fs
 }
 
 // flowList is an intrusive doubly linked list of flows.

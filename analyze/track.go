@@ -82,8 +82,8 @@ const foreignTSMargin = 1 << 16
 // sender nowadays almost always sends 1460-byte segments.
 const defaultMSS = 1460
 
-func newFlowState(id uint64, seg *capture.Segment) *flowState {
-	fs := &flowState{}
+// start makes zeroed state the new flow id that seg opens.
+func (fs *flowState) start(id uint64, seg *capture.Segment) {
 	fs.ID = id
 	src, dst := seg.SrcEndpoint(), seg.DstEndpoint()
 	switch {
@@ -101,7 +101,6 @@ func newFlowState(id uint64, seg *capture.Segment) *flowState {
 	}
 	fs.Service = ServiceName(fs.Server.Addr.Port())
 	fs.FirstPacket, fs.Start = seg.Packet, seg.Time
-	return fs
 }
 
 // transient reports a flow that is closed, or has carried no data: it may
