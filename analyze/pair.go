@@ -255,6 +255,8 @@ type sideIndex struct {
 	flows []Flow // the analyzer's flows
 	// flowOf maps an observed flow to the analyzer's, -1 when none.
 	flowOf []int
+	// isnFlows counts the flows whose SYN or SYN-ACK carried each ISN.
+	isnFlows map[capture.Seq]int
 }
 
 // linkFlows maps each observed flow to the analyzer flow that has its
@@ -271,6 +273,16 @@ func (s *sideIndex) linkFlows() {
 		k := keyOfAddrs(f.Client.Addr, f.Server.Addr)
 		exact[at{k, f.FirstPacket}] = i
 		byKey[k] = append(byKey[k], i)
+	}
+	s.isnFlows = make(map[capture.Seq]int)
+	for i := range s.flows {
+		f := &s.flows[i]
+		if f.SYN.Seen {
+			s.isnFlows[f.SYN.ISN]++
+		}
+		if f.SYNACK.Seen && (!f.SYN.Seen || f.SYNACK.ISN != f.SYN.ISN) {
+			s.isnFlows[f.SYNACK.ISN]++
+		}
 	}
 	s.flowOf = make([]int, len(s.obs.inc.flows))
 	for i := range s.obs.inc.flows {
@@ -469,7 +481,11 @@ func (c *pairCandidate) evaluate(a, b *sideIndex, theta int64, thetaOK bool) {
 		for _, p := range [][2]*HandshakeSegment{{&A.SYN, &B.SYN}, {&A.SYNACK, &B.SYNACK}} {
 			if p[0].Seen && p[1].Seen {
 				if p[0].ISN == p[1].ISN {
-					isnSame++
+					// An ISN several flows share (a broken or crafted
+					// stack) tells none of them apart.
+					if a.isnFlows[p[0].ISN] == 1 && b.isnFlows[p[1].ISN] == 1 {
+						isnSame++
+					}
 				} else {
 					isnDiff++
 				}

@@ -1,0 +1,78 @@
+package analyze
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"rwin/fixtures"
+)
+
+// labScenarios lists the lab recordings that hold a capture from each end,
+// skipping the test when there are none.
+func labScenarios(t *testing.T) []string {
+	t.Helper()
+	dirs, err := filepath.Glob(filepath.Join(fixtures.Dir(), "captures", "lab", "*"))
+	require.NoError(t, err)
+	var out []string
+	for _, d := range dirs {
+		_, errC := os.Stat(filepath.Join(d, "client.pcap"))
+		_, errS := os.Stat(filepath.Join(d, "server.pcap"))
+		if errC == nil && errS == nil {
+			out = append(out, d)
+		}
+	}
+	if len(out) == 0 {
+		fixtures.SkipUnlessCI(t, "no lab recordings under fixtures/captures/lab (run the lab to record them)")
+	}
+	return out
+}
+
+// TestDiffPairsEveryLabScenario diffs the two ends of every lab
+// recording: the one connection must pair with high confidence, with the
+// client's end recognized as such, and every segment of a direction must
+// match unless the scenario's path drops it.
+func TestDiffPairsEveryLabScenario(t *testing.T) {
+	for _, dir := range labScenarios(t) {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			res := diffFiles(t, filepath.Join(dir, "client.pcap"), filepath.Join(dir, "server.pcap"))
+			p := onlyPair(t, res)
+			assert.Equal(t, PairHigh, p.Confidence, "score %.3f %v", p.Score, p.Signals)
+			assert.Equal(t, CaptureA, p.ClientSide, "client.pcap is the client's end")
+			assert.Equal(t, 1, res.ClockPairs)
+			assert.InDelta(t, 0, float64(res.ClockOffset), 2e6, "both ends share one clock in the lab")
+			for d := range 2 {
+				dd := &p.Dirs[d]
+				assert.True(t, dd.Compared)
+				assert.NotZero(t, dd.Matched)
+				assert.Zero(t, dd.Overflow)
+				assert.True(t, dd.HopsOK)
+				assert.Equal(t, 2, dd.Hops, "the path namespace forwards through two routing steps")
+			}
+		})
+	}
+}
+
+// TestDiffUnrelatedLabScenarios diffs the client's end of each lab
+// recording with the ends of another: the same addresses, ports and
+// content, but another connection. Nothing may pair above low confidence.
+func TestDiffUnrelatedLabScenarios(t *testing.T) {
+	dirs := labScenarios(t)
+	for i, x := range dirs {
+		y := dirs[(i+1)%len(dirs)]
+		if x == y {
+			continue
+		}
+		for _, end := range []string{"client.pcap", "server.pcap"} {
+			t.Run(filepath.Base(x)+" vs "+filepath.Base(y)+" "+end, func(t *testing.T) {
+				res := diffFiles(t, filepath.Join(x, "client.pcap"), filepath.Join(y, end))
+				for _, p := range res.Pairs {
+					assert.Equal(t, PairLow, p.Confidence, "score %.3f %v", p.Score, p.Signals)
+				}
+			})
+		}
+	}
+}

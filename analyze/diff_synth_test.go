@@ -1,0 +1,363 @@
+package analyze
+
+import (
+	"bytes"
+	"cmp"
+	"maps"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+	"github.com/google/gopacket/pcapgo"
+	"github.com/stretchr/testify/require"
+
+	"rwin/capture"
+)
+
+// Synthetic captures from both ends of a path, for the diff tests: each
+// connection is a small scripted TCP exchange (handshake, a request, a
+// go-back-N download, the close) played through a path model that can
+// translate addresses, offset sequence numbers, strip or zero the window
+// scale option, rewrite windows, drop data beyond the unscaled window and
+// lose chosen segments. A records the client's end, B the server's.
+
+// synthPath is what lies between the two capture points.
+type synthPath struct {
+	delay time.Duration // one way
+	hops  uint8
+	// nat, when valid, is the client's address and port as the server
+	// sees it.
+	nat netip.AddrPort
+	// seqOffset is added to the client's sequence space toward the
+	// server (and taken off the server's acknowledgments back).
+	seqOffset uint32
+	stripWS   bool   // the SYN's window scale becomes three NOPs
+	zeroShift bool   // the SYN's shift is rewritten to 0
+	winField  uint16 // when set, the client's window fields reach the server as this
+	// unscaled drops server data that ends beyond the client's last ack
+	// plus its window field taken unscaled.
+	unscaled bool
+	// lose lists the server's data transmissions (0-based, in send order)
+	// lost on the path.
+	lose map[int]bool
+	// clock is B's clock minus A's.
+	clock time.Duration
+}
+
+// synthConn is one connection.
+type synthConn struct {
+	client, server netip.AddrPort
+	start          time.Duration
+	isnC, isnS     uint32
+	// tsC and tsS are the TS clocks (ms) at start; timestamps are off
+	// when both are 0.
+	tsC, tsS       uint32
+	ipidC, ipidS   uint16
+	shiftC, shiftS uint8
+	// winC is the client's window field after the handshake.
+	winC              uint16
+	request, response int
+	// seed varies the payload bytes: equal seeds, equal content.
+	seed byte
+}
+
+var synthEpoch = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// synthPkt is one segment as the sender put it on the wire.
+type synthPkt struct {
+	at       time.Duration
+	fromC    bool
+	seq, ack uint32
+	flags    capture.Flags
+	win      uint16
+	payload  int
+	off      int // stream offset of the payload, for its bytes
+	opts     []layers.TCPOption
+	tsval    uint32
+	tsecr    uint32
+	ipid     uint16
+	dataIdx  int // the server's data transmission number, -1 otherwise
+}
+
+const synthMSS = 1448
+
+// play runs one connection through the path and appends the packets each
+// capture records.
+func (c synthConn) play(p synthPath, capA, capB *[]synthRecord) {
+	ts := c.tsC != 0 || c.tsS != 0
+	d := p.delay
+	p.lose = maps.Clone(p.lose) // the unscaled firewall adds to it
+	ipidC, ipidS := c.ipidC, c.ipidS
+	var lastTSC, lastTSS uint32
+	emit := func(k synthPkt) {
+		if k.fromC {
+			k.ipid, ipidC = ipidC, ipidC+1
+		} else {
+			k.ipid, ipidS = ipidS, ipidS+1
+		}
+		if ts {
+			base := c.tsS
+			if k.fromC {
+				base = c.tsC
+			}
+			k.tsval = base + uint32((k.at-c.start)/time.Millisecond)
+			if k.fromC {
+				k.tsecr, lastTSC = lastTSS, k.tsval
+			} else {
+				k.tsecr, lastTSS = lastTSC, k.tsval
+			}
+		}
+		near, far := capA, capB
+		if !k.fromC {
+			near, far = capB, capA
+		}
+		*near = append(*near, c.record(k, p, true))
+		if k.dataIdx >= 0 && p.lose[k.dataIdx] {
+			return
+		}
+		arr := k
+		arr.at += d
+		*far = append(*far, c.record(arr, p, false))
+	}
+	t := c.start
+	tsOpt := func() layers.TCPOption {
+		return layers.TCPOption{OptionType: layers.TCPOptionKindTimestamps, OptionLength: 10, OptionData: make([]byte, 8)}
+	}
+	synOpts := []layers.TCPOption{
+		{OptionType: layers.TCPOptionKindMSS, OptionLength: 4, OptionData: []byte{0x05, 0xb4}},
+		{OptionType: layers.TCPOptionKindSACKPermitted, OptionLength: 2},
+	}
+	if ts {
+		synOpts = append(synOpts, tsOpt())
+	}
+	synOpts = append(synOpts, layers.TCPOption{OptionType: layers.TCPOptionKindNop},
+		layers.TCPOption{OptionType: layers.TCPOptionKindWindowScale, OptionLength: 3, OptionData: []byte{c.shiftC}})
+	emit(synthPkt{at: t, fromC: true, seq: c.isnC, flags: capture.FlagSYN, win: 64240, opts: synOpts, dataIdx: -1})
+	// What the server saw decides its SYN-ACK and the shift it applies
+	// to the client's windows.
+	serverScales := !p.stripWS
+	shiftSeen := c.shiftC
+	if p.zeroShift {
+		shiftSeen = 0
+	}
+	ackOpts := []layers.TCPOption{synOpts[0], synOpts[1]}
+	if ts {
+		ackOpts = append(ackOpts, tsOpt())
+	}
+	if serverScales {
+		ackOpts = append(ackOpts, layers.TCPOption{OptionType: layers.TCPOptionKindNop},
+			layers.TCPOption{OptionType: layers.TCPOptionKindWindowScale, OptionLength: 3, OptionData: []byte{c.shiftS}})
+	}
+	t += d
+	emit(synthPkt{at: t, fromC: false, seq: c.isnS, ack: c.isnC + 1, flags: capture.FlagSYN | capture.FlagACK, win: 65160, opts: ackOpts, dataIdx: -1})
+	t += d
+	cs, ss := c.isnC+1, c.isnS+1
+	emit(synthPkt{at: t, fromC: true, seq: cs, ack: ss, flags: capture.FlagACK, win: c.winC, dataIdx: -1})
+	emit(synthPkt{at: t, fromC: true, seq: cs, ack: ss, flags: capture.FlagACK | capture.FlagPSH, win: c.winC, payload: c.request, dataIdx: -1})
+	cs += uint32(c.request)
+	t += d
+	emit(synthPkt{at: t, fromC: false, seq: ss, ack: cs, flags: capture.FlagACK, win: 509, dataIdx: -1})
+
+	// The download, go-back-N: each round the server sends what the
+	// client's window allows as the server reads it; the client
+	// acknowledges the contiguous data that arrived.
+	win := int(c.winC)
+	if serverScales {
+		win <<= shiftSeen
+	}
+	una, idx := 0, 0
+	clientAck := 0 // what the path last saw the client acknowledge
+	for round := 0; una < c.response && round < 60; round++ {
+		got := una
+		for off := una; off < min(una+win, c.response); off += synthMSS {
+			n := min(synthMSS, c.response-off, una+win-off)
+			k := synthPkt{at: t, fromC: false, seq: ss + uint32(off), ack: cs, flags: capture.FlagACK, win: 509,
+				payload: n, off: off, dataIdx: idx}
+			if p.unscaled && off+n > clientAck+int(c.winC) {
+				p.lose = withLoss(p.lose, idx)
+			}
+			delivered := !p.lose[idx]
+			emit(k)
+			idx++
+			t += 10 * time.Microsecond
+			if delivered && off == got {
+				got = off + n
+			}
+		}
+		if got > una {
+			// One ACK per two segments' worth, the last for all.
+			at := t + d
+			for a := una + 2*synthMSS; a < got; a += 2 * synthMSS {
+				emit(synthPkt{at: at, fromC: true, seq: cs, ack: ss + uint32(a), flags: capture.FlagACK, win: c.winC, dataIdx: -1})
+			}
+			emit(synthPkt{at: at, fromC: true, seq: cs, ack: ss + uint32(got), flags: capture.FlagACK, win: c.winC, dataIdx: -1})
+			una, clientAck = got, got
+			t += 2 * d
+		} else {
+			t += 200 * time.Millisecond // retransmission timeout
+		}
+	}
+	ss += uint32(una)
+	t += d
+	emit(synthPkt{at: t, fromC: true, seq: cs, ack: ss, flags: capture.FlagACK | capture.FlagFIN, win: c.winC, dataIdx: -1})
+	t += d
+	emit(synthPkt{at: t, fromC: false, seq: ss, ack: cs + 1, flags: capture.FlagACK | capture.FlagFIN, win: 509, dataIdx: -1})
+	t += d
+	emit(synthPkt{at: t, fromC: true, seq: cs + 1, ack: ss + 1, flags: capture.FlagACK, win: c.winC, dataIdx: -1})
+}
+
+func withLoss(m map[int]bool, i int) map[int]bool {
+	if m == nil {
+		m = make(map[int]bool)
+	}
+	m[i] = true
+	return m
+}
+
+// synthRecord is one frame of a capture.
+type synthRecord struct {
+	at   time.Duration
+	data []byte
+}
+
+// record lays out k as captured at one end. atSender says the capture is
+// at the sender's end (before the path); otherwise the path's changes and
+// hops apply.
+func (c synthConn) record(k synthPkt, p synthPath, atSender bool) synthRecord {
+	src, dst := c.client, c.server
+	if !k.fromC {
+		src, dst = dst, src
+	}
+	seq, ack, win := k.seq, k.ack, k.win
+	ttl := uint8(64)
+	opts := slices.Clone(k.opts)
+	// The server's end (B) sees the client's side of the path's
+	// translations; the client's end (A) sees the server's segments back
+	// in the client's terms.
+	atB := k.fromC != atSender
+	if !atSender {
+		ttl -= p.hops
+	}
+	if atB {
+		if p.nat.IsValid() {
+			if k.fromC {
+				src = p.nat
+			} else {
+				dst = p.nat
+			}
+		}
+		if k.fromC {
+			seq += p.seqOffset
+		} else if k.flags&capture.FlagACK != 0 {
+			ack += p.seqOffset
+		}
+		if k.fromC && !atSender && k.flags&capture.FlagSYN == 0 && p.winField != 0 {
+			win = p.winField
+		}
+		if k.fromC && k.flags&capture.FlagSYN != 0 {
+			for i := range opts {
+				if opts[i].OptionType != layers.TCPOptionKindWindowScale {
+					continue
+				}
+				switch {
+				case p.stripWS:
+					nop := layers.TCPOption{OptionType: layers.TCPOptionKindNop}
+					opts = append(opts[:i:i], nop, nop, nop)
+				case p.zeroShift:
+					opts[i].OptionData = []byte{0}
+				}
+				break
+			}
+		}
+	}
+	for i := range opts {
+		if opts[i].OptionType == layers.TCPOptionKindTimestamps {
+			b := make([]byte, 8)
+			be32put(b, k.tsval)
+			be32put(b[4:], k.tsecr)
+			opts[i].OptionData = b
+		}
+	}
+	if k.flags&capture.FlagSYN == 0 && k.tsval != 0 {
+		b := make([]byte, 8)
+		be32put(b, k.tsval)
+		be32put(b[4:], k.tsecr)
+		opts = append([]layers.TCPOption{{OptionType: layers.TCPOptionKindNop}, {OptionType: layers.TCPOptionKindNop}},
+			layers.TCPOption{OptionType: layers.TCPOptionKindTimestamps, OptionLength: 10, OptionData: b})
+	}
+	tcp := &layers.TCP{SrcPort: layers.TCPPort(src.Port()), DstPort: layers.TCPPort(dst.Port()), Seq: seq, Ack: ack,
+		SYN: k.flags&capture.FlagSYN != 0, ACK: k.flags&capture.FlagACK != 0, FIN: k.flags&capture.FlagFIN != 0,
+		PSH: k.flags&capture.FlagPSH != 0, Window: win, Options: opts}
+	ip := &layers.IPv4{Version: 4, TTL: ttl, Id: k.ipid, Flags: layers.IPv4DontFragment, Protocol: layers.IPProtocolTCP,
+		SrcIP: net.IP(src.Addr().AsSlice()), DstIP: net.IP(dst.Addr().AsSlice())}
+	payload := make([]byte, k.payload)
+	for i := range payload {
+		payload[i] = byte(k.off+i) + c.seed
+	}
+	buf := gopacket.NewSerializeBuffer()
+	err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true},
+		&layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4},
+		ip, tcp, gopacket.Payload(payload))
+	if err != nil {
+		panic(err)
+	}
+	at := k.at
+	if atB {
+		at += p.clock
+	}
+	return synthRecord{at: at, data: bytes.Clone(buf.Bytes())}
+}
+
+func be32put(b []byte, v uint32) { b[0], b[1], b[2], b[3] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v) }
+
+// writeSynth plays the connections (each through its own path) and
+// writes a.pcap and b.pcap into dir.
+func writeSynth(t testing.TB, dir string, conns []synthConn, paths []synthPath) (string, string) {
+	t.Helper()
+	var a, b []synthRecord
+	for i, c := range conns {
+		c.play(paths[i], &a, &b)
+	}
+	names := [2]string{filepath.Join(dir, "a.pcap"), filepath.Join(dir, "b.pcap")}
+	for i, recs := range [][]synthRecord{a, b} {
+		slices.SortStableFunc(recs, func(x, y synthRecord) int { return cmp.Compare(x.at, y.at) })
+		f, err := os.Create(names[i])
+		require.NoError(t, err)
+		w := pcapgo.NewWriterNanos(f)
+		require.NoError(t, w.WriteFileHeader(65535, layers.LinkTypeEthernet))
+		for _, r := range recs {
+			ci := gopacket.CaptureInfo{Timestamp: synthEpoch.Add(r.at), CaptureLength: len(r.data), Length: len(r.data)}
+			require.NoError(t, w.WritePacket(ci, r.data))
+		}
+		require.NoError(t, f.Close())
+	}
+	return names[0], names[1]
+}
+
+// diffFiles runs Diff over two capture files.
+func diffFiles(t testing.TB, a, b string) *DiffResult {
+	t.Helper()
+	res, err := Diff([2]Opener{
+		func() (capture.Source, error) { return capture.Open(a) },
+		func() (capture.Source, error) { return capture.Open(b) },
+	}, Config{})
+	require.NoError(t, err)
+	return res
+}
+
+// baseConn is a Linux-like download of 64 KiB with timestamps and shift 7.
+func baseConn() synthConn {
+	return synthConn{
+		client: netip.MustParseAddrPort("192.0.2.10:50000"), server: netip.MustParseAddrPort("198.51.100.20:445"),
+		isnC: 1_000_000, isnS: 3_000_000_000, tsC: 4_000_000, tsS: 9_000_000, ipidC: 1000, ipidS: 20000,
+		shiftC: 7, shiftS: 7, winC: 502, request: 120, response: 64 << 10,
+	}
+}
+
+func basePath() synthPath { return synthPath{delay: 10 * time.Millisecond, hops: 3} }

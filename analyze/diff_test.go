@@ -1,0 +1,435 @@
+package analyze
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"rwin/capture"
+)
+
+// onlyPair returns the single pair of res, failing t otherwise.
+func onlyPair(t *testing.T, res *DiffResult) *FlowPair {
+	t.Helper()
+	require.Len(t, res.Pairs, 1, "pairs")
+	return &res.Pairs[0]
+}
+
+func signalCount(p *FlowPair, s PairSignal) int {
+	for _, c := range p.Signals {
+		if c.Signal == s {
+			return c.Count
+		}
+	}
+	return 0
+}
+
+func TestDiffSynthetic(t *testing.T) {
+	noTS := baseConn()
+	noTS.tsC, noTS.tsS = 0, 0
+	fitsTwo := baseConn() // a raw window of two segments and more, shift 4
+	fitsTwo.winC, fitsTwo.shiftC = 4000, 4
+	tests := []struct {
+		name  string
+		conn  synthConn
+		path  func(p *synthPath)
+		check func(t *testing.T, res *DiffResult, p *FlowPair)
+	}{
+		{
+			name: "clean path", conn: baseConn(),
+			check: func(t *testing.T, res *DiffResult, p *FlowPair) {
+				assert.False(t, p.NAT)
+				assert.Equal(t, CaptureA, p.ClientSide)
+				assert.Equal(t, 1, signalCount(p, SignalTuple))
+				assert.Equal(t, 2, signalCount(p, SignalISN))
+				for d := range 2 {
+					dd := &p.Dirs[d]
+					assert.True(t, dd.Compared)
+					assert.Zero(t, dd.SeqOffset)
+					assert.Equal(t, [2]uint64{}, dd.Only, "nothing lost or made on the path")
+					assert.True(t, dd.HopsOK)
+					assert.Equal(t, 3, dd.Hops)
+					assert.InDelta(t, 10e6, float64(dd.Delay), 1e6, "one-way delay")
+					assert.Zero(t, dd.WindowRewrites)
+				}
+				assert.Equal(t, CaptureA, p.Dirs[ClientToServer].Upstream)
+				assert.Equal(t, CaptureB, p.Dirs[ServerToClient].Upstream)
+				assert.True(t, p.SYN.Compared)
+				assert.Empty(t, p.SYN.Options)
+				assert.Empty(t, p.SYNACK.Options)
+				assert.False(t, p.SYNACK.Originated)
+				assert.InDelta(t, 0, float64(res.ClockOffset), 1e5)
+			},
+		},
+		{
+			name: "nat rewrites the client's address and port", conn: baseConn(),
+			path: func(p *synthPath) { p.nat = netip.MustParseAddrPort("203.0.113.7:61001") },
+			check: func(t *testing.T, _ *DiffResult, p *FlowPair) {
+				assert.True(t, p.NAT)
+				assert.Zero(t, signalCount(p, SignalTuple))
+				assert.Equal(t, "203.0.113.7:61001", p.Sender(ClientToServer, CaptureB, &Flow{}, &Flow{Client: Endpoint{Addr: netip.MustParseAddrPort("203.0.113.7:61001")}}).Addr.String())
+				assert.NotZero(t, p.Dirs[ClientToServer].Matched)
+			},
+		},
+		{
+			name: "firewall randomizes the client's sequence numbers", conn: baseConn(),
+			path: func(p *synthPath) { p.seqOffset = 0x9e3779b9 },
+			check: func(t *testing.T, _ *DiffResult, p *FlowPair) {
+				assert.Equal(t, capture.Seq(0x9e3779b9), p.Dirs[ClientToServer].SeqOffset)
+				assert.Zero(t, p.Dirs[ServerToClient].SeqOffset)
+				assert.Equal(t, 1, signalCount(p, SignalISN), "only the server's ISN survives")
+				assert.Equal(t, [2]uint64{}, p.Dirs[ServerToClient].Only, "acks translated back match")
+				assert.Equal(t, capture.Seq(0x9e3779b9), p.SYN.ISNOffset)
+			},
+		},
+		{
+			name: "nat and sequence randomization with B's clock 3 s ahead", conn: baseConn(),
+			path: func(p *synthPath) {
+				p.nat, p.seqOffset, p.clock = netip.MustParseAddrPort("203.0.113.7:61001"), 12345, 3*time.Second
+			},
+			check: func(t *testing.T, res *DiffResult, p *FlowPair) {
+				assert.InDelta(t, 3e9, float64(res.ClockOffset), 1e5, "clock offset B − A")
+				assert.Equal(t, 1, res.ClockPairs)
+				assert.Equal(t, capture.Seq(12345), p.Dirs[ClientToServer].SeqOffset)
+				assert.InDelta(t, 10e6, float64(p.Dirs[ClientToServer].Delay), 1e6)
+				assert.Equal(t, [2]uint64{}, p.Dirs[ClientToServer].Only)
+			},
+		},
+		{
+			name: "tcpoptstrip overwrites the syn's window scale with nops", conn: baseConn(),
+			path: func(p *synthPath) { p.stripWS = true },
+			check: func(t *testing.T, _ *DiffResult, p *FlowPair) {
+				require.Len(t, p.SYN.Options, 1)
+				o := p.SYN.Options[0]
+				assert.Equal(t, OptionDiff{Kind: capture.OptKindWScale, Change: OptionRemoved, Sent: 7, NOPs: true}, o)
+				assert.Equal(t, "mss,sok,ts,nop,ws", p.SYN.LayoutSent)
+				assert.Equal(t, "mss,sok,ts,nop,nop,nop,nop", p.SYN.LayoutReceived)
+				assert.Equal(t, CaptureA, p.SYN.SentIn)
+			},
+		},
+		{
+			name: "path zeroes the syn's shift", conn: baseConn(),
+			path: func(p *synthPath) { p.zeroShift = true },
+			check: func(t *testing.T, _ *DiffResult, p *FlowPair) {
+				require.Len(t, p.SYN.Options, 1)
+				assert.Equal(t, OptionDiff{Kind: capture.OptKindWScale, Change: OptionValue, Sent: 7, Received: 0}, p.SYN.Options[0])
+			},
+		},
+		{
+			name: "path rewrites the client's window fields", conn: baseConn(),
+			path: func(p *synthPath) { p.winField = 65535 },
+			check: func(t *testing.T, _ *DiffResult, p *FlowPair) {
+				d := &p.Dirs[ClientToServer]
+				assert.NotZero(t, d.WindowRewrites)
+				assert.Equal(t, uint16(502), d.WindowA)
+				assert.Equal(t, uint16(65535), d.WindowB)
+				assert.NotZero(t, d.FirstWindowRewrite.A.Packet)
+				assert.NotZero(t, d.FirstWindowRewrite.B.Packet)
+				assert.Zero(t, p.Dirs[ServerToClient].WindowRewrites)
+			},
+		},
+		{
+			name: "firewall drops data beyond the unscaled window, data within arrives", conn: fitsTwo,
+			path: func(p *synthPath) { p.unscaled = true },
+			check: func(t *testing.T, _ *DiffResult, p *FlowPair) {
+				u := p.Dirs[ServerToClient].Unscaled
+				assert.GreaterOrEqual(t, u.BeyondLost, uint64(10))
+				assert.Equal(t, u.BeyondSent, u.BeyondLost, "nothing beyond the edge arrives")
+				assert.Zero(t, u.WithinLost)
+				assert.NotZero(t, u.WithinSent)
+				assert.GreaterOrEqual(t, u.MaxWithinDelivered, u.MinBeyondLost, "full segments arrived within the edge")
+				assert.Equal(t, uint16(4000), u.Window)
+				assert.NotZero(t, u.FirstBeyondLost.B.Packet, "the lost segment, at the server's end")
+				assert.NotZero(t, u.FirstBeyondLost.A.Packet, "the client's ACK that set the edge")
+				assert.Equal(t, p.Dirs[ServerToClient].OnlyData[CaptureB], u.BeyondLost)
+			},
+		},
+		{
+			name: "path loses two segments", conn: baseConn(),
+			path: func(p *synthPath) { p.lose = map[int]bool{3: true, 7: true} },
+			check: func(t *testing.T, _ *DiffResult, p *FlowPair) {
+				d := &p.Dirs[ServerToClient]
+				assert.Equal(t, [2]uint64{0, 2}, d.OnlyData, "two data segments seen only at the server's end")
+				assert.Equal(t, uint64(2*synthMSS), d.OnlyBytes[CaptureB])
+				assert.NotZero(t, d.FirstOnly[CaptureB].Packet)
+			},
+		},
+		{
+			name: "without timestamps ip ids and isns pair the flow", conn: noTS,
+			path: func(p *synthPath) { p.nat = netip.MustParseAddrPort("203.0.113.7:61001") },
+			check: func(t *testing.T, _ *DiffResult, p *FlowPair) {
+				assert.Zero(t, signalCount(p, SignalTimestamps))
+				assert.NotZero(t, signalCount(p, SignalIPID))
+				assert.Equal(t, [2]uint64{}, p.Dirs[ServerToClient].Only)
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := basePath()
+			if tc.path != nil {
+				tc.path(&path)
+			}
+			a, b := writeSynth(t, t.TempDir(), []synthConn{tc.conn}, []synthPath{path})
+			res := diffFiles(t, a, b)
+			p := onlyPair(t, res)
+			assert.Equal(t, PairHigh, p.Confidence, "score %.3f %v", p.Score, p.Signals)
+			tc.check(t, res, p)
+		})
+	}
+}
+
+// TestDiffPairsParallelFlowsThroughNAT pairs many concurrent downloads of
+// the same content from one client through a NAT that hands out ports in
+// another order: only timestamps, IP IDs, ISNs and timing tell them
+// apart, and every one must pair with its own copy.
+func TestDiffPairsParallelFlowsThroughNAT(t *testing.T) {
+	const n = 40
+	rng := rand.New(rand.NewPCG(7, 11))
+	perm := rng.Perm(n)
+	var conns []synthConn
+	var paths []synthPath
+	for i := range n {
+		c := baseConn()
+		c.client = netip.AddrPortFrom(c.client.Addr(), uint16(40000+i))
+		c.start = time.Duration(i) * 3 * time.Millisecond
+		c.isnC, c.isnS = rng.Uint32(), rng.Uint32()
+		c.ipidC, c.ipidS = uint16(rng.Uint32()), uint16(rng.Uint32())
+		// One TS clock per host, as Linux keys the offset by address pair.
+		c.tsC, c.tsS = 4_000_000+uint32(c.start/time.Millisecond), 9_000_000+uint32(c.start/time.Millisecond)
+		c.response = 16 << 10
+		p := basePath()
+		p.nat = netip.AddrPortFrom(netip.MustParseAddr("203.0.113.7"), uint16(61000+perm[i]))
+		conns, paths = append(conns, c), append(paths, p)
+	}
+	a, b := writeSynth(t, t.TempDir(), conns, paths)
+	res := diffFiles(t, a, b)
+	require.Len(t, res.Pairs, n)
+	right := 0
+	for _, p := range res.Pairs {
+		fa, fb := &res.Sides[0].Flows[p.A], &res.Sides[1].Flows[p.B]
+		i := int(fa.Client.Addr.Port()) - 40000
+		if fb.Client.Addr.Port() == uint16(61000+perm[i]) {
+			right++
+		}
+		assert.Equal(t, PairHigh, p.Confidence, "flow %s: score %.3f %v", fa.Client.Addr, p.Score, p.Signals)
+	}
+	assert.Equal(t, n, right, "flows paired with their own copy")
+}
+
+// TestDiffIdenticalParallelFlows strips what tells identical parallel
+// downloads apart — no timestamps, IP ID zero, NAT, the client's sequence
+// numbers randomized — so only the servers' ISNs are left; when those are
+// not distinctive either, nothing may be paired above low confidence.
+func TestDiffIdenticalParallelFlows(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		isnS     func(i int) uint32
+		wantConf PairConfidence
+	}{
+		{"the servers' isns still tell them apart", func(i int) uint32 { return uint32(5000*i + 7) }, PairMedium},
+		{"nothing tells them apart", func(int) uint32 { return 7 }, PairLow},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var conns []synthConn
+			var paths []synthPath
+			for i := range 6 {
+				c := baseConn()
+				c.client = netip.AddrPortFrom(c.client.Addr(), uint16(40000+i))
+				c.tsC, c.tsS, c.ipidC, c.ipidS = 0, 0, 0, 0
+				c.isnC, c.isnS = uint32(1000*i+1), tc.isnS(i)
+				c.response = 8 << 10
+				p := basePath()
+				p.nat = netip.AddrPortFrom(netip.MustParseAddr("203.0.113.7"), uint16(61005-i))
+				p.seqOffset = uint32(77777 * (i + 1))
+				conns, paths = append(conns, c), append(paths, p)
+			}
+			a, b := writeSynth(t, t.TempDir(), conns, paths)
+			res := diffFiles(t, a, b)
+			if tc.wantConf > PairLow {
+				assert.Len(t, res.Pairs, len(conns))
+			}
+			for _, p := range res.Pairs {
+				fa, fb := &res.Sides[0].Flows[p.A], &res.Sides[1].Flows[p.B]
+				assert.LessOrEqual(t, p.Confidence, tc.wantConf, "score %.3f %v", p.Score, p.Signals)
+				if p.Confidence > PairLow {
+					assert.Equal(t, 61005-int(fa.Client.Addr.Port()-40000), int(fb.Client.Addr.Port()), "paired with its own copy")
+				}
+			}
+		})
+	}
+}
+
+// TestDiffUnrelatedCaptures compares two captures of different
+// connections that look alike — same addresses and ports, same content —
+// but are not one connection: other ISNs, timestamp clocks and IP IDs.
+func TestDiffUnrelatedCaptures(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(c *synthConn)
+	}{
+		{"same tuple and content, another run", func(c *synthConn) {
+			c.isnC, c.isnS, c.tsC, c.tsS, c.ipidC, c.ipidS = 77, 88, 123_456, 654_321, 4242, 31337
+			c.start = 40 * time.Second
+		}},
+		{"another run without timestamps", func(c *synthConn) {
+			c.isnC, c.isnS, c.tsC, c.tsS, c.ipidC, c.ipidS = 77, 88, 0, 0, 4242, 31337
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			x, y := baseConn(), baseConn()
+			tc.change(&y)
+			if y.tsC == 0 {
+				x.tsC, x.tsS = 0, 0
+			}
+			dir := t.TempDir()
+			ax, _ := writeSynth(t, t.TempDir(), []synthConn{x}, []synthPath{basePath()})
+			_, by := writeSynth(t, dir, []synthConn{y}, []synthPath{basePath()})
+			res := diffFiles(t, ax, by)
+			for _, p := range res.Pairs {
+				assert.Equal(t, PairLow, p.Confidence, "score %.3f %v", p.Score, p.Signals)
+			}
+		})
+	}
+}
+
+func TestPairSketchKeepsTheSmallestTokens(t *testing.T) {
+	var k pairSketch
+	for _, h := range []uint64{50, 10, 40, 30, 20, 10, 60} {
+		k.add(pairSample{h: h})
+	}
+	var got []uint64
+	for _, s := range k.s {
+		got = append(got, s.h)
+	}
+	assert.Equal(t, []uint64{10, 20, 30, 40, 50, 60}, got, "sorted, each token once")
+	assert.True(t, k.s[0].dup, "a token seen twice is a retransmission: it pairs nothing")
+	for h := range uint64(100) {
+		k.add(pairSample{h: 1000 + h})
+	}
+	assert.Len(t, k.s, sketchSize, "bounded")
+	assert.Equal(t, uint64(10), k.s[0].h)
+	k.add(pairSample{h: 1})
+	assert.Equal(t, uint64(1), k.s[0].h, "a smaller token displaces the largest")
+	assert.Len(t, k.s, sketchSize)
+}
+
+func TestIncarnationsFollowPortReuse(t *testing.T) {
+	in := newIncarnations()
+	c, s := netip.MustParseAddrPort("192.0.2.1:40000"), netip.MustParseAddrPort("192.0.2.2:80")
+	seg := func(from, to netip.AddrPort, fl capture.Flags, seq capture.Seq) *capture.Segment {
+		return &capture.Segment{Src: from.Addr(), Dst: to.Addr(), SrcPort: from.Port(), DstPort: to.Port(), Flags: fl, Seq: seq}
+	}
+	steps := []struct {
+		name  string
+		seg   *capture.Segment
+		idx   int
+		fromX bool
+	}{
+		{"syn opens flow 0", seg(c, s, capture.FlagSYN, 100), 0, true},
+		{"retransmitted syn stays", seg(c, s, capture.FlagSYN, 100), 0, true},
+		{"synack from the other end", seg(s, c, capture.FlagSYN|capture.FlagACK, 900), 0, false},
+		{"data", seg(c, s, capture.FlagACK, 101), 0, true},
+		{"syn with a new isn opens flow 1", seg(c, s, capture.FlagSYN, 5000), 1, true},
+		{"its synack", seg(s, c, capture.FlagSYN|capture.FlagACK, 7000), 1, false},
+	}
+	for _, st := range steps {
+		idx, fromX, _ := in.index(st.seg)
+		assert.Equal(t, st.idx, idx, st.name)
+		assert.Equal(t, st.fromX, fromX, st.name)
+	}
+}
+
+func TestHandshakeOptionDiffs(t *testing.T) {
+	parse := func(b ...byte) capture.Options {
+		var o capture.Options
+		capture.ParseOptions(b, len(b), &o)
+		return o
+	}
+	mss := func(v uint16) []byte { return []byte{2, 4, byte(v >> 8), byte(v)} }
+	sok := []byte{4, 2}
+	ts := func(v uint32) []byte { return []byte{8, 10, byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v), 0, 0, 0, 0} }
+	ws := func(s byte) []byte { return []byte{3, 3, s} }
+	nop := []byte{1}
+	cat := func(parts ...[]byte) []byte {
+		var b []byte
+		for _, p := range parts {
+			b = append(b, p...)
+		}
+		return b
+	}
+	linux := cat(mss(1460), sok, ts(5), nop, ws(7))
+	tests := []struct {
+		name string
+		recv []byte
+		want []OptionDiff
+	}{
+		{"unchanged", linux, nil},
+		{"tcpoptstrip turns ws into nops", cat(mss(1460), sok, ts(5), nop, nop, nop, nop),
+			[]OptionDiff{{Kind: capture.OptKindWScale, Change: OptionRemoved, Sent: 7, NOPs: true}}},
+		{"ws removed and the header repacked", cat(mss(1460), sok, ts(5)),
+			[]OptionDiff{{Kind: capture.OptKindWScale, Change: OptionRemoved, Sent: 7}}},
+		{"shift zeroed", cat(mss(1460), sok, ts(5), nop, ws(0)),
+			[]OptionDiff{{Kind: capture.OptKindWScale, Change: OptionValue, Sent: 7}}},
+		{"mss clamped and sack-permitted stripped with nops", cat(mss(1360), nop, nop, ts(5), nop, ws(7)),
+			[]OptionDiff{{Kind: capture.OptKindMSS, Change: OptionValue, Sent: 1460, Received: 1360},
+				{Kind: capture.OptKindSACKPerm, Change: OptionRemoved, NOPs: true}}},
+		{"timestamps rewritten", cat(mss(1460), sok, ts(99), nop, ws(7)),
+			[]OptionDiff{{Kind: capture.OptKindTimestamp, Change: OptionValue, Sent: 5, Received: 99}}},
+		{"an unknown option added", cat(mss(1460), sok, ts(5), nop, ws(7), []byte{253, 4, 0, 0}),
+			[]OptionDiff{{Kind: 253, Change: OptionAdded}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sent, recv := parse(linux...), parse(tc.recv...)
+			assert.Equal(t, tc.want, handshakeOptionDiffs(&sent, &recv))
+		})
+	}
+}
+
+func TestPendingQueueIsBounded(t *testing.T) {
+	var q pendingQueue
+	dropped := 0
+	for i := range diffMaxPending + 10 {
+		if d := q.push(pendingSeg{packet: uint64(i + 1)}); d != nil {
+			dropped++
+			assert.Equal(t, uint64(dropped), d.packet, "the oldest goes first")
+		}
+	}
+	assert.Equal(t, 10, dropped)
+	assert.Equal(t, diffMaxPending, len(q.s)-q.head)
+	q.s[q.head].gone = true
+	q.trim()
+	assert.Equal(t, uint64(12), q.s[q.head].packet, "matched segments at the head are dropped")
+}
+
+func TestDiffOpenErrors(t *testing.T) {
+	missing := Opener(func() (capture.Source, error) { return capture.Open("/nonexistent/a.pcap") })
+	_, err := Diff([2]Opener{missing, missing}, Config{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "a.pcap")
+}
+
+func BenchmarkDiff(b *testing.B) {
+	var conns []synthConn
+	var paths []synthPath
+	for i := range 20 {
+		c := baseConn()
+		c.client = netip.AddrPortFrom(c.client.Addr(), uint16(40000+i))
+		c.isnC, c.start = uint32(i*7919), time.Duration(i)*time.Millisecond
+		conns, paths = append(conns, c), append(paths, basePath())
+	}
+	a, bb := writeSynth(b, b.TempDir(), conns, paths)
+	b.ReportAllocs()
+	for b.Loop() {
+		res := diffFiles(b, a, bb)
+		if len(res.Pairs) != len(conns) {
+			b.Fatal(fmt.Sprint(len(res.Pairs), " pairs"))
+		}
+	}
+}
