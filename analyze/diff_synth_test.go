@@ -314,7 +314,9 @@ func (c synthConn) record(k synthPkt, p synthPath, atSender bool) synthRecord {
 	return synthRecord{at: at, data: bytes.Clone(buf.Bytes())}
 }
 
-func be32put(b []byte, v uint32) { b[0], b[1], b[2], b[3] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v) }
+func be32put(b []byte, v uint32) {
+	b[0], b[1], b[2], b[3] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v)
+}
 
 // writeSynth plays the connections (each through its own path) and
 // writes a.pcap and b.pcap into dir.

@@ -353,7 +353,9 @@ func TestHandshakeOptionDiffs(t *testing.T) {
 	}
 	mss := func(v uint16) []byte { return []byte{2, 4, byte(v >> 8), byte(v)} }
 	sok := []byte{4, 2}
-	ts := func(v uint32) []byte { return []byte{8, 10, byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v), 0, 0, 0, 0} }
+	ts := func(v uint32) []byte {
+		return []byte{8, 10, byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v), 0, 0, 0, 0}
+	}
 	ws := func(s byte) []byte { return []byte{3, 3, s} }
 	nop := []byte{1}
 	cat := func(parts ...[]byte) []byte {
