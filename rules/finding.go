@@ -68,6 +68,16 @@ func (c Confidence) String() string {
 	return "low"
 }
 
+// ParseConfidence parses "low", "medium", "high" or "proven".
+func ParseConfidence(s string) (Confidence, error) {
+	for c := Low; c <= Proven; c++ {
+		if strings.EqualFold(s, c.String()) {
+			return c, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown confidence %q (want low, medium, high or proven)", s)
+}
+
 // Direction names which way of a flow a finding concerns.
 type Direction uint8
 
