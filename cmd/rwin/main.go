@@ -30,10 +30,11 @@ Usage:
   rwin read [flags] FILE... [BPF expression]   analyze captures (pcap, pcapng; - for stdin)
   rwin live -i IFACE [flags] [BPF expression]  analyze an interface as traffic flows (-D lists them)
   rwin diff [flags] A.pcap B.pcap              prove what the path did, from captures at both ends
+  rwin check --policy FILE CAPTURE|DIR...      apply a CI policy; exit 1 on violations
   rwin rules [--format text|json|markdown]     list the findings rwin can report
   rwin version                                 print the version
 
-Run 'rwin read -h', 'rwin live -h' or 'rwin diff -h' for their flags.
+Run 'rwin read -h', 'rwin live -h', 'rwin diff -h' or 'rwin check -h' for their flags.
 `
 
 func main() {
@@ -55,6 +56,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		code, err = cmdLive(args[1:], stdout, stderr)
 	case "diff":
 		code, err = cmdDiff(args[1:], stdout, stderr)
+	case "check":
+		code, err = cmdCheck(args[1:], stdin, stdout, stderr)
 	case "rules":
 		err = cmdRules(args[1:], stdout, stderr)
 	case "version", "--version", "-V":

@@ -1,0 +1,422 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+
+	"rwin/analyze"
+	"rwin/capture"
+	"rwin/rules"
+)
+
+// checkOptions are the flags of `rwin check`.
+type checkOptions struct {
+	policy string
+	junit  string
+	format string
+	cfg    analyze.Config
+}
+
+// checked is one capture judged by the policy.
+type checked struct {
+	name    string
+	flows   int
+	verdict rules.Verdict
+	err     error // could not open, or reading ended early
+}
+
+func cmdCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
+	var o checkOptions
+	fset := flag.NewFlagSet("check", flag.ContinueOnError)
+	fset.SetOutput(stderr)
+	fset.StringVar(&o.policy, "policy", "", "the policy `file` (JSON) to apply")
+	fset.StringVar(&o.junit, "junit", "", "also write JUnit XML to this `file`: one test case per capture and check")
+	fset.StringVar(&o.format, "format", "text", "output `format`: text or json")
+	fset.IntVar(&o.cfg.MaxFlows, "max-flows", analyze.DefaultMaxFlows, "cap on live flows per capture")
+	fset.DurationVar(&o.cfg.Linger, "linger", analyze.DefaultLinger, "how long a closed or unanswered flow is kept for late packets")
+	fset.Usage = func() {
+		fmt.Fprint(stderr, `Usage: rwin check --policy FILE [flags] CAPTURE|DIR...
+
+Analyzes the captures (directories are searched for .pcap, .pcapng and .cap
+files; - is standard input) and applies a CI policy: which findings fail
+the run at which severity and confidence, thresholds on negotiated options
+and windows per service port, and the findings each capture must and must
+not raise. The policy format is in README.md ("CI: rwin check").
+
+Exit status: 0 every check passed, 1 policy violations, 2 a usage, policy
+or input error.
+
+Flags:
+`)
+		fset.PrintDefaults()
+	}
+	pos, err := parseInterleaved(fset, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK, nil
+		}
+		return exitInput, errUsage
+	}
+	if o.policy == "" || len(pos) == 0 {
+		fset.Usage()
+		return exitInput, errUsage
+	}
+	if o.format != "text" && o.format != "json" {
+		return exitInput, fmt.Errorf("check: unknown format %q (want text or json)", o.format)
+	}
+	policy, err := rules.LoadPolicy(o.policy)
+	if err != nil {
+		return exitInput, fmt.Errorf("check: %w", err)
+	}
+	files, err := expandCaptures(pos)
+	if err != nil {
+		return exitInput, fmt.Errorf("check: %w", err)
+	}
+	if countOf(files, "-") > 1 {
+		return exitInput, fmt.Errorf("check: standard input (-) can be read only once")
+	}
+	results := checkAll(policy, files, o.cfg, stdin)
+	unmatched := policy.Unmatched(files)
+
+	switch o.format {
+	case "json":
+		err = writeCheckJSON(stdout, policy, results, unmatched)
+	default:
+		err = writeCheckText(stdout, policy, results, unmatched)
+	}
+	if err != nil {
+		return exitInput, fmt.Errorf("check: writing output: %w", err)
+	}
+	if o.junit != "" {
+		if err := writeJUnitFile(o.junit, results); err != nil {
+			return exitInput, fmt.Errorf("check: %w", err)
+		}
+	}
+	code := exitOK
+	for _, r := range results {
+		if r.err != nil {
+			fmt.Fprintf(stderr, "rwin: check: %s\n", oneLine(r.err.Error()))
+			code = exitInput
+		} else if !r.verdict.OK() && code == exitOK {
+			code = exitFindings
+		}
+	}
+	return code, nil
+}
+
+// captureExts are the file name endings a directory search takes.
+var captureExts = []string{".pcap", ".pcapng", ".cap"}
+
+// expandCaptures replaces each directory among the arguments by the
+// captures under it, in lexical order.
+func expandCaptures(args []string) ([]string, error) {
+	var out []string
+	for _, a := range args {
+		st, err := os.Stat(a)
+		if a == "-" || (err == nil && !st.IsDir()) {
+			out = append(out, a)
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		var found []string
+		err = filepath.WalkDir(a, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if !d.IsDir() && slices.Contains(captureExts, strings.ToLower(filepath.Ext(p))) {
+				found = append(found, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if len(found) == 0 {
+			return nil, fmt.Errorf("%s: no captures (%s) in this directory", a, strings.Join(captureExts, ", "))
+		}
+		out = append(out, found...)
+	}
+	return out, nil
+}
+
+// checkAll judges the captures, several at once, in the order given.
+func checkAll(p *rules.Policy, files []string, cfg analyze.Config, stdin io.Reader) []checked {
+	results := make([]checked, len(files))
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for i, name := range files {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			results[i] = checkOne(p, name, cfg, stdin)
+			<-sem
+		}()
+	}
+	wg.Wait()
+	return results
+}
+
+func checkOne(p *rules.Policy, name string, cfg analyze.Config, stdin io.Reader) checked {
+	res := checked{name: name}
+	var src capture.Source
+	var err error
+	if name == "-" {
+		src, err = capture.NewReader(stdin, "-")
+	} else {
+		src, err = capture.Open(name)
+	}
+	if err != nil {
+		res.err = err
+		return res
+	}
+	defer src.Close()
+	j := p.Start(name)
+	sum := analyze.Run(src, nil, cfg, func(f *analyze.Flow) {
+		res.flows++
+		j.Add(f, rules.Evaluate(f))
+	})
+	res.verdict = j.Done()
+	res.err = sum.Err
+	return res
+}
+
+// violationCount returns the violations of a run.
+func violationCount(results []checked) (failed, violations int) {
+	for _, r := range results {
+		if !r.verdict.OK() {
+			failed++
+		}
+		for _, c := range r.verdict.Checks {
+			violations += len(c.Violations)
+		}
+	}
+	return failed, violations
+}
+
+// flowLabel names a flow in a violation: "flow 3 10.0.0.1:50000 → 10.0.0.2:3389".
+func flowLabel(f *analyze.Flow) string {
+	if f == nil {
+		return ""
+	}
+	return fmt.Sprintf("flow %d %s → %s", f.ID, f.Client.Addr, f.Server.Addr)
+}
+
+func writeCheckText(out io.Writer, p *rules.Policy, results []checked, unmatched []rules.Expectation) error {
+	w := bufio.NewWriter(out)
+	for _, r := range results {
+		waived := 0
+		for _, c := range r.verdict.Checks {
+			waived += c.Waived
+		}
+		note := plural(r.flows, "flow")
+		if waived > 0 {
+			note += fmt.Sprintf(", %d expected", waived)
+		}
+		switch {
+		case r.err != nil:
+			fmt.Fprintf(w, "ERROR %s  %s\n", r.name, oneLine(r.err.Error()))
+		case r.verdict.OK():
+			fmt.Fprintf(w, "PASS  %s  (%s)\n", r.name, note)
+			continue
+		default:
+			fmt.Fprintf(w, "FAIL  %s  (%s)\n", r.name, note)
+		}
+		for _, c := range r.verdict.Checks {
+			for _, v := range c.Violations {
+				fmt.Fprintf(w, "  %s: ", c.Name)
+				if v.Flow != nil {
+					fmt.Fprintf(w, "%s: ", flowLabel(v.Flow))
+				}
+				fmt.Fprintln(w, v.Message)
+				if v.Finding != nil {
+					for _, e := range v.Finding.Evidence {
+						fmt.Fprintf(w, "      evidence: packet %d: %s\n", e.Packet, e.What)
+					}
+				}
+			}
+		}
+	}
+	for _, x := range unmatched {
+		fmt.Fprintf(w, "note: expect[%d] (%s) matched none of the captures\n", x.Index, x.Captures)
+	}
+	failed, violations := violationCount(results)
+	fmt.Fprintf(w, "check: %s, %d failed, %s (policy %s)\n", plural(len(results), "capture"), failed,
+		plural(violations, "violation"), p.Path())
+	return w.Flush()
+}
+
+// checkRecord is the --format json document of `rwin check`.
+type checkRecord struct {
+	Type       string               `json:"type"`
+	Schema     int                  `json:"schema"`
+	Policy     string               `json:"policy"`
+	OK         bool                 `json:"ok"`
+	Failed     int                  `json:"failed"`
+	Violations int                  `json:"violations"`
+	Captures   []checkCaptureRecord `json:"captures"`
+	Unmatched  []unmatchedRecord    `json:"unmatched_expectations"`
+}
+
+type checkCaptureRecord struct {
+	File   string             `json:"file"`
+	OK     bool               `json:"ok"`
+	Flows  int                `json:"flows"`
+	Error  *string            `json:"error"`
+	Checks []checkEntryRecord `json:"checks"`
+}
+
+type checkEntryRecord struct {
+	Name       string            `json:"name"`
+	OK         bool              `json:"ok"`
+	Expected   int               `json:"expected"`
+	Violations []violationRecord `json:"violations"`
+}
+
+type violationRecord struct {
+	Flow       *uint64          `json:"flow"`
+	Client     *string          `json:"client"`
+	Server     *string          `json:"server"`
+	Rule       *string          `json:"rule"`
+	Severity   *string          `json:"severity"`
+	Confidence *string          `json:"confidence"`
+	Message    string           `json:"message"`
+	Evidence   []evidenceRecord `json:"evidence"`
+}
+
+type unmatchedRecord struct {
+	Index    int    `json:"index"`
+	Captures string `json:"captures"`
+}
+
+func writeCheckJSON(out io.Writer, p *rules.Policy, results []checked, unmatched []rules.Expectation) error {
+	failed, violations := violationCount(results)
+	doc := checkRecord{Type: "check", Schema: schemaVersion, Policy: p.Path(), Failed: failed, Violations: violations,
+		Captures: []checkCaptureRecord{}, Unmatched: []unmatchedRecord{}}
+	doc.OK = failed == 0
+	for _, r := range results {
+		cr := checkCaptureRecord{File: r.name, OK: r.err == nil && r.verdict.OK(), Flows: r.flows, Checks: []checkEntryRecord{}}
+		if r.err != nil {
+			cr.Error = ptr(oneLine(r.err.Error()))
+			doc.OK = false
+		}
+		for _, c := range r.verdict.Checks {
+			ce := checkEntryRecord{Name: c.Name, OK: c.OK(), Expected: c.Waived, Violations: []violationRecord{}}
+			for _, v := range c.Violations {
+				vr := violationRecord{Message: v.Message, Evidence: []evidenceRecord{}}
+				if f := v.Flow; f != nil {
+					vr.Flow, vr.Client, vr.Server = ptr(f.ID), ptr(f.Client.Addr.String()), ptr(f.Server.Addr.String())
+				}
+				if x := v.Finding; x != nil {
+					vr.Rule, vr.Severity, vr.Confidence = ptr(x.ID), ptr(x.Severity.String()), ptr(x.Confidence.String())
+					for _, e := range x.Evidence {
+						er := evidenceRecord{Packet: e.Packet, What: e.What}
+						if e.Time != 0 {
+							er.Time = ptr(timeString(e.Time))
+						}
+						vr.Evidence = append(vr.Evidence, er)
+					}
+				}
+				ce.Violations = append(ce.Violations, vr)
+			}
+			cr.Checks = append(cr.Checks, ce)
+		}
+		doc.Captures = append(doc.Captures, cr)
+	}
+	for _, x := range unmatched {
+		doc.Unmatched = append(doc.Unmatched, unmatchedRecord{Index: x.Index, Captures: x.Captures})
+	}
+	enc := json.NewEncoder(out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(doc)
+}
+
+// JUnit XML, as Jenkins, GitLab and GitHub test reporters read it: one
+// test suite per capture, one test case per check.
+type junitSuites struct {
+	XMLName  xml.Name     `xml:"testsuites"`
+	Name     string       `xml:"name,attr"`
+	Tests    int          `xml:"tests,attr"`
+	Failures int          `xml:"failures,attr"`
+	Errors   int          `xml:"errors,attr"`
+	Suites   []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Name     string      `xml:"name,attr"`
+	Tests    int         `xml:"tests,attr"`
+	Failures int         `xml:"failures,attr"`
+	Errors   int         `xml:"errors,attr"`
+	Cases    []junitCase `xml:"testcase"`
+}
+
+type junitCase struct {
+	Name      string        `xml:"name,attr"`
+	ClassName string        `xml:"classname,attr"`
+	Failure   *junitProblem `xml:"failure,omitempty"`
+	Error     *junitProblem `xml:"error,omitempty"`
+}
+
+type junitProblem struct {
+	Message string `xml:"message,attr"`
+	Text    string `xml:",chardata"`
+}
+
+func junitOf(results []checked) junitSuites {
+	doc := junitSuites{Name: "rwin check"}
+	for _, r := range results {
+		s := junitSuite{Name: r.name}
+		if r.err != nil {
+			s.Cases = append(s.Cases, junitCase{Name: "read", ClassName: r.name,
+				Error: &junitProblem{Message: oneLine(r.err.Error())}})
+			s.Errors++
+		}
+		for _, c := range r.verdict.Checks {
+			jc := junitCase{Name: c.Name, ClassName: r.name}
+			if !c.OK() {
+				var text strings.Builder
+				for _, v := range c.Violations {
+					if v.Flow != nil {
+						text.WriteString(flowLabel(v.Flow) + ": ")
+					}
+					text.WriteString(v.Message + "\n")
+				}
+				jc.Failure = &junitProblem{Message: plural(len(c.Violations), "violation"), Text: text.String()}
+				s.Failures++
+			}
+			s.Cases = append(s.Cases, jc)
+		}
+		s.Tests = len(s.Cases)
+		doc.Tests += s.Tests
+		doc.Failures += s.Failures
+		doc.Errors += s.Errors
+		doc.Suites = append(doc.Suites, s)
+	}
+	return doc
+}
+
+func writeJUnitFile(path string, results []checked) error {
+	b, err := xml.MarshalIndent(junitOf(results), "", "  ")
+	if err != nil {
+		return fmt.Errorf("junit: %w", err)
+	}
+	b = append([]byte(xml.Header), append(b, '\n')...)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		return fmt.Errorf("junit: %w", err)
+	}
+	return nil
+}
