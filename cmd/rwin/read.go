@@ -18,14 +18,15 @@ import (
 
 // readOptions are the flags of `rwin read`.
 type readOptions struct {
-	files   []string
-	filter  string
-	format  string
-	color   string
-	verbose bool
-	cfg     analyze.Config
-	palette palette     // text: colors of the rows rendered as flows finish
-	stream  *flowStream // ndjson: where flow records go as flows finish
+	files    []string
+	filter   string
+	format   string
+	color    string
+	verbose  bool
+	cfg      analyze.Config
+	palette  palette     // text: colors of the rows rendered as flows finish
+	stream   *flowStream // ndjson: where flow records go as flows finish
+	progress *progress   // the progress line on a terminal's stderr, or nil
 }
 
 // fileResult is everything one input produced.
@@ -117,7 +118,11 @@ Flags:
 	if o.format == "ndjson" {
 		o.stream = newFlowStream(stdout)
 	}
+	if o.format != "ndjson" || !isTerminal(stdout) { // NDJSON lines would overwrite it
+		o.progress = startProgress(stderr, o.files)
+	}
 	results := readAll(o, stdin)
+	o.progress.stop()
 	switch o.format {
 	case "json":
 		err = writeJSON(stdout, results)
@@ -237,6 +242,7 @@ func readOne(name string, o readOptions, stdin io.Reader) fileResult {
 		return res
 	}
 	defer src.Close()
+	src = o.progress.source(name, src)
 	var keep func(*capture.Packet) bool
 	var filter *capture.Filter
 	if o.filter != "" {

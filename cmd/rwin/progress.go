@@ -1,0 +1,194 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"rwin/capture"
+)
+
+// progress shows how far a long read has come, on one line of standard
+// error that it rewrites in place: bytes (and the share of the files read
+// when their sizes are known), packets, and the rates. It shows nothing
+// for the first second, so short reads stay silent, and nothing at all
+// unless standard error is a terminal: a log file or a pipe gets no
+// carriage returns. stop clears the line before the results are written.
+type progress struct {
+	w       io.Writer
+	what    string // "capture.pcap", or "3 files"
+	total   int64  // bytes of all inputs; 0 when one has no known size (stdin)
+	start   time.Time
+	packets atomic.Int64
+	bytes   atomic.Int64
+	done    chan struct{}
+	wg      sync.WaitGroup
+}
+
+// Timing of the progress line.
+const (
+	progressDelay    = time.Second
+	progressInterval = 250 * time.Millisecond
+	// progressBatch is how many packets a source counts before it
+	// publishes them, so the per-packet cost stays one increment.
+	progressBatch = 4096
+)
+
+// startProgress starts the progress line for reading files, or returns nil
+// (a valid, silent *progress) when stderr is not a terminal.
+func startProgress(stderr io.Writer, files []string) *progress {
+	if !isTerminal(stderr) {
+		return nil
+	}
+	return newProgress(stderr, files, progressDelay, progressInterval)
+}
+
+// isTerminal reports whether w is a terminal that understands "\r" and
+// erasing to the end of the line.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok || os.Getenv("TERM") == "dumb" {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func newProgress(w io.Writer, files []string, delay, interval time.Duration) *progress {
+	p := &progress{w: w, what: files[0], start: time.Now(), done: make(chan struct{})}
+	if len(files) > 1 {
+		p.what = fmt.Sprintf("%d files", len(files))
+	}
+	for _, name := range files {
+		st, err := os.Stat(name)
+		if name == "-" || err != nil || !st.Mode().IsRegular() {
+			p.total = 0
+			break
+		}
+		p.total += st.Size()
+	}
+	p.wg.Add(1)
+	go p.draw(delay, interval)
+	return p
+}
+
+func (p *progress) draw(delay, interval time.Duration) {
+	defer p.wg.Done()
+	select {
+	case <-p.done:
+		return
+	case <-time.After(delay):
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		fmt.Fprintf(p.w, "\r%s\x1b[K", p.line(time.Since(p.start)))
+		select {
+		case <-p.done:
+			fmt.Fprint(p.w, "\r\x1b[K")
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// line renders the state after elapsed time.
+func (p *progress) line(elapsed time.Duration) string {
+	pk, by := p.packets.Load(), p.bytes.Load()
+	s := elapsed.Seconds()
+	var b strings.Builder
+	fmt.Fprintf(&b, "rwin: reading %s: ", p.what)
+	if p.total > 0 {
+		fmt.Fprintf(&b, "%d%% of %s, ", min(100, by*100/p.total), byteCount(p.total))
+	} else {
+		fmt.Fprintf(&b, "%s, ", byteCount(by))
+	}
+	fmt.Fprintf(&b, "%s packets, %s packets/s, %s/s", packetCount(pk), packetCount(int64(float64(pk)/s)), byteCount(int64(float64(by)/s)))
+	return b.String()
+}
+
+// source wraps src, read from the file name, so that its packets and
+// bytes count towards the progress line. On a nil *progress it returns src
+// itself.
+func (p *progress) source(name string, src capture.Source) capture.Source {
+	if p == nil {
+		return src
+	}
+	c := &countingSource{Source: src, p: p, size: -1}
+	if st, err := os.Stat(name); name != "-" && err == nil && st.Mode().IsRegular() {
+		c.size = st.Size()
+	}
+	return c
+}
+
+// stop ends the progress line and erases it. It may be called on nil.
+func (p *progress) stop() {
+	if p == nil {
+		return
+	}
+	close(p.done)
+	p.wg.Wait()
+}
+
+// countingSource counts the packets and bytes of one source, publishing
+// them every progressBatch packets.
+type countingSource struct {
+	capture.Source
+	p       *progress
+	size    int64 // of the file; -1 when not known
+	packets int64 // not yet published
+	offset  int64 // file offset of the end of the last packet read
+	shown   int64 // offset already published
+}
+
+func (c *countingSource) Next(pkt *capture.Packet) error {
+	err := c.Source.Next(pkt)
+	if err != nil {
+		if err == io.EOF && c.size >= 0 {
+			c.offset = c.size // the last record's header and padding
+		}
+		c.publish()
+		return err
+	}
+	c.packets++
+	c.offset = pkt.Offset + int64(len(pkt.Data))
+	if c.packets == progressBatch {
+		c.publish()
+	}
+	return nil
+}
+
+func (c *countingSource) publish() {
+	c.p.packets.Add(c.packets)
+	c.p.bytes.Add(c.offset - c.shown)
+	c.packets, c.shown = 0, c.offset
+}
+
+// packetCount renders a packet count: 950, 12.3k, 4.20M.
+func packetCount(n int64) string {
+	switch {
+	case n >= 1e6:
+		return fmt.Sprintf("%.2fM", float64(n)/1e6)
+	case n >= 1e4:
+		return fmt.Sprintf("%.1fk", float64(n)/1e3)
+	}
+	return fmt.Sprint(n)
+}
+
+// byteCount renders a size in decimal units, as disks and rates are
+// given: 431 MB, 1.2 GB.
+func byteCount(n int64) string {
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.1f GB", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.0f MB", float64(n)/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%.0f kB", float64(n)/1e3)
+	}
+	return fmt.Sprintf("%d B", n)
+}
