@@ -158,7 +158,7 @@ func (out *liveOutput) textRow(r *flowRecord) {
 	if r.Service != nil {
 		svc = *r.Service
 	}
-	if ns := pathRTT(r.flow); ns > 0 {
+	if ns := r.flow.PathRTT(); ns > 0 {
 		rtt = rules.Duration(ns)
 	}
 	out.row(fmt.Sprint, fmt.Sprint(r.ID), r.Client+" → "+r.Server, svc, r.Handshake, scaleCell(r.flow),

@@ -240,8 +240,8 @@ func newFlowRecord(file string, f *analyze.Flow, found []rules.Finding) flowReco
 	r.RTT.ToServer = rttStat(f.Client.RTT)
 	r.RTT.ToClient = rttStat(f.Server.RTT)
 	r.Traffic = map[string]trafficR{
-		"client": trafficOf(&f.Client, &f.Server, pathRTT(f)),
-		"server": trafficOf(&f.Server, &f.Client, pathRTT(f)),
+		"client": trafficOf(&f.Client, &f.Server, f.PathRTT()),
+		"server": trafficOf(&f.Server, &f.Client, f.PathRTT()),
 	}
 	for _, x := range found {
 		fr := findingRecord{ID: x.ID, Name: x.Name, Severity: x.Severity.String(), Confidence: x.Confidence.String(),
@@ -257,19 +257,6 @@ func newFlowRecord(file string, f *analyze.Flow, found []rules.Finding) flowReco
 		r.Findings = append(r.Findings, fr)
 	}
 	return r
-}
-
-// pathRTT is the best round-trip estimate through the capture point: the
-// handshake's two halves, else the two data legs' minimum samples; 0 when
-// neither is known.
-func pathRTT(f *analyze.Flow) int64 {
-	if rtt := f.RTT(); rtt > 0 {
-		return rtt
-	}
-	if f.Client.RTT.Samples > 0 && f.Server.RTT.Samples > 0 {
-		return f.Client.RTT.Min + f.Server.RTT.Min
-	}
-	return 0
 }
 
 func handshakeNotes(f *analyze.Flow) []string {

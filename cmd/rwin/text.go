@@ -144,11 +144,11 @@ func flowRow(p palette, f *analyze.Flow, found []rules.Finding) string {
 		svc = "-"
 	}
 	rtt := "-"
-	if ns := pathRTT(f); ns > 0 {
+	if ns := f.PathRTT(); ns > 0 {
 		rtt = rules.Duration(ns)
 	}
-	toServer := trafficOf(&f.Client, &f.Server, pathRTT(f))
-	toClient := trafficOf(&f.Server, &f.Client, pathRTT(f))
+	toServer := trafficOf(&f.Client, &f.Server, f.PathRTT())
+	toClient := trafficOf(&f.Server, &f.Client, f.PathRTT())
 	return fmt.Sprintf("  %d\t%s → %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s", f.ID, f.Client.Addr, f.Server.Addr, svc, f.Handshake,
 		scaleCell(f), rwinCell(rwinOf(&f.Client)), rwinCell(rwinOf(&f.Server)), rtt,
 		rateCell(toServer.ThroughputBPS), rateCell(toClient.ThroughputBPS), findingsCell(p, found))
@@ -189,21 +189,7 @@ func rateCell(bps *float64) string {
 	if bps == nil {
 		return "-"
 	}
-	return rate(*bps)
-}
-
-// rate renders bits per second with a decimal unit, as link speeds are.
-func rate(bps float64) string {
-	units := []string{"bit/s", "kbit/s", "Mbit/s", "Gbit/s"}
-	u := 0
-	for bps >= 1000 && u < len(units)-1 {
-		bps /= 1000
-		u++
-	}
-	if bps >= 100 || u == 0 {
-		return fmt.Sprintf("%.0f %s", bps, units[u])
-	}
-	return fmt.Sprintf("%.1f %s", bps, units[u])
+	return rules.Rate(*bps)
 }
 
 func findingsCell(p palette, found []rules.Finding) string {
@@ -384,10 +370,10 @@ func trafficText(t trafficR) string {
 	}
 	s += ")"
 	if t.ThroughputBPS != nil {
-		s += ", " + rate(*t.ThroughputBPS)
+		s += ", " + rules.Rate(*t.ThroughputBPS)
 	}
 	if t.CeilingBPS != nil {
-		s += ", RWIN/RTT ceiling " + rate(*t.CeilingBPS)
+		s += ", RWIN/RTT ceiling " + rules.Rate(*t.CeilingBPS)
 	}
 	if t.AtWindowPct != nil && *t.AtWindowPct > 0 {
 		s += fmt.Sprintf(", %.0f%% of data segments at the window", *t.AtWindowPct)
