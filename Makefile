@@ -45,3 +45,17 @@ test: deps-test
 # minute). See fixtures/README.md.
 fixtures: deps-test
 	$(GO) run ./fixtures/lab -all -out fixtures/captures/lab
+
+# The performance report quoted in README.md (about 6 minutes, most of it
+# tshark): generates the benchmark and SYN-flood captures (reproducible,
+# never committed) under BENCH_DIR, installs tshark and tcptrace if missing,
+# and times rwin against them and against minimal gopacket-based parsers.
+BENCH_DIR  ?= fixtures/bench/out
+BENCH_PKGS := tshark tcptrace
+bench: build
+	@$(MAKE) --no-print-directory deps-test TEST_PKGS="$(BENCH_PKGS)"
+	@mkdir -p $(BENCH_DIR)
+	$(GO) build -o $(BENCH_DIR)/bench ./fixtures/bench
+	$(BENCH_DIR)/bench -gen $(BENCH_DIR)/bench.pcap
+	$(BENCH_DIR)/bench -gen-flood $(BENCH_DIR)/flood.pcap
+	$(BENCH_DIR)/bench -run $(BENCH_DIR)/bench.pcap -flood $(BENCH_DIR)/flood.pcap -rwin ./rwin
