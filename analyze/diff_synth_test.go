@@ -345,12 +345,16 @@ func writeSynth(t testing.TB, dir string, conns []synthConn, paths []synthPath) 
 // diffFiles runs Diff over two capture files.
 func diffFiles(t testing.TB, a, b string) *DiffResult {
 	t.Helper()
-	res, err := Diff([2]Opener{
+	res, err := diffFilesErr(a, b)
+	require.NoError(t, err)
+	return res
+}
+
+func diffFilesErr(a, b string) (*DiffResult, error) {
+	return Diff([2]Opener{
 		func() (capture.Source, error) { return capture.Open(a) },
 		func() (capture.Source, error) { return capture.Open(b) },
 	}, Config{})
-	require.NoError(t, err)
-	return res
 }
 
 // baseConn is a Linux-like download of 64 KiB with timestamps and shift 7.

@@ -1,0 +1,47 @@
+package analyze
+
+import (
+	"bytes"
+	"net/netip"
+	"os"
+	"testing"
+
+	"rwin/capture"
+)
+
+// FuzzDiff feeds two arbitrary captures to Diff: whatever the bytes, it
+// must not panic, and every pair must point at flows it reports. The
+// seeds are a synthetic pair through a NAT that offsets sequence numbers
+// and loses a segment, a capture diffed with itself, and a cut one.
+func FuzzDiff(f *testing.F) {
+	c := baseConn()
+	c.response = 8 << 10
+	p := basePath()
+	p.nat, p.seqOffset, p.lose = netip.MustParseAddrPort("203.0.113.7:61001"), 99, map[int]bool{2: true}
+	a, b := writeSynth(f, f.TempDir(), []synthConn{c}, []synthPath{p})
+	da, err := os.ReadFile(a)
+	if err != nil {
+		f.Fatal(err)
+	}
+	db, err := os.ReadFile(b)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(da, db)
+	f.Add(da, da)
+	f.Add(db[:len(db)/2], da)
+	f.Fuzz(func(t *testing.T, x, y []byte) {
+		opener := func(b []byte, name string) Opener {
+			return func() (capture.Source, error) { return capture.NewReader(bytes.NewReader(b), name) }
+		}
+		res, err := Diff([2]Opener{opener(x, "a"), opener(y, "b")}, Config{})
+		if err != nil {
+			return
+		}
+		for _, p := range res.Pairs {
+			if p.A >= len(res.Sides[0].Flows) || p.B >= len(res.Sides[1].Flows) {
+				t.Errorf("pair %+v points past the flows", p)
+			}
+		}
+	})
+}
