@@ -10,7 +10,8 @@ import (
 // that only matters while packets arrive. Its size is fixed.
 type flowState struct {
 	Flow
-	key              flowKey
+	hash             uint64     // flowHash of its 4-tuple
+	sameHash         *flowState // the next live flow with the same hash
 	list             *flowList
 	prev, next       *flowState
 	lastTime         int64
