@@ -272,31 +272,19 @@ func Diff(open [2]Opener, cfg Config) (*DiffResult, error) {
 			res.Sides[i].Pair[j] = -1
 		}
 	}
-	var states []*pairState
-	for _, c := range chosen {
-		fa, fb := sides[0].flowOf[c.a], sides[1].flowOf[c.b]
-		if fa < 0 || fb < 0 {
-			continue // a flow the analyzer split differently: nothing to report it under
-		}
-		res.Pairs = append(res.Pairs, FlowPair{A: fa, B: fb})
-		res.Sides[0].Pair[fa] = len(res.Pairs) - 1
-		res.Sides[1].Pair[fb] = len(res.Pairs) - 1
-		states = append(states, nil)
-	}
 	// The second pass merges the captures on one time line: B's clock
 	// moved by the measured offset, or without one by the pairs' own.
 	align := theta
 	if thetaPairs == 0 {
 		align = medianPairTheta(chosen)
 	}
-	k := 0
-	for _, c := range chosen {
-		fa, fb := sides[0].flowOf[c.a], sides[1].flowOf[c.b]
-		if fa < 0 || fb < 0 {
-			continue
-		}
-		states[k] = newPairState(&res.Pairs[k], c, &sides[0], &sides[1], theta, thetaPairs > 0, align)
-		k++
+	res.Pairs = make([]FlowPair, len(chosen))
+	states := make([]*pairState, len(chosen))
+	for i, c := range chosen {
+		p := &res.Pairs[i]
+		p.A, p.B = sides[0].flowOf[c.a], sides[1].flowOf[c.b]
+		res.Sides[0].Pair[p.A], res.Sides[1].Pair[p.B] = i, i
+		states[i] = newPairState(p, c, &sides[0], &sides[1], theta, thetaPairs > 0, align)
 	}
 	if len(states) > 0 {
 		if err := diffSecondPass(open, &res, sides, states, align); err != nil {

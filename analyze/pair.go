@@ -83,7 +83,7 @@ func (c PairConfidence) String() string {
 const (
 	pairHigh   = 0.95
 	pairMedium = 0.75
-	pairLow    = 0.4
+	pairLow    = 0.35 // a shared 4-tuple alone (0.4), with nothing against it
 )
 
 func pairConfidenceOf(score float64) PairConfidence {
@@ -607,11 +607,15 @@ func assignPairs(a, b *sideIndex) (chosen []*pairCandidate, theta int64, thetaPa
 	})
 	takenA, takenB := make(map[int]bool), make(map[int]bool)
 	for _, c := range cands {
-		if c.score < pairLow || takenA[c.a] || takenB[c.b] {
+		// A flow the analyzer split otherwise has nothing to report the
+		// pair under.
+		if c.score < pairLow || takenA[c.a] || takenB[c.b] || a.flowOf[c.a] < 0 || b.flowOf[c.b] < 0 {
 			continue
 		}
 		takenA[c.a], takenB[c.b] = true, true
 		chosen = append(chosen, c)
 	}
+	// Report pairs in the order of A's flows.
+	slices.SortFunc(chosen, func(x, y *pairCandidate) int { return cmp.Compare(a.flowOf[x.a], a.flowOf[y.a]) })
 	return chosen, theta, len(thetas)
 }
