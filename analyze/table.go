@@ -144,6 +144,15 @@ func mix(x, y uint64) uint64 {
 	return hi ^ lo
 }
 
+// lookup returns the live flow with hash h that seg belongs to, or nil.
+func (a *Analyzer) lookup(h uint64, seg *capture.Segment) *flowState {
+	fs := a.flows[h]
+	for fs != nil && !fs.carries(seg) {
+		fs = fs.sameHash
+	}
+	return fs
+}
+
 // carries reports whether seg belongs to fs's 4-tuple, either way,
 // comparing addresses as keyOf does (IPv4 as IPv4-mapped IPv6).
 func (fs *flowState) carries(seg *capture.Segment) bool {
@@ -181,10 +190,7 @@ func (a *Analyzer) Add(seg *capture.Segment) {
 		a.clock = seg.Time
 	}
 	h := a.flowHash(seg)
-	fs := a.flows[h]
-	for fs != nil && !fs.carries(seg) {
-		fs = fs.sameHash
-	}
+	fs := a.lookup(h, seg)
 	if fs != nil && fs.isNewIncarnation(seg) {
 		a.finish(fs)
 		fs = nil
