@@ -177,22 +177,34 @@ func senderName(d int) string {
 	return "server"
 }
 
-// handshakes lists the pair's compared handshake segments with their
-// sender and direction.
-func (v *pairView) handshakes() []struct {
+// handshakeRef is a handshake segment of a pair with its sender and
+// direction.
+type handshakeRef struct {
 	hs     *analyze.HandshakeDiff
 	name   string
 	sender string
 	d      int
-} {
-	return []struct {
-		hs     *analyze.HandshakeDiff
-		name   string
-		sender string
-		d      int
-	}{
+}
+
+// handshakes lists the pair's SYN and SYN-ACK.
+func (v *pairView) handshakes() [2]handshakeRef {
+	return [2]handshakeRef{
 		{&v.p.SYN, "SYN", "client", analyze.ClientToServer},
 		{&v.p.SYNACK, "SYN-ACK", "server", analyze.ServerToClient},
+	}
+}
+
+// forwardedOptions calls fn for every option that differs between the
+// copies of a handshake segment the path forwarded (one it made itself is
+// path-answers-handshake's).
+func (v *pairView) forwardedOptions(fn func(h handshakeRef, o analyze.OptionDiff)) {
+	for _, h := range v.handshakes() {
+		if !h.hs.Compared || h.hs.Originated {
+			continue
+		}
+		for _, o := range h.hs.Options {
+			fn(h, o)
+		}
 	}
 }
 
@@ -368,76 +380,58 @@ func pathStripsOption(v *pairView, r *Rule) []DiffFinding {
 
 func pathRewritesWScale(v *pairView, r *Rule) []DiffFinding {
 	var out []DiffFinding
-	for _, h := range v.handshakes() {
-		hs := h.hs
-		if !hs.Compared || hs.Originated {
-			continue
+	v.forwardedOptions(func(h handshakeRef, o analyze.OptionDiff) {
+		if o.Kind != capture.OptKindWScale || o.Change != analyze.OptionValue {
+			return
 		}
-		for _, o := range hs.Options {
-			if o.Kind != capture.OptKindWScale || o.Change != analyze.OptionValue {
-				continue
-			}
-			out = append(out, v.finding(r, Error, Both,
-				fmt.Sprintf("the path rewrote the window scale shift in the %s's %s from %d to %d%s",
-					h.sender, h.name, o.Sent, o.Received, v.scalingConsequence()),
-				"Find the device between the capture points that rewrites the window scale option and stop it; until "+
-					"then one end reads the other's windows wrongly.",
-				copies(hs, h.name)))
-		}
-	}
+		out = append(out, v.finding(r, Error, Both,
+			fmt.Sprintf("the path rewrote the window scale shift in the %s's %s from %d to %d%s",
+				h.sender, h.name, o.Sent, o.Received, v.scalingConsequence()),
+			"Find the device between the capture points that rewrites the window scale option and stop it; until "+
+				"then one end reads the other's windows wrongly.",
+			copies(h.hs, h.name)))
+	})
 	return out
 }
 
 func pathClampsMSS(v *pairView, r *Rule) []DiffFinding {
 	var out []DiffFinding
-	for _, h := range v.handshakes() {
-		hs := h.hs
-		if !hs.Compared || hs.Originated {
-			continue
+	v.forwardedOptions(func(h handshakeRef, o analyze.OptionDiff) {
+		if o.Kind != capture.OptKindMSS || o.Change != analyze.OptionValue {
+			return
 		}
-		for _, o := range hs.Options {
-			if o.Kind != capture.OptKindMSS || o.Change != analyze.OptionValue {
-				continue
-			}
-			sev, what, advice := Info, "clamped", "Expected behind a VPN, PPPoE or tunnel gateway whose MTU is smaller; check that the clamp matches the path MTU."
-			if o.Received > o.Sent {
-				sev, what, advice = Warn, "raised", "Find the device that raises the MSS: the peer will send segments larger than the sender can take."
-			}
-			dir := ServerToClient // the SYN's MSS limits what the server sends
-			if h.d == analyze.ServerToClient {
-				dir = ClientToServer
-			}
-			out = append(out, v.finding(r, sev, dir,
-				fmt.Sprintf("the path %s the MSS in the %s's %s from %d to %d", what, h.sender, h.name, o.Sent, o.Received),
-				advice, copies(hs, h.name)))
+		sev, what, advice := Info, "clamped", "Expected behind a VPN, PPPoE or tunnel gateway whose MTU is smaller; check that the clamp matches the path MTU."
+		if o.Received > o.Sent {
+			sev, what, advice = Warn, "raised", "Find the device that raises the MSS: the peer will send segments larger than the sender can take."
 		}
-	}
+		dir := ServerToClient // the SYN's MSS limits what the server sends
+		if h.d == analyze.ServerToClient {
+			dir = ClientToServer
+		}
+		out = append(out, v.finding(r, sev, dir,
+			fmt.Sprintf("the path %s the MSS in the %s's %s from %d to %d", what, h.sender, h.name, o.Sent, o.Received),
+			advice, copies(h.hs, h.name)))
+	})
 	return out
 }
 
 func pathAddsOption(v *pairView, r *Rule) []DiffFinding {
 	var out []DiffFinding
-	for _, h := range v.handshakes() {
-		hs := h.hs
-		if !hs.Compared || hs.Originated {
-			continue
+	v.forwardedOptions(func(h handshakeRef, o analyze.OptionDiff) {
+		if o.Change != analyze.OptionAdded {
+			return
 		}
-		for _, o := range hs.Options {
-			if o.Change != analyze.OptionAdded {
-				continue
-			}
-			sev := Info
-			if o.Kind == capture.OptKindWScale {
-				sev = Warn
-			}
-			out = append(out, v.finding(r, sev, Both,
-				fmt.Sprintf("the path added %s to the %s's %s%s", optionName(o.Kind, o.Received, true), h.sender, h.name,
-					v.scalingConsequence()),
-				"Find the device between the capture points that inserts options; its peer now acts on an option the "+
-					"sender never chose.",
-				copies(hs, h.name)))
+		sev := Info
+		if o.Kind == capture.OptKindWScale {
+			sev = Warn
 		}
-	}
+		out = append(out, v.finding(r, sev, Both,
+			fmt.Sprintf("the path added %s to the %s's %s%s", optionName(o.Kind, o.Received, true), h.sender, h.name,
+				v.scalingConsequence()),
+			"Find the device between the capture points that inserts options; its peer now acts on an option the "+
+				"sender never chose.",
+			copies(h.hs, h.name)))
+	})
 	return out
 }
 
