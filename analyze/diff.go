@@ -124,8 +124,12 @@ type DirDiff struct {
 	Hops     int
 	HopsOK   bool
 	HopsVary bool
-	// Matched counts segments found in both captures.
-	Matched uint64
+	// Matched counts segments found in both captures; Resegmented the
+	// overlaps of data matched by sequence range instead, where one
+	// capture's packet holds pieces of the other's (segmentation offload
+	// at a capture point: TSO or GSO at a sender, LRO or GRO at a
+	// receiver).
+	Matched, Resegmented uint64
 	// Only counts segments seen only in capture i, while the other
 	// capture was recording; OnlyData and OnlyBytes those with payload.
 	// In the upstream capture they vanished on the path; in the

@@ -48,6 +48,40 @@ type synthPath struct {
 	lose map[int]bool
 	// clock is B's clock minus A's.
 	clock time.Duration
+	// tso merges up to this many of the server's consecutive data
+	// segments into one packet in its own capture (segmentation offload
+	// at the sender); gro does the same in the client's capture (receive
+	// offload).
+	tso, gro int
+}
+
+// capturedPkt is a segment as one capture point saw it.
+type capturedPkt struct {
+	k        synthPkt
+	atSender bool
+}
+
+// offload merges runs of the server's data segments that a capture saw
+// back to back, up to n per packet, as segmentation offload shows them:
+// contiguous bytes with the same timestamp.
+func offload(pkts []capturedPkt, n int) []capturedPkt {
+	if n < 2 {
+		return pkts
+	}
+	var out []capturedPkt
+	run := 0
+	for _, cp := range pkts {
+		if l := len(out) - 1; l >= 0 && run < n && !cp.k.fromC && cp.k.payload > 0 && !out[l].k.fromC && out[l].k.payload > 0 &&
+			out[l].k.tsval == cp.k.tsval && out[l].k.seq+uint32(out[l].k.payload) == cp.k.seq {
+			out[l].k.payload += cp.k.payload
+			out[l].k.flags |= cp.k.flags
+			run++
+			continue
+		}
+		out = append(out, cp)
+		run = 1
+	}
+	return out
 }
 
 // synthConn is one connection.
@@ -89,7 +123,7 @@ const synthMSS = 1448
 
 // play runs one connection through the path and appends the packets each
 // capture records.
-func (c synthConn) play(p synthPath, capA, capB *[]synthRecord) {
+func (c synthConn) play(p synthPath, capA, capB *[]capturedPkt) {
 	ts := c.tsC != 0 || c.tsS != 0
 	d := p.delay
 	p.lose = maps.Clone(p.lose) // the unscaled firewall adds to it
@@ -117,13 +151,13 @@ func (c synthConn) play(p synthPath, capA, capB *[]synthRecord) {
 		if !k.fromC {
 			near, far = capB, capA
 		}
-		*near = append(*near, c.record(k, p, true))
+		*near = append(*near, capturedPkt{k: k, atSender: true})
 		if k.dataIdx >= 0 && p.lose[k.dataIdx] {
 			return
 		}
 		arr := k
 		arr.at += d
-		*far = append(*far, c.record(arr, p, false))
+		*far = append(*far, capturedPkt{k: arr})
 	}
 	t := c.start
 	tsOpt := func() layers.TCPOption {
@@ -324,7 +358,14 @@ func writeSynth(t testing.TB, dir string, conns []synthConn, paths []synthPath) 
 	t.Helper()
 	var a, b []synthRecord
 	for i, c := range conns {
-		c.play(paths[i], &a, &b)
+		var ca, cb []capturedPkt
+		c.play(paths[i], &ca, &cb)
+		for _, cp := range offload(ca, paths[i].gro) {
+			a = append(a, c.record(cp.k, paths[i], cp.atSender))
+		}
+		for _, cp := range offload(cb, paths[i].tso) {
+			b = append(b, c.record(cp.k, paths[i], cp.atSender))
+		}
 	}
 	names := [2]string{filepath.Join(dir, "a.pcap"), filepath.Join(dir, "b.pcap")}
 	for i, recs := range [][]synthRecord{a, b} {

@@ -160,6 +160,25 @@ func TestDiffSynthetic(t *testing.T) {
 			},
 		},
 		{
+			name: "segmentation offload at both ends: super-segments match their pieces", conn: baseConn(),
+			path: func(p *synthPath) { p.tso, p.gro = 8, 3 },
+			check: func(t *testing.T, _ *DiffResult, p *FlowPair) {
+				d := &p.Dirs[ServerToClient]
+				assert.NotZero(t, d.Resegmented)
+				assert.Equal(t, [2]uint64{}, d.OnlyData, "nothing lost: the bytes arrived in other packets")
+			},
+		},
+		{
+			name: "segmentation offload and a lost segment", conn: baseConn(),
+			path: func(p *synthPath) { p.tso, p.lose = 4, map[int]bool{5: true} },
+			check: func(t *testing.T, _ *DiffResult, p *FlowPair) {
+				d := &p.Dirs[ServerToClient]
+				assert.Equal(t, uint64(1), d.OnlyData[CaptureB], "the super-segment that lost a piece")
+				assert.Equal(t, uint64(synthMSS), d.OnlyBytes[CaptureB], "one segment's bytes are missing")
+				assert.Zero(t, d.OnlyData[CaptureA])
+			},
+		},
+		{
 			name: "without timestamps ip ids and isns pair the flow", conn: noTS,
 			path: func(p *synthPath) { p.nat = netip.MustParseAddrPort("203.0.113.7:61001") },
 			check: func(t *testing.T, _ *DiffResult, p *FlowPair) {

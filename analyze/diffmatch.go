@@ -91,6 +91,9 @@ type pendingSeg struct {
 	tsval   uint32
 	hasTS   bool
 	opts    capture.OptSet
+	// covered counts the payload bytes the other capture holds in other
+	// packets (segmentation offload).
+	covered int32
 	// Where the data ended relative to the receiver's unscaled window:
 	// edgeNone (no data, or no ACK seen yet), edgeWithin or edgeBeyond;
 	// edge locates that ACK.
@@ -351,6 +354,9 @@ func (ps *pairState) segment(m *diffMerge, i int, fromX bool, seg *capture.Segme
 		}
 		return
 	}
+	if ds.coalesced(&v, i, other) {
+		return
+	}
 	if dropped := ds.pend[i].push(v); dropped != nil && !dropped.gone {
 		ds.out.Overflow++
 	}
@@ -380,6 +386,70 @@ func (ds *dirState) classify(v *pendingSeg, i int) {
 	}
 }
 
+// coalesced matches a data segment that has no copy of its own against
+// the other capture's pending data by sequence range. Segmentation
+// offload makes one capture's packets another's several, or cuts them
+// elsewhere: a sender's capture shows what the stack handed to the NIC
+// (TSO, GSO), a receiver's what the NIC or the kernel merged (LRO, GRO).
+// Both keep the timestamps of the segments they cut or merge, so TSvals
+// must still agree. Each overlap counts for both packets; a packet whose
+// bytes are all accounted for is matched. i is v's capture; it reports
+// whether v is wholly accounted for, else v.covered says how much.
+func (ds *dirState) coalesced(v *pendingSeg, i int, other *pendingQueue) bool {
+	if v.payload == 0 {
+		return false
+	}
+	vEnd := v.seq.Add(uint32(v.payload))
+	for j := other.head; j < len(other.s) && v.covered < v.payload; j++ {
+		y := &other.s[j]
+		if y.gone || y.payload == 0 || ds.useTS && v.hasTS && y.hasTS && v.tsval != y.tsval {
+			continue
+		}
+		yEnd := y.seq.Add(uint32(y.payload))
+		from, to := v.seq, vEnd
+		if from.LessThan(y.seq) {
+			from = y.seq
+		}
+		if yEnd.LessThan(to) {
+			to = yEnd
+		}
+		n := to.Sub(from)
+		if n <= 0 {
+			continue
+		}
+		ds.out.Resegmented++
+		v.covered += n
+		y.covered += n
+		if y.covered >= y.payload {
+			y.gone = true
+			if ds.out.Upstream == 1-i {
+				ds.delivered(y)
+			}
+		}
+	}
+	other.trim()
+	if v.covered < v.payload {
+		return false
+	}
+	if ds.out.Upstream == i {
+		ds.delivered(v)
+	}
+	return true
+}
+
+// delivered counts a data segment of the upstream capture that reached
+// the downstream one, by where it ended against the unscaled edge.
+func (ds *dirState) delivered(up *pendingSeg) {
+	u := &ds.out.Unscaled
+	switch up.edge {
+	case edgeBeyond:
+		u.BeyondSent++
+	case edgeWithin:
+		u.WithinSent++
+		u.MaxWithinDelivered = max(u.MaxWithinDelivered, int(up.payload))
+	}
+}
+
 // matched compares the two copies of one segment.
 func (ds *dirState) matched(a, b *pendingSeg) {
 	o := ds.out
@@ -388,13 +458,7 @@ func (ds *dirState) matched(a, b *pendingSeg) {
 	if o.Upstream == CaptureB {
 		up = b
 	}
-	switch up.edge {
-	case edgeBeyond:
-		o.Unscaled.BeyondSent++
-	case edgeWithin:
-		o.Unscaled.WithinSent++
-		o.Unscaled.MaxWithinDelivered = max(o.Unscaled.MaxWithinDelivered, int(up.payload))
-	}
+	ds.delivered(up)
 	if a.flags&capture.FlagSYN != 0 {
 		return // handshake copies are compared with the flows' handshakes
 	}
@@ -466,10 +530,10 @@ func (ds *dirState) unmatched(m *diffMerge, i int, v *pendingSeg) {
 	}
 	if v.payload > 0 {
 		o.OnlyData[i]++
-		o.OnlyBytes[i] += uint64(v.payload)
+		o.OnlyBytes[i] += uint64(v.payload - v.covered)
 	}
-	if i != o.Upstream {
-		return
+	if i != o.Upstream || v.covered > 0 {
+		return // part of it arrived, cut otherwise: no clean edge test
 	}
 	u := &o.Unscaled
 	switch v.edge {

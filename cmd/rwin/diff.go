@@ -188,6 +188,7 @@ type diffDirRecord struct {
 	Hops           *int              `json:"hops"`
 	HopsVary       bool              `json:"hops_vary"`
 	Matched        uint64            `json:"matched"`
+	Resegmented    uint64            `json:"resegmented"`
 	Only           map[string]uint64 `json:"only"`
 	OnlyData       map[string]uint64 `json:"only_data"`
 	OnlyBytes      map[string]uint64 `json:"only_bytes"`
@@ -393,10 +394,11 @@ func newDiffPairRecord(n int, files [2]string, p *analyze.FlowPair, fa, fb *anal
 func dirRecord(d *analyze.DirDiff) diffDirRecord {
 	r := diffDirRecord{
 		Compared: d.Compared, Upstream: captureKeyPtr(d.Upstream), HopsVary: d.HopsVary, Matched: d.Matched,
-		Only:      map[string]uint64{"a": d.Only[0], "b": d.Only[1]},
-		OnlyData:  map[string]uint64{"a": d.OnlyData[0], "b": d.OnlyData[1]},
-		OnlyBytes: map[string]uint64{"a": d.OnlyBytes[0], "b": d.OnlyBytes[1]},
-		Outside:   d.Outside, Overflow: d.Overflow, WindowRewrites: d.WindowRewrites, TSRewrites: d.TSRewrites,
+		Resegmented: d.Resegmented,
+		Only:        map[string]uint64{"a": d.Only[0], "b": d.Only[1]},
+		OnlyData:    map[string]uint64{"a": d.OnlyData[0], "b": d.OnlyData[1]},
+		OnlyBytes:   map[string]uint64{"a": d.OnlyBytes[0], "b": d.OnlyBytes[1]},
+		Outside:     d.Outside, Overflow: d.Overflow, WindowRewrites: d.WindowRewrites, TSRewrites: d.TSRewrites,
 		IPIDRewrites: d.IPIDRewrites, OptionChanges: d.OptionChanges,
 		Unscaled: unscaledRecord{BeyondSent: d.Unscaled.BeyondSent, BeyondLost: d.Unscaled.BeyondLost,
 			WithinSent: d.Unscaled.WithinSent, WithinLost: d.Unscaled.WithinLost},

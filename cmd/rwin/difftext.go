@@ -193,6 +193,9 @@ func segmentsText(d *analyze.DirDiff) string {
 		return "not compared segment by segment (no sequence offset between the captures)"
 	}
 	parts := []string{fmt.Sprintf("%d segments matched", d.Matched)}
+	if d.Resegmented > 0 {
+		parts = append(parts, fmt.Sprintf("%d pieces matched by sequence range (segmentation offload at a capture point)", d.Resegmented))
+	}
 	if d.SeqOffset != 0 {
 		parts = append(parts, fmt.Sprintf("sequence offset %+d", int32(d.SeqOffset)))
 	}
