@@ -454,3 +454,30 @@ func BenchmarkDiff(b *testing.B) {
 		}
 	}
 }
+
+// TestPairObserverDoesNotAllocatePerPacket samples the segments of a
+// known flow: once its sketches exist, a packet costs no allocation.
+func TestPairObserverDoesNotAllocatePerPacket(t *testing.T) {
+	a, _ := writeSynth(t, t.TempDir(), []synthConn{baseConn()}, []synthPath{basePath()})
+	src, err := capture.Open(a)
+	require.NoError(t, err)
+	defer src.Close()
+	o := newPairObserver()
+	var pkts []capture.Packet
+	for {
+		var p capture.Packet
+		if src.Next(&p) != nil {
+			break
+		}
+		p.Data = append([]byte(nil), p.Data...)
+		pkts = append(pkts, p)
+		o.packet(&pkts[len(pkts)-1])
+	}
+	require.NotEmpty(t, pkts)
+	i := 0
+	allocs := testing.AllocsPerRun(500, func() {
+		o.packet(&pkts[i%len(pkts)])
+		i++
+	})
+	assert.Zero(t, allocs, "allocations per packet")
+}
