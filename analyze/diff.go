@@ -389,24 +389,27 @@ func newPairState(p *FlowPair, c *pairCandidate, a, b *sideIndex, theta int64, t
 	// direction whose B − A difference is larger runs from A to B.
 	for d := range 2 {
 		ds := &ps.dirs[d]
+		// lag is how much later B saw the direction's segments than A,
+		// net of the clock offset: positive when A is upstream.
+		var lag int64
 		switch {
 		case c.deltaOK[0] && c.deltaOK[1] && c.delta[d] != c.delta[1-d]:
-			ds.lag = c.delta[d] - (c.delta[0]+c.delta[1])/2
+			lag = c.delta[d] - (c.delta[0]+c.delta[1])/2
 		case c.deltaOK[d] && thetaOK:
-			ds.lag = c.delta[d] - theta
+			lag = c.delta[d] - theta
 		case c.deltaOK[1-d] && thetaOK:
-			ds.lag = -(c.delta[1-d] - theta)
+			lag = -(c.delta[1-d] - theta)
 		}
 		switch {
-		case ds.lag > 0:
+		case lag > 0:
 			ds.out.Upstream = CaptureA
-		case ds.lag < 0:
+		case lag < 0:
 			ds.out.Upstream = CaptureB
 		default:
 			ds.out.Upstream = c.upstreamByTTL(uint8(d))
 		}
-		if ds.lag != 0 && (c.deltaOK[0] && c.deltaOK[1] || thetaOK) {
-			ds.out.Delay, ds.out.DelayOK = absNS(ds.lag), true
+		if lag != 0 && (c.deltaOK[0] && c.deltaOK[1] || thetaOK) {
+			ds.out.Delay, ds.out.DelayOK = absNS(lag), true
 		}
 		// expect is how much later, on the merged time line, B's copy of a
 		// segment comes than A's.

@@ -49,9 +49,6 @@ type dirState struct {
 	out    *DirDiff
 	seqOff capture.Seq // B − A
 	ok     bool        // seqOff known: segments can be matched
-	// lag is how much later B saw the direction's segments than A, net of
-	// the clock offset: positive when A is upstream.
-	lag int64
 	// expect is how much later B's copy comes on the merged time line,
 	// give or take jitter; horizon is how long an unmatched segment waits.
 	expect, jitter, horizon int64

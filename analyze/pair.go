@@ -113,19 +113,19 @@ const (
 // pairSample is one segment a pairSketch kept, with what the pairing and the
 // offsets between the captures are computed from.
 type pairSample struct {
-	h        uint64 // token hash; the sketch keeps the smallest
-	packet   uint64
-	time     int64
-	seq, ack capture.Seq
-	tsval    uint32
-	payload  int32
-	ipid     uint16
-	flags    capture.Flags
-	ttl      uint8
-	hasTS    bool
-	hasIPID  bool
-	sig      PairSignal // the signal the token samples
-	dup      bool       // the token recurred (a retransmission): pairs nothing
+	h       uint64 // token hash; the sketch keeps the smallest
+	packet  uint64
+	time    int64
+	seq     capture.Seq
+	tsval   uint32
+	payload int32
+	ipid    uint16
+	flags   capture.Flags
+	ttl     uint8
+	hasTS   bool
+	hasIPID bool
+	sig     PairSignal // the signal the token samples
+	dup     bool       // the token recurred (a retransmission): pairs nothing
 }
 
 // pairSketch keeps the sketchSize samples with the smallest token hashes,
@@ -183,7 +183,7 @@ func (o *pairObserver) packet(p *capture.Packet) {
 	}
 	sk := &o.flows[idx].sk[d]
 	v := pairSample{
-		packet: seg.Packet, time: seg.Time, seq: seg.Seq, ack: seg.Ack, payload: int32(seg.Payload),
+		packet: seg.Packet, time: seg.Time, seq: seg.Seq, payload: int32(seg.Payload),
 		flags: seg.Flags, ttl: seg.TTL, ipid: seg.IPID, hasIPID: !seg.IPv6 && seg.IPID != 0,
 		tsval: seg.Opts.TSVal, hasTS: seg.Opts.Has&capture.HasTimestamp != 0,
 	}

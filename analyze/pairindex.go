@@ -24,7 +24,6 @@ type incarnation struct {
 	// x is the endpoint that sent the flow's first segment: directions are
 	// "from x" and "to x", the same in both passes whatever the roles.
 	x           netip.AddrPort
-	y           netip.AddrPort
 	synFrom     netip.AddrPort
 	synISN      capture.Seq
 	synSeen     bool
@@ -47,7 +46,7 @@ func (in *incarnations) index(seg *capture.Segment) (idx int, fromX, created boo
 	}
 	if !ok {
 		i = int32(len(in.flows))
-		in.flows = append(in.flows, incarnation{key: k, x: src, y: seg.DstEndpoint(), firstPacket: seg.Packet})
+		in.flows = append(in.flows, incarnation{key: k, x: src, firstPacket: seg.Packet})
 		in.live[k] = i
 		created = true
 	}
