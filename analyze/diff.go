@@ -168,9 +168,17 @@ type DirDiff struct {
 // points. Data beyond the edge vanishing while data within it arrives is
 // that middlebox at work (the Vista-era RDP/SMB hang). Valid when the
 // direction's Upstream is known.
+//
+// The two captures see the receiver's ACKs at different times, and a
+// middlebox between them at a time in between: a segment is within when
+// it ended within the edge both captures had seen when it left the
+// sender's, beyond when it ended past both, and between otherwise (the
+// receiver's ACKs still in flight moved the edge across it, so where the
+// middlebox put the edge is unknown).
 type UnscaledCheck struct {
-	BeyondSent, BeyondLost uint64
-	WithinSent, WithinLost uint64
+	BeyondSent, BeyondLost   uint64
+	WithinSent, WithinLost   uint64
+	BetweenSent, BetweenLost uint64
 	// FirstBeyondLost pairs the first vanished segment beyond the edge
 	// (in the upstream capture) with the receiver's ACK that set the edge
 	// (as captured; in the downstream capture when it saw one).

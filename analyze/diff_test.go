@@ -413,6 +413,53 @@ func TestHandshakeOptionDiffs(t *testing.T) {
 	}
 }
 
+// TestClassifyAgainstTheUnscaledEdge places data segments leaving the
+// server's capture (B, upstream) against the client's ACKs as each capture
+// saw them. The client's capture sees its ACKs half a round trip before a
+// firewall in front of the server does, so only the edge both captures
+// had seen says where that firewall drew it.
+func TestClassifyAgainstTheUnscaledEdge(t *testing.T) {
+	ack := func(at capture.Seq, win uint16, packet uint64) diffAck {
+		return diffAck{ok: true, ack: at, win: win, packet: packet}
+	}
+	const base = capture.Seq(1000)
+	seen, inFlight := ack(base, 4000, 7), ack(base+2896, 4000, 9) // at the server's end, at the client's
+	tests := []struct {
+		name           string
+		acked          [2]diffAck // A (the client's end), B (the server's end)
+		seq            capture.Seq
+		want           int8
+		wantFrom       int8
+		wantWin        uint16
+		wantExcess     uint32
+		wantEdgePacket uint64
+	}{
+		{"within the edge both captures saw", [2]diffAck{inFlight, seen}, base + 1000, edgeWithin, CaptureA, 4000, 0, 9},
+		{"ending exactly at the nearer edge", [2]diffAck{inFlight, seen}, base + 4000 - 1448, edgeWithin, CaptureA, 4000, 0, 9},
+		{"past the server's edge, within the client's: acks in flight", [2]diffAck{inFlight, seen}, base + 4000, edgeBetween, CaptureA, 4000, 0, 9},
+		{"past both edges", [2]diffAck{inFlight, seen}, base + 6000, edgeBeyond, CaptureA, 4000, 6000 + 1448 - 6896, 9},
+		{"only the server's capture saw an ack", [2]diffAck{{}, seen}, base + 4000, edgeBeyond, CaptureB, 4000, 1448, 7},
+		{"only the client's capture saw an ack", [2]diffAck{inFlight, {}}, base + 4000, edgeWithin, CaptureA, 4000, 0, 9},
+		{"the window shrank: the larger edge is the far one", [2]diffAck{ack(base+1448, 1000, 9), seen}, base + 2000, edgeBetween, CaptureB, 4000, 0, 7},
+		{"no ack yet", [2]diffAck{}, base, edgeNone, 0, 0, 0, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ds := dirState{acked: tc.acked}
+			v := pendingSeg{seq: tc.seq, payload: 1448}
+			ds.classify(&v, CaptureB)
+			assert.Equal(t, tc.want, v.edge)
+			if tc.want == edgeNone {
+				return
+			}
+			assert.Equal(t, tc.wantFrom, v.edgeFrom, "the capture of the ACK that set the far edge")
+			assert.Equal(t, tc.wantWin, v.edgeWin)
+			assert.Equal(t, tc.wantEdgePacket, v.edgeAck.packet)
+			assert.Equal(t, tc.wantExcess, v.excess)
+		})
+	}
+}
+
 func TestPendingQueueIsBounded(t *testing.T) {
 	var q pendingQueue
 	dropped := 0

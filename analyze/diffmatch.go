@@ -71,6 +71,10 @@ type diffAck struct {
 	time   int64
 }
 
+// edge is the right edge of the receive window the ACK announced, taken
+// unscaled.
+func (a diffAck) edge() capture.Seq { return a.ack.Add(uint32(a.win)) }
+
 // pendingSeg is a segment waiting for its copy in the other capture, with
 // sequence and acknowledgment numbers in A's space.
 type pendingSeg struct {
@@ -92,8 +96,9 @@ type pendingSeg struct {
 	// packets (segmentation offload).
 	covered int32
 	// Where the data ended relative to the receiver's unscaled window:
-	// edgeNone (no data, or no ACK seen yet), edgeWithin or edgeBeyond;
-	// edge locates that ACK.
+	// edgeNone (no data, or no ACK seen yet), edgeWithin, edgeBetween
+	// or edgeBeyond (see classify); edgeAck locates the ACK that set the
+	// farther edge.
 	edge     int8
 	edgeFrom int8
 	edgeWin  uint16
@@ -105,6 +110,7 @@ type pendingSeg struct {
 const (
 	edgeNone int8 = iota
 	edgeWithin
+	edgeBetween
 	edgeBeyond
 )
 
@@ -361,24 +367,45 @@ func (ps *pairState) segment(m *diffMerge, i int, fromX bool, seg *capture.Segme
 
 // classify notes where a data segment leaving the upstream capture i
 // ended relative to the receiver's last ACK plus its window field taken
-// unscaled. The receiver's own capture (downstream) saw its latest ACK
-// first, and a middlebox between the two has seen at least that one, so
-// it is preferred.
+// unscaled. Where a middlebox stands between the capture points is not
+// known, and so neither is which of the receiver's ACKs it had seen when
+// the segment passed it: at least those the upstream capture had seen
+// (they crossed the middlebox on their way there), but perhaps not those
+// the downstream capture saw leave, still in flight toward it — a
+// firewall in front of a server sees a download's data at once and the
+// client's ACKs half a round trip late. So the segment is within the edge
+// when it ends within what both captures saw, beyond when it ends past
+// both, and between when the ACKs in flight moved the edge across it:
+// then it tells nothing about the middlebox. The evidence names the
+// farther edge, the one a segment beyond it ran past in any case.
 func (ds *dirState) classify(v *pendingSeg, i int) {
-	from := 1 - i
-	st := ds.acked[from]
-	if !st.ok {
-		from, st = i, ds.acked[i]
-	}
-	if !st.ok {
+	// lo is the edge as the upstream capture saw it, hi as the
+	// downstream one did, which normally runs ahead; hiFrom says which
+	// capture saw hi.
+	lo, hi := ds.acked[i], ds.acked[1-i]
+	hiFrom := 1 - i
+	switch {
+	case !lo.ok && !hi.ok:
 		return
+	case !lo.ok:
+		lo = hi
+	case !hi.ok:
+		hi, hiFrom = lo, i
 	}
-	edge := st.ack.Add(uint32(st.win))
+	loEdge, hiEdge := lo.edge(), hi.edge()
+	if hiEdge.LessThan(loEdge) {
+		// The window shrank, or the captures' views cross.
+		loEdge, hiEdge = hiEdge, loEdge
+		hi, hiFrom = lo, i
+	}
 	end := v.seq.Add(uint32(v.payload))
-	v.edgeFrom, v.edgeWin, v.edgeAck = int8(from), st.win, st
-	if edge.LessThan(end) {
-		v.edge, v.excess = edgeBeyond, uint32(end.Sub(edge))
-	} else {
+	v.edgeFrom, v.edgeWin, v.edgeAck = int8(hiFrom), hi.win, hi
+	switch {
+	case hiEdge.LessThan(end):
+		v.edge, v.excess = edgeBeyond, uint32(end.Sub(hiEdge))
+	case loEdge.LessThan(end):
+		v.edge = edgeBetween
+	default:
 		v.edge = edgeWithin
 	}
 }
@@ -441,6 +468,8 @@ func (ds *dirState) delivered(up *pendingSeg) {
 	switch up.edge {
 	case edgeBeyond:
 		u.BeyondSent++
+	case edgeBetween:
+		u.BetweenSent++
 	case edgeWithin:
 		u.WithinSent++
 		u.MaxWithinDelivered = max(u.MaxWithinDelivered, int(up.payload))
@@ -556,6 +585,9 @@ func (ds *dirState) unmatched(m *diffMerge, i int, v *pendingSeg) {
 		if u.MinBeyondLost == 0 || int(v.payload) < u.MinBeyondLost {
 			u.MinBeyondLost = int(v.payload)
 		}
+	case edgeBetween:
+		u.BetweenSent++
+		u.BetweenLost++
 	case edgeWithin:
 		u.WithinSent++
 		u.WithinLost++

@@ -66,7 +66,9 @@ var diffRules = []struct {
 			"acknowledgment plus its window field taken unscaled left the sender's capture point and never reached the " +
 			"receiver's, while the segments within that edge arrived: a stateful firewall, NAT or IPS tracks the flow " +
 			"as if window scaling were off (the Vista-era RDP/SMB hang). Proven when a segment at least as large arrived " +
-			"within the edge, so size (an MTU black hole) cannot explain the loss; high otherwise.",
+			"within the edge, so size (an MTU black hole) cannot explain the loss; high otherwise. Segments that ended " +
+			"between the edge the sender's capture had seen and the one the receiver's had (its ACKs still in flight " +
+			"moved it) count neither way: where a middlebox between the two put the edge is unknown.",
 	}, pathEnforcesUnscaledWindow},
 	{&Rule{
 		ID: "path-rewrites-window", Name: "Window field rewritten on the path", Severity: Warn,
@@ -464,6 +466,10 @@ func pathEnforcesUnscaledWindow(v *pairView, r *Rule) []DiffFinding {
 		if u.WithinSent > 0 {
 			within = fmt.Sprintf("all %d within it arrived", u.WithinSent)
 		}
+		if u.BetweenLost > 0 {
+			within += fmt.Sprintf(" (%d of %d that ended where the %s's ACKs in flight were moving the edge vanished too)",
+				u.BetweenLost, u.BetweenSent, receiver)
+		}
 		f := v.finding(r, Error, dirOf(d),
 			fmt.Sprintf("%d of %d data segments the %s sent beyond the %s's unscaled window (its ack + window field %d, "+
 				"where shift %d makes the real window %s) vanished between the captures, and %s: "+
@@ -508,7 +514,10 @@ func pathDropsSegments(v *pairView, r *Rule) []DiffFinding {
 		}
 		lost := dd.OnlyData[up]
 		if enforcedUnscaled(dd) {
-			lost -= min(lost, dd.Unscaled.BeyondLost)
+			// Where the middlebox put the edge the segments between
+			// the two captures' edges met is unknown; with the pattern
+			// proven on the rest, it explains them as well.
+			lost -= min(lost, dd.Unscaled.BeyondLost+dd.Unscaled.BetweenLost)
 		}
 		if lost == 0 {
 			continue

@@ -89,6 +89,48 @@ func TestPathEnforcesUnscaledWindow(t *testing.T) {
 	}
 }
 
+// TestPathDropsSegmentsBesideTheUnscaledFirewall counts what the path
+// lost beyond what the unscaled-window firewall explains: the segments past
+// both edges and, once that pattern holds, those the receiver's ACKs in
+// flight left between the edges.
+func TestPathDropsSegmentsBesideTheUnscaledFirewall(t *testing.T) {
+	firewall := analyze.UnscaledCheck{BeyondSent: 20, BeyondLost: 20, WithinSent: 30, BetweenSent: 12, BetweenLost: 10,
+		MinBeyondLost: 1448, MaxWithinDelivered: 1448}
+	tests := []struct {
+		name      string
+		check     analyze.UnscaledCheck
+		extraLost uint64
+		wantDrops string // "" for no path-drops-segments
+		wantProof bool
+	}{
+		{"the firewall explains every loss", firewall, 0, "", true},
+		{"three more lost for another reason", firewall, 3, "3 data segments", true},
+		{"no firewall pattern: every loss counts", withUnscaled(firewall, func(u *analyze.UnscaledCheck) { u.WithinLost = 2 }), 0,
+			"32 data segments", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p, a, b := diffFixture()
+			d := &p.Dirs[analyze.ServerToClient]
+			d.Unscaled = tc.check
+			d.OnlyData[analyze.CaptureB] = tc.check.BeyondLost + tc.check.BetweenLost + tc.check.WithinLost + tc.extraLost
+			found := findingsByID(EvaluateDiff(p, a, b))
+			fw, ok := found["path-enforces-unscaled-window"]
+			require.Equal(t, tc.wantProof, ok)
+			if ok {
+				assert.Contains(t, fw.Summary, "10 of 12 that ended where the client's ACKs in flight were moving the edge vanished too")
+			}
+			drops, ok := found["path-drops-segments"]
+			if tc.wantDrops == "" {
+				assert.False(t, ok, drops.Summary)
+				return
+			}
+			require.True(t, ok)
+			assert.Contains(t, drops.Summary, tc.wantDrops)
+		})
+	}
+}
+
 func withUnscaled(u analyze.UnscaledCheck, change func(*analyze.UnscaledCheck)) analyze.UnscaledCheck {
 	change(&u)
 	return u

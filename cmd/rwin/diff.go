@@ -206,6 +206,10 @@ type unscaledRecord struct {
 	BeyondLost uint64 `json:"beyond_lost"`
 	WithinSent uint64 `json:"within_sent"`
 	WithinLost uint64 `json:"within_lost"`
+	// BetweenSent and BetweenLost: data that ended between the edge each
+	// capture saw (see analyze.UnscaledCheck).
+	BetweenSent uint64 `json:"between_sent"`
+	BetweenLost uint64 `json:"between_lost"`
 }
 
 // hsDiffRecord compares the two copies of a SYN or SYN-ACK.
@@ -401,7 +405,8 @@ func dirRecord(d *analyze.DirDiff) diffDirRecord {
 		Outside:     d.Outside, Overflow: d.Overflow, WindowRewrites: d.WindowRewrites, TSRewrites: d.TSRewrites,
 		IPIDRewrites: d.IPIDRewrites, OptionChanges: d.OptionChanges,
 		Unscaled: unscaledRecord{BeyondSent: d.Unscaled.BeyondSent, BeyondLost: d.Unscaled.BeyondLost,
-			WithinSent: d.Unscaled.WithinSent, WithinLost: d.Unscaled.WithinLost},
+			WithinSent: d.Unscaled.WithinSent, WithinLost: d.Unscaled.WithinLost,
+			BetweenSent: d.Unscaled.BetweenSent, BetweenLost: d.Unscaled.BetweenLost},
 	}
 	if d.Compared {
 		r.SeqOffset = ptr(int32(d.SeqOffset))

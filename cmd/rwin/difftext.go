@@ -224,6 +224,9 @@ func segmentsText(d *analyze.DirDiff) string {
 	if u := d.Unscaled; u.BeyondSent > 0 && u.BeyondLost > 0 {
 		parts = append(parts, fmt.Sprintf("%d of %d data segments beyond the unscaled window lost, %d of %d within it",
 			u.BeyondLost, u.BeyondSent, u.WithinLost, u.WithinSent))
+		if u.BetweenSent > 0 {
+			parts = append(parts, fmt.Sprintf("%d of %d where the receiver's ACKs in flight moved the edge", u.BetweenLost, u.BetweenSent))
+		}
 	}
 	for _, c := range []struct {
 		n    uint64
