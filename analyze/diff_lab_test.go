@@ -76,3 +76,30 @@ func TestDiffUnrelatedLabScenarios(t *testing.T) {
 		}
 	}
 }
+
+// TestDiffLabUnscaledFirewallNextToTheSender diffs the recording whose
+// client locks its receive buffer at 128 KiB (shift 2), so its window
+// field holds dozens of full-size segments. The lab's firewall sits next
+// to the server and sees the client's ACKs half a round trip after the
+// client's capture does: data ending between the edge the server's capture
+// had seen and the one the client's had announced is dropped or not by
+// when the ACKs reach it, and must count neither as within the edge nor as
+// beyond it.
+func TestDiffLabUnscaledFirewallNextToTheSender(t *testing.T) {
+	dir := filepath.Join(fixtures.Dir(), "captures", "lab", "fw-unscaled-window-2seg")
+	if _, err := os.Stat(filepath.Join(dir, "server.pcap")); err != nil {
+		fixtures.SkipUnlessCI(t, "lab recording fw-unscaled-window-2seg is missing: %v", err)
+	}
+	res := diffFiles(t, filepath.Join(dir, "client.pcap"), filepath.Join(dir, "server.pcap"))
+	dd := &onlyPair(t, res).Dirs[ServerToClient]
+	u := dd.Unscaled
+	require.Equal(t, CaptureB, dd.Upstream)
+	assert.Zero(t, u.WithinLost, "the firewall drops nothing within the edge it had seen")
+	assert.NotZero(t, u.WithinSent)
+	assert.GreaterOrEqual(t, u.BeyondLost, uint64(2))
+	assert.Equal(t, u.BeyondSent, u.BeyondLost, "nothing past both edges arrives")
+	assert.NotZero(t, u.BetweenSent, "the client's ACKs in flight moved the edge under some segments")
+	assert.Equal(t, dd.OnlyData[CaptureB], u.BeyondLost+u.BetweenLost, "every lost segment ended past the edge the server had seen")
+	assert.GreaterOrEqual(t, u.MaxWithinDelivered, u.MinBeyondLost, "full-size segments arrived within the edge")
+	assert.Equal(t, 1448, u.MaxWithinDelivered)
+}

@@ -110,6 +110,12 @@ var fixtureFindings = []struct {
 	{"lab/rdp-fw-unscaled-window/client.pcap", "rdp hang at the client", []string{"unscaled-window-enforced error/medium"}},
 	{"lab/smb-fw-unscaled-window/server.pcap", "smb hang at the server", []string{"unscaled-window-enforced error/high"}},
 	{"lab/smb-fw-unscaled-window/client.pcap", "smb hang at the client", []string{"unscaled-window-enforced error/medium"}},
+	// The same firewall when the window field holds full-size segments
+	// (shift 2): the edge moves with every ACK, the download completes
+	// through retransmissions, and at one end that is ordinary loss. Only
+	// rwin diff sees the pattern (cmd/rwin/diff_test.go).
+	{"lab/fw-unscaled-window-2seg/server.pcap", "firewall within a 40 KB field at the server: the flow recovers", nil},
+	{"lab/fw-unscaled-window-2seg/client.pcap", "firewall within a 40 KB field at the client: the flow recovers", nil},
 	{"synthetic/unscaled-window-firewall.pcap", "windows rdp hang ending in a reset", []string{"unscaled-window-enforced error/high"}},
 
 	// SYN proxies.

@@ -100,10 +100,23 @@ func TestDiffLabScenarios(t *testing.T) {
 		"fw-unscaled-window":     {findings: []string{"path-enforces-unscaled-window"}, check: unscaledFirewall},
 		"rdp-fw-unscaled-window": {findings: []string{"path-enforces-unscaled-window"}, check: unscaledFirewall},
 		"smb-fw-unscaled-window": {findings: []string{"path-enforces-unscaled-window"}, check: unscaledFirewall},
-		"ws-strip-syn":           {findings: []string{"path-strips-option"}, check: wsStrippedFromSYN},
-		"ws-strip-syn-v6":        {findings: []string{"path-strips-option"}, check: wsStrippedFromSYN},
-		"rdp-ws-strip-syn":       {findings: []string{"path-strips-option"}, check: wsStrippedFromSYN},
-		"smb-ws-strip-syn":       {findings: []string{"path-strips-option"}, check: wsStrippedFromSYN},
+		"fw-unscaled-window-2seg": {findings: []string{"path-enforces-unscaled-window"}, check: func(t *testing.T, p *pair) {
+			d := p.Directions[s2c]
+			assert.NotZero(t, d.Unscaled.BeyondLost)
+			assert.Equal(t, d.Unscaled.BeyondSent, d.Unscaled.BeyondLost)
+			assert.Zero(t, d.Unscaled.WithinLost)
+			assert.NotZero(t, d.Unscaled.WithinSent, "a window field of shift 2 holds full-size segments")
+			assert.Equal(t, d.OnlyData["b"], d.Unscaled.BeyondLost+d.Unscaled.BetweenLost,
+				"every lost segment ended past the edge the server's end had seen")
+			assert.Equal(t, "proven", p.Findings[0].Confidence, "full-size segments arrived within the edge: not an MTU black hole")
+			c := p.RWIN["client"].Grants
+			assert.Equal(t, uint8(2), *c.Shift, "a 128 KiB locked buffer announces shift 2")
+			assert.GreaterOrEqual(t, *c.RawMin, uint16(2*1448), "every window field holds two full-size segments")
+		}},
+		"ws-strip-syn":     {findings: []string{"path-strips-option"}, check: wsStrippedFromSYN},
+		"ws-strip-syn-v6":  {findings: []string{"path-strips-option"}, check: wsStrippedFromSYN},
+		"rdp-ws-strip-syn": {findings: []string{"path-strips-option"}, check: wsStrippedFromSYN},
+		"smb-ws-strip-syn": {findings: []string{"path-strips-option"}, check: wsStrippedFromSYN},
 		"ws-strip-synack": {findings: []string{"path-strips-option"}, check: func(t *testing.T, p *pair) {
 			o := hsOption(p.Handshake["synack"], "ws")
 			require.NotNil(t, o)
@@ -215,7 +228,7 @@ func TestDiffUnrelatedCaptures(t *testing.T) {
 // TestDiffGolden keeps the text and NDJSON reports of a few lab
 // recordings; file names are relative to fixtures/.
 func TestDiffGolden(t *testing.T) {
-	for _, name := range []string{"ws-strip-syn", "ws-strip-synack", "fw-unscaled-window", "syn-proxy", "nat"} {
+	for _, name := range []string{"ws-strip-syn", "ws-strip-synack", "fw-unscaled-window", "fw-unscaled-window-2seg", "syn-proxy", "nat"} {
 		t.Run(name, func(t *testing.T) {
 			labEnds(t, name)
 			t.Chdir(fixtures.Dir())
