@@ -267,6 +267,15 @@ type Endpoint struct {
 	// data lost again and again, as behind a firewall that drops what
 	// lies beyond the unscaled window.
 	MaxBeyondRun uint32
+	// RetransSentBeyond and RetransSentWithin split its retransmissions
+	// (while the peer's negotiated shift was above 0) by where the data
+	// was first sent: past the peer's window field taken unscaled, or
+	// inside it. Set against BeyondUnscaledPackets and the new segments
+	// sent within (UnscaledJudged − BeyondUnscaledPackets), they give the
+	// loss rate on each side of the unscaled edge. A device enforcing the
+	// unscaled window loses only the data beyond it, also when the flow
+	// keeps moving because every ACK moves the edge.
+	RetransSentBeyond, RetransSentWithin uint64
 
 	// MaxStall is the longest time (ns) it had data outstanding while the
 	// peer's acknowledgment did not advance, measured at the capture

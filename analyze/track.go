@@ -25,6 +25,11 @@ type flowState struct {
 
 // track is the running sequence state of one endpoint.
 type track struct {
+	// beyond holds the latest runs of new data it sent past the peer's
+	// unscaled window edge (ack + window field), merged where contiguous;
+	// runs the peer has acknowledged are dropped first when it is full.
+	beyond  [maxBeyondRuns]seqRange
+	nBeyond uint8
 	// nxt is the highest sequence number it has sent, plus one.
 	nxt   capture.Seq
 	nxtOK bool
@@ -77,6 +82,47 @@ type track struct {
 // is off by a few RTTs of ticks; an unrelated clock by a random 32-bit
 // offset.
 const foreignTSMargin = 1 << 16
+
+// maxBeyondRuns bounds track.beyond: a flight crosses the unscaled edge
+// once, so a few runs cover the data still in flight.
+const maxBeyondRuns = 4
+
+// seqRange is the sequence space [from, to).
+type seqRange struct{ from, to capture.Seq }
+
+// noteBeyond records new data [from, to) sent past the unscaled edge.
+func (t *track) noteBeyond(from, to capture.Seq, acked capture.Seq) {
+	if n := t.nBeyond; n > 0 && !t.beyond[n-1].to.LessThan(from) {
+		t.beyond[n-1].to = to // contiguous with (or overlapping) the last run
+		return
+	}
+	if int(t.nBeyond) == maxBeyondRuns {
+		// Drop acknowledged runs; if none, the oldest.
+		kept := t.beyond[:0]
+		for _, r := range t.beyond {
+			if acked.LessThan(r.to) {
+				kept = append(kept, r)
+			}
+		}
+		if len(kept) == maxBeyondRuns {
+			kept = append(kept[:0], t.beyond[1:]...)
+		}
+		t.nBeyond = uint8(len(kept))
+	}
+	t.beyond[t.nBeyond] = seqRange{from, to}
+	t.nBeyond++
+}
+
+// sentBeyond reports whether [from, to) overlaps data first sent past the
+// unscaled edge.
+func (t *track) sentBeyond(from, to capture.Seq) bool {
+	for _, r := range t.beyond[:t.nBeyond] {
+		if from.LessThan(r.to) && r.from.LessThan(to) {
+			return true
+		}
+	}
+	return false
+}
 
 // defaultMSS is assumed when neither the handshake nor the data says
 // better: RFC 9293 §3.7.1's default for IPv4 is 536, but a window-limited
@@ -461,6 +507,13 @@ func (fs *flowState) sent(seg *capture.Segment, length uint32, s *Endpoint, st *
 			st.timing = false
 		}
 		fs.beyondUnscaled(seg, end, s, st, rt)
+		if fs.shiftKnown(rt) && rt.shift > 0 {
+			if st.sentBeyond(seg.Seq, end) {
+				s.RetransSentBeyond++
+			} else {
+				s.RetransSentWithin++
+			}
+		}
 		return
 	}
 	if st.nxtOK {
@@ -501,6 +554,11 @@ func (fs *flowState) sent(seg *capture.Segment, length uint32, s *Endpoint, st *
 				switch raw := uint32(rt.win); {
 				case fl > raw:
 					s.BeyondUnscaledPackets++
+					from := rt.ack.Add(raw) // the part past the edge
+					if from.LessThan(seg.Seq) {
+						from = seg.Seq
+					}
+					st.noteBeyond(from, end, rt.ack)
 				case fl == raw:
 					s.FillUnscaledPackets++
 					if s.FirstFillUnscaledPacket == 0 {

@@ -39,7 +39,10 @@ var catalog = []*Rule{
 			"window scale option does this: the Vista-era RDP and SMB hangs. Seen next to the sender the repeated " +
 			"retransmissions prove it; seen next to the receiver, data the sender's sequence numbers say it sent never " +
 			"arrives while the receiver's unscaled window could not hold one segment (an MTU black hole looks the same " +
-			"from there).",
+			"from there). When the raw window holds full segments the flow may keep moving, each ACK moving the edge; " +
+			"then, next to the sender, loss striking the data first sent beyond the unscaled edge and sparing what was " +
+			"sent inside it is reported as a warning at medium confidence (a bottleneck that drops the tail of every " +
+			"burst can look alike; rwin diff with a capture at the other end settles it).",
 		check: unscaledWindowEnforced,
 	},
 	{

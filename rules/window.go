@@ -156,6 +156,8 @@ func unscaledWindowEnforced(f *analyze.Flow, r *Rule) []Finding {
 		}
 		if x, ok := lossBeyondUnscaled(f, r, p); ok {
 			out = append(out, x)
+		} else if x, ok := lossOnlyBeyondUnscaled(r, p); ok {
+			out = append(out, x)
 		} else if x, ok := neverArrived(r, p); ok {
 			out = append(out, x)
 		}
@@ -194,6 +196,34 @@ func lossBeyondUnscaled(f *analyze.Flow, r *Rule, p side) (Finding, bool) {
 		}
 	}
 	return r.finding(Error, High, p.in, why, summary, unscaledAdvice(p), ev...), true
+}
+
+// lossOnlyBeyondUnscaled: seen near the sender, the flow keeps moving
+// (every ACK moves the unscaled edge), but loss strikes the data sent past
+// the receiver's unscaled window and spares what was sent inside it.
+// Ordinary loss does not care where a segment stood against the window
+// field; a device enforcing it unscaled drops exactly that part.
+func lossOnlyBeyondUnscaled(r *Rule, p side) (Finding, bool) {
+	s := p.peer
+	newBeyond := s.BeyondUnscaledPackets
+	newWithin := s.UnscaledJudged - s.BeyondUnscaledPackets
+	// Enough on both sides of the edge to compare, most of what went
+	// beyond lost, and the loss rate within at most a fifth of that.
+	if s.RetransSentBeyond < 8 || newWithin < 8 || s.RetransSentBeyond*2 < newBeyond ||
+		s.RetransSentWithin*newBeyond*5 > s.RetransSentBeyond*newWithin {
+		return Finding{}, false
+	}
+	pct := func(n, of uint64) float64 { return 100 * float64(n) / float64(max(of, 1)) }
+	why := fmt.Sprintf("%d of %d segments (%.0f%%) the %s first sent beyond the %s's window field taken unscaled were resent, "+
+		"against %d of %d (%.0f%%) sent inside it: loss follows the unscaled edge. The flow never stalled, so this rests on one "+
+		"capture point: a bottleneck that drops the tail of every burst can look alike, a capture at the %s (rwin diff) proves it",
+		s.RetransSentBeyond, newBeyond, pct(s.RetransSentBeyond, newBeyond), p.peerName, p.name,
+		s.RetransSentWithin, newWithin, pct(s.RetransSentWithin, newWithin), p.name)
+	summary := fmt.Sprintf("data the %s sends beyond the %s's unscaled window (ack + %d B instead of ack + %s) is lost; the flow "+
+		"moves only as fast as the unscaled window allows", p.peerName, p.name, p.e.Window.Max,
+		Bytes(uint64(p.e.Shift.Value.Scale(p.e.Window.Max))))
+	return r.finding(Warn, Medium, p.in, why, summary, unscaledAdvice(p),
+		Evidence{Packet: s.FirstBeyondPacket, What: "first retransmission beyond the unscaled window"}), true
 }
 
 // neverArrived: seen near the receiver, data the sender's sequence numbers
