@@ -12,10 +12,10 @@ import (
 
 // Defaults for Config.
 const (
-	// DefaultMaxFlows bounds live flow state. A flow costs 2 KiB
-	// (TestLiveFlowMemory), plus 896 bytes for the window histogram of each
-	// side that advertised more than eight distinct windows, so the
-	// default caps live state between 512 and 960 MiB.
+	// DefaultMaxFlows bounds live flow state. A flow costs about 2.3 KiB
+	// (TestLiveFlowMemory measures it), plus 896 bytes for the window
+	// histogram of each side that advertised more than eight distinct
+	// windows, so the default caps live state between 0.6 and 1 GiB.
 	DefaultMaxFlows = 1 << 18
 	// DefaultLinger is how long a closed or never-established flow stays
 	// in the table after its last packet, to absorb late retransmissions
