@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/json"
 	"encoding/xml"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -64,10 +63,7 @@ Flags:
 	}
 	pos, err := parseInterleaved(fset, args)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK, nil
-		}
-		return exitInput, errUsage
+		return usageResult(err)
 	}
 	if o.policy == "" || len(pos) == 0 {
 		fset.Usage()

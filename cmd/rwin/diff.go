@@ -46,10 +46,7 @@ Flags:
 	}
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK, nil
-		}
-		return exitInput, errUsage
+		return usageResult(err)
 	}
 	if len(pos) != 2 {
 		fs.Usage()

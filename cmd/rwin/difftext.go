@@ -104,13 +104,11 @@ func writePairText(w io.Writer, p palette, r *diffPairRecord) {
 	}
 	fmt.Fprintf(w, "  %s\n", "findings")
 	for _, x := range r.find {
-		fmt.Fprintf(w, "    %s %s (%s confidence, %s): %s\n", p.severity(x.Severity).Sprintf("%-5s", strings.ToUpper(x.Severity.String())),
-			x.ID, x.Confidence, x.Direction, x.Summary)
-		fmt.Fprintf(w, "          %s %s\n", p.dim.Sprint("why:"), x.Why)
-		for _, e := range x.Pairs {
-			fmt.Fprintf(w, "          %s %s: %s\n", p.dim.Sprint("evidence:"), e.PacketPair, e.What)
+		evidence := make([]string, len(x.Pairs))
+		for i, e := range x.Pairs {
+			evidence[i] = fmt.Sprintf("%s: %s", e.PacketPair, e.What)
 		}
-		fmt.Fprintf(w, "          %s %s\n", p.dim.Sprint("advice:"), x.Advice)
+		writeFinding(w, p, &x.Finding, evidence)
 	}
 }
 

@@ -74,10 +74,7 @@ Flags:
 	}
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK, nil
-		}
-		return exitInput, errUsage
+		return usageResult(err)
 	}
 	o.files = rFiles
 	expr, err := splitFilesAndFilter(&o, pos)
@@ -168,6 +165,16 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
+}
+
+// usageResult is what a command returns when its flags do not parse:
+// success for -h, which printed the usage, a usage error otherwise (the
+// flag package has printed what was wrong).
+func usageResult(err error) (int, error) {
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK, nil
+	}
+	return exitInput, errUsage
 }
 
 // splitFilesAndFilter takes the leading positional arguments that name

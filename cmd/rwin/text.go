@@ -243,14 +243,24 @@ func writeDetail(w io.Writer, p palette, r *flowRecord) {
 	}
 	fmt.Fprintf(w, "  %s\n", "findings")
 	for _, x := range r.find {
-		fmt.Fprintf(w, "    %s %s (%s confidence, %s): %s\n", p.severity(x.Severity).Sprintf("%-5s", strings.ToUpper(x.Severity.String())),
-			x.ID, x.Confidence, x.Direction, x.Summary)
-		fmt.Fprintf(w, "          %s %s\n", p.dim.Sprint("why:"), x.Why)
-		for _, e := range x.Evidence {
-			fmt.Fprintf(w, "          %s packet %d: %s\n", p.dim.Sprint("evidence:"), e.Packet, e.What)
+		evidence := make([]string, len(x.Evidence))
+		for i, e := range x.Evidence {
+			evidence[i] = fmt.Sprintf("packet %d: %s", e.Packet, e.What)
 		}
-		fmt.Fprintf(w, "          %s %s\n", p.dim.Sprint("advice:"), x.Advice)
+		writeFinding(w, p, &x, evidence)
 	}
+}
+
+// writeFinding prints one finding of a detail block: its headline, why,
+// each line of evidence and the advice.
+func writeFinding(w io.Writer, p palette, x *rules.Finding, evidence []string) {
+	fmt.Fprintf(w, "    %s %s (%s confidence, %s): %s\n", p.severity(x.Severity).Sprintf("%-5s", strings.ToUpper(x.Severity.String())),
+		x.ID, x.Confidence, x.Direction, x.Summary)
+	fmt.Fprintf(w, "          %s %s\n", p.dim.Sprint("why:"), x.Why)
+	for _, e := range evidence {
+		fmt.Fprintf(w, "          %s %s\n", p.dim.Sprint("evidence:"), e)
+	}
+	fmt.Fprintf(w, "          %s %s\n", p.dim.Sprint("advice:"), x.Advice)
 }
 
 // label shows a row title on the first of a pair of rows only.
