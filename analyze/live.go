@@ -87,11 +87,15 @@ func (s *Session) Advance(now int64) {
 }
 
 // sweep finishes the closed flows quiet for longer than the linger time.
-// They sit among the data-less flows in the table's transient list, oldest
-// activity at the tail: the walk stops at the first flow too recent to
-// finish, so it passes only data-less flows younger than the idle timeout.
+// Those that ended cleanly have a list of their own; the rest sit among
+// the data-less flows in the table's transient list, oldest activity at
+// the tail: the walk stops at the first flow too recent to finish, so it
+// passes only data-less flows younger than the idle timeout.
 func (s *Session) sweep() {
 	s.lastSweep = s.a.clock
+	for fs := s.a.ended.tail; fs != nil && s.a.clock-fs.lastTime > s.linger; fs = s.a.ended.tail {
+		s.a.finish(fs)
+	}
 	for fs := s.a.transient.tail; fs != nil && s.a.clock-fs.lastTime > s.linger; {
 		prev := fs.prev
 		if fs.closed() {
@@ -105,6 +109,23 @@ func (s *Session) sweep() {
 func (fs *flowState) closed() bool {
 	return fs.Client.RSTPacket != 0 || fs.Server.RSTPacket != 0 ||
 		(fs.Client.FINPacket != 0 && fs.Server.FINPacket != 0)
+}
+
+// ended reports a flow that has ended cleanly: reset, or FIN both ways
+// with each side's FIN (and so all its data) acknowledged by the other.
+// Only a lost last ACK or data in flight across a reset can follow.
+func (fs *flowState) ended() bool {
+	if fs.Client.RSTPacket != 0 || fs.Server.RSTPacket != 0 {
+		return true
+	}
+	return fs.Client.FINPacket != 0 && fs.Server.FINPacket != 0 &&
+		fs.client.finAcked(&fs.server) && fs.server.finAcked(&fs.client)
+}
+
+// finAcked reports whether the peer (track p) acknowledged everything t
+// sent, its FIN included: FIN occupies the last sequence number.
+func (t *track) finAcked(p *track) bool {
+	return t.nxtOK && p.ackOK && !p.ack.LessThan(t.nxt)
 }
 
 // Snapshot calls fn with every flow in progress (see Analyzer.Snapshot).

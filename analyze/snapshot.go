@@ -9,7 +9,7 @@ package analyze
 // during the call.
 func (a *Analyzer) Snapshot(fn func(*Flow)) {
 	var view flowState
-	for _, l := range []*flowList{&a.open, &a.transient} {
+	for _, l := range []*flowList{&a.open, &a.transient, &a.ended} {
 		for fs := l.head; fs != nil; fs = fs.next {
 			// finalize writes only to the flowState's own fields (the
 			// window histogram, the one pointer a Flow holds, is only

@@ -407,3 +407,49 @@ func BenchmarkAnalyzerAdd(b *testing.B) {
 		a.Add(&ackSeg)
 	}
 }
+
+func TestEndedFlowsLeaveAfterTheClosedLinger(t *testing.T) {
+	opened := append(handshake(linuxLayout, 7, linuxLayout, 7),
+		segSpec{dir: 'c', flags: ack, seq: 1001, ack: 5001, win: 502, payload: 100, ms: 50},
+		segSpec{dir: 's', flags: ack, seq: 5001, ack: 1101, win: 509, ms: 90},
+	)
+	finBothWays := []segSpec{
+		{dir: 'c', flags: fin, seq: 1101, ack: 5001, win: 502, ms: 100},
+		{dir: 's', flags: fin, seq: 5001, ack: 1102, win: 509, ms: 140},
+	}
+	lastACK := segSpec{dir: 'c', flags: ack, seq: 1102, ack: 5002, win: 502, ms: 141}
+	for _, tc := range []struct {
+		name  string
+		close []segSpec
+		ended bool
+	}{
+		{"FIN both ways and the last FIN acknowledged", append(finBothWays, lastACK), true},
+		{"a reset", []segSpec{{dir: 's', flags: rst, seq: 5001, ack: 1101, ms: 100}}, true},
+		{"FIN both ways, the last FIN unacknowledged", finBothWays, false},
+		{"FIN one way", finBothWays[:1], false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []Flow
+			a := New(Config{}, func(f *Flow) { got = append(got, *f) })
+			for i, s := range append(append([]segSpec{}, opened...), tc.close...) {
+				g := s.build(uint64(i + 1))
+				a.Add(&g)
+			}
+			require.Equal(t, 1, a.Live())
+			// Another flow's packets move the capture clock on, past the
+			// closed linger but well inside the linger.
+			for i, ms := range []int64{1200, 2300, 3400} {
+				g := segSpec{dir: 'c', flags: syn, seq: 1, ms: ms, opts: opts(linuxLayout, 1460, 7)}.build(uint64(100 + i))
+				g.SrcPort = 40000
+				a.Add(&g)
+			}
+			if tc.ended {
+				assert.Len(t, got, 1, "finished once quiet for DefaultClosedLinger")
+				assert.Equal(t, 1, a.Live())
+			} else {
+				assert.Empty(t, got, "kept for late packets until the linger time")
+				assert.Equal(t, 2, a.Live())
+			}
+		})
+	}
+}
