@@ -126,7 +126,6 @@ func (r RoleSource) String() string {
 
 // HandshakeSegment is a SYN or SYN-ACK as captured. Valid only when Seen.
 type HandshakeSegment struct {
-	Seen   bool
 	Packet uint64
 	Time   int64 // ns since the epoch
 	ISN    capture.Seq
@@ -135,7 +134,10 @@ type HandshakeSegment struct {
 	// Window is the raw window field; RFC 7323 §2.2: never scaled on a SYN.
 	Window uint16
 	TTL    uint8
-	IPID   uint16
+	// Seen sits among the small fields, where it takes no padding: three
+	// of these are in every live flow.
+	Seen bool
+	IPID uint16
 	// Payload is the number of data bytes the SYN carried (TFO, or a
 	// crafted packet).
 	Payload int

@@ -15,7 +15,7 @@ func (a *Analyzer) Snapshot(fn func(*Flow)) {
 			// window histogram, the one pointer a Flow holds, is only
 			// read), so a copy keeps the live state as it was.
 			view = *fs
-			view.list, view.prev, view.next = nil, nil, nil
+			view.list, view.prev, view.next = onNone, nil, nil
 			view.finalize()
 			fn(&view.Flow)
 		}
