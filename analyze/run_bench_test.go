@@ -85,16 +85,26 @@ func BenchmarkRun(b *testing.B) {
 // TestRunSteadyStateDoesNotAllocate runs the same transfers for twice as
 // long: the allocations of Run (the reader's buffers, the table, each
 // flow's state) must not grow with the packets.
+//
+// The counter is the process's, and with Run's reader on a goroutine of
+// its own a single run was off by one or two in about one test of five
+// (not with -cpu 1): the runtime allocates now and then on its own.
+// Noise only adds, so each length counts its fewest of three runs; an
+// allocation per packet would still show as thousands.
 func TestRunSteadyStateDoesNotAllocate(t *testing.T) {
 	mallocs := func(packets int) uint64 {
 		data := benchCapture(t, bulkOnly(packets))
 		runCapture(t, data) // warm up: sync.Pools, lazily built tables
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		sum := runCapture(t, data)
-		runtime.ReadMemStats(&after)
-		require.Equal(t, uint64(packets), sum.TCP)
-		return after.Mallocs - before.Mallocs
+		fewest := ^uint64(0)
+		for range 3 {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			sum := runCapture(t, data)
+			runtime.ReadMemStats(&after)
+			require.Equal(t, uint64(packets), sum.TCP)
+			fewest = min(fewest, after.Mallocs-before.Mallocs)
+		}
+		return fewest
 	}
 	short, long := mallocs(20_000), mallocs(40_000)
 	assert.Equal(t, short, long, "Run allocated %d times over 20,000 packets and %d over 40,000", short, long)
