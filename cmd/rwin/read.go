@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -118,6 +119,9 @@ Flags:
 	if o.format != "ndjson" || !isTerminal(stdout) { // NDJSON lines would overwrite it
 		o.progress = startProgress(stderr, o.files)
 	}
+	if os.Getenv("GOGC") == "" {
+		defer debug.SetGCPercent(debug.SetGCPercent(readGCPercent))
+	}
 	results := readAll(o, stdin)
 	o.progress.stop()
 	switch o.format {
@@ -150,6 +154,14 @@ Flags:
 	}
 	return code, nil
 }
+
+// readGCPercent is the garbage collector's target while rwin read runs,
+// unless GOGC sets it. Live flow state and the rows kept for the output
+// are most of the heap, and Go's default (100) lets the heap grow to
+// twice what is live before collecting: on the benchmark capture (make
+// bench) 50 cut peak RSS from 70 MB to 61 MB for 4% more wall time, 33
+// to 53 MB for 10% more.
+const readGCPercent = 50
 
 // parseInterleaved parses flags that may come before, between or after the
 // positional arguments (rwin read a.pcap -v), tcpdump-style.
