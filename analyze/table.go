@@ -17,9 +17,10 @@ const (
 	// histogram of each side that advertised more than eight distinct
 	// windows, so the default caps live state between 0.5 and 1 GiB.
 	DefaultMaxFlows = 1 << 18
-	// DefaultLinger is how long a closed or never-established flow stays
-	// in the table after its last packet, to absorb late retransmissions
-	// before it is finished (about one Linux TIME_WAIT).
+	// DefaultLinger is how long a flow that carried no data, or closed
+	// without ending cleanly (see DefaultClosedLinger), stays in the table
+	// after its last packet, to absorb late retransmissions before it is
+	// finished (about one Linux TIME_WAIT).
 	DefaultLinger = 60 * time.Second
 	// DefaultClosedLinger is how long a flow that has ended cleanly stays
 	// after its last packet: reset, or FIN both ways with both FINs
