@@ -1,19 +1,92 @@
 package capture
 
+/*
+#cgo LDFLAGS: -lpcap
+#include <stdlib.h>
+#include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <pcap/pcap.h>
+
+// rwin_pkt receives what pcap_next_ex returns. It lives in C memory, so
+// Next hands libpcap no Go pointer (which would make it escape and
+// allocate on every packet).
+typedef struct {
+	const u_char *data;
+	unsigned int caplen, len;
+	long long sec, frac;
+} rwin_pkt;
+
+// The handle is non-blocking: in immediate mode libpcap's own timeout
+// does not bound the wait on Linux, so it polls the handle's descriptor
+// for up to timeout_ms when nothing is buffered, and returns 0 if still
+// nothing came.
+static int rwin_next(pcap_t *p, rwin_pkt *out, int timeout_ms) {
+	struct pcap_pkthdr *h;
+	int rc = pcap_next_ex(p, &h, &out->data);
+	if (rc == 0) {
+		struct pollfd pfd = {pcap_get_selectable_fd(p), POLLIN, 0};
+		if (pfd.fd >= 0) {
+			poll(&pfd, 1, timeout_ms);
+		}
+		rc = pcap_next_ex(p, &h, &out->data);
+	}
+	if (rc == 1) {
+		out->caplen = h->caplen;
+		out->len = h->len;
+		out->sec = h->ts.tv_sec;
+		out->frac = h->ts.tv_usec;
+	}
+	return rc;
+}
+
+// rwin_setfilter compiles expr for the activated handle and installs it.
+static int rwin_setfilter(pcap_t *p, const char *dev, const char *expr) {
+	bpf_u_int32 net, mask;
+	char errbuf[PCAP_ERRBUF_SIZE];
+	if (pcap_lookupnet(dev, &net, &mask, errbuf) < 0) {
+		mask = PCAP_NETMASK_UNKNOWN;
+	}
+	struct bpf_program prog;
+	if (pcap_compile(p, &prog, expr, 1, mask) < 0) {
+		return -1;
+	}
+	int rc = pcap_setfilter(p, &prog);
+	pcap_freecode(&prog);
+	return rc;
+}
+
+// rwin_addr copies the address in sa (IPv4 or IPv6) to out and returns
+// its length, 0 for other families or none.
+static int rwin_addr(struct sockaddr *sa, unsigned char *out) {
+	if (sa == NULL) {
+		return 0;
+	}
+	switch (sa->sa_family) {
+	case AF_INET:
+		memcpy(out, &((struct sockaddr_in *)sa)->sin_addr, 4);
+		return 4;
+	case AF_INET6:
+		memcpy(out, &((struct sockaddr_in6 *)sa)->sin6_addr, 16);
+		return 16;
+	}
+	return 0;
+}
+*/
+import "C"
+
 import (
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"slices"
-	"strings"
 	"sync/atomic"
 	"time"
-
-	"github.com/google/gopacket"
-	"github.com/google/gopacket/pcap"
-	"github.com/google/gopacket/pcapgo"
+	"unsafe"
 )
 
 // Defaults for LiveConfig.
@@ -81,15 +154,23 @@ type LiveStats struct {
 	IfDropped uint64
 }
 
-// Live is a Source reading from a network interface with libpcap (through
-// gopacket/pcap), in immediate mode so each packet is analyzed as it
-// arrives.
+// Live is a Source reading from a network interface with libpcap, in
+// immediate mode so each packet is analyzed as it arrives.
+//
+// It calls libpcap directly, as Filter does, rather than through
+// gopacket/pcap: gopacket v1.1.19 keeps link types in a uint8
+// (LINKTYPE_LINUX_SLL2 = 276 came back as 20), knows activation errors
+// only by message, and its layers package, which gopacket/pcap imports,
+// fills 10 MB of decoder tables at start-up: two thirds of rwin's
+// resident memory before it reads a packet, on every command.
 //
 // Next reads without copying: Packet.Data points into libpcap's ring
 // buffer and is valid until the next call, as for every Source. A Live is
 // read by one goroutine; Stop may be called from any.
 type Live struct {
-	h       *pcap.Handle
+	p       *C.pcap_t
+	pkt     *C.rwin_pkt // Next's out-parameters, in C memory
+	nanos   bool        // timestamps come in ns, not µs
 	name    string
 	link    LinkType
 	snaplen int
@@ -108,56 +189,69 @@ func OpenLive(iface string, cfg LiveConfig) (*Live, error) {
 		cfg.BufferSize = DefaultLiveBuffer
 	}
 	where := "live: " + iface
-	ih, err := pcap.NewInactiveHandle(iface)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %s", where, oneLine(err.Error()))
+	cname := C.CString(iface)
+	defer C.free(unsafe.Pointer(cname))
+	errbuf := (*C.char)(C.calloc(C.PCAP_ERRBUF_SIZE, 1))
+	defer C.free(unsafe.Pointer(errbuf))
+	p := C.pcap_create(cname, errbuf)
+	if p == nil {
+		return nil, fmt.Errorf("%s: %s", where, oneLine(C.GoString(errbuf)))
 	}
-	defer ih.CleanUp()
+	promisc := C.int(0)
+	if cfg.Promiscuous {
+		promisc = 1
+	}
 	for _, set := range []struct {
 		what string
-		err  error
+		rc   C.int
 	}{
-		{"snaplen", ih.SetSnapLen(cfg.Snaplen)},
-		{"buffer size", ih.SetBufferSize(cfg.BufferSize)},
-		{"promiscuous mode", ih.SetPromisc(cfg.Promiscuous)},
-		{"immediate mode", ih.SetImmediateMode(true)},
-		{"read timeout", ih.SetTimeout(liveReadTimeout)},
+		{"snaplen", C.pcap_set_snaplen(p, C.int(cfg.Snaplen))},
+		{"buffer size", C.pcap_set_buffer_size(p, C.int(cfg.BufferSize))},
+		{"promiscuous mode", C.pcap_set_promisc(p, promisc)},
+		{"immediate mode", C.pcap_set_immediate_mode(p, 1)},
+		{"read timeout", C.pcap_set_timeout(p, C.int(liveReadTimeout/time.Millisecond))},
 	} {
-		if set.err != nil {
-			return nil, fmt.Errorf("%s: setting %s: %s", where, set.what, oneLine(set.err.Error()))
+		if set.rc != 0 {
+			C.pcap_close(p)
+			return nil, fmt.Errorf("%s: setting %s: %s", where, set.what, oneLine(C.GoString(C.pcap_statustostr(set.rc))))
 		}
 	}
-	h, err := ih.Activate()
-	if err != nil {
-		return nil, activateError(where, iface, err, ih)
+	// A positive status is a warning (PCAP_WARNING_PROMISC_NOTSUP, …):
+	// the capture works.
+	if rc := C.pcap_activate(p); rc < 0 {
+		err := activateError(where, iface, rc, C.GoString(C.pcap_geterr(p)))
+		C.pcap_close(p)
+		return nil, err
 	}
-	l := &Live{h: h, name: iface, link: linkTypeOf(h), snaplen: h.SnapLen()}
+	if C.pcap_setnonblock(p, 1, errbuf) != 0 {
+		err := fmt.Errorf("%s: setting non-blocking mode: %s", where, oneLine(C.GoString(errbuf)))
+		C.pcap_close(p)
+		return nil, err
+	}
+	l := &Live{p: p, name: iface, link: linkTypeOf(p), snaplen: int(C.pcap_snapshot(p)),
+		nanos: C.pcap_get_tstamp_precision(p) == C.PCAP_TSTAMP_PRECISION_NANO}
 	if cfg.Filter != "" {
-		if err := h.SetBPFFilter(cfg.Filter); err != nil {
-			h.Close()
-			return nil, fmt.Errorf("%s: %w %q: %s", where, ErrFilter, cfg.Filter, oneLine(err.Error()))
+		cexpr := C.CString(cfg.Filter)
+		defer C.free(unsafe.Pointer(cexpr))
+		if C.rwin_setfilter(p, cname, cexpr) != 0 {
+			err := fmt.Errorf("%s: %w %q: %s", where, ErrFilter, cfg.Filter, oneLine(C.GoString(C.pcap_geterr(p))))
+			C.pcap_close(p)
+			return nil, err
 		}
 	}
+	l.pkt = (*C.rwin_pkt)(C.calloc(1, C.sizeof_rwin_pkt))
 	return l, nil
 }
 
-// activateError turns pcap_activate's failure into an error callers can
-// match. gopacket v1.1.19 returns an unexported error type whose message
-// names the libpcap status (PCAP_ERROR_NO_SUCH_DEVICE is "No Such
-// Device", PCAP_ERROR_PERM_DENIED "Permission Denied", and
-// PCAP_ERROR_PROMISC_PERM_DENIED, which it does not know, "unknown
-// activated error: -11"); libpcap's own explanation is still on the
-// inactive handle.
-func activateError(where, iface string, err error, ih *pcap.InactiveHandle) error {
-	detail := ""
-	if e := ih.Error(); e != nil {
-		detail = oneLine(e.Error())
-	}
-	status := err.Error()
-	switch {
-	case status == "No Such Device":
+// activateError turns pcap_activate's failure status into an error
+// callers can match, with libpcap's own explanation (detail) where it
+// has one.
+func activateError(where, iface string, status C.int, detail string) error {
+	detail = oneLine(detail)
+	switch status {
+	case C.PCAP_ERROR_NO_SUCH_DEVICE:
 		return fmt.Errorf("%s: %w", where, ErrNoInterface)
-	case status == "Permission Denied" || strings.HasSuffix(status, ": -11"):
+	case C.PCAP_ERROR_PERM_DENIED, C.PCAP_ERROR_PROMISC_PERM_DENIED:
 		// Without the capability Linux refuses the socket before libpcap
 		// looks the device up: say what is really wrong with a name that
 		// does not exist.
@@ -169,8 +263,8 @@ func activateError(where, iface string, err error, ih *pcap.InactiveHandle) erro
 		}
 		return fmt.Errorf("%s: %w", where, ErrPermission)
 	}
-	msg := oneLine(status)
-	if detail != "" && !strings.Contains(msg, detail) {
+	msg := oneLine(C.GoString(C.pcap_statustostr(status)))
+	if detail != "" && detail != msg {
 		msg += ": " + detail
 	}
 	return fmt.Errorf("%s: %s", where, msg)
@@ -186,34 +280,19 @@ func interfaceExists(iface string) bool {
 	return slices.ContainsFunc(ifs, func(i Interface) bool { return i.Name == iface })
 }
 
-// linkTypeOf returns the LINKTYPE_ value of an activated handle.
-// gopacket v1.1.19 reads pcap_datalink(3PCAP) into a uint8
-// (layers.LinkType), so LINUX_SLL2 (276) comes back as 20. The handle's
-// list of the link types it offers keeps their names, and
-// pcap_datalink_name_to_val gives back the full value whose low byte
-// matches. DLT_RAW and DLT_LOOP have platform-dependent DLT values (12 and
-// 108 on Linux, 14 and 12 on OpenBSD); by name they map to the one
-// LINKTYPE_ each has in files.
-func linkTypeOf(h *pcap.Handle) LinkType {
-	low := int(h.LinkType())
-	dlt := low
-	if links, err := h.ListDataLinks(); err == nil {
-		for _, d := range links {
-			v := pcap.DatalinkNameToVal(d.Name)
-			if v == low {
-				dlt = v
-				break
-			}
-			if v >= 0 && v&0xff == low {
-				dlt = v
-			}
+// linkTypeOf returns the LINKTYPE_ value of an activated handle. DLT_RAW
+// and DLT_LOOP have platform-dependent DLT values (12 and 108 on Linux,
+// 14 and 12 on OpenBSD); by name they map to the one LINKTYPE_ each has
+// in files.
+func linkTypeOf(p *C.pcap_t) LinkType {
+	dlt := C.pcap_datalink(p)
+	if name := C.pcap_datalink_val_to_name(dlt); name != nil {
+		switch C.GoString(name) {
+		case "RAW":
+			return LinkRaw
+		case "LOOP":
+			return LinkLoop
 		}
-	}
-	switch pcap.DatalinkValToName(dlt) {
-	case "RAW":
-		return LinkRaw
-	case "LOOP":
-		return LinkLoop
 	}
 	return LinkType(dlt)
 }
@@ -226,21 +305,26 @@ func (l *Live) Next(p *Packet) error {
 	if l.stop.Load() {
 		return io.EOF
 	}
-	data, ci, err := l.h.ZeroCopyReadPacketData()
-	switch {
-	case err == nil:
-	case err == pcap.NextErrorTimeoutExpired:
+	switch rc := C.rwin_next(l.p, l.pkt, C.int(liveReadTimeout/time.Millisecond)); rc {
+	case 1:
+	case 0: // the read timeout expired
 		if l.stop.Load() {
 			return io.EOF
 		}
 		return ErrNoPacket
-	case err == io.EOF:
+	case C.PCAP_ERROR_BREAK:
 		return io.EOF
 	default:
-		return fmt.Errorf("live: %s: %s", l.name, oneLine(err.Error()))
+		return fmt.Errorf("live: %s: %s", l.name, oneLine(C.GoString(C.pcap_geterr(l.p))))
+	}
+	k := l.pkt
+	ns := int64(k.frac)
+	if !l.nanos {
+		ns *= 1000
 	}
 	l.index++
-	*p = Packet{Data: data, OrigLen: ci.Length, Time: ci.Timestamp.UnixNano(), Link: l.link, Index: l.index, Offset: -1}
+	*p = Packet{Data: unsafe.Slice((*byte)(unsafe.Pointer(k.data)), int(k.caplen)), OrigLen: int(k.len),
+		Time: int64(k.sec)*int64(time.Second) + ns, Link: l.link, Index: l.index, Offset: -1}
 	return nil
 }
 
@@ -261,17 +345,20 @@ func (l *Live) Snaplen() int { return l.snaplen }
 // Stats returns the kernel's counters for this capture so far. Call it
 // before Close.
 func (l *Live) Stats() (LiveStats, error) {
-	s, err := l.h.Stats()
-	if err != nil {
-		return LiveStats{}, fmt.Errorf("live: %s: stats: %s", l.name, oneLine(err.Error()))
+	var s C.struct_pcap_stat
+	if C.pcap_stats(l.p, &s) != 0 {
+		return LiveStats{}, fmt.Errorf("live: %s: stats: %s", l.name, oneLine(C.GoString(C.pcap_geterr(l.p))))
 	}
-	return LiveStats{Received: uint64(uint32(s.PacketsReceived)), Dropped: uint64(uint32(s.PacketsDropped)),
-		IfDropped: uint64(uint32(s.PacketsIfDropped))}, nil
+	return LiveStats{Received: uint64(s.ps_recv), Dropped: uint64(s.ps_drop), IfDropped: uint64(s.ps_ifdrop)}, nil
 }
 
 // Close releases the capture.
 func (l *Live) Close() error {
-	l.h.Close()
+	if l.p != nil {
+		C.pcap_close(l.p)
+		C.free(unsafe.Pointer(l.pkt))
+		l.p, l.pkt = nil, nil
+	}
 	return nil
 }
 
@@ -301,16 +388,25 @@ const (
 // Interfaces lists the devices libpcap can capture on, in its order (the
 // order `tcpdump -D` shows). Listing needs no privilege.
 func Interfaces() ([]Interface, error) {
-	devs, err := pcap.FindAllDevs()
-	if err != nil {
-		return nil, fmt.Errorf("live: listing interfaces: %s", oneLine(err.Error()))
+	errbuf := (*C.char)(C.calloc(C.PCAP_ERRBUF_SIZE, 1))
+	defer C.free(unsafe.Pointer(errbuf))
+	var devs *C.pcap_if_t
+	if C.pcap_findalldevs(&devs, errbuf) != 0 {
+		return nil, fmt.Errorf("live: listing interfaces: %s", oneLine(C.GoString(errbuf)))
 	}
-	out := make([]Interface, 0, len(devs))
-	for _, d := range devs {
-		i := Interface{Name: d.Name, Description: d.Description,
-			Loopback: d.Flags&pcapIfLoopback != 0, Up: d.Flags&pcapIfUp != 0,
-			Running: d.Flags&pcapIfRunning != 0, Wireless: d.Flags&pcapIfWireless != 0}
-		switch d.Flags & pcapIfConnStatus {
+	defer C.pcap_freealldevs(devs)
+	addrBuf := (*[16]byte)(C.calloc(16, 1))
+	defer C.free(unsafe.Pointer(addrBuf))
+	var out []Interface
+	for d := devs; d != nil; d = d.next {
+		flags := uint32(d.flags)
+		i := Interface{Name: C.GoString(d.name),
+			Loopback: flags&pcapIfLoopback != 0, Up: flags&pcapIfUp != 0,
+			Running: flags&pcapIfRunning != 0, Wireless: flags&pcapIfWireless != 0}
+		if d.description != nil {
+			i.Description = C.GoString(d.description)
+		}
+		switch flags & pcapIfConnStatus {
 		case 0x10:
 			i.Connection = "connected"
 		case 0x20:
@@ -318,15 +414,18 @@ func Interfaces() ([]Interface, error) {
 		case 0x30:
 			i.Connection = "not applicable"
 		}
-		for _, a := range d.Addresses {
-			ip, ok := netip.AddrFromSlice(a.IP)
+		for a := d.addresses; a != nil; a = a.next {
+			n := int(C.rwin_addr(a.addr, (*C.uchar)(unsafe.Pointer(addrBuf))))
+			ip, ok := netip.AddrFromSlice(addrBuf[:n])
 			if !ok {
 				continue
 			}
 			ip = ip.Unmap()
 			bits := ip.BitLen()
-			if ones, size := a.Netmask.Size(); size == bits {
-				bits = ones
+			if m := int(C.rwin_addr(a.netmask, (*C.uchar)(unsafe.Pointer(addrBuf)))); m > 0 {
+				if ones, size := net.IPMask(addrBuf[:m]).Size(); size == bits {
+					bits = ones
+				}
 			}
 			i.Addrs = append(i.Addrs, netip.PrefixFrom(ip, bits))
 		}
@@ -336,13 +435,11 @@ func Interfaces() ([]Interface, error) {
 }
 
 // PcapWriter saves packets to a pcap file (nanosecond timestamps,
-// little-endian), so a live capture leaves evidence anyone can open.
-//
-// The file header is written here rather than by pcapgo.Writer, whose
-// WriteFileHeader takes gopacket's 8-bit layers.LinkType: LINKTYPE_LINUX_SLL2
-// (276) would be written as 20. The records are pcapgo's.
+// little-endian), so a live capture leaves evidence anyone can open. The
+// link type is written as its full 16 bits (LINKTYPE_LINUX_SLL2 is 276).
 type PcapWriter struct {
-	w *pcapgo.Writer
+	w   io.Writer
+	hdr [16]byte // the record header, reused
 }
 
 // NewPcapWriter writes the file header for packets of link type link cut
@@ -359,13 +456,20 @@ func NewPcapWriter(w io.Writer, link LinkType, snaplen int) (*PcapWriter, error)
 	if _, err := w.Write(hdr[:]); err != nil {
 		return nil, fmt.Errorf("pcap writer: file header: %w", err)
 	}
-	return &PcapWriter{w: pcapgo.NewWriterNanos(w)}, nil
+	return &PcapWriter{w: w}, nil
 }
 
 // Write appends p as one record. It does not allocate.
 func (pw *PcapWriter) Write(p *Packet) error {
-	ci := gopacket.CaptureInfo{Timestamp: time.Unix(0, p.Time), CaptureLength: len(p.Data), Length: max(p.OrigLen, len(p.Data))}
-	if err := pw.w.WritePacket(ci, p.Data); err != nil {
+	t := time.Unix(0, p.Time)
+	binary.LittleEndian.PutUint32(pw.hdr[0:], uint32(t.Unix()))
+	binary.LittleEndian.PutUint32(pw.hdr[4:], uint32(t.Nanosecond()))
+	binary.LittleEndian.PutUint32(pw.hdr[8:], uint32(len(p.Data)))
+	binary.LittleEndian.PutUint32(pw.hdr[12:], uint32(max(p.OrigLen, len(p.Data))))
+	if _, err := pw.w.Write(pw.hdr[:]); err != nil {
+		return fmt.Errorf("pcap writer: packet %d: %w", p.Index, err)
+	}
+	if _, err := pw.w.Write(p.Data); err != nil {
 		return fmt.Errorf("pcap writer: packet %d: %w", p.Index, err)
 	}
 	return nil
