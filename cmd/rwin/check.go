@@ -44,7 +44,7 @@ func cmdCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, er
 	fset.StringVar(&o.junit, "junit", "", "also write JUnit XML to this `file`: one test case per capture and check")
 	fset.StringVar(&o.format, "format", "text", "output `format`: text or json")
 	fset.IntVar(&o.cfg.MaxFlows, "max-flows", analyze.DefaultMaxFlows, "cap on live flows per capture")
-	fset.DurationVar(&o.cfg.Linger, "linger", analyze.DefaultLinger, "how long a closed or unanswered flow is kept for late packets")
+	fset.DurationVar(&o.cfg.Linger, "linger", analyze.DefaultLinger, lingerHelp)
 	fset.Usage = func() {
 		fmt.Fprint(stderr, `Usage: rwin check --policy FILE [flags] CAPTURE|DIR...
 

@@ -28,7 +28,7 @@ func cmdDiff(args []string, stdout, stderr io.Writer) (int, error) {
 	fs.StringVar(&o.format, "format", "text", "output `format`: text, json or ndjson")
 	fs.StringVar(&o.color, "color", "auto", "color text output: auto, always or never (NO_COLOR is honored)")
 	fs.IntVar(&o.cfg.MaxFlows, "max-flows", analyze.DefaultMaxFlows, "cap on live flows per capture")
-	fs.DurationVar(&o.cfg.Linger, "linger", analyze.DefaultLinger, "how long a closed or unanswered flow is kept for late packets")
+	fs.DurationVar(&o.cfg.Linger, "linger", analyze.DefaultLinger, lingerHelp)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: rwin diff [flags] A.pcap B.pcap
 

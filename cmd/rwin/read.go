@@ -59,7 +59,7 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, err
 	fs.StringVar(&o.color, "color", "auto", "color text output: auto, always or never (NO_COLOR is honored)")
 	fs.BoolVar(&o.verbose, "v", false, "per-flow detail in text output")
 	fs.IntVar(&o.cfg.MaxFlows, "max-flows", analyze.DefaultMaxFlows, "cap on live flows; the least recently active is finished early past it")
-	fs.DurationVar(&o.cfg.Linger, "linger", analyze.DefaultLinger, fmt.Sprintf("how long a closed or unanswered flow is kept for late packets (one that ended cleanly, RST or both FINs acknowledged, at most %v)", analyze.DefaultClosedLinger))
+	fs.DurationVar(&o.cfg.Linger, "linger", analyze.DefaultLinger, lingerHelp)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: rwin read [flags] FILE... [BPF expression]
        rwin read [flags] -r FILE [-r FILE...] [BPF expression]
@@ -178,6 +178,10 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 		args = fs.Args()[1:]
 	}
 }
+
+// lingerHelp documents --linger for every command that reads captures.
+var lingerHelp = fmt.Sprintf("how long (capture time) an unanswered, data-less or half-closed flow is kept for late packets; "+
+	"one that ended cleanly (RST, or both FINs acknowledged) leaves after at most %v", analyze.DefaultClosedLinger)
 
 // usageResult is what a command returns when its flags do not parse:
 // success for -h, which printed the usage, a usage error otherwise (the
