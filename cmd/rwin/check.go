@@ -16,7 +16,6 @@ import (
 	"sync"
 
 	"rwin/analyze"
-	"rwin/capture"
 	"rwin/rules"
 )
 
@@ -169,13 +168,7 @@ func checkAll(p *rules.Policy, files []string, cfg analyze.Config, stdin io.Read
 
 func checkOne(p *rules.Policy, name string, cfg analyze.Config, stdin io.Reader) checked {
 	res := checked{name: name}
-	var src capture.Source
-	var err error
-	if name == "-" {
-		src, err = capture.NewReader(stdin, "-")
-	} else {
-		src, err = capture.Open(name)
-	}
+	src, err := openCapture(name, stdin)
 	if err != nil {
 		res.err = err
 		return res
@@ -319,13 +312,7 @@ func writeCheckJSON(out io.Writer, p *rules.Policy, results []checked, unmatched
 				}
 				if x := v.Finding; x != nil {
 					vr.Rule, vr.Severity, vr.Confidence = ptr(x.ID), ptr(x.Severity.String()), ptr(x.Confidence.String())
-					for _, e := range x.Evidence {
-						er := evidenceRecord{Packet: e.Packet, What: e.What}
-						if e.Time != 0 {
-							er.Time = ptr(timeString(e.Time))
-						}
-						vr.Evidence = append(vr.Evidence, er)
-					}
+					vr.Evidence = evidenceRecords(x.Evidence)
 				}
 				ce.Violations = append(ce.Violations, vr)
 			}

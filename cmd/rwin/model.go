@@ -246,17 +246,23 @@ func newFlowRecord(file string, f *analyze.Flow, found []rules.Finding) flowReco
 	for _, x := range found {
 		fr := findingRecord{ID: x.ID, Name: x.Name, Severity: x.Severity.String(), Confidence: x.Confidence.String(),
 			Why: x.Why, Direction: x.Direction.String(), Summary: x.Summary, Advice: x.Advice,
-			Evidence: make([]evidenceRecord, 0, len(x.Evidence))}
-		for _, e := range x.Evidence {
-			er := evidenceRecord{Packet: e.Packet, What: e.What}
-			if e.Time != 0 {
-				er.Time = ptr(timeString(e.Time))
-			}
-			fr.Evidence = append(fr.Evidence, er)
-		}
+			Evidence: evidenceRecords(x.Evidence)}
 		r.Findings = append(r.Findings, fr)
 	}
 	return r
+}
+
+// evidenceRecords renders a finding's evidence; never nil, so JSON shows [].
+func evidenceRecords(ev []rules.Evidence) []evidenceRecord {
+	out := make([]evidenceRecord, 0, len(ev))
+	for _, e := range ev {
+		er := evidenceRecord{Packet: e.Packet, What: e.What}
+		if e.Time != 0 {
+			er.Time = ptr(timeString(e.Time))
+		}
+		out = append(out, er)
+	}
+	return out
 }
 
 func handshakeNotes(f *analyze.Flow) []string {

@@ -250,15 +250,17 @@ func readAll(o readOptions, stdin io.Reader) []fileResult {
 	return results
 }
 
+// openCapture opens a capture file, or standard input for "-".
+func openCapture(name string, stdin io.Reader) (capture.Source, error) {
+	if name == "-" {
+		return capture.NewReader(stdin, "-")
+	}
+	return capture.Open(name)
+}
+
 func readOne(name string, o readOptions, stdin io.Reader) fileResult {
 	res := fileResult{name: name}
-	var src capture.Source
-	var err error
-	if name == "-" {
-		src, err = capture.NewReader(stdin, "-")
-	} else {
-		src, err = capture.Open(name)
-	}
+	src, err := openCapture(name, stdin)
 	if err != nil {
 		res.err = err
 		res.sum.Source = name
