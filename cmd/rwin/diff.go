@@ -247,17 +247,8 @@ type rwinSeenR struct {
 	rwinRec
 }
 
-type diffFindingRecord struct {
-	ID         string               `json:"id"`
-	Name       string               `json:"name"`
-	Severity   string               `json:"severity"`
-	Confidence string               `json:"confidence"`
-	Why        string               `json:"why"`
-	Direction  string               `json:"direction"`
-	Summary    string               `json:"summary"`
-	Evidence   []diffEvidenceRecord `json:"evidence"`
-	Advice     string               `json:"advice"`
-}
+// diffFindingRecord is a finding of rwin diff: its evidence is packet pairs.
+type diffFindingRecord = findingRec[diffEvidenceRecord]
 
 type diffEvidenceRecord struct {
 	A     *uint64 `json:"a"`
@@ -374,9 +365,7 @@ func newDiffPairRecord(n int, files [2]string, p *analyze.FlowPair, fa, fb *anal
 		r.RWIN[name] = rwinView(p, d, fa, fb)
 	}
 	for _, x := range find {
-		fr := diffFindingRecord{ID: x.ID, Name: x.Name, Severity: x.Severity.String(), Confidence: x.Confidence.String(),
-			Why: x.Why, Direction: x.Direction.String(), Summary: x.Summary, Advice: x.Advice,
-			Evidence: make([]diffEvidenceRecord, 0, len(x.Pairs))}
+		fr := newFindingRec(&x.Finding, make([]diffEvidenceRecord, 0, len(x.Pairs)))
 		for _, e := range x.Pairs {
 			er := diffEvidenceRecord{What: e.What}
 			if e.A.Packet != 0 {

@@ -127,17 +127,27 @@ type trafficR struct {
 	RST            bool     `json:"rst"`
 }
 
-// findingRecord is a rules.Finding in the result model.
-type findingRecord struct {
-	ID         string           `json:"id"`
-	Name       string           `json:"name"`
-	Severity   string           `json:"severity"`
-	Confidence string           `json:"confidence"`
-	Why        string           `json:"why"`
-	Direction  string           `json:"direction"`
-	Summary    string           `json:"summary"`
-	Evidence   []evidenceRecord `json:"evidence"`
-	Advice     string           `json:"advice"`
+// findingRec is a rules.Finding in the result model; E is the evidence
+// record: one packet for rwin read, a packet pair for rwin diff.
+type findingRec[E any] struct {
+	ID         string `json:"id"`
+	Name       string `json:"name"`
+	Severity   string `json:"severity"`
+	Confidence string `json:"confidence"`
+	Why        string `json:"why"`
+	Direction  string `json:"direction"`
+	Summary    string `json:"summary"`
+	Evidence   []E    `json:"evidence"`
+	Advice     string `json:"advice"`
+}
+
+// findingRecord is a finding of rwin read.
+type findingRecord = findingRec[evidenceRecord]
+
+// newFindingRec fills the fields every finding record shares.
+func newFindingRec[E any](x *rules.Finding, evidence []E) findingRec[E] {
+	return findingRec[E]{ID: x.ID, Name: x.Name, Severity: x.Severity.String(), Confidence: x.Confidence.String(),
+		Why: x.Why, Direction: x.Direction.String(), Summary: x.Summary, Evidence: evidence, Advice: x.Advice}
 }
 
 type evidenceRecord struct {
@@ -244,10 +254,7 @@ func newFlowRecord(file string, f *analyze.Flow, found []rules.Finding) flowReco
 		"server": trafficOf(&f.Server, &f.Client, f.PathRTT()),
 	}
 	for _, x := range found {
-		fr := findingRecord{ID: x.ID, Name: x.Name, Severity: x.Severity.String(), Confidence: x.Confidence.String(),
-			Why: x.Why, Direction: x.Direction.String(), Summary: x.Summary, Advice: x.Advice,
-			Evidence: evidenceRecords(x.Evidence)}
-		r.Findings = append(r.Findings, fr)
+		r.Findings = append(r.Findings, newFindingRec(&x, evidenceRecords(x.Evidence)))
 	}
 	return r
 }
