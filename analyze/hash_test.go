@@ -27,39 +27,97 @@ func TestFlowHashIgnoresDirection(t *testing.T) {
 	}
 }
 
-// TestCollidingFlowsStayApart chains three flows under one hash, as
-// colliding hashes would, and takes them out in every position.
-func TestCollidingFlowsStayApart(t *testing.T) {
-	segs := make([]capture.Segment, 3)
-	for i := range segs {
-		segs[i] = capture.Segment{Src: netip.AddrFrom4([4]byte{10, 1, 0, byte(i + 1)}), Dst: netip.MustParseAddr("10.2.0.1"),
-			SrcPort: 40000, DstPort: 443, Flags: capture.FlagSYN}
-	}
-	for _, order := range [][]int{{0, 1, 2}, {1, 0, 2}, {2, 1, 0}} {
-		a := New(Config{}, func(*Flow) {})
-		const h = 42
-		flows := make([]*flowState, len(segs))
-		for i := range segs {
-			fs := a.newFlowState()
-			fs.start(uint64(i+1), &segs[i])
-			fs.sameHash = a.flows[h]
-			a.flows[h] = fs
-			a.live++
-			flows[i] = fs
-		}
-		for i := range segs {
-			require.Same(t, flows[i], a.lookup(h, &segs[i]))
-		}
-		for n, i := range order {
-			a.unlink(flows[i], h)
-			assert.Nil(t, a.lookup(h, &segs[i]), "unlinked flow %d still found", i)
-			for _, j := range order[n+1:] {
-				assert.Same(t, flows[j], a.lookup(h, &segs[j]), "flow %d lost when %d went", j, i)
+// TestIndexKeepsEveryFlowFindable fills the index with flows whose hashes
+// collide and cluster across the end of the table, then takes them out in
+// every order: after each removal the others must still be found (the
+// backward shift must never move an entry before its home slot) and the
+// removed one must not.
+func TestIndexKeepsEveryFlowFindable(t *testing.T) {
+	const last = minIndexSlots - 1
+	for _, tc := range []struct {
+		name   string
+		hashes []uint64
+	}{
+		{"one hash for all", []uint64{42, 42, 42, 42, 42}},
+		{"a run across the end of the table", []uint64{last, last, 0, last - 1, 1}},
+		{"homes inside and before the run", []uint64{5, 6, 5, 7, 6}},
+		{"wrapped entries behind an unwrapped one", []uint64{last - 1, 0, last, 0, last - 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := len(tc.hashes)
+			segs := make([]capture.Segment, n)
+			for i := range segs {
+				segs[i] = capture.Segment{Src: netip.AddrFrom4([4]byte{10, 1, 0, byte(i + 1)}), Dst: netip.MustParseAddr("10.2.0.1"),
+					SrcPort: 40000, DstPort: 443, Flags: capture.FlagSYN}
 			}
-		}
-		assert.Empty(t, a.flows)
-		assert.Zero(t, a.Live())
+			for _, order := range permutations(n) {
+				var x flowIndex
+				flows := make([]*flowState, n)
+				for i, h := range tc.hashes {
+					flows[i] = new(flowState)
+					flows[i].start(uint64(i+1), &segs[i])
+					x.insert(h, flows[i])
+				}
+				for i, h := range tc.hashes {
+					require.Same(t, flows[i], x.find(h, &segs[i]), "flow %d", i)
+				}
+				for k, i := range order {
+					x.remove(tc.hashes[i], flows[i])
+					assert.Nil(t, x.find(tc.hashes[i], &segs[i]), "order %v: removed flow %d still found", order, i)
+					for _, j := range order[k+1:] {
+						assert.Same(t, flows[j], x.find(tc.hashes[j], &segs[j]), "order %v: flow %d lost when %d went", order, j, i)
+					}
+				}
+				assert.Zero(t, x.n)
+				for _, s := range x.slots {
+					assert.Nil(t, s.fs)
+				}
+			}
+		})
 	}
+}
+
+// permutations returns every order of 0..n-1.
+func permutations(n int) [][]int {
+	if n == 0 {
+		return [][]int{{}}
+	}
+	var out [][]int
+	for _, p := range permutations(n - 1) {
+		for at := 0; at <= len(p); at++ {
+			q := append(append(append([]int{}, p[:at]...), n-1), p[at:]...)
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
+// TestIndexGrowsAndFindsAll inserts far more flows than the first table
+// holds and removes every other one.
+func TestIndexGrowsAndFindsAll(t *testing.T) {
+	a := New(Config{}, func(*Flow) {})
+	const n = 5 * minIndexSlots
+	segs := make([]capture.Segment, n)
+	flows := make([]*flowState, n)
+	for i := range segs {
+		segs[i] = capture.Segment{Src: netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}), Dst: netip.MustParseAddr("fd00::1"),
+			SrcPort: uint16(i), DstPort: 443, Flags: capture.FlagSYN}
+		flows[i] = new(flowState)
+		flows[i].start(uint64(i+1), &segs[i])
+		a.index.insert(a.flowHash(&segs[i]), flows[i])
+	}
+	assert.GreaterOrEqual(t, len(a.index.slots), 2*n)
+	for i := 0; i < n; i += 2 {
+		a.index.remove(a.storedHash(flows[i]), flows[i])
+	}
+	for i := range segs {
+		want := flows[i]
+		if i%2 == 0 {
+			want = nil
+		}
+		require.Same(t, want, a.index.find(a.flowHash(&segs[i]), &segs[i]), "flow %d", i)
+	}
+	assert.Equal(t, n/2, a.index.n)
 }
 
 // TestStoredHashIsTheFlowHash: a flow is taken out of the table under the

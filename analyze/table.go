@@ -2,7 +2,6 @@ package analyze
 
 import (
 	"encoding/binary"
-	"math/bits"
 	"math/rand/v2"
 	"net/netip"
 	"time"
@@ -71,9 +70,8 @@ type Stats struct {
 type Analyzer struct {
 	cfg  Config
 	emit func(*Flow)
-	// flows finds live flows by flowHash; flows whose hashes collide are
-	// chained through flowState.sameHash. live counts them.
-	flows map[uint64]*flowState
+	// index finds live flows by flowHash; live counts them.
+	index flowIndex
 	live  int
 	seed  uint64
 	// ended holds flows that ended cleanly (see flowState.ended);
@@ -100,7 +98,7 @@ func New(cfg Config, emit func(*Flow)) *Analyzer {
 	if cfg.ClosedLinger <= 0 {
 		cfg.ClosedLinger = min(DefaultClosedLinger, cfg.Linger)
 	}
-	return &Analyzer{cfg: cfg, emit: emit, flows: make(map[uint64]*flowState), seed: rand.Uint64(),
+	return &Analyzer{cfg: cfg, emit: emit, seed: rand.Uint64(),
 		ended: flowList{id: onEnded}, transient: flowList{id: onTransient}, open: flowList{id: onOpen}}
 }
 
@@ -142,46 +140,6 @@ func lessAddrPort(x *[16]byte, xport uint16, y *[16]byte, yport uint16) bool {
 	return xport < yport
 }
 
-// flowHash hashes a segment's 4-tuple regardless of direction: the sum of
-// its endpoints' hashes. It replaced a map keyed by the ordered 4-tuple
-// (keyOf): building and ordering that 36-byte key and hashing it took
-// half of Add's time (pprof on the benchmark capture), where this is a
-// few multiplications and a map with 8-byte keys. The seed is random per
-// Analyzer, so a crafted capture cannot aim its flows at one hash.
-func (a *Analyzer) flowHash(seg *capture.Segment) uint64 {
-	return mix(a.endpointHash(seg.Src, seg.SrcPort)+a.endpointHash(seg.Dst, seg.DstPort), a.seed)
-}
-
-// storedHash is flowHash of fs's 4-tuple, for taking it out of the table:
-// recomputed rather than kept, 8 bytes less in every live flow.
-func (a *Analyzer) storedHash(fs *flowState) uint64 {
-	c, s := fs.Client.Addr, fs.Server.Addr
-	return mix(a.endpointHash(c.Addr(), c.Port())+a.endpointHash(s.Addr(), s.Port()), a.seed)
-}
-
-// endpointHash hashes an address (IPv4 as IPv4-mapped IPv6, as keyOf
-// keys it) and port.
-func (a *Analyzer) endpointHash(addr netip.Addr, port uint16) uint64 {
-	b := addr.As16()
-	hi, lo := binary.LittleEndian.Uint64(b[:8]), binary.LittleEndian.Uint64(b[8:])
-	return mix(hi^a.seed, lo^uint64(port)<<48^0xe7037ed1a0b428db)
-}
-
-// mix is wyhash's multiply-fold of two words.
-func mix(x, y uint64) uint64 {
-	hi, lo := bits.Mul64(x^0xa0761d6478bd642f, y^0x8ebc6af09c88c6e3)
-	return hi ^ lo
-}
-
-// lookup returns the live flow with hash h that seg belongs to, or nil.
-func (a *Analyzer) lookup(h uint64, seg *capture.Segment) *flowState {
-	fs := a.flows[h]
-	for fs != nil && !fs.carries(seg) {
-		fs = fs.sameHash
-	}
-	return fs
-}
-
 // carries reports whether seg belongs to fs's 4-tuple, either way,
 // comparing addresses as keyOf does (IPv4 as IPv4-mapped IPv6).
 func (fs *flowState) carries(seg *capture.Segment) bool {
@@ -197,19 +155,7 @@ func sameAddr(x, y netip.Addr) bool { return x == y || x.As16() == y.As16() }
 // unlink takes fs, whose hash is h, out of the hash table.
 func (a *Analyzer) unlink(fs *flowState, h uint64) {
 	a.live--
-	p := a.flows[h]
-	if p == fs {
-		if fs.sameHash == nil {
-			delete(a.flows, h)
-		} else {
-			a.flows[h] = fs.sameHash
-		}
-		return
-	}
-	for p.sameHash != fs {
-		p = p.sameHash
-	}
-	p.sameHash = fs.sameHash
+	a.index.remove(h, fs)
 }
 
 // Add analyzes one segment.
@@ -219,7 +165,7 @@ func (a *Analyzer) Add(seg *capture.Segment) {
 		a.clock = seg.Time
 	}
 	h := a.flowHash(seg)
-	fs := a.lookup(h, seg)
+	fs := a.index.find(h, seg)
 	if fs != nil && fs.isNewIncarnation(seg) {
 		a.finish(fs)
 		fs = nil
@@ -231,8 +177,7 @@ func (a *Analyzer) Add(seg *capture.Segment) {
 		a.nextID++
 		fs = a.newFlowState()
 		fs.start(a.nextID, seg)
-		fs.sameHash = a.flows[h]
-		a.flows[h] = fs
+		a.index.insert(h, fs)
 		a.live++
 		a.stats.Flows++
 		a.stats.PeakFlows = max(a.stats.PeakFlows, a.live)

@@ -11,7 +11,6 @@ import "rwin/capture"
 // small (a list index, no stored hash).
 type flowState struct {
 	Flow
-	sameHash       *flowState // the next live flow with the same hash
 	prev, next     *flowState
 	lastTime       int64
 	client, server track
