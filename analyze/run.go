@@ -101,8 +101,9 @@ const (
 )
 
 type segmentBatch struct {
-	segs [batchSegments]capture.Segment
-	n    int
+	segs   [batchSegments]capture.Segment
+	hashes [batchSegments]uint64
+	n      int
 }
 
 // pipeline runs reading and decoding on a goroutine that hands batches of
@@ -128,6 +129,7 @@ func (s *Summary) pipeline(src capture.Source, keep func(*capture.Packet) bool, 
 					return
 				}
 				if s.decode(&pkt, keep, &dec, &b.segs[b.n]) {
+					b.hashes[b.n] = a.flowHash(&b.segs[b.n])
 					b.n++
 				}
 			}
@@ -136,7 +138,7 @@ func (s *Summary) pipeline(src capture.Source, keep func(*capture.Packet) bool, 
 	}()
 	for b := range full {
 		for i := range b.n {
-			a.Add(&b.segs[i])
+			a.addHashed(&b.segs[i], b.hashes[i])
 		}
 		free <- b
 	}

@@ -2,9 +2,12 @@ package rules
 
 import (
 	"flag"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"regexp"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -58,4 +61,58 @@ func TestBytesAndDuration(t *testing.T) {
 	assert.Equal(t, "500 µs", Duration(500_000))
 	assert.Equal(t, "41.2 ms", Duration(41_200_000))
 	assert.Equal(t, "3.1 s", Duration(3_100_000_000))
+}
+
+// TestRenderingsMatchFmt holds the appending renderings to the fmt verbs
+// they stand for ("%d %s", "%.1f %s", "%.0f %s"), over values around every
+// unit boundary and rounding edge.
+func TestRenderingsMatchFmt(t *testing.T) {
+	bytesFmt := func(n uint64) string {
+		if n < 1024 {
+			return fmt.Sprintf("%d B", n)
+		}
+		v, u := float64(n), 0
+		for v >= 1024-0.05 && u < 4 {
+			v /= 1024
+			u++
+		}
+		suffix := [...]string{"B", "KiB", "MiB", "GiB", "TiB"}[u]
+		if v == float64(int64(v)) {
+			return fmt.Sprintf("%d %s", int64(v), suffix)
+		}
+		return fmt.Sprintf("%.1f %s", v, suffix)
+	}
+	rateFmt := func(bps float64) string {
+		units := []string{"bit/s", "kbit/s", "Mbit/s", "Gbit/s"}
+		u := 0
+		for bps >= 1000 && u < len(units)-1 {
+			bps /= 1000
+			u++
+		}
+		if bps >= 100 || u == 0 {
+			return fmt.Sprintf("%.0f %s", bps, units[u])
+		}
+		return fmt.Sprintf("%.1f %s", bps, units[u])
+	}
+	durFmt := func(ns int64) string {
+		d := time.Duration(ns)
+		switch {
+		case d < time.Millisecond:
+			return fmt.Sprintf("%d µs", d.Microseconds())
+		case d < time.Second:
+			return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
+		}
+		return fmt.Sprintf("%.1f s", d.Seconds())
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for e := range 63 {
+		for _, n := range []uint64{1 << e, 1<<e - 1, 1<<e + 1, 1<<e + 1<<e/20, rng.Uint64N(1<<(e+1)) + 1} {
+			assert.Equal(t, bytesFmt(n), Bytes(n), "%d", n)
+			ns := int64(n >> 1)
+			assert.Equal(t, durFmt(ns), Duration(ns), "%d ns", ns)
+			for _, bps := range []float64{float64(n), float64(n) / 7, float64(n) * 0.9995, float64(n) + 0.5} {
+				assert.Equal(t, rateFmt(bps), Rate(bps), "%v bit/s", bps)
+			}
+		}
+	}
 }

@@ -27,7 +27,7 @@ func rwinRun(t *testing.T, stdin []byte, args ...string) (int, string, string) {
 
 // fixtureCaptures lists every capture under fixtures/captures, relative to
 // the fixtures directory.
-func fixtureCaptures(t *testing.T) []string {
+func fixtureCaptures(t testing.TB) []string {
 	t.Helper()
 	var files []string
 	root := filepath.Join(fixtures.Dir(), "captures")

@@ -344,6 +344,17 @@ func rttStat(s analyze.RTTStats) *rttSampleStat {
 	return &rttSampleStat{Samples: s.Samples, MinMS: ms(s.Min), MeanMS: ms(s.Mean()), MaxMS: ms(s.Max)}
 }
 
+// throughputOf is s's goodput in bit/s: the bytes its highest sequence
+// number advanced over the time between its first and last data segment,
+// known when that spans a millisecond or more.
+func throughputOf(s *analyze.Endpoint) (float64, bool) {
+	span := s.LastData - s.FirstData
+	if s.DataPackets > 1 && span >= int64(time.Millisecond) {
+		return float64(s.UniqueBytes) * 8 / (float64(span) / 1e9), true
+	}
+	return 0, false
+}
+
 // trafficOf reports what s sent to r; rtt (ns, 0 if unknown) turns r's
 // median effective window into the RWIN/RTT ceiling on s's throughput.
 func trafficOf(s, r *analyze.Endpoint, rtt int64) trafficR {
@@ -352,8 +363,8 @@ func trafficOf(s, r *analyze.Endpoint, rtt int64) trafficR {
 		RetransPackets: s.RetransPackets, RetransBytes: s.RetransBytes, MaxInFlight: s.MaxInFlight,
 		ZeroWindows: s.ZeroWindows, ZeroWindowMS: ms(s.ZeroTime), FIN: s.FINPacket != 0, RST: s.RSTPacket != 0,
 	}
-	if span := s.LastData - s.FirstData; s.DataPackets > 1 && span >= int64(time.Millisecond) {
-		t.ThroughputBPS = ptr(float64(s.UniqueBytes) * 8 / (float64(span) / 1e9))
+	if bps, ok := throughputOf(s); ok {
+		t.ThroughputBPS = ptr(bps)
 	}
 	if rtt > 0 && r.Shift.Basis == analyze.BasisNegotiated && r.Window.Samples > 0 {
 		win := float64(r.Shift.Value.Scale(r.Window.Quantile(0.5)))

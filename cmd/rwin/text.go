@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -17,13 +18,14 @@ import (
 // palette holds the colors of text output, all disabled when color is off.
 type palette struct {
 	head, dim, bad, warn, info, good *color.Color
+	on                               bool // colors are written
 }
 
 func newPalette(on bool) palette {
 	p := palette{
 		head: color.New(color.Bold), dim: color.New(color.Faint),
 		bad: color.New(color.FgRed, color.Bold), warn: color.New(color.FgYellow),
-		info: color.New(color.FgCyan), good: color.New(color.FgGreen),
+		info: color.New(color.FgCyan), good: color.New(color.FgGreen), on: on,
 	}
 	for _, c := range []*color.Color{p.head, p.dim, p.bad, p.warn, p.info, p.good} {
 		if on {
@@ -139,38 +141,77 @@ func tableWriter(out io.Writer, p palette) *tabwriter.Writer {
 // lower bound, "raw" an unknown scale. It reads the flow directly rather
 // than its record: the record's maps are most of what a row would cost.
 func flowRow(p palette, f *analyze.Flow, found []rules.Finding) string {
-	svc := f.Service
-	if svc == "" {
-		svc = "-"
+	var buf [256]byte
+	b := append(buf[:0], "  "...)
+	b = strconv.AppendUint(b, f.ID, 10)
+	b = append(b, '\t')
+	b = f.Client.Addr.AppendTo(b)
+	b = append(b, " → "...)
+	b = f.Server.Addr.AppendTo(b)
+	b = append(b, '\t')
+	if f.Service == "" {
+		b = append(b, '-')
+	} else {
+		b = append(b, f.Service...)
 	}
-	rtt := "-"
-	if ns := f.PathRTT(); ns > 0 {
-		rtt = rules.Duration(ns)
+	b = append(append(b, '\t'), f.Handshake.String()...)
+	b = appendScale(append(b, '\t'), f)
+	b = appendRWIN(append(b, '\t'), &f.Client)
+	b = appendRWIN(append(b, '\t'), &f.Server)
+	b = append(b, '\t')
+	rtt := f.PathRTT()
+	if rtt > 0 {
+		b = rules.AppendDuration(b, rtt)
+	} else {
+		b = append(b, '-')
 	}
-	toServer := trafficOf(&f.Client, &f.Server, f.PathRTT())
-	toClient := trafficOf(&f.Server, &f.Client, f.PathRTT())
-	return fmt.Sprintf("  %d\t%s → %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s", f.ID, f.Client.Addr, f.Server.Addr, svc, f.Handshake,
-		scaleCell(f), rwinCell(rwinOf(&f.Client)), rwinCell(rwinOf(&f.Server)), rtt,
-		rateCell(toServer.ThroughputBPS), rateCell(toClient.ThroughputBPS), findingsCell(p, found))
+	for _, s := range []*analyze.Endpoint{&f.Client, &f.Server} {
+		b = append(b, '\t')
+		if bps, ok := throughputOf(s); ok {
+			b = rules.AppendRate(b, bps)
+		} else {
+			b = append(b, '-')
+		}
+	}
+	b = appendFindings(append(b, '\t'), p, found)
+	return string(b)
 }
 
-func scaleCell(f *analyze.Flow) string {
+func scaleCell(f *analyze.Flow) string { return string(appendScale(nil, f)) }
+
+func appendScale(b []byte, f *analyze.Flow) []byte {
 	switch f.Negotiated.Scaling {
 	case analyze.No:
-		return "off"
+		return append(b, "off"...)
 	case analyze.Yes:
-		return fmt.Sprintf("%d/%d", f.Client.Shift.Value, f.Server.Shift.Value)
+		b = strconv.AppendUint(b, uint64(f.Client.Shift.Value), 10)
+		return strconv.AppendUint(append(b, '/'), uint64(f.Server.Shift.Value), 10)
 	}
-	side := func(s analyze.Shift) string {
+	side := func(b []byte, s analyze.Shift) []byte {
 		switch s.Basis {
 		case analyze.BasisNegotiated:
-			return fmt.Sprint(s.Value)
+			return strconv.AppendUint(b, uint64(s.Value), 10)
 		case analyze.BasisInferred:
-			return fmt.Sprintf("≥%d", s.Value)
+			return strconv.AppendUint(append(b, "≥"...), uint64(s.Value), 10)
 		}
-		return "?"
+		return append(b, '?')
 	}
-	return side(f.Client.Shift) + "/" + side(f.Server.Shift)
+	return side(append(side(b, f.Client.Shift), '/'), f.Server.Shift)
+}
+
+// appendRWIN appends an endpoint's RWIN cell, as rwinCell renders its
+// record: the median effective window.
+func appendRWIN(b []byte, e *analyze.Endpoint) []byte {
+	w := &e.Window
+	switch {
+	case w.Samples == 0:
+		return append(b, '-')
+	case e.Shift.Basis == analyze.BasisUnknown:
+		return strconv.AppendUint(append(b, "raw "...), uint64(w.Max), 10)
+	case e.Shift.Basis == analyze.BasisInferred:
+		b = append(b, "≥"...)
+	}
+	return rules.AppendBytes(b, uint64(e.Shift.Value.Scale(w.Quantile(0.5))))
 }
 
 func rwinCell(r rwinRec) string {
@@ -193,15 +234,27 @@ func rateCell(bps *float64) string {
 }
 
 func findingsCell(p palette, found []rules.Finding) string {
+	return string(appendFindings(nil, p, found))
+}
+
+// appendFindings appends the most severe finding and how many more.
+func appendFindings(b []byte, p palette, found []rules.Finding) []byte {
 	if len(found) == 0 {
-		return p.good.Sprint("-")
+		if p.on {
+			return append(b, p.good.Sprint("-")...)
+		}
+		return append(b, '-')
 	}
 	top := found[0]
-	s := p.severity(top.Severity).Sprintf("%s %s", top.Severity, top.ID)
-	if len(found) > 1 {
-		s += fmt.Sprintf(" +%d", len(found)-1)
+	if p.on {
+		b = append(b, p.severity(top.Severity).Sprintf("%s %s", top.Severity, top.ID)...)
+	} else {
+		b = append(append(append(b, top.Severity.String()...), ' '), top.ID...)
 	}
-	return s
+	if len(found) > 1 {
+		b = strconv.AppendInt(append(b, " +"...), int64(len(found)-1), 10)
+	}
+	return b
 }
 
 // writeDetail prints everything known about one flow (-v).
