@@ -203,3 +203,36 @@ func TestColor(t *testing.T) {
 	on, _ = colorWanted("auto", os.Stdout)
 	assert.False(t, on, "NO_COLOR disables auto")
 }
+
+// TestJSONDocumentIsTheEncodersText: --format json writes its document
+// record by record; it must be the very text json.Encoder, indenting by
+// two spaces, writes for the whole runRecord.
+func TestJSONDocumentIsTheEncodersText(t *testing.T) {
+	files := fixtureCaptures(t)
+	for _, tc := range []struct {
+		name  string
+		files []string
+	}{
+		{"one capture", files[:1]},
+		{"every fixture capture in one run", files},
+		{"a capture without TCP", []string{"/dev/null"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var args []string
+			for _, f := range tc.files {
+				if !filepath.IsAbs(f) {
+					f = filepath.Join(fixtures.Dir(), f)
+				}
+				args = append(args, f)
+			}
+			_, out, _ := rwinRun(t, nil, append([]string{"read", "--format", "json"}, args...)...)
+			var doc runRecord
+			require.NoError(t, json.Unmarshal([]byte(out), &doc))
+			var want bytes.Buffer
+			enc := json.NewEncoder(&want)
+			enc.SetIndent("", "  ")
+			require.NoError(t, enc.Encode(doc))
+			assert.Equal(t, want.String(), out)
+		})
+	}
+}
