@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
+	"fmt"
 	"path/filepath"
 	"testing"
+	"text/tabwriter"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -61,5 +64,28 @@ func BenchmarkFlowRow(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(flows)), "ns/row")
 		})
+	}
+}
+
+// TestAlignedTableIsTabwriters: writeAligned stands for text/tabwriter
+// with padding 2; the report's rows, plain and colored, and cells with
+// multi-byte runes or nothing in them, come out the same.
+func TestAlignedTableIsTabwriters(t *testing.T) {
+	flows, found := fixtureFlows(t)
+	for _, on := range []bool{false, true} {
+		p := newPalette(on)
+		rows := []string{"  x\t\t≥≥≥\t-\t\t\t\t\t\t\tlast cell\twith a tab"}
+		for i := range flows {
+			rows = append(rows, flowRow(p, &flows[i], found[i]))
+		}
+		var got, want bytes.Buffer
+		writeAligned(&got, tableHead(p), rows)
+		tw := tabwriter.NewWriter(&want, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, tableHead(p))
+		for _, r := range rows {
+			fmt.Fprintln(tw, r)
+		}
+		require.NoError(t, tw.Flush())
+		assert.Equal(t, want.String(), got.String(), "colors %v", on)
 	}
 }

@@ -4,9 +4,10 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
+	"unicode/utf8"
 
 	"github.com/fatih/color"
 
@@ -61,11 +62,11 @@ func writeText(out io.Writer, results []fileResult, verbose bool, p palette) err
 			fmt.Fprintln(w, p.dim.Sprint("  no TCP flows"))
 			continue
 		}
-		tw := tableWriter(w, p)
-		for _, lf := range r.listed {
-			fmt.Fprintln(tw, lf.row)
+		rows := make([]string, len(r.listed))
+		for i := range r.listed {
+			rows[i] = r.listed[i].row
 		}
-		tw.Flush()
+		writeAligned(w, tableHead(p), rows)
 		if r.unlisted > 0 {
 			fmt.Fprintf(w, "  %s\n", p.warn.Sprintf("%d more flows not listed: the table keeps %d, those with the most severe findings and real connections first (--format ndjson lists every flow)",
 				r.unlisted, maxListed))
@@ -122,18 +123,66 @@ func writeFileHeader(w io.Writer, p palette, r *fileResult) {
 
 // writeTable prints one row per flow.
 func writeTable(out io.Writer, p palette, flows []flowRecord) {
-	tw := tableWriter(out, p)
+	rows := make([]string, len(flows))
 	for i := range flows {
-		fmt.Fprintln(tw, flowRow(p, flows[i].flow, flows[i].find))
+		rows[i] = flowRow(p, flows[i].flow, flows[i].find)
 	}
-	tw.Flush()
+	writeAligned(out, tableHead(p), rows)
 }
 
-// tableWriter aligns the rows of flowRow under the table's heading.
-func tableWriter(out io.Writer, p palette) *tabwriter.Writer {
-	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, p.head.Sprint("  ID\tCLIENT → SERVER\tSVC\tHANDSHAKE\tSCALE c/s\tRWIN client\tRWIN server\tRTT\tc→s\ts→c\tFINDINGS"))
-	return tw
+// tableHead is the heading of the flow table, over the cells of flowRow.
+func tableHead(p palette) string {
+	return p.head.Sprint("  ID\tCLIENT → SERVER\tSVC\tHANDSHAKE\tSCALE c/s\tRWIN client\tRWIN server\tRTT\tc→s\ts→c\tFINDINGS")
+}
+
+// writeAligned writes the heading and rows, tab-separated cells, with
+// every cell but a line's last padded to its column's widest plus two
+// spaces: the text of text/tabwriter.NewWriter(out, 0, 0, 2, ' ', 0) for
+// lines with the same number of cells (a test holds it to that). The
+// tabwriter kept its own copy of a report's rows and cut every cell
+// anew: for 38,718 rows, a tenth of rwin read's time, after the analysis
+// when nothing else runs.
+func writeAligned(out io.Writer, head string, rows []string) {
+	var widths []int
+	measure := func(line string) {
+		for col := 0; ; col++ {
+			tab := strings.IndexByte(line, '\t')
+			if tab < 0 {
+				return
+			}
+			if col == len(widths) {
+				widths = append(widths, 0)
+			}
+			widths[col] = max(widths[col], utf8.RuneCountInString(line[:tab]))
+			line = line[tab+1:]
+		}
+	}
+	measure(head)
+	for _, r := range rows {
+		measure(r)
+	}
+	const padding = 2
+	spaces := strings.Repeat(" ", slices.Max(append(widths, 0))+padding)
+	w := bufio.NewWriterSize(out, 64<<10)
+	write := func(line string) {
+		for col := 0; ; col++ {
+			tab := strings.IndexByte(line, '\t')
+			if tab < 0 {
+				break
+			}
+			cell := line[:tab]
+			w.WriteString(cell)
+			w.WriteString(spaces[:widths[col]-utf8.RuneCountInString(cell)+padding])
+			line = line[tab+1:]
+		}
+		w.WriteString(line)
+		w.WriteByte('\n')
+	}
+	write(head)
+	for _, r := range rows {
+		write(r)
+	}
+	w.Flush()
 }
 
 // flowRow is the table row of a flow, its cells separated by tabs. Windows
