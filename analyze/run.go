@@ -101,9 +101,8 @@ const (
 )
 
 type segmentBatch struct {
-	segs   [batchSegments]capture.Segment
-	hashes [batchSegments]uint64
-	n      int
+	segs [batchSegments]capture.Segment
+	n    int
 }
 
 // pipeline runs reading and decoding on a goroutine that hands batches of
@@ -129,7 +128,6 @@ func (s *Summary) pipeline(src capture.Source, keep func(*capture.Packet) bool, 
 					return
 				}
 				if s.decode(&pkt, keep, &dec, &b.segs[b.n]) {
-					b.hashes[b.n] = a.flowHash(&b.segs[b.n])
 					b.n++
 				}
 			}
@@ -138,7 +136,7 @@ func (s *Summary) pipeline(src capture.Source, keep func(*capture.Packet) bool, 
 	}()
 	for b := range full {
 		for i := range b.n {
-			a.addHashed(&b.segs[i], b.hashes[i])
+			a.Add(&b.segs[i])
 		}
 		free <- b
 	}
