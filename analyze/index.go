@@ -105,14 +105,19 @@ func (x *flowIndex) remove(h uint64, fs *flowState) {
 // its endpoints' hashes. The seed is random per Analyzer, so a crafted
 // capture cannot aim its flows at one slot.
 func (a *Analyzer) flowHash(seg *capture.Segment) uint64 {
-	return mix(endpointHash(seg.Src, seg.SrcPort, a.seed)+endpointHash(seg.Dst, seg.DstPort, a.seed), a.seed)
+	return a.tupleHash(seg.Src, seg.SrcPort, seg.Dst, seg.DstPort)
 }
 
 // storedHash is flowHash of fs's 4-tuple, for taking it out of the table:
 // recomputed rather than kept, 8 bytes less in every live flow.
 func (a *Analyzer) storedHash(fs *flowState) uint64 {
 	c, s := fs.Client.Addr, fs.Server.Addr
-	return mix(endpointHash(c.Addr(), c.Port(), a.seed)+endpointHash(s.Addr(), s.Port(), a.seed), a.seed)
+	return a.tupleHash(c.Addr(), c.Port(), s.Addr(), s.Port())
+}
+
+// tupleHash hashes two endpoints in either order.
+func (a *Analyzer) tupleHash(x netip.Addr, xport uint16, y netip.Addr, yport uint16) uint64 {
+	return mix(endpointHash(x, xport, a.seed)+endpointHash(y, yport, a.seed), a.seed)
 }
 
 // endpointHash hashes an address and port, IPv4 as IPv4-mapped IPv6 (as
