@@ -248,31 +248,49 @@ func appendScale(b []byte, f *analyze.Flow) []byte {
 	return side(append(side(b, f.Client.Shift), '/'), f.Server.Shift)
 }
 
-// appendRWIN appends an endpoint's RWIN cell, as rwinCell renders its
-// record: the median effective window.
+// appendRWIN appends an endpoint's RWIN cell: its median effective
+// window.
 func appendRWIN(b []byte, e *analyze.Endpoint) []byte {
 	w := &e.Window
-	switch {
-	case w.Samples == 0:
-		return append(b, '-')
-	case e.Shift.Basis == analyze.BasisUnknown:
-		return strconv.AppendUint(append(b, "raw "...), uint64(w.Max), 10)
-	case e.Shift.Basis == analyze.BasisInferred:
-		b = append(b, "≥"...)
+	if w.Samples == 0 || e.Shift.Basis == analyze.BasisUnknown {
+		return appendRWINCell(b, w.Samples, w.Max, 0, e.Shift.Basis)
 	}
-	return rules.AppendBytes(b, uint64(e.Shift.Value.Scale(w.Quantile(0.5))))
+	return appendRWINCell(b, w.Samples, w.Max, uint64(e.Shift.Value.Scale(w.Quantile(0.5))), e.Shift.Basis)
 }
 
+// rwinCell is appendRWIN for an endpoint's record.
 func rwinCell(r rwinRec) string {
+	basis := analyze.BasisNegotiated
 	switch {
-	case r.Samples == 0:
-		return "-"
 	case r.Median == nil:
-		return fmt.Sprintf("raw %d", *r.RawMax)
+		basis = analyze.BasisUnknown
 	case r.Basis == "inferred":
-		return "≥" + rules.Bytes(*r.Median)
+		basis = analyze.BasisInferred
 	}
-	return rules.Bytes(*r.Median)
+	var rawMax uint16
+	var median uint64
+	if r.RawMax != nil {
+		rawMax = *r.RawMax
+	}
+	if r.Median != nil {
+		median = *r.Median
+	}
+	return string(appendRWINCell(nil, r.Samples, rawMax, median, basis))
+}
+
+// appendRWINCell renders the RWIN cell: "-" without windows, the largest
+// raw window field when the scale is unknown, else the median effective
+// window, "≥" marking an inferred lower bound.
+func appendRWINCell(b []byte, samples uint64, rawMax uint16, median uint64, basis analyze.Basis) []byte {
+	switch {
+	case samples == 0:
+		return append(b, '-')
+	case basis == analyze.BasisUnknown:
+		return strconv.AppendUint(append(b, "raw "...), uint64(rawMax), 10)
+	case basis == analyze.BasisInferred:
+		b = append(b, "≥"...)
+	}
+	return rules.AppendBytes(b, median)
 }
 
 func rateCell(bps *float64) string {
