@@ -1,7 +1,6 @@
 package capture
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -63,8 +62,8 @@ func NewReader(r io.Reader, name string) (Source, error) {
 }
 
 func newSource(r io.Reader, name string, closer io.Closer) (Source, error) {
-	s := &stream{name: name, br: bufio.NewReaderSize(r, readBufSize), closer: closer}
-	head, err := s.br.Peek(4)
+	s := &stream{name: name, r: r, win: make([]byte, readBufSize), closer: closer}
+	head, err := s.peek(4)
 	switch {
 	case len(head) == 0 && err == io.EOF:
 		return nil, s.errorf(ErrTruncated, 0, "empty file")
@@ -86,14 +85,24 @@ func newSource(r io.Reader, name string, closer io.Closer) (Source, error) {
 // stream is what the pcap and pcapng readers share: buffered input that
 // counts its offset, one record buffer reused for every packet, the packet
 // counter and the sticky error that ends the stream.
+//
+// The input buffer is its own rather than a bufio.Reader: a record that
+// lies wholly in the window win[pos:end] is framed with two comparisons
+// (see pcapReader.Next), where bufio's Peek and Discard, three calls per
+// record with their checks, were a third of the reader's time on
+// headers-only captures (BenchmarkNext).
 type stream struct {
 	name   string
-	br     *bufio.Reader
+	r      io.Reader
 	closer io.Closer // nil when the caller owns the input
-	off    int64     // file offset of the next unread byte
-	buf    []byte    // record buffer; Packet.Data points into it
-	count  uint64    // packets handed out so far
-	err    error     // once set, every Next returns it
+	win    []byte    // input buffer, readBufSize bytes; unread bytes are win[pos:end]
+	pos    int
+	end    int
+	rerr   error  // the error r returned, kept until the window is drained
+	off    int64  // file offset of the next unread byte
+	buf    []byte // record buffer for records larger than the window
+	count  uint64 // packets handed out so far
+	err    error  // once set, every Next returns it
 }
 
 // Name says where the packets come from.
@@ -148,52 +157,92 @@ func isEOF(err error) bool {
 	return err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
+// maxEmptyReads is how many reads in a row may return nothing before the
+// input counts as broken, as in bufio.
+const maxEmptyReads = 100
+
+// fill reads until at least n bytes (n <= readBufSize) are unread in the
+// window, or the input ends or fails (s.rerr). It first moves the unread
+// bytes to the front of the window.
+func (s *stream) fill(n int) {
+	if s.pos > 0 {
+		s.end = copy(s.win, s.win[s.pos:s.end])
+		s.pos = 0
+	}
+	for empty := 0; s.end < n && s.rerr == nil; {
+		m, err := s.r.Read(s.win[s.end:])
+		if m < 0 || m > len(s.win)-s.end {
+			s.rerr = errors.New("reader returned an invalid count")
+			return
+		}
+		s.end += m
+		s.rerr = err
+		if m > 0 {
+			empty = 0
+		} else if empty++; empty == maxEmptyReads && err == nil {
+			s.rerr = io.ErrNoProgress
+		}
+	}
+}
+
 // peek returns the next n bytes without consuming them. n must not exceed
-// readBufSize. Fewer bytes come back with an error when the input ends.
+// readBufSize. Fewer bytes come back with an error when the input ends:
+// io.EOF, or the input's own error.
 func (s *stream) peek(n int) ([]byte, error) {
-	return s.br.Peek(n)
+	if s.end-s.pos < n {
+		s.fill(n)
+		if s.end-s.pos < n {
+			return s.win[s.pos:s.end], s.rerr
+		}
+	}
+	return s.win[s.pos : s.pos+n], nil
 }
 
 // skip consumes n bytes (n <= what a successful peek returned, or any n
-// when the bytes are not needed) and returns how many were consumed.
+// when the bytes are not needed) and returns how many were consumed, with
+// an error when the input ended or failed first.
 func (s *stream) skip(n int) (int, error) {
-	m, err := s.br.Discard(n)
-	s.off += int64(m)
-	return m, err
+	done := 0
+	for {
+		k := min(n-done, s.end-s.pos)
+		s.pos += k
+		s.off += int64(k)
+		done += k
+		if done == n {
+			return done, nil
+		}
+		if s.rerr != nil {
+			return done, s.rerr
+		}
+		s.fill(1)
+	}
 }
 
 // read consumes the next n bytes and returns them. They stay valid until
 // the next peek, skip or read. When the input ends early it returns what
 // arrived and io.EOF or io.ErrUnexpectedEOF.
 //
-// A record that fits the bufio buffer is returned in place, without a
-// copy: copying every record into the record buffer was a fifth of the
-// reader's time on headers-only captures (BenchmarkNext, BenchmarkRun).
-// Larger records, and the last bytes of a file cut short, go through the
-// record buffer, which grows only as bytes actually arrive, so a length
-// field that lies cannot make a 100-byte file allocate hundreds of
-// megabytes; once grown it is kept, so steady-state reads do not allocate.
+// A record that fits the window is returned in place, without a copy:
+// copying every record into the record buffer was a fifth of the reader's
+// time on headers-only captures (BenchmarkNext, BenchmarkRun). Larger
+// records, and the last bytes of a file cut short, go through the record
+// buffer, which grows only as bytes actually arrive, so a length field
+// that lies cannot make a 100-byte file allocate hundreds of megabytes;
+// once grown it is kept, so steady-state reads do not allocate.
 func (s *stream) read(n int) ([]byte, error) {
 	if n <= readBufSize {
-		if b, err := s.br.Peek(n); err == nil {
-			s.br.Discard(n)
+		if b, err := s.peek(n); err == nil {
+			s.pos += n
 			s.off += int64(n)
 			return b, nil
 		}
-	}
-	if n <= cap(s.buf) {
-		b := s.buf[:n]
-		m, err := io.ReadFull(s.br, b)
-		s.off += int64(m)
-		return b[:m], err
 	}
 	b := s.buf[:0]
 	for len(b) < n {
 		step := min(n-len(b), max(len(b), growStep))
 		b = slices.Grow(b, step)
-		m, err := io.ReadFull(s.br, b[len(b):len(b)+step])
+		m, err := s.readFull(b[len(b) : len(b)+step])
 		b = b[:len(b)+m]
-		s.off += int64(m)
 		if err != nil {
 			s.buf = b[:0]
 			if len(b) > 0 && err == io.EOF {
@@ -204,6 +253,34 @@ func (s *stream) read(n int) ([]byte, error) {
 	}
 	s.buf = b
 	return b, nil
+}
+
+// readFull consumes len(p) bytes into p, with io.ReadFull's errors: io.EOF
+// when none arrived, io.ErrUnexpectedEOF when some did.
+func (s *stream) readFull(p []byte) (int, error) {
+	done := 0
+	for done < len(p) {
+		if s.pos == s.end {
+			if s.rerr != nil {
+				break
+			}
+			s.fill(1)
+			continue
+		}
+		k := copy(p[done:], s.win[s.pos:s.end])
+		s.pos += k
+		s.off += int64(k)
+		done += k
+	}
+	switch {
+	case done == len(p):
+		return done, nil
+	case s.rerr != io.EOF:
+		return done, s.rerr
+	case done > 0:
+		return done, io.ErrUnexpectedEOF
+	}
+	return 0, io.EOF
 }
 
 // endian reads the integers of a capture in the byte order its writer

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -433,4 +434,102 @@ func errorsIsAny(err error, targets ...error) bool {
 		}
 	}
 	return false
+}
+
+// shortReads wraps r so that each Read returns at most n bytes, with a
+// read returning nothing (and no error) before each of them: what a slow
+// pipe or a network stream can do.
+type shortReads struct {
+	r     io.Reader
+	n     int
+	empty bool
+}
+
+func (s *shortReads) Read(p []byte) (int, error) {
+	if s.empty = !s.empty; s.empty {
+		return 0, nil
+	}
+	return s.r.Read(p[:min(len(p), s.n)])
+}
+
+// TestReadersThatReturnLittle reads captures whose records straddle the
+// input buffer, one of them larger than the buffer, through readers that
+// return a few bytes at a time, or return the last bytes with io.EOF: the
+// packets must be the same as from one whole read.
+func TestReadersThatReturnLittle(t *testing.T) {
+	o := binary.LittleEndian
+	var recs []pcapRec
+	blocks := [][]byte{shb(o), idb(o, 1, 0)}
+	for i, n := range []int{60, 1514, readBufSize - 7, 100, readBufSize + 3000, 54, 3 * readBufSize, 66} {
+		d := bytesOf(n, byte(i))
+		recs = append(recs, pcapRec{sec: uint32(1_700_000_000 + i), frac: uint32(i), data: d})
+		blocks = append(blocks, epb(o, 0, uint64(1_700_000_000_000_000+i), d, uint32(n)))
+	}
+	for _, c := range []struct {
+		format string
+		data   []byte
+	}{
+		{"pcap", pcapFile(o, magicMicro, 1, recs...)},
+		{"pcapng", slices.Concat(blocks...)},
+	} {
+		src, err := NewReader(bytes.NewReader(c.data), "whole")
+		require.NoError(t, err)
+		want, err := readPackets(t, src)
+		require.ErrorIs(t, err, io.EOF)
+		require.Len(t, want, len(recs))
+		for _, r := range []struct {
+			name string
+			r    io.Reader
+		}{
+			{"one byte at a time", iotest.OneByteReader(bytes.NewReader(c.data))},
+			{"half of what is asked", iotest.HalfReader(bytes.NewReader(c.data))},
+			{"EOF with the last bytes", iotest.DataErrReader(bytes.NewReader(c.data))},
+			{"4093 bytes after an empty read", &shortReads{r: bytes.NewReader(c.data), n: 4093}},
+		} {
+			t.Run(c.format+"/"+r.name, func(t *testing.T) {
+				src, err := NewReader(r.r, "x")
+				require.NoError(t, err)
+				got, err := readPackets(t, src)
+				require.ErrorIs(t, err, io.EOF)
+				assert.Equal(t, want, got)
+			})
+		}
+	}
+}
+
+// stuckReader returns nothing, forever.
+type stuckReader struct{}
+
+func (stuckReader) Read([]byte) (int, error) { return 0, nil }
+
+// TestReadErrorsNameTheOffset: an input that fails, or stops making
+// progress, ends the stream with an error that names the offset, and is
+// not mistaken for a capture cut short.
+func TestReadErrorsNameTheOffset(t *testing.T) {
+	o := binary.LittleEndian
+	file := pcapFile(o, magicMicro, 1, pcapRec{sec: 1, data: bytesOf(100, 1)}, pcapRec{sec: 2, data: bytesOf(100, 2)})
+	for _, tc := range []struct {
+		name string
+		r    io.Reader
+		want error
+		msg  string
+	}{
+		{"a failing read", io.MultiReader(bytes.NewReader(file[:150]), iotest.ErrReader(errors.New("disk on fire"))),
+			nil, "x: offset 140: read: disk on fire"},
+		{"a reader that makes no progress", io.MultiReader(bytes.NewReader(file[:150]), stuckReader{}),
+			io.ErrNoProgress, "x: offset 140: read: multiple Read calls return no data or error"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src, err := NewReader(tc.r, "x")
+			require.NoError(t, err)
+			got, err := readPackets(t, src)
+			assert.Len(t, got, 1, "the packet before the failure")
+			require.Error(t, err)
+			assert.Equal(t, tc.msg, err.Error())
+			assert.NotErrorIs(t, err, ErrTruncated)
+			if tc.want != nil {
+				assert.ErrorIs(t, err, tc.want)
+			}
+		})
+	}
 }

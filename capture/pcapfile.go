@@ -66,6 +66,41 @@ func (r *pcapReader) Next(p *Packet) error {
 	if r.err != nil {
 		return r.err
 	}
+	// The common case: the record header and data lie in the window.
+	if avail := r.end - r.pos; avail >= r.recLen {
+		h := r.win[r.pos : r.pos+r.recLen]
+		if caplen := r.order.u32(h[8:]); int64(caplen) <= int64(avail-r.recLen) {
+			start := r.pos + r.recLen
+			r.record(p, h, r.win[start:start+int(caplen)], r.off)
+			r.pos = start + int(caplen)
+			r.off += int64(r.recLen) + int64(caplen)
+			return nil
+		}
+	}
+	return r.nextSlow(p)
+}
+
+// record makes p the next packet: record header h, captured bytes data,
+// at file offset off.
+func (r *pcapReader) record(p *Packet, h, data []byte, off int64) {
+	sec := int64(r.order.u32(h[0:]))
+	frac := int64(r.order.u32(h[4:]))
+	origlen := r.order.u32(h[12:])
+	r.count++
+	p.Data = data
+	p.OrigLen = max(int(origlen), len(data))
+	// The seconds field is unsigned in the format's specification, which
+	// keeps files valid past 2038.
+	p.Time = sec*1e9 + frac*r.fracNs
+	p.Link = r.link
+	p.Index = r.count
+	p.Offset = off
+}
+
+// nextSlow is Next for a record that is not wholly in the window: it
+// refills the window, or reads a record larger than the window, and
+// reports a record cut short or damaged.
+func (r *pcapReader) nextSlow(p *Packet) error {
 	off, num := r.off, r.count+1
 	h, err := r.peek(r.recLen)
 	if err != nil {
@@ -78,10 +113,10 @@ func (r *pcapReader) Next(p *Packet) error {
 			return r.fail(r.ioError(off, err))
 		}
 	}
-	sec := int64(r.order.u32(h[0:]))
-	frac := int64(r.order.u32(h[4:]))
+	// The header is copied: reading the data may move the window.
+	var hdr [kuznetzovRecordLen]byte
+	copy(hdr[:], h)
 	caplen := r.order.u32(h[8:])
-	origlen := r.order.u32(h[12:])
 	if _, err := r.skip(r.recLen); err != nil {
 		return r.fail(r.ioError(off, err))
 	}
@@ -95,14 +130,6 @@ func (r *pcapReader) Next(p *Packet) error {
 		}
 		return r.fail(r.ioError(r.off, err))
 	}
-	r.count = num
-	p.Data = data
-	p.OrigLen = int(max(origlen, caplen))
-	// The seconds field is unsigned in the format's specification, which
-	// keeps files valid past 2038.
-	p.Time = sec*1e9 + frac*r.fracNs
-	p.Link = r.link
-	p.Index = num
-	p.Offset = off
+	r.record(p, hdr[:], data, off)
 	return nil
 }
