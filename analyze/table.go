@@ -264,7 +264,7 @@ func (a *Analyzer) finish(fs *flowState) {
 }
 
 // maxFree bounds the finished flows kept for reuse.
-const maxFree = 1024
+const maxFree = 1 << 14
 
 // newFlowState returns zeroed flow state, reusing a finished flow's. A SYN
 // flood past the flow cap finishes a flow for every packet: allocating
