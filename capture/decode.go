@@ -515,7 +515,7 @@ func (d *Decoder) tcp(b []byte, off, end int, seg *Segment) Verdict {
 	seg.Payload = end - off - hdrLen
 	seg.PayloadOffset = off + hdrLen
 	optEnd := min(off+hdrLen, len(b))
-	ParseOptions(b[off+tcpHeaderLen:optEnd], hdrLen-tcpHeaderLen, &seg.Opts)
+	parseOptions(b[off+tcpHeaderLen:optEnd], hdrLen-tcpHeaderLen, &seg.Opts) // seg was zeroed
 	seg.Truncated = optEnd < off+hdrLen
 	return VerdictTCP
 }

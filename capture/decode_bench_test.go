@@ -63,6 +63,7 @@ func BenchmarkParseOptions(b *testing.B) {
 		opts []byte
 	}{
 		{"linux syn", opts(oMSS1460, oSOK, oTS, oNOP, oWS(7))},
+		{"ack with ts", opts(oNOP, oNOP, oTS)},
 		{"ack with ts and 3 sack blocks", opts(oNOP, oNOP, oTS, oSACK(3))},
 	} {
 		b.Run(bc.name, func(b *testing.B) {

@@ -195,6 +195,29 @@ type Options struct {
 // never allocates.
 func ParseOptions(b []byte, hdrLen int, o *Options) {
 	*o = Options{}
+	parseOptions(b, hdrLen, o)
+}
+
+// timestampsOnly is the option area of nearly every segment after the
+// handshake from Linux, the BSDs and macOS: NOP, NOP, timestamps (the
+// layout RFC 7323 Appendix A suggests).
+var timestampsOnly = [4]byte{OptKindNOP, OptKindNOP, OptKindTimestamp, 10}
+
+// parseOptions is ParseOptions into zeroed options.
+func parseOptions(b []byte, hdrLen int, o *Options) {
+	if hdrLen == 12 && len(b) >= 12 && [4]byte(b) == timestampsOnly {
+		// The general loop below finds the same in twice the time
+		// (BenchmarkParseOptions), and this is most segments.
+		o.Has = HasTimestamp
+		o.TSVal, o.TSEcr = be32(b[4:]), be32(b[8:])
+		o.Layout.kinds[0], o.Layout.kinds[1], o.Layout.kinds[2], o.Layout.n = OptKindNOP, OptKindNOP, OptKindTimestamp, 3
+		return
+	}
+	parseOptionList(b, hdrLen, o)
+}
+
+// parseOptionList is parseOptions for any option area, option by option.
+func parseOptionList(b []byte, hdrLen int, o *Options) {
 	if len(b) < hdrLen {
 		o.Truncated = true
 	} else {

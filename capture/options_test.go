@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // opts concatenates option byte strings, so cases read option by option.
@@ -138,6 +139,19 @@ func TestParseOptions(t *testing.T) {
 		{
 			name: "bytes past the declared header are ignored", b: opts(oMSS1460, oWS(7)), hdrLen: 4,
 			has: HasMSS, mss: 1460, layout: "mss",
+		},
+		{
+			name: "data segment nop,nop,ts", b: opts(oNOP, oNOP, oTS), hdrLen: -1,
+			has: HasTimestamp, tsVal: 1, tsEcr: 2, layout: "nop,nop,ts",
+		},
+		{
+			name: "nop,nop,ts with bytes past the header", b: opts(oNOP, oNOP, oTS, oNOP, oWS(7)), hdrLen: 12,
+			has: HasTimestamp, tsVal: 1, tsEcr: 2, layout: "nop,nop,ts",
+		},
+		{
+			name: "nop,nop then a ts option of bad length", b: opts(oNOP, oNOP, []byte{8, 9, 0, 0, 0, 1, 0, 0, 0}, oNOP), hdrLen: -1,
+			layout: "nop,nop,ts,nop",
+			issue:  OptIssue{Problem: OptBadLength, Kind: OptKindTimestamp, Offset: 2, Length: 9},
 		},
 		{
 			name: "4 sack blocks", b: opts(oNOP, oNOP, oSACK(4)), hdrLen: -1,
@@ -291,6 +305,7 @@ func FuzzParseOptions(f *testing.F) {
 	f.Add(opts(oMSS1460, oNOP, oWS(8), oNOP, oNOP, oSOK), uint8(12))
 	f.Add(opts(oNOP, oNOP, oTS, oSACK(3)), uint8(36))
 	f.Add(opts(oNOP, oNOP, oTS[:6]), uint8(12))
+	f.Add(opts(oNOP, oNOP, oTS), uint8(12))
 	f.Add(opts(oSACK(5)[:40]), uint8(40))
 	f.Add([]byte{3, 0}, uint8(2))
 	f.Fuzz(func(t *testing.T, b []byte, hdrLen uint8) {
@@ -300,5 +315,8 @@ func FuzzParseOptions(f *testing.F) {
 		var o Options
 		ParseOptions(b, h, &o)
 		checkOptionInvariants(t, b, h, &o)
+		var general Options
+		parseOptionList(b, h, &general)
+		require.Equal(t, general, o, "the timestamps-only fast path must agree with the general parse")
 	})
 }
