@@ -159,12 +159,14 @@ func (a *Analyzer) unlink(fs *flowState, h uint64) {
 }
 
 // Add analyzes one segment.
-func (a *Analyzer) Add(seg *capture.Segment) {
+func (a *Analyzer) Add(seg *capture.Segment) { a.addHashed(seg, a.flowHash(seg)) }
+
+// addHashed is Add with the segment's flowHash already computed.
+func (a *Analyzer) addHashed(seg *capture.Segment, h uint64) {
 	a.stats.Segments++
 	if seg.Time > a.clock {
 		a.clock = seg.Time
 	}
-	h := a.flowHash(seg)
 	fs := a.index.find(h, seg)
 	if fs != nil && fs.isNewIncarnation(seg) {
 		a.finish(fs)
