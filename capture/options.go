@@ -115,6 +115,11 @@ func (l *Layout) Len() int { return int(l.n) }
 // Kind returns the i-th option kind.
 func (l *Layout) Kind(i int) uint8 { return l.kinds[i] }
 
+// Is reports whether the layout is exactly kinds, in order.
+func (l *Layout) Is(kinds ...uint8) bool {
+	return string(l.kinds[:l.n]) == string(kinds)
+}
+
 func (l *Layout) push(kind uint8) {
 	if int(l.n) < len(l.kinds) {
 		l.kinds[l.n] = kind

@@ -320,3 +320,17 @@ func FuzzParseOptions(f *testing.F) {
 		require.Equal(t, general, o, "the timestamps-only fast path must agree with the general parse")
 	})
 }
+
+func TestLayoutIs(t *testing.T) {
+	var o Options
+	ParseOptions(opts(oMSS1460, oNOP, oWS(8), oNOP, oNOP, oSOK), 12, &o)
+	l := &o.Layout
+	assert.True(t, l.Is(OptKindMSS, OptKindNOP, OptKindWScale, OptKindNOP, OptKindNOP, OptKindSACKPerm))
+	assert.False(t, l.Is(OptKindMSS, OptKindNOP, OptKindWScale, OptKindNOP, OptKindNOP), "a prefix")
+	assert.False(t, l.Is(OptKindMSS, OptKindNOP, OptKindWScale, OptKindNOP, OptKindNOP, OptKindSACKPerm, OptKindEOL), "longer")
+	assert.False(t, l.Is(OptKindMSS, OptKindNOP, OptKindNOP, OptKindNOP, OptKindNOP, OptKindSACKPerm), "another kind")
+	assert.True(t, (&Layout{}).Is(), "no options")
+	assert.Zero(t, testing.AllocsPerRun(100, func() {
+		l.Is(OptKindMSS, OptKindNOP, OptKindWScale, OptKindNOP, OptKindNOP, OptKindSACKPerm)
+	}))
+}

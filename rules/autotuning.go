@@ -23,10 +23,11 @@ const normalShift = 8 // autotuninglevel=normal, the default since Vista
 // Linux's layout with only SACK enabled, so it counts only with Windows'
 // initial TTL of 128.
 func windowsSYN(hs *analyze.HandshakeSegment) bool {
-	switch hs.Opts.Layout.String() {
-	case "mss,nop,ws,nop,nop,sok":
+	l := &hs.Opts.Layout
+	switch {
+	case l.Is(capture.OptKindMSS, capture.OptKindNOP, capture.OptKindWScale, capture.OptKindNOP, capture.OptKindNOP, capture.OptKindSACKPerm):
 		return true
-	case "mss,nop,nop,sok":
+	case l.Is(capture.OptKindMSS, capture.OptKindNOP, capture.OptKindNOP, capture.OptKindSACKPerm):
 		return initialTTL(hs.TTL) == 128
 	}
 	return false
