@@ -107,8 +107,9 @@ type segmentBatch struct {
 	n      int
 }
 
-// pipeline runs reading and decoding on a goroutine that hands batches of
-// segments to a, in capture order, through a ring of reusable batches.
+// pipeline runs reading, decoding and hashing on a goroutine that hands
+// batches of segments to a, in capture order, through a ring of reusable
+// batches.
 // The reader goroutine alone writes s until it closes full.
 func (s *Summary) pipeline(src capture.Source, keep func(*capture.Packet) bool, a *Analyzer) {
 	free := make(chan *segmentBatch, batches)

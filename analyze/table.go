@@ -265,7 +265,9 @@ func (a *Analyzer) finish(fs *flowState) {
 	}
 }
 
-// maxFree bounds the finished flows kept for reuse.
+// maxFree bounds the finished flows kept for reuse: 32 MiB of state. An
+// expiry sweep finishes flows in bursts of thousands, and with 1,024 the
+// states past it were collected while new flows allocated fresh ones.
 const maxFree = 1 << 14
 
 // newFlowState returns zeroed flow state, reusing a finished flow's. A SYN

@@ -98,7 +98,7 @@ type stream struct {
 	win    []byte    // input buffer, readBufSize bytes; unread bytes are win[pos:end]
 	pos    int
 	end    int
-	rerr   error  // the error r returned, kept until the window is drained
+	rerr   error  // the error r returned, sticky; reported once the window runs dry
 	off    int64  // file offset of the next unread byte
 	buf    []byte // record buffer for records larger than the window
 	count  uint64 // packets handed out so far
