@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"path/filepath"
 	"testing"
 	"text/tabwriter"
@@ -87,5 +88,23 @@ func TestAlignedTableIsTabwriters(t *testing.T) {
 		}
 		require.NoError(t, tw.Flush())
 		assert.Equal(t, want.String(), got.String(), "colors %v", on)
+	}
+}
+
+// BenchmarkWriteAligned lays out a table as long as the benchmark
+// capture's (make bench).
+func BenchmarkWriteAligned(b *testing.B) {
+	flows, found := fixtureFlows(b)
+	p := newPalette(false)
+	var rows []string
+	for len(rows) < 38_700 {
+		for i := range flows {
+			rows = append(rows, flowRow(p, &flows[i], found[i]))
+		}
+	}
+	head := tableHead(p)
+	b.ReportAllocs()
+	for b.Loop() {
+		writeAligned(io.Discard, head, rows)
 	}
 }
