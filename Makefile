@@ -11,7 +11,7 @@ BUILD_PKGS := libpcap-dev
 TEST_PKGS  := libpcap-dev tshark tcpdump iptables iproute2
 DEMO_CAPTURE ?= fixtures/captures/lab/rdp-ws-strip-syn/server.pcap
 
-.PHONY: all build demo test check deps-build deps-test fixtures fuzz bench
+.PHONY: all build demo test check deps-build deps-test fixtures fuzz bench pgo
 
 all: build
 
@@ -59,3 +59,12 @@ bench: build
 	$(BENCH_DIR)/bench -gen $(BENCH_DIR)/bench.pcap
 	$(BENCH_DIR)/bench -gen-flood $(BENCH_DIR)/flood.pcap
 	$(BENCH_DIR)/bench -run $(BENCH_DIR)/bench.pcap -flood $(BENCH_DIR)/flood.pcap -rwin ./rwin
+
+# The CPU profile rwin is built with (profile-guided optimization: go build
+# applies cmd/rwin/default.pgo on its own). It profiles BenchmarkRead, rwin
+# read over a million packets of the benchmark capture's traffic; rerun it
+# when the hot path changes, and commit the profile.
+pgo: deps-build
+	@mkdir -p $(BENCH_DIR)
+	$(GO) test ./cmd/rwin -run '^$$' -bench '^BenchmarkRead$$' -benchtime 20x \
+		-cpuprofile cmd/rwin/default.pgo -o $(BENCH_DIR)/rwin.test
