@@ -91,6 +91,7 @@ func newCollector(file string, o *readOptions, res *fileResult) *collector {
 				for b := range c.work {
 					for i := range b {
 						k.add(c, &b[i])
+						b[i].Release() // rendered: see analyze.Flow.Release
 					}
 					select {
 					case c.free <- b[:0]:
@@ -107,6 +108,7 @@ func newCollector(file string, o *readOptions, res *fileResult) *collector {
 func (c *collector) add(f *analyze.Flow) {
 	if c.work == nil {
 		c.own.add(c, f)
+		f.Release()
 		return
 	}
 	if c.batch == nil {
