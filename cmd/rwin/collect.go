@@ -54,7 +54,8 @@ type collector struct {
 type collected struct {
 	flows    int
 	severity [rules.Error + 1]int
-	listed   listHeap
+	listed   listHeap // kept in heap order once full (heaped)
+	heaped   bool
 	unlisted int
 	json     []encodedFlow
 	err      error // --format json: a record that could not be encoded
@@ -152,6 +153,10 @@ func (k *collected) add(c *collector, f *analyze.Flow) {
 func (k *collected) list(c *collector, f *analyze.Flow, found []rules.Finding) {
 	lf := listedFlow{id: f.ID, rank: rankOf(f, found)}
 	if len(k.listed) == maxListed {
+		if !k.heaped {
+			heap.Init(&k.listed)
+			k.heaped = true
+		}
 		k.unlisted++
 		if !lf.before(&k.listed[0]) {
 			return
@@ -165,7 +170,11 @@ func (k *collected) list(c *collector, f *analyze.Flow, found []rules.Finding) {
 		writeDetail(&b, c.o.palette, &r)
 		lf.detail = b.String()
 	}
-	heap.Push(&k.listed, lf)
+	if k.heaped {
+		heap.Push(&k.listed, lf)
+	} else {
+		k.listed = append(k.listed, lf)
+	}
 }
 
 // rankOf orders flows for listing: by their most severe finding, then
