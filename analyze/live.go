@@ -89,20 +89,13 @@ func (s *Session) Advance(now int64) {
 // sweep finishes the closed flows quiet for longer than the linger time.
 // Those that ended cleanly have a list of their own; the rest sit among
 // the data-less flows in the table's transient list, oldest activity at
-// the tail: the walk stops at the first flow too recent to finish, so it
-// passes only data-less flows younger than the idle timeout.
+// the tail: the walk stops at the first flow too recent to finish (see
+// Analyzer.finishQuiet), so it passes only data-less flows younger than
+// the idle timeout.
 func (s *Session) sweep() {
 	s.lastSweep = s.a.clock
-	for fs := s.a.ended.tail; fs != nil && s.a.clock-fs.lastTime > s.linger; fs = s.a.ended.tail {
-		s.a.finish(fs)
-	}
-	for fs := s.a.transient.tail; fs != nil && s.a.clock-fs.lastTime > s.linger; {
-		prev := fs.prev
-		if fs.closed() {
-			s.a.finish(fs)
-		}
-		fs = prev
-	}
+	s.a.finishQuiet(&s.a.ended, s.linger, nil)
+	s.a.finishQuiet(&s.a.transient, s.linger, (*flowState).closed)
 }
 
 // closed reports a flow that has ended: reset, or FIN both ways.

@@ -1,5 +1,10 @@
 package analyze
 
+import (
+	"cmp"
+	"slices"
+)
+
 // Snapshot calls fn with every flow still in the table (flows carrying
 // data first, then closed and data-less ones, each most recently active
 // first), as it would be reported if it ended now: handshake state,
@@ -8,9 +13,19 @@ package analyze
 // capture can be summarized as often as wanted. The *Flow is valid only
 // during the call.
 func (a *Analyzer) Snapshot(fn func(*Flow)) {
-	var view flowState
+	var (
+		view  flowState
+		flows []*flowState
+	)
 	for _, l := range []*flowList{&a.open, &a.transient, &a.ended} {
+		// A list is in the order of the flows' last moves (see
+		// touchSlack), their last packets nearly so.
+		flows = flows[:0]
 		for fs := l.head; fs != nil; fs = fs.next {
+			flows = append(flows, fs)
+		}
+		slices.SortFunc(flows, func(x, y *flowState) int { return cmp.Compare(y.LastPacket, x.LastPacket) })
+		for _, fs := range flows {
 			// finalize writes only to the flowState's own fields (the
 			// window histogram, the one pointer a Flow holds, is only
 			// read), so a copy keeps the live state as it was.

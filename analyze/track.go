@@ -13,6 +13,7 @@ type flowState struct {
 	Flow
 	prev, next     *flowState
 	lastTime       int64
+	moved          int64 // capture time of the last move to a list's head (touch)
 	client, server track
 	lastSYNACKTime int64
 	list           listID // the table's list it is on

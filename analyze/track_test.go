@@ -462,3 +462,43 @@ func TestFlowStateSizeClass(t *testing.T) {
 	assert.LessOrEqual(t, unsafe.Sizeof(flowState{}), uintptr(2048),
 		"flowState must fit the 2048-byte size class; pack fields or move rarely used ones out")
 }
+
+// TestQuietFlowsFollowTheirLastPacket: a flow active again within
+// touchSlack of its last move stays where it was in its list, behind
+// flows moved after it. Expiry and Flush still go by each flow's last
+// packet: it is not finished while it has been quiet for less than the
+// linger time, and flows are finished oldest activity first.
+func TestQuietFlowsFollowTheirLastPacket(t *testing.T) {
+	syn := func(port uint16, ms int64, pkt uint64) capture.Segment {
+		g := segSpec{dir: 'c', flags: syn, seq: capture.Seq(port), ms: ms, opts: opts(linuxLayout, 1460, 7)}.build(pkt)
+		g.SrcPort = port
+		return g
+	}
+	// A at 0 ms, B at 10 ms, A's SYN again at 50 ms: A was last moved at
+	// 0 ms and sits at the tail, its last packet after B's.
+	opening := []capture.Segment{syn(40001, 0, 1), syn(40002, 10, 2), syn(40001, 50, 3)}
+	t.Run("expiry", func(t *testing.T) {
+		var got []uint16
+		a := New(Config{Linger: time.Second}, func(f *Flow) { got = append(got, f.Client.Addr.Port()) })
+		for _, g := range opening {
+			a.Add(&g)
+		}
+		// Another flow moves the clock: 1.03 s is past B's linger (last
+		// packet at 10 ms), not A's (50 ms).
+		c := syn(40003, 1030, 4)
+		a.Add(&c)
+		assert.Equal(t, []uint16{40002}, got, "B only: A was active 0.98 s ago")
+		c = syn(40003, 2060, 5)
+		a.Add(&c)
+		assert.Equal(t, []uint16{40002, 40001}, got, "A once quiet for more than a second")
+	})
+	t.Run("flush", func(t *testing.T) {
+		var got []uint16
+		a := New(Config{Linger: time.Second}, func(f *Flow) { got = append(got, f.Client.Addr.Port()) })
+		for _, g := range opening {
+			a.Add(&g)
+		}
+		a.Flush()
+		assert.Equal(t, []uint16{40002, 40001}, got, "oldest activity first: B's last packet came before A's")
+	})
+}
