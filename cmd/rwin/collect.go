@@ -202,18 +202,53 @@ func (c *collector) done() {
 	}
 	res := c.res
 	res.severity = map[string]int{}
-	var rows []listedFlow
 	var recs []encodedFlow
-	for _, k := range append(c.parts, &c.own) {
+	parts := append(c.parts, &c.own)
+	for _, k := range parts {
 		res.flows += k.flows
 		for sev, n := range k.severity {
 			res.severity[rules.Severity(sev).String()] += n
 		}
-		rows = append(rows, k.listed...)
 		res.unlisted += k.unlisted
 		recs = append(recs, k.json...)
 		res.outErr = cmp.Or(res.outErr, k.err)
 	}
+	var dropped int
+	res.listed, dropped = listedInOrder(parts)
+	res.unlisted += dropped
+	slices.SortFunc(recs, func(a, b encodedFlow) int { return cmpID(a.id, b.id) })
+	for _, e := range recs {
+		res.records = append(res.records, e.rec)
+	}
+}
+
+// listedInOrder gathers the flows the workers listed, in ID order, and
+// how many beyond maxListed it left out (each worker kept up to
+// maxListed). When every flow of an ID range was listed, as unless
+// maxListed was reached, each goes straight to its place: sorting 38,700
+// rows took 5 ms at the end of rwin read, when only one CPU has work.
+func listedInOrder(parts []*collected) ([]listedFlow, int) {
+	n, lo, hi := 0, ^uint64(0), uint64(0)
+	for _, k := range parts {
+		n += len(k.listed)
+		for i := range k.listed {
+			lo, hi = min(lo, k.listed[i].id), max(hi, k.listed[i].id)
+		}
+	}
+	if n > 0 && n <= maxListed && hi-lo == uint64(n-1) {
+		rows := make([]listedFlow, n)
+		for _, k := range parts {
+			for _, lf := range k.listed {
+				rows[lf.id-lo] = lf
+			}
+		}
+		return rows, 0
+	}
+	var rows []listedFlow
+	for _, k := range parts {
+		rows = append(rows, k.listed...)
+	}
+	dropped := 0
 	if len(rows) > maxListed {
 		slices.SortFunc(rows, func(a, b listedFlow) int {
 			if a.before(&b) {
@@ -221,15 +256,11 @@ func (c *collector) done() {
 			}
 			return 1
 		})
-		res.unlisted += len(rows) - maxListed
+		dropped = len(rows) - maxListed
 		rows = rows[:maxListed]
 	}
 	slices.SortFunc(rows, func(a, b listedFlow) int { return cmpID(a.id, b.id) })
-	res.listed = rows
-	slices.SortFunc(recs, func(a, b encodedFlow) int { return cmpID(a.id, b.id) })
-	for _, e := range recs {
-		res.records = append(res.records, e.rec)
-	}
+	return rows, dropped
 }
 
 func cmpID(a, b uint64) int {

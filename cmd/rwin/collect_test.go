@@ -2,6 +2,7 @@ package main
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -55,6 +56,39 @@ func TestTableListsTheMostImportantFlows(t *testing.T) {
 			assert.Equal(t, want, got, "listed flows, maxListed %d", limit)
 			assert.Equal(t, len(flows)-len(want), res.unlisted)
 			assert.Equal(t, len(flows), res.flows)
+		})
+	}
+}
+
+func TestListedInOrder(t *testing.T) {
+	part := func(ids ...uint64) *collected {
+		k := &collected{}
+		for _, id := range ids {
+			k.listed = append(k.listed, listedFlow{id: id, row: fmt.Sprint(id)})
+		}
+		return k
+	}
+	ids := func(rows []listedFlow) (out []uint64) {
+		for _, lf := range rows {
+			out = append(out, lf.id)
+			assert.Equal(t, fmt.Sprint(lf.id), lf.row, "a row stays with its flow")
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name  string
+		parts []*collected
+		want  []uint64
+	}{
+		{"every ID of a range", []*collected{part(3, 5, 4), part(7, 6), part()}, []uint64{3, 4, 5, 6, 7}},
+		{"IDs with gaps", []*collected{part(9, 2), part(5)}, []uint64{2, 5, 9}},
+		{"one flow", []*collected{part(), part(42)}, []uint64{42}},
+		{"none", []*collected{part(), part()}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rows, dropped := listedInOrder(tc.parts)
+			assert.Equal(t, tc.want, ids(rows))
+			assert.Zero(t, dropped)
 		})
 	}
 }
