@@ -54,7 +54,11 @@ type collector struct {
 type collected struct {
 	flows    int
 	severity [rules.Error + 1]int
-	listed   listHeap // kept in heap order once full (heaped)
+	// The flows listed: in chunks, appended without copying, until
+	// maxListed are; from then on in one heap (see list).
+	chunks   [][]listedFlow
+	nlisted  int
+	listed   listHeap
 	heaped   bool
 	unlisted int
 	json     []encodedFlow
@@ -152,8 +156,10 @@ func (k *collected) add(c *collector, f *analyze.Flow) {
 // already listed.
 func (k *collected) list(c *collector, f *analyze.Flow, found []rules.Finding) {
 	lf := listedFlow{id: f.ID, rank: rankOf(f, found)}
-	if len(k.listed) == maxListed {
+	if k.nlisted == maxListed {
 		if !k.heaped {
+			k.listed = slices.Concat(k.chunks...)
+			k.chunks = nil
 			heap.Init(&k.listed)
 			k.heaped = true
 		}
@@ -172,9 +178,28 @@ func (k *collected) list(c *collector, f *analyze.Flow, found []rules.Finding) {
 	}
 	if k.heaped {
 		heap.Push(&k.listed, lf)
-	} else {
-		k.listed = append(k.listed, lf)
+		return
 	}
+	// In chunks rather than one slice: growing a slice of every row,
+	// copying it at each step, was a sixth of rwin read's page faults
+	// on the benchmark capture (perf record -e page-faults).
+	if n := len(k.chunks); n == 0 || len(k.chunks[n-1]) == listChunk {
+		k.chunks = append(k.chunks, make([]listedFlow, 0, listChunk))
+	}
+	last := &k.chunks[len(k.chunks)-1]
+	*last = append(*last, lf)
+	k.nlisted++
+}
+
+// listChunk is how many listed flows a chunk holds.
+const listChunk = 1024
+
+// listedChunks returns the flows k listed, in some order.
+func (k *collected) listedChunks() [][]listedFlow {
+	if k.heaped {
+		return [][]listedFlow{k.listed}
+	}
+	return k.chunks
 }
 
 // rankOf orders flows for listing: by their most severe finding, then
@@ -228,26 +253,27 @@ func (c *collector) done() {
 // maxListed was reached, each goes straight to its place: sorting 38,700
 // rows took 5 ms at the end of rwin read, when only one CPU has work.
 func listedInOrder(parts []*collected) ([]listedFlow, int) {
-	n, lo, hi := 0, ^uint64(0), uint64(0)
+	var chunks [][]listedFlow
 	for _, k := range parts {
-		n += len(k.listed)
-		for i := range k.listed {
-			lo, hi = min(lo, k.listed[i].id), max(hi, k.listed[i].id)
+		chunks = append(chunks, k.listedChunks()...)
+	}
+	n, lo, hi := 0, ^uint64(0), uint64(0)
+	for _, c := range chunks {
+		n += len(c)
+		for i := range c {
+			lo, hi = min(lo, c[i].id), max(hi, c[i].id)
 		}
 	}
 	if n > 0 && n <= maxListed && hi-lo == uint64(n-1) {
 		rows := make([]listedFlow, n)
-		for _, k := range parts {
-			for _, lf := range k.listed {
+		for _, c := range chunks {
+			for _, lf := range c {
 				rows[lf.id-lo] = lf
 			}
 		}
 		return rows, 0
 	}
-	var rows []listedFlow
-	for _, k := range parts {
-		rows = append(rows, k.listed...)
-	}
+	rows := slices.Concat(chunks...)
 	dropped := 0
 	if len(rows) > maxListed {
 		slices.SortFunc(rows, func(a, b listedFlow) int {

@@ -64,7 +64,7 @@ func TestListedInOrder(t *testing.T) {
 	part := func(ids ...uint64) *collected {
 		k := &collected{}
 		for _, id := range ids {
-			k.listed = append(k.listed, listedFlow{id: id, row: fmt.Sprint(id)})
+			k.chunks = append(k.chunks, []listedFlow{{id: id, row: fmt.Sprint(id)}})
 		}
 		return k
 	}
