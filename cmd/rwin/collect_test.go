@@ -68,7 +68,7 @@ func TestListedInOrder(t *testing.T) {
 		}
 		return k
 	}
-	ids := func(rows []listedFlow) (out []uint64) {
+	ids := func(rows []*listedFlow) (out []uint64) {
 		for _, lf := range rows {
 			out = append(out, lf.id)
 			assert.Equal(t, fmt.Sprint(lf.id), lf.row, "a row stays with its flow")

@@ -35,7 +35,7 @@ type fileResult struct {
 	name     string
 	flows    int            // flows finished, listed or not
 	severity map[string]int // findings by severity, over every flow
-	listed   []listedFlow   // text: the flows the table lists, in ID order
+	listed   []*listedFlow  // text: the flows the table lists, in ID order
 	unlisted int            // text: flows beyond maxListed left out
 	records  []json.RawMessage
 	sum      analyze.Summary
