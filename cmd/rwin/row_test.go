@@ -79,58 +79,59 @@ func TestAlignedTableIsTabwriters(t *testing.T) {
 		for i := range flows {
 			rows = append(rows, flowRow(p, &flows[i], found[i]))
 		}
-		var got, want bytes.Buffer
+		var got bytes.Buffer
 		writeAligned(&got, tableHead(p), rows)
-		tw := tabwriter.NewWriter(&want, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, tableHead(p))
-		for _, r := range rows {
-			fmt.Fprintln(tw, r)
-		}
-		require.NoError(t, tw.Flush())
-		assert.Equal(t, want.String(), got.String(), "colors %v", on)
+		assert.Equal(t, tabwritten(t, tableHead(p), rows), got.String(), "colors %v", on)
 	}
+}
+
+// tabwritten is the heading and rows as text/tabwriter lays them out with
+// writeAligned's padding.
+func tabwritten(t *testing.T, head string, rows []string) string {
+	var b bytes.Buffer
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, head)
+	for _, r := range rows {
+		fmt.Fprintln(tw, r)
+	}
+	require.NoError(t, tw.Flush())
+	return b.String()
+}
+
+// tableRows is n rows of the fixture flows' table, the flows repeated.
+func tableRows(tb testing.TB, p palette, n int) []string {
+	flows, found := fixtureFlows(tb)
+	var rows []string
+	for len(rows) < n {
+		for i := range flows {
+			rows = append(rows, flowRow(p, &flows[i], found[i]))
+		}
+	}
+	return rows
 }
 
 // TestLongTableIsTabwriters: a table long enough to be measured and laid
 // out in blocks on several goroutines comes out as text/tabwriter lays it
 // out, whatever the number of goroutines.
 func TestLongTableIsTabwriters(t *testing.T) {
-	flows, found := fixtureFlows(t)
 	p := newPalette(false)
-	var rows []string
-	for len(rows) < 3*alignBlock+17 {
-		for i := range flows {
-			rows = append(rows, flowRow(p, &flows[i], found[i]))
-		}
-	}
+	rows := tableRows(t, p, 3*alignBlock+17)
 	// The widest cells sit in the last block and in a middle one.
 	rows[len(rows)-1] = "  99999999\t[2001:db8::1]:50000 → [2001:db8::2]:3389\trdp\tcomplete\t8/8\t1 MiB"
 	rows[len(rows)/2] = "  1\t\t\t\t\t\t\t\t\t\tno findings, and a long last cell"
-	var want bytes.Buffer
-	tw := tabwriter.NewWriter(&want, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, tableHead(p))
-	for _, r := range rows {
-		fmt.Fprintln(tw, r)
-	}
-	require.NoError(t, tw.Flush())
+	want := tabwritten(t, tableHead(p), rows)
 	for _, workers := range []int{1, 2, 3, 8} {
 		var got bytes.Buffer
 		writeAlignedOn(&got, tableHead(p), rows, workers)
-		require.Equal(t, want.String(), got.String(), "%d goroutines", workers)
+		require.Equal(t, want, got.String(), "%d goroutines", workers)
 	}
 }
 
 // BenchmarkWriteAligned lays out a table as long as the benchmark
 // capture's (make bench).
 func BenchmarkWriteAligned(b *testing.B) {
-	flows, found := fixtureFlows(b)
 	p := newPalette(false)
-	var rows []string
-	for len(rows) < 38_700 {
-		for i := range flows {
-			rows = append(rows, flowRow(p, &flows[i], found[i]))
-		}
-	}
+	rows := tableRows(b, p, 38_700)
 	head := tableHead(p)
 	b.ReportAllocs()
 	for b.Loop() {
