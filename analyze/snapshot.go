@@ -1,9 +1,6 @@
 package analyze
 
-import (
-	"cmp"
-	"slices"
-)
+import "slices"
 
 // Snapshot calls fn with every flow still in the table (flows carrying
 // data first, then closed and data-less ones, each most recently active
@@ -24,7 +21,7 @@ func (a *Analyzer) Snapshot(fn func(*Flow)) {
 		for fs := l.head; fs != nil; fs = fs.next {
 			flows = append(flows, fs)
 		}
-		slices.SortFunc(flows, func(x, y *flowState) int { return cmp.Compare(y.LastPacket, x.LastPacket) })
+		slices.SortFunc(flows, func(x, y *flowState) int { return byLastPacket(y, x) })
 		for _, fs := range flows {
 			// finalize writes only to the flowState's own fields (the
 			// window histogram, the one pointer a Flow holds, is only

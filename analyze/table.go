@@ -243,13 +243,18 @@ func (a *Analyzer) finishQuiet(l *flowList, quiet int64, finish func(*flowState)
 			done = append(done, fs)
 		}
 	}
-	slices.SortFunc(done, func(x, y *flowState) int { return cmp.Compare(x.LastPacket, y.LastPacket) })
+	slices.SortFunc(done, byLastPacket)
 	for _, fs := range done {
 		a.finish(fs)
 	}
 	clear(done)
 	a.quiet = done[:0]
 }
+
+// byLastPacket orders flows by their last packet, the least recently
+// active first: the order a list would have if every packet moved its
+// flow (see touchSlack).
+func byLastPacket(x, y *flowState) int { return cmp.Compare(x.LastPacket, y.LastPacket) }
 
 // expire finishes flows whose quiet time has run out.
 func (a *Analyzer) expire() {
