@@ -11,7 +11,7 @@ BUILD_PKGS := libpcap-dev
 TEST_PKGS  := libpcap-dev tshark tcpdump iptables iproute2
 DEMO_CAPTURE ?= fixtures/captures/lab/rdp-ws-strip-syn/server.pcap
 
-.PHONY: all build demo test check deps-build deps-test fixtures fuzz bench pgo
+.PHONY: all build demo test check deps-build deps-test fixtures fuzz bench pgo soak
 
 all: build
 
@@ -68,3 +68,13 @@ pgo: deps-build
 	@mkdir -p $(BENCH_DIR)
 	$(GO) test ./cmd/rwin -run '^$$' -bench '^BenchmarkRead$$' -benchtime 20x \
 		-cpuprofile cmd/rwin/default.pgo -o $(BENCH_DIR)/rwin.test
+
+# The long-running check of rwin live as a service (README: rwin live as a
+# service): at least 10 minutes of sustained traffic through network
+# namespaces, rwin live with -o, --metrics and -Z, the -o file rotated
+# every minute; RSS, goroutines and open files sampled every 10 s must stay
+# flat, and every flow must be in the files. Root; not part of make test.
+SOAK_DURATION ?= 10m
+soak: build
+	@$(MAKE) --no-print-directory deps-test TEST_PKGS="iproute2 iptables"
+	$(GO) run ./fixtures/soak -duration $(SOAK_DURATION) -rwin ./rwin
