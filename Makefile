@@ -7,8 +7,11 @@ SUDO    := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 # libpcap-dev: cgo headers for live capture and BPF filters.
 BUILD_PKGS := libpcap-dev
 # tests also replay captures through tshark, record in network namespaces
-# (iproute2, iptables' TCPOPTSTRIP) and capture with tcpdump.
-TEST_PKGS  := libpcap-dev tshark tcpdump iptables iproute2
+# (iproute2, iptables' TCPOPTSTRIP) and capture with tcpdump; a real
+# Prometheus scrapes rwin live --metrics, promtool checks the exposition
+# and the example alert rules (prometheus), and systemd-analyze verifies
+# the example unit (systemd).
+TEST_PKGS  := libpcap-dev tshark tcpdump iptables iproute2 prometheus systemd
 DEMO_CAPTURE ?= fixtures/captures/lab/rdp-ws-strip-syn/server.pcap
 
 .PHONY: all build demo test check deps-build deps-test fixtures fuzz bench pgo soak

@@ -184,7 +184,8 @@ func dropCapabilities() error {
 }
 
 // threadsWithCapabilities lists this process's threads whose permitted,
-// effective or ambient set is not empty, from /proc/self/task/*/status.
+// effective or ambient set is not empty, or that may still gain
+// privileges by exec (no_new_privs unset), from /proc/self/task/*/status.
 func threadsWithCapabilities() ([]int, error) {
 	dirs, err := filepath.Glob("/proc/self/task/*/status")
 	if err != nil {
@@ -232,6 +233,10 @@ func holdsCapabilities(statusPath string) (bool, error) {
 				return false, fmt.Errorf("%s: %s: %w", statusPath, key, err)
 			}
 			if n != 0 {
+				return true, nil
+			}
+		case "NoNewPrivs":
+			if strings.TrimSpace(val) == "0" {
 				return true, nil
 			}
 		}
