@@ -10,8 +10,8 @@ BUILD_PKGS := libpcap-dev
 # (iproute2, iptables' TCPOPTSTRIP) and capture with tcpdump; a real
 # Prometheus scrapes rwin live --metrics, promtool checks the exposition
 # and the example alert rules (prometheus), and systemd-analyze verifies
-# the example unit (systemd).
-TEST_PKGS  := libpcap-dev tshark tcpdump iptables iproute2 prometheus systemd
+# the example unit (systemd); logrotate reads the example rotation.
+TEST_PKGS  := libpcap-dev tshark tcpdump iptables iproute2 prometheus systemd logrotate
 DEMO_CAPTURE ?= fixtures/captures/lab/rdp-ws-strip-syn/server.pcap
 
 .PHONY: all build demo test check deps-build deps-test fixtures fuzz bench pgo soak

@@ -58,3 +58,14 @@ func TestSystemdUnitVerifies(t *testing.T) {
 	}
 	assert.NotContains(t, string(unit), "CAP_NET_ADMIN", "CAP_NET_RAW alone captures (TestLiveNeedsOnlyNetRaw)")
 }
+
+// TestLogrotateExampleParses reads the example with logrotate's debug
+// mode, which parses it and says what it would do without doing it.
+func TestLogrotateExampleParses(t *testing.T) {
+	logrotate := requireTool(t, "logrotate", "to check the example logrotate file")
+	conf := filepath.Join(fixtures.Root(), "deploy", "logrotate", "rwin")
+	out, err := exec.Command(logrotate, "-d", "-s", filepath.Join(t.TempDir(), "state"), conf).CombinedOutput()
+	require.NoError(t, err, "logrotate -d: %s", out)
+	assert.Contains(t, string(out), "rotating pattern: /var/log/rwin/*.ndjson  after 1 days (14 rotations)")
+	assert.NotContains(t, string(out), "error")
+}
