@@ -26,7 +26,9 @@ func metricsRecord(service *string, scaling analyze.Tri, found ...rules.Finding)
 		RWIN: map[string]rwinRec{}, Traffic: map[string]trafficR{}}
 }
 
-func finding(id string, sev rules.Severity) rules.Finding { return rules.Finding{ID: id, Severity: sev} }
+func finding(id string, sev rules.Severity) rules.Finding {
+	return rules.Finding{ID: id, Severity: sev}
+}
 
 func TestNegotiationOutcome(t *testing.T) {
 	for _, tc := range []struct {
