@@ -173,6 +173,12 @@ func cmdLive(args []string, stdout, stderr io.Writer) (int, error) {
 			return exitInput, fmt.Errorf("live: %w", err)
 		}
 	}
+	// Only after the drop: signal.Notify starts a thread that blocks
+	// every signal it does not deliver, the drop's signal included, so it
+	// would keep its capabilities.
+	sigc := make(chan os.Signal, 1)
+	signal.Notify(sigc, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigc)
 	useColor, _ := colorWanted(o.color, sinks.stream)
 	out := newLiveOutput(o, sinks.stream, useColor)
 	out.metrics = sinks.metrics
@@ -187,9 +193,6 @@ func cmdLive(args []string, stdout, stderr io.Writer) (int, error) {
 
 	stop := &liveStop{src: src}
 	var reopen atomic.Bool
-	sigc := make(chan os.Signal, 1)
-	signal.Notify(sigc, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(sigc)
 	done := make(chan struct{})
 	defer close(done)
 	go func() {

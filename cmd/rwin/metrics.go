@@ -239,7 +239,7 @@ func listenMetrics(addr string, m *metricsSink) (*metricsServer, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
-		ErrorLog: nil, Registry: m.reg, Timeout: 10 * time.Second, MaxRequestsInFlight: 4,
+		Registry: m.reg, Timeout: 10 * time.Second, MaxRequestsInFlight: 4,
 	}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -142,7 +142,10 @@ func becomeUser(name string, owned []*os.File) error {
 
 // dropCapabilities empties every thread's capability sets, signalling the
 // threads that hold any until none does; a thread started meanwhile by
-// one that had not dropped yet is caught on the next round.
+// one that had not dropped yet is caught on the next round. A thread that
+// blocks the signal cannot be reached — os/signal starts one on the first
+// signal.Notify — so the drop comes before it, and the check of every
+// thread turns such a thread into an error rather than a silent keep.
 func dropCapabilities() error {
 	var old C.struct_sigaction
 	if e := C.rwin_capdrop_install(&old); e != 0 {
