@@ -244,3 +244,21 @@ func TestLiveZRefusedWithoutRoot(t *testing.T) {
 	assert.Equal(t, exitInput, exit.ExitCode())
 	assert.Equal(t, "rwin: live: -Z daemon: only root can switch users (rwin runs as uid "+strconv.Itoa(65534)+")\n", string(out))
 }
+
+// TestLiveTextReopenStartsWithTheHeader: a text table rotated by logrotate
+// starts the new file with its column header, so each file reads alone.
+func TestLiveTextReopenStartsWithTheHeader(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "flows.txt")
+	l, err := openLogFile(path)
+	require.NoError(t, err)
+	defer l.Close()
+	out := newLiveOutput(liveOptions{format: "text"}, l, false)
+	require.NoError(t, out.start())
+	require.NoError(t, os.Rename(path, path+".1"))
+	require.NoError(t, out.reopen(l))
+	for _, f := range []string{path + ".1", path} {
+		lines := fileLines(t, f)
+		require.Len(t, lines, 1, f)
+		assert.Regexp(t, `^\s+ID\s+CLIENT → SERVER\s+SVC`, lines[0], f)
+	}
+}
