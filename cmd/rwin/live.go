@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -28,6 +29,9 @@ type liveOptions struct {
 	color    string
 	verbose  bool
 	write    string
+	output   string // -o: the stream goes to this file, reopened on SIGHUP
+	metrics  string // --metrics: serve Prometheus metrics on this address
+	user     string // -Z: after opening the capture, run as this user
 	capture  capture.LiveConfig
 	cfg      analyze.Config
 }
@@ -52,6 +56,9 @@ func parseLive(args []string, stderr io.Writer) (liveOptions, error) {
 	fs.StringVar(&o.color, "color", "auto", "color text output: auto, always or never (NO_COLOR is honored)")
 	fs.BoolVar(&o.verbose, "v", false, "per-flow detail in text output")
 	fs.StringVar(&o.write, "w", "", "also write every captured packet to this pcap `file`")
+	fs.StringVar(&o.output, "o", "", "write the report to this `file` instead of standard output, appending; reopened on SIGHUP (logrotate)")
+	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics at http://`addr`/metrics (e.g. :9273; also /healthz)")
+	fs.StringVar(&o.user, "Z", "", "once the capture is open, drop root and run as this `user` (as tcpdump -Z)")
 	fs.IntVar(&o.capture.Snaplen, "s", capture.DefaultLiveSnaplen, "snapshot length: bytes kept of each packet (the default keeps every header)")
 	fs.IntVar(&bufKiB, "B", capture.DefaultLiveBuffer>>10, "kernel capture buffer in KiB")
 	fs.BoolVar(&o.capture.Promiscuous, "p", false, "promiscuous mode: also capture traffic not addressed to this host")
@@ -63,8 +70,10 @@ Captures on a network interface and reports each TCP flow when it ends
 (FIN both ways or RST, then the linger time; or the idle timeout), with
 the same analysis as rwin read. On Ctrl-C (SIGINT) or SIGTERM it reports
 the flows still in progress, then the capture's statistics, including the
-packets the kernel dropped. Capturing needs root, or the capabilities
-cap_net_raw and cap_net_admin.
+packets the kernel dropped. SIGHUP reopens the -o file (after logrotate
+renamed it); without -o it stops the capture like SIGTERM. Capturing needs
+root or the capability cap_net_raw; once the capture is open, rwin drops
+every capability it holds, and with -Z becomes that user.
 
 Flags:
 `)
@@ -107,6 +116,10 @@ Flags:
 		return o, errors.New("live: --max-flows must be at least 1")
 	case o.write == "-":
 		return o, errors.New("live: -w - is not supported: the report goes to standard output; name a file")
+	case o.output != "" && o.format == "json":
+		return o, errors.New("live: -o takes --format ndjson or text: one JSON document cannot be rotated, and it grows with every flow")
+	case o.output == "-":
+		return o, errors.New("live: -o -: standard output is the default; name a file")
 	}
 	o.capture.BufferSize = bufKiB << 10
 	return o, nil
@@ -123,11 +136,10 @@ func cmdLive(args []string, stdout, stderr io.Writer) (int, error) {
 	if o.list {
 		return exitOK, listInterfaces(stdout)
 	}
-	useColor, err := colorWanted(o.color, stdout)
+	errColor, err := colorWanted(o.color, stderr)
 	if err != nil {
 		return exitInput, err
 	}
-	errColor, _ := colorWanted(o.color, stderr)
 
 	src, err := capture.OpenLive(o.iface, o.capture)
 	if err != nil {
@@ -137,38 +149,70 @@ func cmdLive(args []string, stdout, stderr io.Writer) (int, error) {
 
 	var pcapOut *bufio.Writer
 	var pw *capture.PcapWriter
+	var pcapFile *os.File
 	if o.write != "" {
 		f, err := os.Create(o.write)
 		if err != nil {
 			return exitInput, fmt.Errorf("live: -w: %w", err)
 		}
 		defer f.Close()
+		pcapFile = f
 		pcapOut = bufio.NewWriterSize(f, 64<<10)
 		if pw, err = capture.NewPcapWriter(pcapOut, src.Link(), src.Snaplen()); err != nil {
 			return exitInput, fmt.Errorf("live: -w %s: %w", o.write, err)
 		}
 	}
 
-	out := newLiveOutput(o, stdout, useColor)
+	sinks, err := openLiveSinks(o, stdout)
+	if err != nil {
+		return exitInput, err
+	}
+	defer sinks.close()
+	if ownsProcess {
+		if err := dropPrivileges(o.user, sinks.files(pcapFile)...); err != nil {
+			return exitInput, fmt.Errorf("live: %w", err)
+		}
+	}
+	// Only after the drop: signal.Notify starts a thread that blocks
+	// every signal it does not deliver, the drop's signal included, so it
+	// would keep its capabilities.
+	sigc := make(chan os.Signal, 1)
+	signal.Notify(sigc, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigc)
+	useColor, _ := colorWanted(o.color, sinks.stream)
+	out := newLiveOutput(o, sinks.stream, useColor)
+	out.metrics = sinks.metrics
 	if err := out.start(); err != nil {
 		return exitInput, fmt.Errorf("writing output: %w", err)
 	}
 	fmt.Fprintf(stderr, "rwin: listening on %s, link type %d, snapshot length %d bytes; Ctrl-C to stop\n",
 		src.Name(), src.Link(), src.Snaplen())
+	if sinks.server != nil {
+		fmt.Fprintf(stderr, "rwin: serving metrics on http://%s/metrics\n", sinks.server.Addr())
+	}
 
 	stop := &liveStop{src: src}
-	sigc := make(chan os.Signal, 1)
-	signal.Notify(sigc, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigc)
+	var reopen atomic.Bool
 	done := make(chan struct{})
 	defer close(done)
 	go func() {
-		select {
-		case sig := <-sigc:
-			// A second signal then ends the process the usual way.
-			signal.Stop(sigc)
-			stop.stop(signalName(sig))
-		case <-done:
+		for {
+			select {
+			case sig := <-sigc:
+				if sig == syscall.SIGHUP && sinks.log != nil {
+					// The capture loop reopens: it owns the writer.
+					reopen.Store(true)
+					continue
+				}
+				// SIGHUP otherwise means the terminal went away (a dropped
+				// SSH session): stop as cleanly as on SIGTERM. A second
+				// signal then ends the process the usual way.
+				signal.Stop(sigc)
+				stop.stop(signalName(sig))
+				return
+			case <-done:
+				return
+			}
 		}
 	}()
 	if o.duration > 0 {
@@ -213,8 +257,14 @@ capture:
 			failure = fmt.Errorf("writing output: %w", out.err)
 			stop.stop("error")
 		}
+		if reopen.Swap(false) {
+			if err := out.reopen(sinks.log); err != nil {
+				fmt.Fprintf(stderr, "rwin: warning: %s; still writing to the file open before\n", oneLine(err.Error()))
+			}
+		}
 		if now-lastFlush >= int64(time.Second) {
 			lastFlush = now
+			sinks.sample(src, sess)
 			// A capture file that is at most a second behind is evidence
 			// even if rwin is killed.
 			if pcapOut != nil {
@@ -233,6 +283,7 @@ capture:
 	stats, statsErr := src.Stats()
 	out.stopping(stop.reason(), sess.Live())
 	sum := sess.Close()
+	sinks.sample(src, sess)
 	if pcapOut != nil {
 		if err := pcapOut.Flush(); err != nil && failure == nil {
 			failure = fmt.Errorf("live: -w %s: %w", o.write, err)
@@ -277,7 +328,10 @@ func liveOpenError(err error) error {
 		if p, perr := os.Executable(); perr == nil {
 			exe = p
 		}
-		return fmt.Errorf("%w: run as root, or grant rwin the capture capabilities: sudo setcap cap_net_raw,cap_net_admin=eip %s", err, exe)
+		// CAP_NET_RAW alone opens a packet socket, promiscuous mode
+		// included (libpcap asks for it per socket, PACKET_MR_PROMISC):
+		// TestLiveNeedsOnlyNetRaw runs rwin with nothing else.
+		return fmt.Errorf("%w: run as root, or grant rwin the capture capability: sudo setcap cap_net_raw=eip %s", err, exe)
 	}
 	return err
 }
@@ -306,8 +360,11 @@ func (s *liveStop) reason() string {
 }
 
 func signalName(sig os.Signal) string {
-	if sig == syscall.SIGTERM {
+	switch sig {
+	case syscall.SIGTERM:
 		return "terminated"
+	case syscall.SIGHUP:
+		return "hangup"
 	}
 	return "interrupt"
 }

@@ -41,8 +41,8 @@ const (
 	labBytes = 4 << 20
 )
 
-// TestLiveLabHelper is the server or client process of the lab; as a
-// normal test it does nothing.
+// TestLiveLabHelper is the server, client or HTTP client process of the
+// lab; as a normal test it does nothing.
 func TestLiveLabHelper(t *testing.T) {
 	role := os.Getenv("RWIN_LAB_ROLE")
 	if role == "" {
@@ -54,6 +54,8 @@ func TestLiveLabHelper(t *testing.T) {
 		err = labServer(os.Getenv("RWIN_LAB_ADDR"))
 	case "client":
 		err = labClient(os.Getenv("RWIN_LAB_ADDR"))
+	case "fetch":
+		err = labFetch(os.Getenv("RWIN_LAB_ADDR"))
 	default:
 		err = fmt.Errorf("unknown role %q", role)
 	}
@@ -175,9 +177,15 @@ func (l *liveLab) helper(ns, role, addr string) *exec.Cmd {
 	return cmd
 }
 
-// transfers runs the clean and the stripped transfer, one after the
-// other, and waits for both to end.
-func (l *liveLab) transfers() {
+// labServerProcess is the lab's server, started by startServer.
+type labServerProcess struct {
+	l   *liveLab
+	cmd *exec.Cmd
+}
+
+// startServer starts the lab's server and waits until it listens on both
+// ports.
+func (l *liveLab) startServer() *labServerProcess {
 	t := l.t
 	srv := l.helper(l.serverNS, "server", l.serverAddr)
 	srvOut, err := srv.StdoutPipe()
@@ -197,18 +205,36 @@ func (l *liveLab) transfers() {
 	case <-time.After(10 * time.Second):
 		t.Fatal("lab server did not start")
 	}
-	for _, port := range []int{cleanPort, stripPort} {
-		out, err := l.helper(l.clientNS, "client", net.JoinHostPort(l.serverAddr, strconv.Itoa(port))).CombinedOutput()
-		require.NoError(t, err, "client to port %d: %s", port, out)
-	}
+	return &labServerProcess{l: l, cmd: srv}
+}
+
+// transfer runs one client to port and waits for it to end.
+func (l *liveLab) transfer(port int) {
+	out, err := l.helper(l.clientNS, "client", net.JoinHostPort(l.serverAddr, strconv.Itoa(port))).CombinedOutput()
+	require.NoError(l.t, err, "client to port %d: %s", port, out)
+}
+
+// wait waits for the server to end, once both ports had their client.
+func (s *labServerProcess) wait() {
+	t := s.l.t
 	done := make(chan error, 1)
-	go func() { done <- srv.Wait() }()
+	go func() { done <- s.cmd.Wait() }()
 	select {
 	case err := <-done:
 		require.NoError(t, err, "lab server")
 	case <-time.After(10 * time.Second):
 		t.Fatal("lab server did not finish")
 	}
+}
+
+// transfers runs the clean and the stripped transfer, one after the
+// other, and waits for both to end.
+func (l *liveLab) transfers() {
+	srv := l.startServer()
+	for _, port := range []int{cleanPort, stripPort} {
+		l.transfer(port)
+	}
+	srv.wait()
 }
 
 // rwinBinary builds rwin into a temporary directory.
@@ -232,9 +258,16 @@ type liveProcess struct {
 // startLive runs rwin live on the server's end of the link and waits
 // until it listens.
 func (l *liveLab) startLive(bin string, args ...string) *liveProcess {
+	return l.startLiveVia(nil, bin, args...)
+}
+
+// startLiveVia is startLive with rwin run through a wrapper command such
+// as setpriv (wrapper[0] is the program, the rest its arguments).
+func (l *liveLab) startLiveVia(wrapper []string, bin string, args ...string) *liveProcess {
 	t := l.t
 	args = append([]string{"live", "-i", l.serverIf, "--format", "ndjson", "--linger", "300ms"}, args...)
-	p := &liveProcess{cmd: l.inNS(l.serverNS, bin, args...), done: make(chan error, 1)}
+	argv := append(append(wrapper[:len(wrapper):len(wrapper)], bin), args...)
+	p := &liveProcess{cmd: l.inNS(l.serverNS, argv[0], argv[1:]...), done: make(chan error, 1)}
 	stdout, err := p.cmd.StdoutPipe()
 	require.NoError(t, err)
 	stderr, err := p.cmd.StderrPipe()
@@ -459,6 +492,6 @@ func TestLiveWithoutCapabilityTellsHow(t *testing.T) {
 	require.ErrorAs(t, err, &exit)
 	assert.Equal(t, exitInput, exit.ExitCode())
 	assert.Empty(t, out)
-	assert.Regexp(t, `^rwin: live: lo: no permission to capture .*: run as root, or grant rwin the capture capabilities: `+
-		`sudo setcap cap_net_raw,cap_net_admin=eip \S+/rwin\n$`, stderr.String())
+	assert.Regexp(t, `^rwin: live: lo: no permission to capture .*: run as root, or grant rwin the capture capability: `+
+		`sudo setcap cap_net_raw=eip \S+/rwin\n$`, stderr.String())
 }

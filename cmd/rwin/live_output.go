@@ -29,7 +29,7 @@ type captureRecord struct {
 	LinkType  int    `json:"link_type"`
 	Snaplen   int    `json:"snaplen"`
 	Filter    string `json:"filter"`
-	// Stopped: interrupt, terminated, count, duration or error.
+	// Stopped: interrupt, terminated, hangup, count, duration or error.
 	Stopped string `json:"stopped"`
 	// Kernel counters; null when libpcap could not read them.
 	Received  *uint64 `json:"received"`
@@ -82,6 +82,8 @@ type liveOutput struct {
 	count    int
 	severity map[string]int
 	err      error
+	// metrics, when set, counts every flow too (--metrics).
+	metrics *metricsSink
 }
 
 func newLiveOutput(o liveOptions, stdout io.Writer, useColor bool) *liveOutput {
@@ -131,6 +133,9 @@ func (out *liveOutput) flow(f *analyze.Flow) {
 	for _, x := range r.Findings {
 		out.severity[x.Severity]++
 	}
+	if out.metrics != nil {
+		out.metrics.flow(&r)
+	}
 	if out.err != nil {
 		return
 	}
@@ -172,6 +177,20 @@ func (out *liveOutput) flush() error {
 	}
 	out.err = out.w.Flush()
 	return out.err
+}
+
+// reopen switches the stream to a new file at the -o name (SIGHUP after
+// logrotate renamed it). Every record written so far is flushed to the
+// old file first, so none is split or lost; a text table starts again
+// with its header.
+func (out *liveOutput) reopen(l *logFile) error {
+	if err := out.flush(); err != nil {
+		return err
+	}
+	if err := l.reopen(); err != nil {
+		return err
+	}
+	return out.start()
 }
 
 // stopping announces, in text, the flows about to be flushed.

@@ -124,7 +124,7 @@ func TestLiveOpenErrors(t *testing.T) {
 		err := liveOpenError(fmt.Errorf("live: eth0: %w (socket: Operation not permitted)", capture.ErrPermission))
 		assert.ErrorIs(t, err, capture.ErrPermission)
 		assert.Regexp(t, `^live: eth0: no permission to capture \(socket: Operation not permitted\): run as root, `+
-			`or grant rwin the capture capabilities: sudo setcap cap_net_raw,cap_net_admin=eip \S+$`, err.Error())
+			`or grant rwin the capture capability: sudo setcap cap_net_raw=eip \S+$`, err.Error())
 	})
 }
 

@@ -37,7 +37,13 @@ Usage:
 Run 'rwin read -h', 'rwin live -h', 'rwin diff -h' or 'rwin check -h' for their flags.
 `
 
+// ownsProcess is set by main: the command run is the whole process, so
+// rwin live may drop the process's privileges. Tests that run commands in
+// their own process leave it false, as a drop would outlast the command.
+var ownsProcess bool
+
 func main() {
+	ownsProcess = true
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
