@@ -173,9 +173,6 @@ func cmdLive(args []string, stdout, stderr io.Writer) (int, error) {
 			return exitInput, fmt.Errorf("live: %w", err)
 		}
 	}
-	// Only after the drop: signal.Notify starts a thread that blocks
-	// every signal it does not deliver, the drop's signal included, so it
-	// would keep its capabilities.
 	sigc := make(chan os.Signal, 1)
 	signal.Notify(sigc, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigc)
