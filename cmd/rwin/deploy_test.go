@@ -13,11 +13,11 @@ import (
 	"rwin/fixtures"
 )
 
-// The files of deploy/ are checked by the tools that will read them.
+// The files of cmd/rwin/deploy/ are checked by the tools that will read them.
 
 func TestAlertRulesPassPromtool(t *testing.T) {
 	promtool := requireTool(t, "promtool", "to check the example alert rules")
-	dir := filepath.Join(fixtures.Root(), "deploy", "prometheus")
+	dir := filepath.Join(fixtures.Root(), "cmd", "rwin", "deploy", "prometheus")
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -42,7 +42,7 @@ func TestAlertRulesPassPromtool(t *testing.T) {
 // misspelt directive is only a warning to systemd.
 func TestSystemdUnitVerifies(t *testing.T) {
 	analyze := requireTool(t, "systemd-analyze", "to verify the systemd unit")
-	unit, err := os.ReadFile(filepath.Join(fixtures.Root(), "deploy", "systemd", "rwin-live@.service"))
+	unit, err := os.ReadFile(filepath.Join(fixtures.Root(), "cmd", "rwin", "deploy", "systemd", "rwin-live@.service"))
 	require.NoError(t, err)
 	require.Contains(t, string(unit), "ExecStart=/usr/local/bin/rwin live ")
 	bin := rwinBinary(t)
@@ -63,7 +63,7 @@ func TestSystemdUnitVerifies(t *testing.T) {
 // mode, which parses it and says what it would do without doing it.
 func TestLogrotateExampleParses(t *testing.T) {
 	logrotate := requireTool(t, "logrotate", "to check the example logrotate file")
-	conf := filepath.Join(fixtures.Root(), "deploy", "logrotate", "rwin")
+	conf := filepath.Join(fixtures.Root(), "cmd", "rwin", "deploy", "logrotate", "rwin")
 	out, err := exec.Command(logrotate, "-d", "-s", filepath.Join(t.TempDir(), "state"), conf).CombinedOutput()
 	require.NoError(t, err, "logrotate -d: %s", out)
 	assert.Contains(t, string(out), "rotating pattern: /var/log/rwin/*.ndjson  after 1 days (14 rotations)")

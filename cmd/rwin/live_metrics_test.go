@@ -84,7 +84,7 @@ type promServer struct {
 func (l *liveLab) startPrometheus(bin, target string) *promServer {
 	t := l.t
 	dir := t.TempDir()
-	rulesFile := filepath.Join(fixtures.Root(), "deploy", "prometheus", "rwin-alerts.yml")
+	rulesFile := filepath.Join(fixtures.Root(), "cmd", "rwin", "deploy", "prometheus", "rwin-alerts.yml")
 	config := fmt.Sprintf(`global:
   scrape_interval: 1s
   scrape_timeout: 1s
