@@ -332,7 +332,7 @@ func decodeCases(t testing.TB) []decodeCase {
 		{name: "mpacket first fragment of a preemptable frame", link: LinkEtherMPkt, frame: cat(preamble, []byte{0xe6}, ethV4Ack, mcrc), want: wantV4Ack},
 		{name: "mpacket continuation fragment", link: LinkEtherMPkt, frame: cat(preamble, []byte{0x61}, v4ack, mcrc), verdict: VerdictNotIP, issue: DecodeIssue{layerMPacket, 7, reasonSMD}},
 		{name: "mpacket cut inside the preamble", link: LinkEtherMPkt, frame: preamble, verdict: VerdictTruncated, issue: DecodeIssue{layerMPacket, 0, reasonCut}},
-		{name: "ieee 802.11 link type", link: 105, frame: ethV4Ack, verdict: VerdictLinkType, issue: DecodeIssue{layerLink, 0, reasonLinkType}},
+		{name: "usb link type", link: 189, frame: ethV4Ack, verdict: VerdictLinkType, issue: DecodeIssue{layerLink, 0, reasonLinkType}},
 
 		// IPv4.
 		{name: "ipv4 non-first fragment", link: LinkEthernet, frame: fragment(185, 0, 0), verdict: VerdictFragment, issue: DecodeIssue{layerIPv4, 20, reasonFragment}},
@@ -346,8 +346,8 @@ func decodeCases(t testing.TB) []decodeCase {
 		},
 		{name: "ipv4 header cut by snaplen", link: LinkEthernet, frame: ethV4Ack, snap: 24, verdict: VerdictTruncated, issue: DecodeIssue{layerIPv4, 14, reasonCut}},
 		{
-			name: "ipv4 udp", link: LinkEthernet, frame: eth(t, layers.EthernetTypeIPv4, ip4(t, layers.IPProtocolUDP, make([]byte, 20))),
-			verdict: VerdictNotTCP, issue: DecodeIssue{layerIPv4, 34, reasonNotTCP},
+			name: "ipv4 udp on no tunnel port", link: LinkEthernet, frame: eth(t, layers.EthernetTypeIPv4, ip4(t, layers.IPProtocolUDP, make([]byte, 20))),
+			verdict: VerdictNotTCP, issue: DecodeIssue{layerUDP, 34, reasonUDPPort},
 		},
 		{
 			name: "icmp port unreachable quoting a tcp header", link: LinkEthernet,
@@ -419,12 +419,16 @@ func decodeCases(t testing.TB) []decodeCase {
 			want:  wantV4Ack,
 		},
 		{
-			name: "pptp enhanced gre version 1", link: LinkRaw, frame: tunnel4(t, layers.IPProtocolGRE, cat([]byte{0x30, 0x81, 0x88, 0x0b, 0, 8, 0, 0, 0, 0, 0, 1}, make([]byte, 8))),
-			verdict: VerdictNotTCP, issue: DecodeIssue{layerGRE, 20, reasonGREVersion},
+			name: "pptp enhanced gre version 1 carrying lcp", link: LinkRaw, frame: tunnel4(t, layers.IPProtocolGRE, cat([]byte{0x30, 0x01, 0x88, 0x0b, 0, 8, 0, 0, 0, 0, 0, 1}, []byte{0xff, 0x03, 0xc0, 0x21}, make([]byte, 4))),
+			verdict: VerdictNotIP, issue: DecodeIssue{layerPPP, 34, reasonPPPProto},
 		},
 		{
-			name: "gre carrying mpls", link: LinkRaw, frame: tunnel4(t, layers.IPProtocolGRE, cat([]byte{0, 0, 0x88, 0x47}, make([]byte, 24))),
-			verdict: VerdictNotTCP, issue: DecodeIssue{layerGRE, 22, reasonGREProto},
+			name: "gre version 2", link: LinkRaw, frame: tunnel4(t, layers.IPProtocolGRE, cat([]byte{0, 2, 0x08, 0x00}, v4ack)),
+			verdict: VerdictEncap, issue: DecodeIssue{layerGRE, 20, reasonGREVersion},
+		},
+		{
+			name: "gre carrying ipx", link: LinkRaw, frame: tunnel4(t, layers.IPProtocolGRE, cat([]byte{0, 0, 0x81, 0x37}, make([]byte, 24))),
+			verdict: VerdictEncap, issue: DecodeIssue{layerGRE, 22, reasonGREProto},
 		},
 		{name: "eight ip headers deep still decode", link: LinkRaw, frame: nested, want: wantV4Ack},
 		{
@@ -516,7 +520,10 @@ func TestDecodeAllocs(t *testing.T) {
 // and one that is not.
 var fuzzLinks = []LinkType{
 	LinkEthernet, LinkNull, LinkLoop, LinkLinuxSLL, LinkLinuxSLL2, LinkRaw, LinkRawAlt12, LinkRawAlt14,
-	LinkIPv4, LinkIPv6, LinkNFLog, LinkEtherMPkt, 105,
+	LinkIPv4, LinkIPv6, LinkNFLog, LinkEtherMPkt,
+	LinkTokenRing, LinkARCNetBSD, LinkPPP, LinkFDDI, LinkPPPHDLC, LinkPPPoE, LinkATMLLC, LinkCiscoHDLC,
+	LinkIEEE80211, LinkPrism, LinkRadiotap, LinkARCNetLinux, LinkAVS, LinkPPI, LinkPPPWithDir, LinkCHDLCDir,
+	LinkIPNet, LinkNetAnalyzer, LinkNetAnaTrans, LinkIPoIB, LinkPKTAP, 189,
 }
 
 func fuzzLinkIndex(l LinkType) uint8 {
@@ -539,7 +546,7 @@ func FuzzDecode(f *testing.F) {
 		var d Decoder
 		var seg Segment
 		v := d.Decode(&p, &seg)
-		require.LessOrEqual(t, v, VerdictLinkType, "verdict out of range")
+		require.LessOrEqual(t, v, VerdictEncap, "verdict out of range")
 		if v != VerdictTCP {
 			assert.NotEmpty(t, d.Issue().Layer, "a failed decode says where")
 			assert.NotEmpty(t, d.Issue().Reason, "a failed decode says why")
@@ -626,7 +633,7 @@ func TestDecodeCorpus(t *testing.T) {
 		file, err := filepath.Rel(dir, path)
 		require.NoError(t, err)
 		file = filepath.ToSlash(file)
-		if strings.HasPrefix(file, "libpcap/") {
+		if strings.HasPrefix(file, "libpcap/") && !strings.HasPrefix(file, "libpcap/arcnet") {
 			continue // damaged containers: the readers' business, not the decoder's
 		}
 		t.Run(file, func(t *testing.T) {
@@ -693,8 +700,8 @@ func pcapgoPackets(t *testing.T, path string) []Packet {
 	add := func(b []byte, ci gopacket.CaptureInfo, link LinkType) {
 		pkts = append(pkts, Packet{Data: b, OrigLen: ci.Length, Time: ci.Timestamp.UnixNano(), Link: link, Index: uint64(len(pkts) + 1)})
 	}
-	if strings.HasSuffix(path, ".pcapng") {
-		r, err := pcapgo.NewNgReader(bytes.NewReader(data), pcapgo.DefaultNgReaderOptions)
+	if len(data) >= 4 && binary.LittleEndian.Uint32(data) == magicPcapng { // by content: some .pcapng files are pcap
+		r, err := pcapgo.NewNgReader(bytes.NewReader(data), pcapgo.NgReaderOptions{WantMixedLinkType: true})
 		require.NoError(t, err)
 		for {
 			b, ci, err := r.ReadPacketData()
