@@ -5,7 +5,8 @@ import "strings"
 // Encap is the set of encapsulations a segment was found inside: the
 // headers between the link layer and the innermost IP header that the
 // Segment reports. A set, not a stack, so that it fits a Segment without a
-// pointer; Names lists it outer layers first in the usual nesting order.
+// pointer: Names lists it in a fixed order, which is not always the order
+// of nesting (GENEVE may carry GRE as well as the other way round).
 type Encap uint32
 
 // Encapsulations Decode follows to reach TCP.
@@ -34,8 +35,8 @@ var encapNames = [...]string{
 	"ipip", "6in4", "4in6", "6in6",
 }
 
-// Names lists the encapsulations in e (outer kinds first, as they usually
-// nest), or nil for none. It allocates: call it when rendering, not per
+// Names lists the encapsulations in e in Encap's bit order, or nil for
+// none. It allocates: call it when rendering, not per
 // packet.
 func (e Encap) Names() []string {
 	var names []string
