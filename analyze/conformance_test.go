@@ -74,7 +74,7 @@ var conformanceExceptions = map[string]string{
 	// rwin does not reassemble IP fragments (a decoder without per-packet
 	// memory cannot hold them): it reads the TCP header a first fragment
 	// carries, tshark the reassembled packet.
-	"zeek/fragmented-syn.pcap#0 flow": "the SYN's TCP header is split over two IP fragments: tshark reassembles them, rwin finds no whole header",
+	"zeek/fragmented-syn.pcap#0 flow":                       "the SYN's TCP header is split over two IP fragments: tshark reassembles them, rwin finds no whole header",
 	"zeek/gtp1_gn_normal_incl_fragmentation.pcap#0 packets": "4 of the 40 fragmented outer packets never complete: tshark shows no TCP in them, rwin decodes the TCP header their first fragments carry",
 }
 
