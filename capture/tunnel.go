@@ -435,14 +435,8 @@ func (d *Decoder) mpls(b []byte, off, end, depth int, seg *Segment) Verdict {
 			break
 		}
 	}
-	if off >= len(b) {
-		return d.fail(VerdictTruncated, layerMPLS, off, reasonCut)
+	if off < len(b) && b[off]>>4 != 4 && b[off]>>4 != 6 {
+		return d.fail(VerdictEncap, layerMPLS, off, reasonMPLSPayload)
 	}
-	switch b[off] >> 4 {
-	case 4:
-		return d.ipv4(b, off, end, depth, seg)
-	case 6:
-		return d.ipv6(b, off, end, depth, seg)
-	}
-	return d.fail(VerdictEncap, layerMPLS, off, reasonMPLSPayload)
+	return d.ip(b, off, end, depth, seg)
 }
