@@ -71,6 +71,16 @@ var conformanceExceptions = map[string]string{
 	// A fuzzed segment from 48.48.48.48:12336 to itself: tshark counts it
 	// in both directions, rwin once, as the client's.
 	"tcpdump/tcp-auth-heapoverflow.pcap#0 s2c_factor": "segment sent to its own address and port: one direction, not two",
+	// A SYN-ACK captured without its SYN: RFC 7323 §2.2 lets it carry
+	// window scale only if the SYN did, so its option proves scaling on
+	// and gives the server's shift, as tshark shows. rwin does not yet
+	// draw that conclusion and says unknown; the entries go when it does.
+	"ndpi/tls_multiple_synack_different_seq.pcapng#0 s2c_factor": "SYN-ACK with WS, no SYN captured: tshark applies the shift, rwin says unknown (not yet inferred)",
+	"zeek/ctu-64702-888.pcap#0 s2c_factor":                       "SYN-ACK with WS, no SYN captured: tshark applies the shift, rwin says unknown (not yet inferred)",
+	// The server sends a RST and a FIN before its SYN-ACK (an evasion
+	// test); tshark then leaves the server's scale unknown, rwin applies
+	// the shift the SYN and SYN-ACK negotiated.
+	"suricata/with_evasion_windows.pcap#0 s2c_factor": "RST and FIN before the SYN-ACK: tshark leaves the scale unknown, rwin uses the negotiated shift",
 	// rwin does not reassemble IP fragments (a decoder without per-packet
 	// memory cannot hold them): it reads the TCP header a first fragment
 	// carries, tshark the reassembled packet.
