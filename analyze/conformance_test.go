@@ -71,6 +71,36 @@ var conformanceExceptions = map[string]string{
 	// A fuzzed segment from 48.48.48.48:12336 to itself: tshark counts it
 	// in both directions, rwin once, as the client's.
 	"tcpdump/tcp-auth-heapoverflow.pcap#0 s2c_factor": "segment sent to its own address and port: one direction, not two",
+	// A SYN-ACK captured without its SYN: RFC 7323 §2.2 lets it carry
+	// window scale only if the SYN did, so its option proves scaling on
+	// and gives the server's shift, as tshark shows. rwin does not yet
+	// draw that conclusion and says unknown; the entries go when it does.
+	"ndpi/tls_multiple_synack_different_seq.pcapng#0 s2c_factor": "SYN-ACK with WS, no SYN captured: tshark applies the shift, rwin says unknown (not yet inferred)",
+	"zeek/ctu-64702-888.pcap#0 s2c_factor":                       "SYN-ACK with WS, no SYN captured: tshark applies the shift, rwin says unknown (not yet inferred)",
+	// The server sends a RST and a FIN before its SYN-ACK (an evasion
+	// test); tshark then leaves the server's scale unknown, rwin applies
+	// the shift the SYN and SYN-ACK negotiated.
+	"suricata/with_evasion_windows.pcap#0 s2c_factor": "RST and FIN before the SYN-ACK: tshark leaves the scale unknown, rwin uses the negotiated shift",
+	// rwin does not reassemble IP fragments (a decoder without per-packet
+	// memory cannot hold them): it reads the TCP header a first fragment
+	// carries, tshark the reassembled packet.
+	"zeek/fragmented-syn.pcap#0 flow":                       "the SYN's TCP header is split over two IP fragments: tshark reassembles them, rwin finds no whole header",
+	"zeek/gtp1_gn_normal_incl_fragmentation.pcap#0 packets": "4 of the 40 fragmented outer packets never complete: tshark shows no TCP in them, rwin decodes the TCP header their first fragments carry",
+}
+
+// synWithoutSYNACK is the documented difference of every stream whose SYN
+// offered window scale but whose SYN-ACK was not captured: tshark scales
+// the client's windows with the SYN's shift anyway, rwin calls the scale
+// unknown, as RFC 7323 §2.2 has it (scaling needs the option both ways).
+const synWithoutSYNACK = "SYN with WS, no SYN-ACK captured: tshark scales client→server anyway, rwin says unknown (RFC 7323 §2.2)"
+
+// ruleException says whether a difference on field is one the corpus
+// README documents as a class rather than stream by stream.
+func ruleException(o oracleRow, field, got string) (string, bool) {
+	if field == "c2s_factor" && o.synackWS == "" && o.synWS != "" && o.synWS != "-" && got == "-1" {
+		return synWithoutSYNACK, true
+	}
+	return "", false
 }
 
 // rwinView is one rwin flow reduced to the oracle's columns.
@@ -157,7 +187,7 @@ func TestConformanceWithTshark(t *testing.T) {
 		byFile[r.file] = append(byFile[r.file], r)
 	}
 	seenExceptions := map[string]bool{}
-	var streams, agreed int
+	var streams, agreed, ruleDiffs int
 	for _, file := range files {
 		t.Run(file, func(t *testing.T) {
 			src, err := capture.Open(filepath.Join(dir, file))
@@ -184,16 +214,24 @@ func TestConformanceWithTshark(t *testing.T) {
 				used[k]++
 				id := fmt.Sprintf("%s#%s", file, o.stream)
 				if i >= len(mine[k]) {
+					if _, listed := conformanceExceptions[id+" flow"]; listed {
+						seenExceptions[id+" flow"] = true
+						continue
+					}
 					t.Errorf("%s (%s ↔ %s): tshark has this stream, rwin has no matching flow", id, o.client, o.server)
 					continue
 				}
 				m := mine[k][i]
-				ok := true
+				ok, ruleDiff := true, false
 				check := func(field, want, got string) {
 					key := id + " " + field
 					if reason, listed := conformanceExceptions[key]; listed {
 						seenExceptions[key] = true
 						assert.NotEqualf(t, want, got, "%s: documented difference no longer differs (%s): drop the exception", key, reason)
+						return
+					}
+					if _, documented := ruleException(o, field, got); documented && want != got {
+						ruleDiff = true
 						return
 					}
 					if want != got {
@@ -221,7 +259,10 @@ func TestConformanceWithTshark(t *testing.T) {
 				}
 				check("c2s_factor", o.c2sFactor, m.c2sFactor)
 				check("s2c_factor", o.s2cFactor, m.s2cFactor)
-				if ok {
+				switch {
+				case ok && ruleDiff:
+					ruleDiffs++
+				case ok:
 					agreed++
 				}
 			}
@@ -235,7 +276,8 @@ func TestConformanceWithTshark(t *testing.T) {
 	for key, reason := range conformanceExceptions {
 		assert.Truef(t, seenExceptions[key], "exception %q (%s) matched no stream", key, reason)
 	}
-	t.Logf("%d streams in %d files: %d agree with tshark on every field; %d documented differences", streams, len(files), agreed-len(seenExceptions), len(seenExceptions))
+	t.Logf("%d streams in %d files: %d agree with tshark on every field; %d documented differences, and %d streams whose SYN offered WS without a SYN-ACK captured",
+		streams, len(files), agreed-len(seenExceptions), len(seenExceptions), ruleDiffs)
 }
 
 // normAddr turns the oracle's "[v6]:port" / "v4:port" into netip's form.

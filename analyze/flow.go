@@ -375,6 +375,11 @@ type Flow struct {
 
 	Negotiated Negotiation
 
+	// Encap is every encapsulation the flow's segments were found inside
+	// (VLAN, MPLS, PPPoE, GRE, VXLAN, GENEVE, …); copies of one flow seen
+	// through several tunnels name them all.
+	Encap capture.Encap
+
 	// Evicted is true when the flow table was full and this flow, the
 	// least recently active, was finished early.
 	Evicted bool

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
+	"strings"
 
 	"rwin/capture"
 )
@@ -20,16 +22,20 @@ type Summary struct {
 	// Packets counts every frame read; TCP those decoded to a segment.
 	Packets, TCP uint64
 	// Frames not analyzed, by reason.
-	Filtered   uint64 // rejected by the BPF filter
-	NotIP      uint64 // ARP, LLDP, …
-	NotTCP     uint64 // UDP, ICMP, …
-	Fragments  uint64 // non-first IP fragments
-	Truncated  uint64 // the snaplen cut the fixed TCP header
-	Malformed  uint64 // headers that contradict themselves
-	LinkType   uint64 // link types rwin does not decode
-	TruncOpts  uint64 // TCP segments whose options the snaplen cut
-	FirstTime  int64  // earliest frame timestamp, ns
-	LastTime   int64  // latest frame timestamp, ns
+	Filtered  uint64 // rejected by the BPF filter
+	NotIP     uint64 // ARP, LLDP, …
+	NotTCP    uint64 // UDP, ICMP, …
+	Fragments uint64 // non-first IP fragments
+	Truncated uint64 // the snaplen cut the fixed TCP header
+	Malformed uint64 // headers that contradict themselves
+	LinkType  uint64 // link types rwin does not decode
+	Encap     uint64 // inside a tunnel or shim rwin does not decode
+	TruncOpts uint64 // TCP segments whose options the snaplen cut
+	// Untimed counts packets the capture gave no timestamp (pcapng
+	// Simple Packet Blocks); FirstTime and LastTime leave them out.
+	Untimed    uint64
+	FirstTime  int64 // earliest frame timestamp, ns
+	LastTime   int64 // latest frame timestamp, ns
 	Analyzer   Stats
 	Warnings   []string // the first per-packet warnings, one line each
 	MoreWarned uint64   // warnings beyond those kept
@@ -77,6 +83,7 @@ func Run(src capture.Source, keep func(*capture.Packet) bool, cfg Config, emit f
 	}
 	a.Flush()
 	sum.Analyzer = a.Stats()
+	sum.noTCP()
 	return sum
 }
 
@@ -163,10 +170,15 @@ func (s *Summary) add(pkt *capture.Packet, keep func(*capture.Packet) bool, dec 
 // reporting whether it is a TCP segment to analyze.
 func (s *Summary) decode(pkt *capture.Packet, keep func(*capture.Packet) bool, dec *capture.Decoder, seg *capture.Segment) bool {
 	s.Packets++
-	if s.Packets == 1 || pkt.Time < s.FirstTime {
+	switch {
+	case pkt.Untimed:
+		s.Untimed++
+	case s.Packets-s.Untimed == 1 || pkt.Time < s.FirstTime:
 		s.FirstTime = pkt.Time
+		s.LastTime = max(s.LastTime, pkt.Time)
+	default:
+		s.LastTime = max(s.LastTime, pkt.Time)
 	}
-	s.LastTime = max(s.LastTime, pkt.Time)
 	if keep != nil && !keep(pkt) {
 		s.Filtered++
 		return false
@@ -192,11 +204,52 @@ func (s *Summary) decode(pkt *capture.Packet, keep func(*capture.Packet) bool, d
 		s.warnIssue(s.Source, pkt, dec.Issue(), "malformed")
 	case capture.VerdictLinkType:
 		if s.LinkType == 0 {
-			s.warn("%s: packet %d: link type %d is not supported; such packets are skipped", s.Source, pkt.Index, pkt.Link)
+			s.warn("%s: packet %d: %s is not a link type rwin decodes; such packets are skipped", s.Source, pkt.Index, pkt.Link)
 		}
 		s.LinkType++
+	case capture.VerdictEncap:
+		if s.Encap == 0 {
+			s.warnIssue(s.Source, pkt, dec.Issue(), "not decoded")
+		}
+		s.Encap++
 	}
 	return false
+}
+
+// Skipped lists the reasons packets were not analyzed, with their counts,
+// in a fixed order and only those that occurred.
+func (s *Summary) Skipped() []SkipCount {
+	var out []SkipCount
+	for _, c := range [...]SkipCount{
+		{"filtered", s.Filtered}, {"not IP", s.NotIP}, {"not TCP", s.NotTCP}, {"IP fragments", s.Fragments},
+		{"cut before the TCP header", s.Truncated}, {"malformed", s.Malformed},
+		{"unsupported link type", s.LinkType}, {"unsupported encapsulation", s.Encap},
+	} {
+		if c.N > 0 {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// SkipCount is how many packets were skipped for one reason.
+type SkipCount struct {
+	Reason string
+	N      uint64
+}
+
+// noTCP explains a source that held packets but no TCP segment to
+// analyze, ahead of the per-packet warnings: the reasons, counted.
+func (s *Summary) noTCP() {
+	if s.Packets == 0 || s.TCP > 0 {
+		return
+	}
+	var why []string
+	for _, c := range s.Skipped() {
+		why = append(why, fmt.Sprintf("%d %s", c.N, c.Reason))
+	}
+	s.Warnings = slices.Insert(s.Warnings, 0, fmt.Sprintf("%s: none of the %d packets is a TCP segment rwin can analyze (%s)",
+		s.Source, s.Packets, strings.Join(why, ", ")))
 }
 
 func (s *Summary) warnIssue(name string, p *capture.Packet, is capture.DecodeIssue, what string) {

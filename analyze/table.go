@@ -188,6 +188,7 @@ func (a *Analyzer) addHashed(seg *capture.Segment, h uint64) {
 		a.stats.PeakFlows = max(a.stats.PeakFlows, a.live)
 	}
 	fs.update(seg)
+	fs.Encap |= seg.Encap
 	a.touch(fs)
 	if a.clock-a.lastSweep >= int64(time.Second) {
 		a.lastSweep = a.clock

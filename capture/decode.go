@@ -10,7 +10,8 @@ type Verdict uint8
 
 // Verdicts of Decode. Only VerdictTCP fills a Segment; the others are
 // counted by the caller, and VerdictTruncated/VerdictMalformed carry an
-// Issue worth a warning.
+// Issue worth a warning. Every verdict but VerdictTCP leaves an Issue that
+// says where and why.
 const (
 	VerdictTCP       Verdict = iota // a TCP segment was decoded into the Segment
 	VerdictNotIP                    // a frame of another network protocol (ARP, LLDP, …)
@@ -19,6 +20,7 @@ const (
 	VerdictTruncated                // the snaplen cut the frame before the fixed TCP header ended
 	VerdictMalformed                // a header contradicts itself (bad IHL, data offset < 5, …)
 	VerdictLinkType                 // the link type is not one rwin decodes
+	VerdictEncap                    // inside a tunnel or shim rwin does not decode (encrypted, unknown payload type, …)
 )
 
 // DecodeIssue locates why a frame was not decoded, for one-line warnings.
@@ -69,7 +71,6 @@ const (
 	layerIP       = "ip"
 	layerIPv4     = "ipv4"
 	layerIPv6     = "ipv6"
-	layerGRE      = "gre"
 	layerTCP      = "tcp"
 )
 
@@ -97,9 +98,6 @@ const (
 	reasonICMP           = "icmp (a quoted tcp header is not a segment)"
 	reasonNotTCP         = "transport not tcp"
 	reasonTooDeep        = "tunnels nested deeper than rwin decodes"
-	reasonGREVersion     = "gre version not 0 (pptp enhanced gre carries ppp)"
-	reasonGRERouting     = "gre source routing (rfc 1701) not decoded"
-	reasonGREProto       = "gre payload not ipv4, ipv6 or ethernet"
 	reasonDataOffset     = "data offset below 5"
 	reasonHeaderPastIP   = "header longer than ip payload"
 )
@@ -112,6 +110,9 @@ const (
 	etherTypeQinQ    = 0x88a8 // IEEE 802.1ad service tag
 	etherTypeQinQOld = 0x9100 // pre-standard QinQ service tag, still in switch configs
 	etherTypeTEB     = 0x6558 // transparent Ethernet bridging: Ethernet in GRE (RFC 1701)
+	etherTypePPPoE   = 0x8864 // PPPoE session stage (RFC 2516)
+	etherTypeMPLS    = 0x8847 // MPLS unicast (RFC 3032)
+	etherTypeMPLSMC  = 0x8848 // MPLS multicast (RFC 5332)
 	etherTypeMinimum = 0x0600 // below it the field is an IEEE 802.3 length, not a type
 )
 
@@ -126,7 +127,6 @@ const (
 	sll2HeaderLen     = 20
 	mpacketHeaderLen  = 8 // 7-byte preamble and the SMD byte (IEEE 802.3 clause 99)
 	nflogHeaderLen    = 4 // family, version, resource id
-	greBaseHeaderLen  = 4 // flags and version, protocol type
 	maxVLANTags       = 8 // more than any real QinQ stack
 	maxIPHeaders      = 8 // the outer header plus tunnels
 )
@@ -156,7 +156,9 @@ const (
 	ipProtoIPv6     = 41 // IPv6 in IP, RFC 4213
 	ipProtoRouting  = 43
 	ipProtoFragment = 44
+	ipProtoUDP      = 17
 	ipProtoGRE      = 47
+	ipProtoMPLSinIP = 137 // MPLS in IP, RFC 4023
 	ipProtoAH       = 51
 	ipProtoICMPv6   = 58
 	ipProtoDstOpts  = 60
@@ -177,7 +179,7 @@ func (d *Decoder) Decode(p *Packet, seg *Segment) Verdict {
 	case LinkEthernet:
 		return d.ethernet(b, 0, end, 0, seg)
 	case LinkNull, LinkLoop:
-		return d.loopback(b, end, seg)
+		return d.loopback(b, 0, end, seg)
 	case LinkLinuxSLL:
 		// The protocol type sits at bytes 14–15 (after packet type,
 		// ARPHRD type, address length and an 8-byte address field).
@@ -202,7 +204,7 @@ func (d *Decoder) Decode(p *Packet, seg *Segment) Verdict {
 	case LinkEtherMPkt:
 		return d.mpacket(b, end, seg)
 	}
-	return d.fail(VerdictLinkType, layerLink, 0, reasonLinkType)
+	return d.link(p.Link, b, end, seg)
 }
 
 // fail records why decoding stopped and returns v.
@@ -237,6 +239,7 @@ func (d *Decoder) etherType(b []byte, off, end int, et uint16, depth int, layer 
 		if off+4 > len(b) {
 			return d.fail(VerdictTruncated, layerVLAN, off, reasonCut)
 		}
+		seg.Encap |= EncapVLAN
 		et = be16(b[off+2:])
 		off += 4
 	}
@@ -245,6 +248,10 @@ func (d *Decoder) etherType(b []byte, off, end int, et uint16, depth int, layer 
 		return d.ipv4(b, off, end, depth, seg)
 	case etherTypeIPv6:
 		return d.ipv6(b, off, end, depth, seg)
+	case etherTypePPPoE:
+		return d.pppoe(b, off, end, depth, seg)
+	case etherTypeMPLS, etherTypeMPLSMC:
+		return d.mpls(b, off, end, depth, seg)
 	}
 	return d.fail(VerdictNotIP, layer, off, reasonEtherType)
 }
@@ -254,21 +261,21 @@ func (d *Decoder) etherType(b []byte, off, end int, et uint16, depth int, layer 
 // Both byte orders are accepted for both: a family fits in 16 bits, so a
 // value with high bits set was written in the other order. AF_INET6 differs
 // between the BSDs, hence three IPv6 values.
-func (d *Decoder) loopback(b []byte, end int, seg *Segment) Verdict {
-	if len(b) < 4 {
-		return d.fail(VerdictTruncated, layerLoopback, 0, reasonCut)
+func (d *Decoder) loopback(b []byte, off, end int, seg *Segment) Verdict {
+	if off+4 > len(b) {
+		return d.fail(VerdictTruncated, layerLoopback, off, reasonCut)
 	}
-	fam := uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
+	fam := le32(b[off:])
 	if fam>>16 != 0 {
 		fam = bits.ReverseBytes32(fam)
 	}
 	switch fam {
 	case loopFamilyIPv4:
-		return d.ipv4(b, 4, end, 0, seg)
+		return d.ipv4(b, off+4, end, 0, seg)
 	case loopFamilyIPv6BSD, loopFamilyIPv6Fre, loopFamilyIPv6Mac:
-		return d.ipv6(b, 4, end, 0, seg)
+		return d.ipv6(b, off+4, end, 0, seg)
 	}
-	return d.fail(VerdictNotIP, layerLoopback, 0, reasonFamily)
+	return d.fail(VerdictNotIP, layerLoopback, off, reasonFamily)
 }
 
 // nflog decodes a Linux NFLOG record (LINKTYPE_NFLOG): a 4-byte header then
@@ -430,62 +437,47 @@ func (d *Decoder) ipv6(b []byte, off, end, depth int, seg *Segment) Verdict {
 
 // transport dispatches on the IP protocol of a payload at off..end: TCP,
 // or a tunnel to the inner IP header (the innermost header is the one the
-// Segment reports, as tshark's oracle does).
+// Segment reports, as tshark's oracle does). layer names the IP header the
+// protocol came from, which tells 6in4 from IP in IP.
 func (d *Decoder) transport(b []byte, off, end int, proto uint8, depth int, layer string, seg *Segment) Verdict {
 	switch proto {
 	case ipProtoTCP:
 		return d.tcp(b, off, end, seg)
-	case ipProtoIPv4, ipProtoIPv6, ipProtoGRE:
-		if depth+1 >= maxIPHeaders {
-			return d.fail(VerdictMalformed, layer, off, reasonTooDeep)
-		}
-		switch proto {
-		case ipProtoIPv4:
-			return d.ipv4(b, off, end, depth+1, seg)
-		case ipProtoIPv6:
-			return d.ipv6(b, off, end, depth+1, seg)
-		}
-		return d.gre(b, off, end, depth+1, seg)
 	case ipProtoICMP, ipProtoICMPv6:
 		return d.fail(VerdictNotTCP, layer, off, reasonICMP)
+	case ipProtoIPv4, ipProtoIPv6, ipProtoGRE, ipProtoUDP, ipProtoMPLSinIP:
+	default:
+		return d.fail(VerdictNotTCP, layer, off, reasonNotTCP)
 	}
-	return d.fail(VerdictNotTCP, layer, off, reasonNotTCP)
+	// Every tunnel passes through here, so bounding the IP headers bounds
+	// the nesting of every kind of tunnel.
+	if depth+1 >= maxIPHeaders {
+		return d.fail(VerdictMalformed, layer, off, reasonTooDeep)
+	}
+	depth++
+	outer6 := layer == layerIPv6
+	switch proto {
+	case ipProtoIPv4:
+		seg.Encap |= pick(outer6, Encap4in6, EncapIPIP)
+		return d.ipv4(b, off, end, depth, seg)
+	case ipProtoIPv6:
+		seg.Encap |= pick(outer6, Encap6in6, Encap6in4)
+		return d.ipv6(b, off, end, depth, seg)
+	case ipProtoGRE:
+		seg.Encap |= EncapGRE
+		return d.gre(b, off, end, depth, seg)
+	case ipProtoMPLSinIP:
+		return d.mpls(b, off, end, depth, seg)
+	}
+	return d.udp(b, off, end, depth, seg)
 }
 
-// gre decodes a GRE header (RFC 2784 with the RFC 2890 key and sequence
-// fields) at off. depth already counts the IP header inside.
-func (d *Decoder) gre(b []byte, off, end, depth int, seg *Segment) Verdict {
-	if off+greBaseHeaderLen > len(b) {
-		return d.fail(VerdictTruncated, layerGRE, off, reasonCut)
+// pick returns a if cond holds, else b.
+func pick(cond bool, a, b Encap) Encap {
+	if cond {
+		return a
 	}
-	flags := be16(b[off:])
-	if flags&0x0007 != 0 {
-		return d.fail(VerdictNotTCP, layerGRE, off, reasonGREVersion)
-	}
-	if flags&0x4000 != 0 {
-		return d.fail(VerdictNotTCP, layerGRE, off, reasonGRERouting)
-	}
-	hl := greBaseHeaderLen
-	for _, bit := range [...]uint16{0x8000, 0x2000, 0x1000} { // checksum, key, sequence
-		if flags&bit != 0 {
-			hl += 4
-		}
-	}
-	if off+hl > end {
-		return d.fail(VerdictMalformed, layerGRE, off, reasonPastLength)
-	}
-	if off+hl > len(b) {
-		return d.fail(VerdictTruncated, layerGRE, off, reasonCut)
-	}
-	switch be16(b[off+2:]) {
-	case etherTypeIPv4:
-		return d.ipv4(b, off+hl, end, depth, seg)
-	case etherTypeIPv6:
-		return d.ipv6(b, off+hl, end, depth, seg)
-	case etherTypeTEB:
-		return d.ethernet(b, off+hl, end, depth, seg)
-	}
-	return d.fail(VerdictNotTCP, layerGRE, off+2, reasonGREProto)
+	return b
 }
 
 // tcp decodes a TCP header (RFC 9293 §3.1) at off; end is the end of the IP
@@ -523,4 +515,9 @@ func (d *Decoder) tcp(b []byte, off, end int, seg *Segment) Verdict {
 func le16(b []byte) uint16 {
 	_ = b[1]
 	return uint16(b[0]) | uint16(b[1])<<8
+}
+
+func le32(b []byte) uint32 {
+	_ = b[3]
+	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
 }

@@ -159,6 +159,7 @@ type segView struct {
 	WScale           Shift
 	NSACK            uint8
 	Truncated        bool
+	Encap            Encap
 }
 
 func viewOf(s *Segment) segView {
@@ -167,6 +168,7 @@ func viewOf(s *Segment) segView {
 		SrcPort: s.SrcPort, DstPort: s.DstPort, Seq: s.Seq, Ack: s.Ack, Flags: s.Flags, Window: s.Window,
 		HeaderLen: s.HeaderLen, Payload: s.Payload, Checksum: s.Checksum,
 		Layout: s.Opts.Layout.String(), Has: s.Opts.Has, WScale: s.Opts.WScale, NSACK: s.Opts.NSACK, Truncated: s.Truncated,
+		Encap: s.Encap,
 	}
 }
 
@@ -266,7 +268,7 @@ func decodeCases(t testing.TB) []decodeCase {
 	preamble := []byte{0x55, 0x55, 0x55, 0x55, 0x55, 0x55, 0x55}
 	mcrc := []byte{0xde, 0xad, 0xbe, 0xef}
 
-	return []decodeCase{
+	return append([]decodeCase{
 		// Link layers.
 		{name: "ethernet ipv4 ack with ts", link: LinkEthernet, frame: ethV4Ack, want: wantV4Ack},
 		{name: "ethernet ipv4 linux syn", link: LinkEthernet, frame: eth(t, layers.EthernetTypeIPv4, v4syn), want: wantV4SYN},
@@ -279,9 +281,9 @@ func decodeCases(t testing.TB) []decodeCase {
 			v.HeaderLen, v.Layout, v.Has = 20, "", 0
 		})},
 		{name: "ethernet header cut by snaplen", link: LinkEthernet, frame: ethV4Ack, snap: 10, verdict: VerdictTruncated, issue: DecodeIssue{layerEthernet, 0, reasonCut}},
-		{name: "802.1q tagged ipv4", link: LinkEthernet, frame: eth(t, layers.EthernetTypeDot1Q, cat(vlanTag(0x0800), v4ack)), want: wantV4Ack},
-		{name: "qinq double tag", link: LinkEthernet, frame: eth(t, layers.EthernetTypeQinQ, cat(vlanTag(0x8100), vlanTag(0x0800), v4ack)), want: wantV4Ack},
-		{name: "qinq with pre-standard 0x9100 outer tag", link: LinkEthernet, frame: eth(t, 0x9100, cat(vlanTag(0x8100), vlanTag(0x86dd), v6ack)), want: wantV6Ack},
+		{name: "802.1q tagged ipv4", link: LinkEthernet, frame: eth(t, layers.EthernetTypeDot1Q, cat(vlanTag(0x0800), v4ack)), want: encapped(wantV4Ack, EncapVLAN)},
+		{name: "qinq double tag", link: LinkEthernet, frame: eth(t, layers.EthernetTypeQinQ, cat(vlanTag(0x8100), vlanTag(0x0800), v4ack)), want: encapped(wantV4Ack, EncapVLAN)},
+		{name: "qinq with pre-standard 0x9100 outer tag", link: LinkEthernet, frame: eth(t, 0x9100, cat(vlanTag(0x8100), vlanTag(0x86dd), v6ack)), want: encapped(wantV6Ack, EncapVLAN)},
 		{
 			name: "nine stacked vlan tags", link: LinkEthernet, frame: eth(t, layers.EthernetTypeDot1Q, cat(bytes.Repeat(vlanTag(0x8100), 8), vlanTag(0x0800), v4ack)),
 			verdict: VerdictMalformed, issue: DecodeIssue{layerVLAN, 14 + 8*4, reasonTooManyTags},
@@ -305,7 +307,7 @@ func decodeCases(t testing.TB) []decodeCase {
 		{name: "null loopback unknown family", link: LinkNull, frame: cat([]byte{7, 0, 0, 0}, v4ack), verdict: VerdictNotIP, issue: DecodeIssue{layerLoopback, 0, reasonFamily}},
 		{name: "null loopback cut inside the family", link: LinkNull, frame: []byte{2, 0}, verdict: VerdictTruncated, issue: DecodeIssue{layerLoopback, 0, reasonCut}},
 		{name: "sll frame", link: LinkLinuxSLL, frame: cat(sll, v4ack), want: wantV4Ack},
-		{name: "sll frame with the vlan tag left in", link: LinkLinuxSLL, frame: cat(patch(sll, 14, 0x81, 0x00), vlanTag(0x0800), v4ack), want: wantV4Ack},
+		{name: "sll frame with the vlan tag left in", link: LinkLinuxSLL, frame: cat(patch(sll, 14, 0x81, 0x00), vlanTag(0x0800), v4ack), want: encapped(wantV4Ack, EncapVLAN)},
 		{name: "sll frame carrying ipx", link: LinkLinuxSLL, frame: cat(patch(sll, 14, 0x81, 0x37), make([]byte, 30)), verdict: VerdictNotIP, issue: DecodeIssue{layerSLL, 16, reasonEtherType}},
 		{name: "sll header cut by snaplen", link: LinkLinuxSLL, frame: cat(sll, v4ack), snap: 15, verdict: VerdictTruncated, issue: DecodeIssue{layerSLL, 0, reasonCut}},
 		{name: "sll2 frame", link: LinkLinuxSLL2, frame: cat(sll2, v6ack), want: wantV6Ack},
@@ -332,7 +334,7 @@ func decodeCases(t testing.TB) []decodeCase {
 		{name: "mpacket first fragment of a preemptable frame", link: LinkEtherMPkt, frame: cat(preamble, []byte{0xe6}, ethV4Ack, mcrc), want: wantV4Ack},
 		{name: "mpacket continuation fragment", link: LinkEtherMPkt, frame: cat(preamble, []byte{0x61}, v4ack, mcrc), verdict: VerdictNotIP, issue: DecodeIssue{layerMPacket, 7, reasonSMD}},
 		{name: "mpacket cut inside the preamble", link: LinkEtherMPkt, frame: preamble, verdict: VerdictTruncated, issue: DecodeIssue{layerMPacket, 0, reasonCut}},
-		{name: "ieee 802.11 link type", link: 105, frame: ethV4Ack, verdict: VerdictLinkType, issue: DecodeIssue{layerLink, 0, reasonLinkType}},
+		{name: "usb link type", link: 189, frame: ethV4Ack, verdict: VerdictLinkType, issue: DecodeIssue{layerLink, 0, reasonLinkType}},
 
 		// IPv4.
 		{name: "ipv4 non-first fragment", link: LinkEthernet, frame: fragment(185, 0, 0), verdict: VerdictFragment, issue: DecodeIssue{layerIPv4, 20, reasonFragment}},
@@ -346,8 +348,8 @@ func decodeCases(t testing.TB) []decodeCase {
 		},
 		{name: "ipv4 header cut by snaplen", link: LinkEthernet, frame: ethV4Ack, snap: 24, verdict: VerdictTruncated, issue: DecodeIssue{layerIPv4, 14, reasonCut}},
 		{
-			name: "ipv4 udp", link: LinkEthernet, frame: eth(t, layers.EthernetTypeIPv4, ip4(t, layers.IPProtocolUDP, make([]byte, 20))),
-			verdict: VerdictNotTCP, issue: DecodeIssue{layerIPv4, 34, reasonNotTCP},
+			name: "ipv4 udp on no tunnel port", link: LinkEthernet, frame: eth(t, layers.EthernetTypeIPv4, ip4(t, layers.IPProtocolUDP, make([]byte, 20))),
+			verdict: VerdictNotTCP, issue: DecodeIssue{layerUDP, 34, reasonUDPPort},
 		},
 		{
 			name: "icmp port unreachable quoting a tcp header", link: LinkEthernet,
@@ -407,26 +409,30 @@ func decodeCases(t testing.TB) []decodeCase {
 		},
 
 		// Tunnels: the innermost IP header is the one reported.
-		{name: "ipv4 in ipv4", link: LinkRaw, frame: tunnel4(t, layers.IPProtocolIPv4, v4ack), want: wantV4Ack},
-		{name: "ipv6 in ipv4 (6in4)", link: LinkEthernet, frame: eth(t, layers.EthernetTypeIPv4, tunnel4(t, layers.IPProtocolIPv6, v6ack)), want: wantV6Ack},
-		{name: "ipv4 in ipv6", link: LinkRaw, frame: tunnel6(t, layers.IPProtocolIPv4, v4ack), want: wantV4Ack},
-		{name: "ipv6 in ipv6 after a destination options header", link: LinkRaw, frame: tunnel6(t, 60, cat(ext6(41, 0), v6ack)), want: wantV6Ack},
-		{name: "gre with key and sequence carrying ipv4", link: LinkRaw, frame: tunnel4(t, layers.IPProtocolGRE, cat([]byte{0x30, 0, 0x08, 0x00, 0, 0, 0, 1, 0, 0, 0, 9}, v4ack)), want: wantV4Ack},
-		{name: "gre with checksum carrying ipv6", link: LinkRaw, frame: tunnel4(t, layers.IPProtocolGRE, cat([]byte{0x80, 0, 0x86, 0xdd, 0x12, 0x34, 0, 0}, v6ack)), want: wantV6Ack},
+		{name: "ipv4 in ipv4", link: LinkRaw, frame: tunnel4(t, layers.IPProtocolIPv4, v4ack), want: encapped(wantV4Ack, EncapIPIP)},
+		{name: "ipv6 in ipv4 (6in4)", link: LinkEthernet, frame: eth(t, layers.EthernetTypeIPv4, tunnel4(t, layers.IPProtocolIPv6, v6ack)), want: encapped(wantV6Ack, Encap6in4)},
+		{name: "ipv4 in ipv6", link: LinkRaw, frame: tunnel6(t, layers.IPProtocolIPv4, v4ack), want: encapped(wantV4Ack, Encap4in6)},
+		{name: "ipv6 in ipv6 after a destination options header", link: LinkRaw, frame: tunnel6(t, 60, cat(ext6(41, 0), v6ack)), want: encapped(wantV6Ack, Encap6in6)},
+		{name: "gre with key and sequence carrying ipv4", link: LinkRaw, frame: tunnel4(t, layers.IPProtocolGRE, cat([]byte{0x30, 0, 0x08, 0x00, 0, 0, 0, 1, 0, 0, 0, 9}, v4ack)), want: encapped(wantV4Ack, EncapGRE)},
+		{name: "gre with checksum carrying ipv6", link: LinkRaw, frame: tunnel4(t, layers.IPProtocolGRE, cat([]byte{0x80, 0, 0x86, 0xdd, 0x12, 0x34, 0, 0}, v6ack)), want: encapped(wantV6Ack, EncapGRE)},
 		{
 			name: "gre transparent ethernet bridging with a vlan tag", link: LinkRaw,
 			frame: tunnel6(t, layers.IPProtocolGRE, cat([]byte{0, 0, 0x65, 0x58}, eth(t, layers.EthernetTypeDot1Q, cat(vlanTag(0x0800), v4ack)))),
-			want:  wantV4Ack,
+			want:  encapped(wantV4Ack, EncapGRE|EncapVLAN),
 		},
 		{
-			name: "pptp enhanced gre version 1", link: LinkRaw, frame: tunnel4(t, layers.IPProtocolGRE, cat([]byte{0x30, 0x81, 0x88, 0x0b, 0, 8, 0, 0, 0, 0, 0, 1}, make([]byte, 8))),
-			verdict: VerdictNotTCP, issue: DecodeIssue{layerGRE, 20, reasonGREVersion},
+			name: "pptp enhanced gre version 1 carrying lcp", link: LinkRaw, frame: tunnel4(t, layers.IPProtocolGRE, cat([]byte{0x30, 0x01, 0x88, 0x0b, 0, 8, 0, 0, 0, 0, 0, 1}, []byte{0xff, 0x03, 0xc0, 0x21}, make([]byte, 4))),
+			verdict: VerdictNotIP, issue: DecodeIssue{layerPPP, 34, reasonPPPProto},
 		},
 		{
-			name: "gre carrying mpls", link: LinkRaw, frame: tunnel4(t, layers.IPProtocolGRE, cat([]byte{0, 0, 0x88, 0x47}, make([]byte, 24))),
-			verdict: VerdictNotTCP, issue: DecodeIssue{layerGRE, 22, reasonGREProto},
+			name: "gre version 2", link: LinkRaw, frame: tunnel4(t, layers.IPProtocolGRE, cat([]byte{0, 2, 0x08, 0x00}, v4ack)),
+			verdict: VerdictEncap, issue: DecodeIssue{layerGRE, 20, reasonGREVersion},
 		},
-		{name: "eight ip headers deep still decode", link: LinkRaw, frame: nested, want: wantV4Ack},
+		{
+			name: "gre carrying ipx", link: LinkRaw, frame: tunnel4(t, layers.IPProtocolGRE, cat([]byte{0, 0, 0x81, 0x37}, make([]byte, 24))),
+			verdict: VerdictEncap, issue: DecodeIssue{layerGRE, 22, reasonGREProto},
+		},
+		{name: "eight ip headers deep still decode", link: LinkRaw, frame: nested, want: encapped(wantV4Ack, EncapIPIP)},
 		{
 			name: "tunnels nested deeper than rwin decodes", link: LinkRaw, frame: tunnel4(t, layers.IPProtocolIPv4, nested),
 			verdict: VerdictMalformed, issue: DecodeIssue{layerIPv4, 8 * 20, reasonTooDeep},
@@ -447,7 +453,12 @@ func decodeCases(t testing.TB) []decodeCase {
 			}),
 		},
 		{name: "tcp reserved bits are not flags", link: LinkEthernet, frame: patch(ethV4Ack, 34+12, 0x8e), want: wantV4Ack},
-	}
+	}, encapCases(t)...)
+}
+
+// encapped returns want found inside e.
+func encapped(want segView, e Encap) segView {
+	return want.with(func(v *segView) { v.Encap = e })
 }
 
 func TestDecode(t *testing.T) {
@@ -495,7 +506,12 @@ func TestDecodeReuse(t *testing.T) {
 }
 
 func TestDecodeAllocs(t *testing.T) {
-	for _, name := range []string{"ethernet ipv4 linux syn", "ethernet ipv6 ack with ts", "ipv6 ack with ts and sack cut by 96-byte snaplen", "tcp data offset 3"} {
+	for _, name := range []string{
+		"ethernet ipv4 linux syn", "ethernet ipv6 ack with ts", "ipv6 ack with ts and sack cut by 96-byte snaplen", "tcp data offset 3",
+		"vxlan carrying ethernet", "geneve with an option carrying ethernet", "gtp-u g-pdu with a pdu session extension",
+		"capwap 802.11 with cisco's swapped frame control", "erspan type iii with platform sub-header", "pppoe in qinq",
+		"radiotap with tsft and the data pad flag", "pktap carrying ethernet", "802.11 protected frame",
+	} {
 		t.Run(name, func(t *testing.T) {
 			var p Packet
 			for _, c := range decodeCases(t) {
@@ -516,7 +532,10 @@ func TestDecodeAllocs(t *testing.T) {
 // and one that is not.
 var fuzzLinks = []LinkType{
 	LinkEthernet, LinkNull, LinkLoop, LinkLinuxSLL, LinkLinuxSLL2, LinkRaw, LinkRawAlt12, LinkRawAlt14,
-	LinkIPv4, LinkIPv6, LinkNFLog, LinkEtherMPkt, 105,
+	LinkIPv4, LinkIPv6, LinkNFLog, LinkEtherMPkt,
+	LinkTokenRing, LinkARCNetBSD, LinkPPP, LinkFDDI, LinkPPPHDLC, LinkPPPoE, LinkATMLLC, LinkCiscoHDLC,
+	LinkIEEE80211, LinkPrism, LinkRadiotap, LinkARCNetLinux, LinkAVS, LinkPPI, LinkPPPWithDir, LinkCHDLCDir,
+	LinkIPNet, LinkNetAnalyzer, LinkNetAnaTrans, LinkIPoIB, LinkPKTAP, 189,
 }
 
 func fuzzLinkIndex(l LinkType) uint8 {
@@ -539,7 +558,7 @@ func FuzzDecode(f *testing.F) {
 		var d Decoder
 		var seg Segment
 		v := d.Decode(&p, &seg)
-		require.LessOrEqual(t, v, VerdictLinkType, "verdict out of range")
+		require.LessOrEqual(t, v, VerdictEncap, "verdict out of range")
 		if v != VerdictTCP {
 			assert.NotEmpty(t, d.Issue().Layer, "a failed decode says where")
 			assert.NotEmpty(t, d.Issue().Reason, "a failed decode says why")
@@ -610,7 +629,9 @@ func agreeWithGopacket(t *testing.T, data []byte, v Verdict, seg *Segment) {
 // quoted inside ICMP) must decode to VerdictTCP with the same innermost
 // addresses, ports, sequence and acknowledgment numbers, flags, window,
 // window-scale shift, header and payload length; every other frame must
-// not.
+// not. The one documented difference: tshark reassembles IP fragments and
+// shows TCP on the last one, rwin decodes the TCP header a first fragment
+// carries and counts the others as fragments.
 func TestDecodeCorpus(t *testing.T) {
 	dir := sourcesCorpusDir(t)
 	tshark := tsharkOrSkip(t)
@@ -622,11 +643,13 @@ func TestDecodeCorpus(t *testing.T) {
 	}
 	require.NotEmpty(t, files)
 	slices.Sort(files)
+	reassembly := 0
+	defer func() { t.Logf("%d frames differ only by tshark's IP reassembly", reassembly) }()
 	for _, path := range files {
 		file, err := filepath.Rel(dir, path)
 		require.NoError(t, err)
 		file = filepath.ToSlash(file)
-		if strings.HasPrefix(file, "libpcap/") {
+		if strings.HasPrefix(file, "libpcap/") && !strings.HasPrefix(file, "libpcap/arcnet") {
 			continue // damaged containers: the readers' business, not the decoder's
 		}
 		t.Run(file, func(t *testing.T) {
@@ -640,6 +663,10 @@ func TestDecodeCorpus(t *testing.T) {
 				want := oracle[i]
 				v := d.Decode(p, &seg)
 				where := fmt.Sprintf("%s frame %d (link %d): verdict %d, issue %+v", file, p.Index, p.Link, v, d.Issue())
+				if reassembledByTshark(want, v) {
+					reassembly++
+					continue
+				}
 				if !want.tcp {
 					assert.NotEqual(t, VerdictTCP, v, "%s: tshark sees no TCP (%s)", where, want.protocols)
 					continue
@@ -664,6 +691,14 @@ func TestDecodeCorpus(t *testing.T) {
 			}
 		})
 	}
+}
+
+// reassembledByTshark says a frame differs from tshark only because tshark
+// reassembles IP: rwin finds a non-first fragment where tshark shows the
+// reassembled TCP segment, or decodes the TCP header of a first fragment
+// tshark holds back (or never completes) as "ip:data".
+func reassembledByTshark(want tsharkFrame, v Verdict) bool {
+	return want.tcp && v == VerdictFragment || !want.tcp && v == VerdictTCP && strings.HasSuffix(want.protocols, "ip:data")
 }
 
 // tsharkOrSkip returns the path of tshark, skipping the test when it is
@@ -693,8 +728,8 @@ func pcapgoPackets(t *testing.T, path string) []Packet {
 	add := func(b []byte, ci gopacket.CaptureInfo, link LinkType) {
 		pkts = append(pkts, Packet{Data: b, OrigLen: ci.Length, Time: ci.Timestamp.UnixNano(), Link: link, Index: uint64(len(pkts) + 1)})
 	}
-	if strings.HasSuffix(path, ".pcapng") {
-		r, err := pcapgo.NewNgReader(bytes.NewReader(data), pcapgo.DefaultNgReaderOptions)
+	if len(data) >= 4 && binary.LittleEndian.Uint32(data) == magicPcapng { // by content: some .pcapng files are pcap
+		r, err := pcapgo.NewNgReader(bytes.NewReader(data), pcapgo.NgReaderOptions{WantMixedLinkType: true})
 		require.NoError(t, err)
 		for {
 			b, ci, err := r.ReadPacketData()

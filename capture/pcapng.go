@@ -41,6 +41,9 @@ type pcapngReader struct {
 	*stream
 	order  endian
 	ifaces []iface // interfaces of the current section; reused across sections
+	// lastTime is the timestamp of the latest packet that had one, for
+	// the Simple Packet Blocks that follow it.
+	lastTime int64
 }
 
 // iface is what a packet block needs from its Interface Description Block.
@@ -277,10 +280,14 @@ func (r *pcapngReader) readPacket(p *Packet, typ, blen uint32, off int64) error 
 	r.count = num
 	p.Data = data
 	p.OrigLen = int(max(wire, caplen))
-	p.Time = 0 // a Simple Packet Block has no timestamp
-	if typ != blockSPB {
-		p.Time = ifc.ts.ns(ticks)
+	// A Simple Packet Block has no timestamp. It repeats the last one
+	// known rather than reading as 1970, so that it never stretches a
+	// duration or a rate; Untimed says so.
+	p.Untimed = typ == blockSPB
+	if !p.Untimed {
+		r.lastTime = ifc.ts.ns(ticks)
 	}
+	p.Time = r.lastTime
 	p.Link = ifc.link
 	p.Index = num
 	p.Offset = off

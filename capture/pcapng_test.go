@@ -149,8 +149,21 @@ func TestPcapngReader(t *testing.T) {
 			blocks: [][]byte{shb(le), idb(le, 1, 4), spb(le, 8, bytesOf(8, 1)), idb(le, 113, 0), spb(le, 2, []byte{5, 6, 7})},
 			want: func(b [][]byte) []Packet {
 				return []Packet{
-					{Data: bytesOf(4, 1), OrigLen: 8, Link: LinkEthernet, Index: 1, Offset: offsetOf(b, 2)},
-					{Data: []byte{5, 6}, OrigLen: 2, Link: LinkEthernet, Index: 2, Offset: offsetOf(b, 4)},
+					{Data: bytesOf(4, 1), OrigLen: 8, Link: LinkEthernet, Index: 1, Offset: offsetOf(b, 2), Untimed: true},
+					{Data: []byte{5, 6}, OrigLen: 2, Link: LinkEthernet, Index: 2, Offset: offsetOf(b, 4), Untimed: true},
+				}
+			},
+			kind: io.EOF,
+		},
+		{
+			// A 1970 timestamp would stretch the capture over 56 years.
+			name:   "simple packet block borrows the time of the packet before it",
+			blocks: [][]byte{shb(le), idb(le, 1, 0), epb(le, 0, 1_700_000_000_000_000, []byte{1}, 1), spb(le, 1, []byte{2}), epb(le, 0, 1_700_000_001_000_000, []byte{3}, 1)},
+			want: func(b [][]byte) []Packet {
+				return []Packet{
+					{Data: []byte{1}, OrigLen: 1, Time: 1_700_000_000_000_000_000, Link: LinkEthernet, Index: 1, Offset: offsetOf(b, 2)},
+					{Data: []byte{2}, OrigLen: 1, Time: 1_700_000_000_000_000_000, Link: LinkEthernet, Index: 2, Offset: offsetOf(b, 3), Untimed: true},
+					{Data: []byte{3}, OrigLen: 1, Time: 1_700_000_001_000_000_000, Link: LinkEthernet, Index: 3, Offset: offsetOf(b, 4)},
 				}
 			},
 			kind: io.EOF,

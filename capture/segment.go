@@ -107,6 +107,10 @@ type Segment struct {
 	// header: the fixed header is complete, but some option bytes are
 	// missing (Opts.Truncated says the same about the options).
 	Truncated bool
+
+	// Encap names the tunnels and shims the segment was found inside
+	// (VLAN tags, MPLS, PPPoE, GRE, VXLAN, …); 0 for none.
+	Encap Encap
 }
 
 // IsSYN reports a SYN without ACK: a connection request.

@@ -30,8 +30,13 @@ type Packet struct {
 	Data []byte
 	// OrigLen is the frame's length on the wire.
 	OrigLen int
-	// Time is the timestamp in nanoseconds since the Unix epoch.
+	// Time is the timestamp in nanoseconds since the Unix epoch. For an
+	// Untimed packet it repeats the previous packet's (0 before any).
 	Time int64
+	// Untimed is true when the capture holds no timestamp for the packet
+	// (a pcapng Simple Packet Block): its Time is borrowed, and no
+	// duration or rate may rest on it.
+	Untimed bool
 	// Link is the link type of this packet (per interface in pcapng).
 	Link LinkType
 	// Index is the 1-based number of the packet in its source.

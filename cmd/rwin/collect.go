@@ -39,15 +39,19 @@ var maxListed = 100_000 // a variable for tests
 // rendering them one by one kept one CPU busy for a fifth of rwin read's
 // time while the other idled (pprof on the benchmark capture).
 type collector struct {
-	file  string
-	o     *readOptions
-	res   *fileResult
-	own   collected // ndjson, or when there is one CPU
-	batch []analyze.Flow
-	work  chan []analyze.Flow
-	free  chan []analyze.Flow
-	parts []*collected // one per worker
-	wg    sync.WaitGroup
+	file string
+	// ringLater: the input is a ring buffer's file after the first, read
+	// alone; noSYN counts its flows that began without a SYN.
+	ringLater bool
+	noSYN     int
+	o         *readOptions
+	res       *fileResult
+	own       collected // ndjson, or when there is one CPU
+	batch     []analyze.Flow
+	work      chan []analyze.Flow
+	free      chan []analyze.Flow
+	parts     []*collected // one per worker
+	wg        sync.WaitGroup
 }
 
 // collected is what one worker, or the collector itself, gathered.
@@ -111,6 +115,9 @@ func newCollector(file string, o *readOptions, res *fileResult) *collector {
 
 // add takes one finished flow.
 func (c *collector) add(f *analyze.Flow) {
+	if c.ringLater && !f.SYN.Seen {
+		c.noSYN++
+	}
 	if c.work == nil {
 		c.own.add(c, f)
 		f.Release()
@@ -138,9 +145,9 @@ func (k *collected) add(c *collector, f *analyze.Flow) {
 	}
 	switch c.o.format {
 	case "ndjson":
-		c.o.stream.write(newFlowRecord(c.file, f, found))
+		c.o.stream.write(c.record(f, found))
 	case "json":
-		r := newFlowRecord(c.file, f, found)
+		r := c.record(f, found)
 		b, err := json.Marshal(&r)
 		if err != nil {
 			k.err = cmp.Or(k.err, err)
@@ -150,6 +157,16 @@ func (k *collected) add(c *collector, f *analyze.Flow) {
 	default:
 		k.list(c, f, found)
 	}
+}
+
+// record derives a flow's record, noting a handshake that may lie in a
+// ring buffer's earlier file.
+func (c *collector) record(f *analyze.Flow, found []rules.Finding) flowRecord {
+	r := newFlowRecord(c.file, f, found)
+	if c.ringLater && !f.SYN.Seen {
+		r.HandshakeNotes = append(r.HandshakeNotes, "handshake-maybe-in-earlier-file")
+	}
+	return r
 }
 
 // list renders a flow's row, unless maxListed more important flows are
@@ -172,7 +189,7 @@ func (k *collected) list(c *collector, f *analyze.Flow, found []rules.Finding) {
 	lf.row = flowRow(c.o.palette, f, found)
 	if c.o.verbose {
 		var b bytes.Buffer
-		r := newFlowRecord(c.file, f, found)
+		r := c.record(f, found)
 		writeDetail(&b, c.o.palette, &r)
 		lf.detail = b.String()
 	}

@@ -151,7 +151,8 @@ func TestCorpusNeverPanics(t *testing.T) {
 			code, out, stderr := rwinRun(t, nil, "read", "--format", "json", f)
 			var doc runRecord
 			require.NoError(t, json.Unmarshal([]byte(out), &doc), "output must be one JSON document")
-			if strings.HasPrefix(rel, "libpcap/") {
+			// libpcap/ holds the corrupt containers, and one sound ARCNET capture.
+			if strings.HasPrefix(rel, "libpcap/") && !strings.Contains(rel, "arcnet") {
 				assert.Equal(t, exitInput, code, "a corrupt container is an input error")
 				assert.Regexp(t, `^rwin: .*`+regexpQuote(filepath.Base(f))+`: offset \d+: `, stderr)
 				return

@@ -24,6 +24,7 @@ type flowRecord struct {
 	Client         string              `json:"client"`
 	Server         string              `json:"server"`
 	Service        *string             `json:"service"`
+	Encap          []string            `json:"encap"`
 	RolesFrom      string              `json:"roles_from"`
 	Start          string              `json:"start"`
 	DurationS      float64             `json:"duration_s"`
@@ -182,7 +183,9 @@ type fileSummary struct {
 	Truncated uint64   `json:"truncated"`
 	Malformed uint64   `json:"malformed"`
 	LinkType  uint64   `json:"unsupported_link"`
+	Encap     uint64   `json:"unsupported_encap"`
 	TruncOpts uint64   `json:"options_truncated"`
+	Untimed   uint64   `json:"untimed_packets"`
 	Evicted   uint64   `json:"evicted_flows"`
 	PeakFlows int      `json:"peak_flows"`
 	CutShort  bool     `json:"cut_short"`
@@ -217,8 +220,11 @@ func newFlowRecord(file string, f *analyze.Flow, found []rules.Finding) flowReco
 		FirstPacket: f.FirstPacket, LastPacket: f.LastPacket,
 		Handshake: f.Handshake.String(), HandshakeNotes: handshakeNotes(f),
 		SYN: handshakeRec(&f.SYN), SYNACK: handshakeRec(&f.SYNACK),
-		Evicted: f.Evicted, flow: f, find: found,
+		Encap: f.Encap.Names(), Evicted: f.Evicted, flow: f, find: found,
 		Findings: make([]findingRecord, 0, len(found)),
+	}
+	if r.Encap == nil {
+		r.Encap = []string{}
 	}
 	if f.Service != "" {
 		r.Service = ptr(f.Service)

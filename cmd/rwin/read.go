@@ -24,6 +24,7 @@ type readOptions struct {
 	format   string
 	color    string
 	verbose  bool
+	merge    bool // read the files as one capture, in timestamp order
 	cfg      analyze.Config
 	palette  palette     // text: colors of the rows rendered as flows finish
 	stream   *flowStream // ndjson: where flow records go as flows finish
@@ -58,6 +59,7 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, err
 	fs.StringVar(&o.format, "format", "text", "output `format`: text, json or ndjson")
 	fs.StringVar(&o.color, "color", "auto", "color text output: auto, always or never (NO_COLOR is honored)")
 	fs.BoolVar(&o.verbose, "v", false, "per-flow detail in text output")
+	fs.BoolVar(&o.merge, "merge", false, "read the files as one capture in timestamp order, as mergecap would merge them (the files of a dumpcap -b or tcpdump -C ring buffer)")
 	fs.IntVar(&o.cfg.MaxFlows, "max-flows", analyze.DefaultMaxFlows, "cap on live flows; the least recently active is finished early past it")
 	fs.DurationVar(&o.cfg.Linger, "linger", analyze.DefaultLinger, lingerHelp)
 	fs.Usage = func() {
@@ -68,6 +70,7 @@ Analyzes every TCP flow in the captures: handshake options, what was
 negotiated, the effective receive window each side advertised, RTT,
 throughput and findings. FILE may be - for standard input. Without -r, the
 arguments that name existing files are captures and the rest is a filter.
+Each file is a capture of its own unless --merge makes them one.
 
 Flags:
 `)
@@ -232,8 +235,13 @@ func looksLikePath(s string) bool {
 }
 
 // readAll analyzes the inputs, several at once (one per CPU), and returns
-// their results in the order given.
+// their results in the order given; with --merge, the one result of the
+// inputs read as one capture.
 func readAll(o readOptions, stdin io.Reader) []fileResult {
+	if o.merge && len(o.files) > 1 {
+		return []fileResult{readMerged(o, stdin)}
+	}
+	later := ringLater(o.files)
 	results := make([]fileResult, len(o.files))
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
 	var wg sync.WaitGroup
@@ -242,7 +250,7 @@ func readAll(o readOptions, stdin io.Reader) []fileResult {
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
-			results[i] = readOne(name, o, stdin)
+			results[i] = readOne(name, o, stdin, later[i])
 			<-sem
 		}()
 	}
@@ -258,7 +266,27 @@ func openCapture(name string, stdin io.Reader) (capture.Source, error) {
 	return capture.Open(name)
 }
 
-func readOne(name string, o readOptions, stdin io.Reader) fileResult {
+// ringLater says which inputs are ring buffer files after the first of
+// their series: by name alone, or because an earlier-numbered file of the
+// same series is among the inputs.
+func ringLater(files []string) []bool {
+	later := make([]bool, len(files))
+	first := map[string]int{}
+	for _, f := range files {
+		if set, n, _, ok := capture.RingFile(f); ok {
+			if m, seen := first[set]; !seen || n < m {
+				first[set] = n
+			}
+		}
+	}
+	for i, f := range files {
+		set, n, byName, ok := capture.RingFile(f)
+		later[i] = ok && (byName || n > first[set])
+	}
+	return later
+}
+
+func readOne(name string, o readOptions, stdin io.Reader, ringLater bool) fileResult {
 	res := fileResult{name: name}
 	src, err := openCapture(name, stdin)
 	if err != nil {
@@ -267,7 +295,43 @@ func readOne(name string, o readOptions, stdin io.Reader) fileResult {
 		return res
 	}
 	defer src.Close()
-	src = o.progress.source(name, src)
+	return analyzeSource(name, o.progress.source(name, src), o, res, ringLater)
+}
+
+// readMerged reads every input as one capture, in timestamp order.
+func readMerged(o readOptions, stdin io.Reader) fileResult {
+	name := mergedName(o.files)
+	res := fileResult{name: name}
+	srcs := make([]capture.Source, 0, len(o.files))
+	for _, f := range o.files {
+		src, err := openCapture(f, stdin)
+		if err != nil {
+			for _, s := range srcs {
+				s.Close()
+			}
+			res.err = err
+			res.sum.Source = name
+			return res
+		}
+		srcs = append(srcs, o.progress.source(f, src))
+	}
+	src := capture.Merge(name, srcs...)
+	defer src.Close()
+	return analyzeSource(name, src, o, res, false)
+}
+
+// mergedName names a merged set of files in messages and flow records.
+func mergedName(files []string) string {
+	if len(files) <= 3 {
+		return strings.Join(files, "+")
+	}
+	return fmt.Sprintf("%s+…+%s (%d files)", files[0], files[len(files)-1], len(files))
+}
+
+// analyzeSource analyzes one source into res. ringLater says the source
+// is a ring buffer's file other than the first, read alone: flows found
+// without their SYN may have begun in the file before.
+func analyzeSource(name string, src capture.Source, o readOptions, res fileResult, ringLater bool) fileResult {
 	var keep func(*capture.Packet) bool
 	var filter *capture.Filter
 	if o.filter != "" {
@@ -277,8 +341,14 @@ func readOne(name string, o readOptions, stdin io.Reader) fileResult {
 		keep = filter.Match
 	}
 	c := newCollector(name, &o, &res)
+	c.ringLater = ringLater
 	res.sum = analyze.Run(src, keep, o.cfg, c.add)
 	c.done()
+	if c.noSYN > 0 {
+		res.sum.Warnings = append(res.sum.Warnings, fmt.Sprintf("%s: a ring buffer's file after the first (dumpcap -b, tcpdump -C): "+
+			"%s began without a SYN here, and their handshakes may be in the file before; rwin read --merge reads the set as one capture",
+			name, plural(c.noSYN, "flow")))
+	}
 	res.err = res.sum.Err
 	if res.err == nil && filter != nil && filter.Err() != nil {
 		res.err = fmt.Errorf("%s: filter: %w", name, filter.Err())

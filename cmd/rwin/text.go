@@ -91,18 +91,12 @@ func writeText(out io.Writer, results []fileResult, verbose bool, p palette) err
 func writeFileHeader(w io.Writer, p palette, r *fileResult) {
 	m := &r.sum
 	fmt.Fprintf(w, "%s  %d packets, %d TCP, %s", p.head.Sprint(r.name), m.Packets, m.TCP, plural(r.flows, "flow"))
-	if m.Packets > 0 {
+	if m.Packets > m.Untimed {
 		fmt.Fprintf(w, ", %s", durationString(m.LastTime-m.FirstTime))
 	}
 	var skipped []string
-	for _, s := range []struct {
-		n    uint64
-		what string
-	}{{m.Filtered, "filtered"}, {m.NotIP, "not IP"}, {m.NotTCP, "not TCP"}, {m.Fragments, "fragments"},
-		{m.Truncated, "cut before the TCP header"}, {m.Malformed, "malformed"}, {m.LinkType, "unsupported link type"}} {
-		if s.n > 0 {
-			skipped = append(skipped, fmt.Sprintf("%d %s", s.n, s.what))
-		}
+	for _, s := range m.Skipped() {
+		skipped = append(skipped, fmt.Sprintf("%d %s", s.N, s.Reason))
 	}
 	if len(skipped) > 0 {
 		fmt.Fprintf(w, " %s", p.dim.Sprintf("(skipped: %s)", strings.Join(skipped, ", ")))
@@ -110,6 +104,9 @@ func writeFileHeader(w io.Writer, p palette, r *fileResult) {
 	fmt.Fprintln(w)
 	if m.TruncOpts > 0 {
 		fmt.Fprintf(w, "  %s\n", p.dim.Sprintf("%d segments had options cut by the snaplen (header fields kept)", m.TruncOpts))
+	}
+	if m.Untimed > 0 {
+		fmt.Fprintf(w, "  %s\n", p.warn.Sprintf("%d packets carry no timestamp (pcapng simple packet blocks): durations and rates leave them out", m.Untimed))
 	}
 	if m.Analyzer.Evicted > 0 {
 		fmt.Fprintf(w, "  %s\n", p.warn.Sprintf("flow table full: %d flows finished early (raise --max-flows)", m.Analyzer.Evicted))
@@ -399,6 +396,9 @@ func writeDetail(w io.Writer, p palette, r *flowRecord) {
 	fmt.Fprintf(w, "%s %s → %s%s\n", p.head.Sprintf("flow %d", r.ID), r.Client, r.Server, svc)
 	fmt.Fprintf(w, "  %-11s packets %d–%d, from %s, %s; client/server told by %s\n", "seen", f.FirstPacket, f.LastPacket,
 		r.Start, durationString(f.End-f.Start), r.RolesFrom)
+	if len(r.Encap) > 0 {
+		fmt.Fprintf(w, "  %-11s inside %s (addresses and ports are the innermost)\n", "encap", strings.Join(r.Encap, ", "))
+	}
 	hs := r.Handshake
 	if len(r.HandshakeNotes) > 0 {
 		hs += " (" + strings.Join(r.HandshakeNotes, ", ") + ")"
