@@ -140,7 +140,8 @@ func viewOf(f *analyze.Flow) rwinView {
 	v.synackWS, v.synackSACK, v.synackTS, v.synackMSS = hsView(&f.SYNACK)
 	v.c2sFactor = factorView(f, &f.Client)
 	v.s2cFactor = factorView(f, &f.Server)
-	v.packets = strconv.FormatUint(f.Client.Packets+f.Server.Packets, 10)
+	// tshark counts every copy of a segment the capture recorded twice.
+	v.packets = strconv.FormatUint(f.Client.Packets+f.Server.Packets+f.Client.Duplicates+f.Server.Duplicates, 10)
 	return v
 }
 

@@ -64,11 +64,12 @@ type handshakeRecord struct {
 // negotiatedRecord is what the handshake settled; null where the capture
 // cannot tell.
 type negotiatedRecord struct {
-	Scaling     *bool  `json:"scaling"`
-	ClientShift *uint8 `json:"client_shift"`
-	ServerShift *uint8 `json:"server_shift"`
-	SACK        *bool  `json:"sack"`
-	TS          *bool  `json:"ts"`
+	Scaling      *bool  `json:"scaling"`
+	ClientShift  *uint8 `json:"client_shift"`
+	ServerShift  *uint8 `json:"server_shift"`
+	SACK         *bool  `json:"sack"`
+	TS           *bool  `json:"ts"`
+	ScalingBasis string `json:"scaling_basis"`
 }
 
 // rwinRec is the effective receive window one endpoint advertised: the
@@ -125,6 +126,8 @@ type trafficR struct {
 	ZeroWindowMS   float64  `json:"zero_window_ms"`
 	FIN            bool     `json:"fin"`
 	RST            bool     `json:"rst"`
+	IgnoredRSTs    uint64   `json:"ignored_rsts"`
+	Duplicates     uint64   `json:"duplicate_packets"`
 }
 
 // findingRec is a rules.Finding in the result model; E is the evidence
@@ -184,6 +187,7 @@ type fileSummary struct {
 	LinkType  uint64   `json:"unsupported_link"`
 	TruncOpts uint64   `json:"options_truncated"`
 	Evicted   uint64   `json:"evicted_flows"`
+	Dups      uint64   `json:"duplicate_packets"`
 	PeakFlows int      `json:"peak_flows"`
 	CutShort  bool     `json:"cut_short"`
 	Error     *string  `json:"error"`
@@ -228,6 +232,7 @@ func newFlowRecord(file string, f *analyze.Flow, found []rules.Finding) flowReco
 	}
 	r.Negotiated = negotiatedRecord{
 		Scaling: triPtr(f.Negotiated.Scaling), SACK: triPtr(f.Negotiated.SACK), TS: triPtr(f.Negotiated.Timestamps),
+		ScalingBasis: f.Negotiated.ScalingFrom.String(),
 	}
 	if f.Client.Shift.Basis == analyze.BasisNegotiated {
 		r.Negotiated.ClientShift = ptr(uint8(f.Client.Shift.Value))
@@ -362,6 +367,7 @@ func trafficOf(s, r *analyze.Endpoint, rtt int64) trafficR {
 		Packets: s.Packets, Bytes: s.Bytes, DataPackets: s.DataPackets, UniqueBytes: s.UniqueBytes,
 		RetransPackets: s.RetransPackets, RetransBytes: s.RetransBytes, MaxInFlight: s.MaxInFlight,
 		ZeroWindows: s.ZeroWindows, ZeroWindowMS: ms(s.ZeroTime), FIN: s.FINPacket != 0, RST: s.RSTPacket != 0,
+		IgnoredRSTs: s.IgnoredRSTs, Duplicates: s.Duplicates,
 	}
 	if bps, ok := throughputOf(s); ok {
 		t.ThroughputBPS = ptr(bps)

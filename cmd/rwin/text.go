@@ -114,6 +114,10 @@ func writeFileHeader(w io.Writer, p palette, r *fileResult) {
 	if m.Analyzer.Evicted > 0 {
 		fmt.Fprintf(w, "  %s\n", p.warn.Sprintf("flow table full: %d flows finished early (raise --max-flows)", m.Analyzer.Evicted))
 	}
+	if d := m.Analyzer.Duplicates; d > 0 {
+		fmt.Fprintf(w, "  %s\n", p.dim.Sprintf("%d duplicate packets (%.1f %%) ignored: copies the capture recorded twice (pktmon, SPAN, merged captures)",
+			d, 100*float64(d)/float64(max(m.TCP, 1))))
+	}
 	if r.err != nil {
 		if m.CutShort() {
 			fmt.Fprintf(w, "  %s\n", p.bad.Sprintf("capture cut short: results cover the %d packets read", m.Packets))
@@ -298,6 +302,9 @@ func appendScale(b []byte, f *analyze.Flow) []byte {
 	case analyze.No:
 		return append(b, "off"...)
 	case analyze.Yes:
+		if f.Client.Shift.Basis != analyze.BasisNegotiated {
+			break // a SYN-ACK without its SYN: the client's shift is not known
+		}
 		b = strconv.AppendUint(b, uint64(f.Client.Shift.Value), 10)
 		return strconv.AppendUint(append(b, '/'), uint64(f.Server.Shift.Value), 10)
 	}
@@ -505,11 +512,21 @@ func negotiatedText(f *analyze.Flow) string {
 	var sc string
 	switch n.Scaling {
 	case analyze.Yes:
-		sc = fmt.Sprintf("scaling on (client shift %d, server shift %d)", f.Client.Shift.Value, f.Server.Shift.Value)
+		client := "unknown"
+		if f.Client.Shift.Basis == analyze.BasisNegotiated {
+			client = strconv.Itoa(int(f.Client.Shift.Value))
+		}
+		sc = fmt.Sprintf("scaling on (client shift %s, server shift %d)", client, f.Server.Shift.Value)
 	case analyze.No:
 		sc = "scaling off (windows are used as they are)"
 	default:
 		sc = "scaling unknown"
+	}
+	switch n.ScalingFrom {
+	case analyze.ScalingFromSYNACK:
+		sc += ", settled by the SYN-ACK alone (RFC 7323 §2.2)"
+	case analyze.ScalingFromSYN:
+		sc += ", settled by the SYN alone"
 	}
 	return fmt.Sprintf("%s; SACK %s; timestamps %s", sc, n.SACK, n.Timestamps)
 }
@@ -562,6 +579,12 @@ func trafficText(t trafficR) string {
 	s := fmt.Sprintf("%s in %d packets (%d with data", rules.Bytes(t.Bytes), t.Packets, t.DataPackets)
 	if t.RetransPackets > 0 {
 		s += fmt.Sprintf(", %d retransmitted", t.RetransPackets)
+	}
+	if t.Duplicates > 0 {
+		s += fmt.Sprintf(", %d duplicate copies ignored", t.Duplicates)
+	}
+	if t.IgnoredRSTs > 0 {
+		s += fmt.Sprintf(", %d resets outside the peer's window ignored", t.IgnoredRSTs)
 	}
 	s += ")"
 	if t.ThroughputBPS != nil {
