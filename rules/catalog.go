@@ -15,11 +15,22 @@ var catalog = []*Rule{
 			"timestamps (every such stack implements scaling), and behaviour: a server that scales its windows although " +
 			"its SYN-ACK as captured lacks the option, or a client that announced a shift but advertises unscaled windows " +
 			"(its SYN-ACK reached it without the option). The TTLs and the handshake's RTT halves place the capture " +
-			"point, and so which side of it the change happened. Without such evidence a server with scaling disabled " +
-			"and a stripping middlebox look alike from one capture point, and the finding says so and names the capture " +
-			"that tells them apart. Error when the two ends disagree about scaling (each reads the other's windows " +
-			"wrongly); warn when both run unscaled; info when the capture shows the server itself declining.",
+			"point, and so which side of it the change happened. A SYN-ACK without the option and without such evidence " +
+			"is the server declining (wscale-declined). Error when the two ends disagree about scaling (each reads the " +
+			"other's windows wrongly); warn when both run unscaled.",
 		check: wscaleStripped,
+	},
+	{
+		ID: "wscale-declined", Name: "Window scaling declined by the server", Severity: Warn,
+		Doc: "The client offered window scaling and the server's SYN-ACK answered without it, and nothing in the capture " +
+			"places a device in between: no NOPs or repacking where the option stood, no server that scales its windows " +
+			"anyway. RFC 7323 §1.3 lets a server decline; a stack whose admin turned scaling off does exactly this while " +
+			"still sending SACK-permitted and timestamps (Linux net.ipv4.tcp_window_scaling=0, Windows " +
+			"autotuninglevel=disabled), and the finding names the stack its SYN-ACK looks like and its setting. Every " +
+			"window then stays below 64 KiB: warn once a direction carried more than that, info otherwise. High " +
+			"confidence when TTLs or the handshake's halves place the capture at the server; from elsewhere a device " +
+			"that strips the SYN's option beyond the capture point looks alike, and the finding says which capture tells.",
+		check: wscaleDeclined,
 	},
 	{
 		ID: "wscale-zeroed", Name: "Window scale shift rewritten to 0", Severity: Error,
