@@ -83,10 +83,11 @@ var catalog = []*Rule{
 	},
 	{
 		ID: "autotuning-level", Name: "Windows receive window auto-tuning level", Severity: Warn,
-		Doc: "A Windows-shaped SYN (options mss,nop,ws,nop,nop,sok, no timestamps) announces the shift of its " +
-			"auto-tuning level: 8 normal, 4 restricted, 2 highly restricted, 14 experimental, no option when disabled. " +
-			"Levels other than normal are reported with the netsh command that changes them; warn when the level's " +
-			"window cap is what limits the flow.",
+		Doc: "A Windows-shaped SYN or SYN-ACK (options mss,nop,ws,nop,nop,sok, no timestamps) announces the shift of its " +
+			"sender's auto-tuning level: 8 normal, 4 restricted, 2 highly restricted, 14 experimental, no option when " +
+			"disabled. Levels other than normal are reported with the netsh command that changes them, for the client " +
+			"from its SYN and for the server from its SYN-ACK (a file server at restricted caps every upload to it; a " +
+			"server at disabled is wscale-declined); warn when the level's window cap is what limits the flow.",
 		check: autotuningLevel,
 	},
 	{
