@@ -135,6 +135,34 @@ var catalog = []*Rule{
 		check: synOptionsChanged,
 	},
 	{
+		ID: "slow-setup", Name: "Slow connection set-up", Severity: Warn,
+		Doc: "The handshake completed only after the client retried its SYN or the server its SYN-ACK: the first " +
+			"tries were lost. Windows retries a SYN after 3 s, then 6 s (an RDP connect that takes 7 to 9 s), Linux " +
+			"after 1 s, then 2 s; the finding names the schedule the retries followed. Warn when the set-up took a " +
+			"second or more, or the SYN-ACK was retried.",
+		check: slowSetup,
+	},
+	{
+		ID: "syn-unanswered", Name: "Connection attempt never answered", Severity: Warn,
+		Doc: "SYNs that nothing in the capture answered: how many tries, over how long. Warn from two tries on; a single " +
+			"SYN may just be cut off by the end of the capture. Nothing was negotiated: every negotiated value stays unknown.",
+		check: synUnanswered,
+	},
+	{
+		ID: "connection-refused", Name: "Connection refused", Severity: Warn,
+		Doc: "The SYN was answered by a reset that acknowledges it (RFC 9293 §3.10.7.3): nothing listens on the port, or " +
+			"a firewall rejects in the server's name. A reset that does not acknowledge the SYN is not accepted by the " +
+			"client and ends nothing.",
+		check: connectionRefused,
+	},
+	{
+		ID: "connection-reset", Name: "Connection reset", Severity: Info,
+		Doc: "An established connection was reset by one side before that side closed it: who reset it, and after how " +
+			"much data each way. Only resets the receiver accepts count (sequence number in its window, RFC 9293 " +
+			"§3.10.7.4); the others are counted in the flow and end nothing.",
+		check: connectionReset,
+	},
+	{
 		ID: "sack-stripped", Name: "SACK-permitted stripped", Severity: Info,
 		Doc: "SACK-permitted (RFC 2018) is missing from one half of the handshake: with NOPs or repacking where it " +
 			"stood a device removed it; when only the answer lacks it, the peer may simply have SACK disabled (a " +

@@ -120,7 +120,7 @@ var fixtureFindings = []struct {
 	// it is ordinary loss, and only rwin diff proves it.
 	{"lab/fw-unscaled-window-2seg/server.pcap", "firewall within a 40 KB field at the server: loss only beyond the edge", []string{"unscaled-window-enforced warn/medium"}},
 	{"lab/fw-unscaled-window-2seg/client.pcap", "firewall within a 40 KB field at the client: the flow recovers", nil},
-	{"synthetic/unscaled-window-firewall.pcap", "windows rdp hang ending in a reset", []string{"unscaled-window-enforced error/high"}},
+	{"synthetic/unscaled-window-firewall.pcap", "windows rdp hang ending in a reset", []string{"connection-reset info/high", "unscaled-window-enforced error/high"}},
 
 	// SYN proxies.
 	{"lab/syn-proxy/client.pcap", "proxy synack with ttl 255 and no ws", []string{"syn-proxy error/high"}},
@@ -155,7 +155,7 @@ var fixtureFindings = []struct {
 		[]string{"autotuning-level warn/medium", "window-limited warn/medium"}},
 	{"synthetic/win-tcpoptstrip.pcap", "six nops in a windows syn", []string{"window-limited info/medium", "wscale-stripped warn/high"}},
 	{"synthetic/win-syn-retry-drops-ws.pcap", "third syn without ws answered",
-		[]string{"syn-options-changed warn/high", "window-limited warn/medium"}},
+		[]string{"slow-setup warn/high", "syn-options-changed warn/high", "window-limited warn/medium"}},
 
 	// Protocol violations, one flow each.
 	{"synthetic/malformed-options.pcap", "malformed options, shift 255, ws on data, unnegotiated sack and timestamps",
@@ -198,7 +198,8 @@ func TestEveryRuleHasPositiveAndNegativeFixtures(t *testing.T) {
 	}
 	for _, id := range []string{"wscale-stripped", "wscale-zeroed", "unscaled-window-enforced", "syn-proxy", "window-limited",
 		"zero-window", "autotuning-level", "scale-unknown", "wscale-invalid", "wscale-non-syn", "option-malformed",
-		"sack-unnegotiated", "timestamps-unnegotiated", "syn-options-changed", "sack-stripped", "timestamps-stripped", "mss-clamped"} {
+		"sack-unnegotiated", "timestamps-unnegotiated", "syn-options-changed", "sack-stripped", "timestamps-stripped", "mss-clamped",
+		"wscale-declined", "slow-setup", "connection-reset"} {
 		assert.True(t, pos[id], "%s: no fixture raises it", id)
 		assert.True(t, neg[id], "%s: no fixture stays clear of it", id)
 	}
