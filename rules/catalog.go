@@ -76,6 +76,16 @@ var catalog = []*Rule{
 		check: windowLimited,
 	},
 	{
+		ID: "loss-limited", Name: "Loss-limited transfer", Severity: Warn,
+		Doc: "A transfer ran near its loss ceiling, and that ceiling is below the RWIN/RTT one: Mathis et al. bound a " +
+			"sender that loses a share p of its segments to MSS/RTT·√(3/2)/√p, with p measured from its " +
+			"retransmissions (copies the capture recorded twice excluded). A larger window would not help; the loss " +
+			"has to go. window-limited is not raised for such a transfer, nor for one whose own figures contradict " +
+			"it (a rate that needs less than a segment of window per round trip; next to the sender, no segment near " +
+			"the window).",
+		check: lossLimitedRule,
+	},
+	{
 		ID: "zero-window", Name: "Zero window", Severity: Warn,
 		Doc: "A receiver advertised a zero window: its application did not read fast enough and the sender had to " +
 			"stop. Episodes, their total duration and the first advertisement are reported.",

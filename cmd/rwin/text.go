@@ -285,8 +285,10 @@ func flowRow(p palette, f *analyze.Flow, found []rules.Finding) string {
 	}
 	for _, s := range []*analyze.Endpoint{&f.Client, &f.Server} {
 		b = append(b, '\t')
-		if bps, ok := throughputOf(s); ok {
+		if bps, ok := throughputOf(f, s); ok {
 			b = rules.AppendRate(b, bps)
+		} else if singleFlight(f, s) {
+			b = append(b, "1 flight"...)
 		} else {
 			b = append(b, '-')
 		}
@@ -590,8 +592,14 @@ func trafficText(t trafficR) string {
 	if t.ThroughputBPS != nil {
 		s += ", " + rules.Rate(*t.ThroughputBPS)
 	}
+	if t.SingleFlight {
+		s += ", one flight (sent within two round trips: no sustained rate)"
+	}
 	if t.CeilingBPS != nil {
 		s += ", RWIN/RTT ceiling " + rules.Rate(*t.CeilingBPS)
+	}
+	if t.LossCeilingBPS != nil {
+		s += ", loss ceiling " + rules.Rate(*t.LossCeilingBPS)
 	}
 	if t.AtWindowPct != nil && *t.AtWindowPct > 0 {
 		s += fmt.Sprintf(", %.0f%% of data segments at the window", *t.AtWindowPct)
