@@ -16,6 +16,25 @@ import (
 	"rwin/fixtures"
 )
 
+// fixtureCaptures returns the captures under fixtures/captures that match
+// the patterns, relative to it; with none it skips (fails under CI).
+func fixtureCaptures(t *testing.T, patterns ...string) []string {
+	t.Helper()
+	var out []string
+	for _, pattern := range patterns {
+		m, err := filepath.Glob(filepath.Join(fixtures.Dir(), "captures", pattern))
+		require.NoError(t, err)
+		for _, p := range m {
+			rel, _ := filepath.Rel(filepath.Join(fixtures.Dir(), "captures"), p)
+			out = append(out, rel)
+		}
+	}
+	if len(out) == 0 {
+		fixtures.SkipUnlessCI(t, "no fixture captures %v under %s", patterns, fixtures.Dir())
+	}
+	return out
+}
+
 // evaluateCapture analyzes a capture under fixtures/captures and returns
 // every flow with its findings.
 func evaluateCapture(t *testing.T, rel string) ([]analyze.Flow, [][]Finding) {
@@ -209,19 +228,8 @@ func TestEveryRuleHasPositiveAndNegativeFixtures(t *testing.T) {
 // scenario, and every format and link-layer variant of the clean matrix
 // conversation.
 func TestCleanCapturesRaiseNothingAboveInfo(t *testing.T) {
-	var clean []string
-	for _, pattern := range []string{"lab/*clean/*.pcap", "lab/nat/*.pcap", "lab/seq-offset/*.pcap",
-		"synthetic/format-*", "synthetic/link-*", "synthetic/ipv6-ext-headers.pcap", "synthetic/win-autotuning-normal.pcap"} {
-		m, err := filepath.Glob(filepath.Join(fixtures.Dir(), "captures", pattern))
-		require.NoError(t, err)
-		for _, p := range m {
-			rel, _ := filepath.Rel(filepath.Join(fixtures.Dir(), "captures"), p)
-			clean = append(clean, rel)
-		}
-	}
-	if len(clean) == 0 {
-		fixtures.SkipUnlessCI(t, "no clean fixture captures under %s", fixtures.Dir())
-	}
+	clean := fixtureCaptures(t, "lab/*clean/*.pcap", "lab/nat/*.pcap", "lab/seq-offset/*.pcap",
+		"synthetic/format-*", "synthetic/link-*", "synthetic/ipv6-ext-headers.pcap", "synthetic/win-autotuning-normal.pcap")
 	for _, rel := range clean {
 		t.Run(rel, func(t *testing.T) {
 			_, found := evaluateCapture(t, rel)

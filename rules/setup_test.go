@@ -79,18 +79,7 @@ func TestConnectionSetupFindingsOnRealCaptures(t *testing.T) {
 // draw a middlebox finding at warn or error, at any confidence.
 func TestRealStacksWithoutMiddleboxRaiseNoMiddleboxFinding(t *testing.T) {
 	middlebox := map[string]bool{"wscale-stripped": true, "wscale-zeroed": true, "unscaled-window-enforced": true, "syn-proxy": true}
-	var caps []string
-	for _, pattern := range []string{"lab/server-ws-off/*.pcap", "lab/*clean/*.pcap", "lab/small-rcvbuf/*.pcap", "lab/midstream/*.pcap"} {
-		m, err := filepath.Glob(filepath.Join(fixtures.Dir(), "captures", pattern))
-		require.NoError(t, err)
-		for _, p := range m {
-			rel, _ := filepath.Rel(filepath.Join(fixtures.Dir(), "captures"), p)
-			caps = append(caps, rel)
-		}
-	}
-	if len(caps) == 0 {
-		fixtures.SkipUnlessCI(t, "no lab captures under %s", fixtures.Dir())
-	}
+	caps := fixtureCaptures(t, "lab/server-ws-off/*.pcap", "lab/*clean/*.pcap", "lab/small-rcvbuf/*.pcap", "lab/midstream/*.pcap")
 	for _, rel := range caps {
 		t.Run(rel, func(t *testing.T) {
 			_, found := evaluateCapture(t, rel)
