@@ -354,14 +354,14 @@ func sortFlowsByID(flows []Flow) {
 // segment matching of its two directions.
 func newPairState(p *FlowPair, c *pairCandidate, a, b *sideIndex, theta int64, thetaOK bool, align int64) *pairState {
 	A, B := &a.flows[p.A], &b.flows[p.B]
-	p.Score, p.Confidence, p.Swapped = c.score, pairConfidenceOf(c.score), c.swapped
+	p.Score, p.Confidence, p.Swapped = c.score, pairConfidenceOf(c.score), c.rolesSwapped(a, b)
 	for s := range numSignals {
 		if c.signals[s] > 0 {
 			p.Signals = append(p.Signals, SignalCount{Signal: s, Count: c.signals[s]})
 		}
 	}
 	p.NAT = keyOfAddrs(A.Client.Addr, A.Server.Addr) != keyOfAddrs(B.Client.Addr, B.Server.Addr)
-	ps := &pairState{pair: p, obsA: c.a, obsB: c.b}
+	ps := &pairState{pair: p, obsA: c.a, obsB: c.b, xSwapped: c.swapped}
 	// A's first sender may be its client or its server.
 	ps.cToS = 0
 	if a.obs.inc.flows[c.a].x != A.Client.Addr {
@@ -378,7 +378,7 @@ func newPairState(p *FlowPair, c *pairCandidate, a, b *sideIndex, theta int64, t
 		out.Upstream = CaptureUnknown
 		if off, ok := offs[uint8(d)]; ok {
 			ds.seqOff, ds.ok = capture.Seq(off), true
-		} else if !c.swapped {
+		} else if !p.Swapped {
 			// No sampled segment of this direction matched: the ISNs give
 			// the offset when both captures hold the handshake.
 			hsA, hsB := &A.AnsweredSYN, &B.AnsweredSYN

@@ -42,6 +42,8 @@ type pairState struct {
 	cToS int
 	// dirs is indexed by direction of A's flow.
 	dirs [2]dirState
+	// xSwapped: B's first sender is A's second (see pairCandidate.swapped).
+	xSwapped bool
 }
 
 // dirState matches one direction's segments.
@@ -313,7 +315,7 @@ func (ps *pairState) segment(m *diffMerge, i int, fromX bool, seg *capture.Segme
 	if !fromX {
 		d = 1
 	}
-	if i == CaptureB && ps.pair.Swapped {
+	if i == CaptureB && ps.xSwapped {
 		d = 1 - d
 	}
 	ds, rev := &ps.dirs[d], &ps.dirs[1-d]

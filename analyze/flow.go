@@ -158,6 +158,8 @@ func sameOptions(a, b *capture.Options) bool {
 // Negotiation is what the handshake settled. Every field may be Unknown
 // when the handshake was not (wholly) captured.
 type Negotiation struct {
+	// ScalingFrom says which handshake segments settled Scaling.
+	ScalingFrom ScalingBasis
 	// Scaling is Yes when both SYN and SYN-ACK carried window scale
 	// (RFC 7323 §2.2), No when either lacked it.
 	Scaling Tri
@@ -165,6 +167,38 @@ type Negotiation struct {
 	SACK Tri
 	// Timestamps is Yes when both carried timestamps (RFC 7323 §3.2).
 	Timestamps Tri
+}
+
+// ScalingBasis says how the capture settled whether window scaling is on.
+type ScalingBasis uint8
+
+// Values of ScalingBasis.
+const (
+	// ScalingUnsettled: Negotiation.Scaling is Unknown.
+	ScalingUnsettled ScalingBasis = iota
+	// ScalingFromHandshake: the SYN and the SYN-ACK that answered it.
+	ScalingFromHandshake
+	// ScalingFromSYNACK: the SYN-ACK alone. RFC 7323 §2.2 lets a SYN-ACK
+	// carry window scale only when the SYN did, so with the option it
+	// proves scaling on (and gives the server's shift, not the client's),
+	// without it proves scaling off both ways.
+	ScalingFromSYNACK
+	// ScalingFromSYN: the SYN alone, without the option, which turns
+	// scaling off whatever the answer; the peer answered (it sent
+	// packets), but its SYN-ACK was not captured.
+	ScalingFromSYN
+)
+
+func (b ScalingBasis) String() string {
+	switch b {
+	case ScalingFromHandshake:
+		return "handshake"
+	case ScalingFromSYNACK:
+		return "synack"
+	case ScalingFromSYN:
+		return "syn"
+	}
+	return "unknown"
 }
 
 // Shift is the window-scale shift that applies to the windows one endpoint
@@ -305,8 +339,19 @@ type Endpoint struct {
 	ForeignTSEcr, FirstForeignTSEcr uint64
 
 	// FIN and RST say whether it closed or reset the connection; the
-	// packet numbers locate the first of each.
-	FINPacket, RSTPacket uint64
+	// packet numbers locate the first of each. Only a reset the peer
+	// accepts counts (RFC 9293 §3.10.7, RFC 5961 §3): in SYN-SENT one
+	// that acknowledges the SYN, later one whose sequence number lies in
+	// the peer's receive window. IgnoredRSTs counts the others (a reset
+	// answering a stale segment, a blind injection), FirstIgnoredRST
+	// locates the first; they end nothing.
+	FINPacket, RSTPacket         uint64
+	IgnoredRSTs, FirstIgnoredRST uint64
+	// Duplicates counts copies of its segments recorded twice by the
+	// capture (pktmon's per-component copies, a doubled SPAN session, a
+	// capture merged with an overlapping one): identical headers moments
+	// after the original. They are counted here only, in no other figure.
+	Duplicates uint64
 
 	// TTL of its first and last segment; TTLChanged reports any change.
 	FirstTTL, LastTTL uint8
@@ -329,13 +374,13 @@ type Endpoint struct {
 // SegmentMark keeps a few header fields of one segment as evidence. Valid
 // when Seen.
 type SegmentMark struct {
-	Seen   bool
 	Packet uint64
 	Time   int64 // ns since the epoch
-	TTL    uint8
 	// TSVal is its timestamp value, valid when HasTS.
 	TSVal uint32
+	TTL   uint8
 	HasTS bool
+	Seen  bool
 }
 
 // Flow is one TCP connection (one incarnation of a 4-tuple) as the capture
@@ -345,7 +390,6 @@ type Flow struct {
 	ID uint64
 	// Client opened the connection (see Roles for how that was decided).
 	Client, Server Endpoint
-	Roles          RoleSource
 	// Service is the well-known name of the server port ("rdp", "smb", …),
 	// empty when the port has none.
 	Service string
@@ -355,34 +399,39 @@ type Flow struct {
 	FirstPacket, LastPacket uint64
 	Start, End              int64
 
-	Handshake Handshake
 	// SYN is the first SYN the client sent; AnsweredSYN the SYN the
 	// SYN-ACK answered (the latest SYN before it, which may be a retry with
-	// other options). SYNACK is the first SYN-ACK; in a simultaneous open it
-	// holds the server's SYN.
+	// other options, or a SYN captured just after its SYN-ACK), not Seen
+	// when no SYN-ACK answered one. SYNACK is the first SYN-ACK; in a
+	// simultaneous open it holds the server's SYN.
 	SYN, AnsweredSYN, SYNACK HandshakeSegment
-	// SYNs and SYNACKs count every SYN and SYN-ACK; the *Changed fields say
-	// retries carried other options than the first.
-	SYNs, SYNACKs             int
-	SYNChanged, SYNACKChanged bool
-	SYNACKAckMismatch         bool // the SYN-ACK did not acknowledge the SYN's ISN+1
+	// SYNs and SYNACKs count every SYN and SYN-ACK.
+	SYNs, SYNACKs int
 	// HandshakeACKPacket is the client's ACK that completed the handshake.
 	HandshakeACKPacket uint64
 	// ServerRTT is SYN→SYN-ACK and ClientRTT SYN-ACK→ACK at the capture
 	// point (ns), each valid when > 0: the path's two halves as seen from
-	// where the capture was taken.
+	// where the capture was taken. Karn's rule holds (RFC 6298 §3): no
+	// half is measured across a retransmitted SYN or SYN-ACK unless the
+	// timestamp echo tells which copy was answered.
 	ServerRTT, ClientRTT int64
-
-	Negotiated Negotiation
 
 	// Encap is every encapsulation the flow's segments were found inside
 	// (VLAN, MPLS, PPPoE, GRE, VXLAN, GENEVE, …); copies of one flow seen
 	// through several tunnels name them all.
 	Encap capture.Encap
 
+	// The small fields share one word.
+	Roles     RoleSource
+	Handshake Handshake
+	// SYNChanged and SYNACKChanged say retries carried other options than
+	// the first.
+	SYNChanged, SYNACKChanged bool
+	SYNACKAckMismatch         bool // the SYN-ACK did not acknowledge the SYN's ISN+1
 	// Evicted is true when the flow table was full and this flow, the
 	// least recently active, was finished early.
-	Evicted bool
+	Evicted    bool
+	Negotiated Negotiation
 }
 
 // RTT returns the handshake round-trip time through the capture point (ns),

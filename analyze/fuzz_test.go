@@ -44,12 +44,14 @@ func FuzzAnalyzer(f *testing.F) {
 			require.LessOrEqual(t, a.Live(), 3)
 		}
 		a.Flush()
-		var counted uint64
+		var counted, copies uint64
 		for _, fl := range flows {
 			counted += fl.Client.Packets + fl.Server.Packets
+			copies += fl.Client.Duplicates + fl.Server.Duplicates
 			_ = fl.Client.Window.Quantile(0.5)
 		}
-		require.Equal(t, n, counted, "every segment belongs to exactly one flow")
+		require.Equal(t, n, counted+copies, "every segment belongs to exactly one flow, as itself or as a copy")
+		require.Equal(t, a.Stats().Duplicates, copies, "every copy counted in its flow")
 		require.Equal(t, a.Stats().Flows, uint64(len(flows)))
 	})
 }

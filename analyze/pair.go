@@ -249,6 +249,21 @@ type pairCandidate struct {
 	deltaOK       [2]bool
 }
 
+// rolesSwapped reports whether B's flow has client and server the other
+// way round from A's: the segments' directions from each flow's first
+// sender, turned into directions from each flow's client. The first
+// sender is not always the client: a SYN-ACK captured before its SYN.
+func (c *pairCandidate) rolesSwapped(a, b *sideIndex) bool {
+	aServerFirst, bServerFirst := false, false
+	if fa := a.flowOf[c.a]; fa >= 0 {
+		aServerFirst = a.obs.inc.flows[c.a].x != a.flows[fa].Client.Addr
+	}
+	if fb := b.flowOf[c.b]; fb >= 0 {
+		bServerFirst = b.obs.inc.flows[c.b].x != b.flows[fb].Client.Addr
+	}
+	return c.swapped != (aServerFirst != bServerFirst)
+}
+
 // sideIndex is one capture's flows as the pairing sees them.
 type sideIndex struct {
 	obs   *pairObserver
@@ -476,7 +491,7 @@ func (c *pairCandidate) evaluate(a, b *sideIndex, theta int64, thetaOK bool) {
 
 	fa, fb := a.flowOf[c.a], b.flowOf[c.b]
 	isnSame, isnDiff := 0, 0
-	if fa >= 0 && fb >= 0 && !c.swapped {
+	if fa >= 0 && fb >= 0 && !c.rolesSwapped(a, b) {
 		A, B := &a.flows[fa], &b.flows[fb]
 		for _, p := range [][2]*HandshakeSegment{{&A.SYN, &B.SYN}, {&A.SYNACK, &B.SYNACK}} {
 			if p[0].Seen && p[1].Seen {

@@ -64,6 +64,9 @@ type Stats struct {
 	Evicted uint64
 	// PeakFlows is the most flows live at once.
 	PeakFlows int
+	// Duplicates counts segments recorded twice (see recentSegments),
+	// left out of every flow's figures.
+	Duplicates uint64
 }
 
 // Analyzer is the flow table. Feed it segments with Add, in capture order;
@@ -87,6 +90,7 @@ type Analyzer struct {
 	lastSweep              int64
 	nextID                 uint64
 	stats                  Stats
+	recent                 recentSegments // to tell copies of a segment from retransmissions
 }
 
 // New returns an Analyzer that hands each finished flow to emit. The *Flow
@@ -171,6 +175,15 @@ func (a *Analyzer) addHashed(seg *capture.Segment, h uint64) {
 		a.clock = seg.Time
 	}
 	fs := a.index.find(h, seg)
+	if a.recent.copyOf(seg, h, fs) {
+		a.stats.Duplicates++
+		if fs.fromClient(seg) {
+			fs.Client.Duplicates++
+		} else {
+			fs.Server.Duplicates++
+		}
+		return
+	}
 	if fs != nil && fs.isNewIncarnation(seg) {
 		a.finish(fs)
 		fs = nil

@@ -16,9 +16,12 @@ type flowState struct {
 	moved          int64 // capture time of the last move to a list's head (touch)
 	client, server track
 	lastSYNACKTime int64
-	list           listID // the table's list it is on
-	scalingKnown   bool   // the handshake settled whether scaling is on
-	scalingOn      bool   // valid when scalingKnown
+	// lastSYNACKTSVal is the timestamp value of the latest SYN-ACK, valid
+	// when lastSYNACKTS: an ACK that echoes it answers that copy.
+	lastSYNACKTSVal uint32
+	lastSYNACKTS    bool
+	list            listID // the table's list it is on
+	scalingOn       bool   // valid when Negotiated.ScalingFrom is set
 }
 
 // track is the running sequence state of one endpoint. Its fields are
@@ -192,7 +195,7 @@ func (fs *flowState) update(seg *capture.Segment) {
 	} else if fromClient && fs.SYNACK.Seen && fs.HandshakeACKPacket == 0 &&
 		seg.Flags&capture.FlagACK != 0 && seg.Ack.Sub(fs.SYNACK.ISN.Add(1)) >= 0 {
 		fs.HandshakeACKPacket = seg.Packet
-		if fs.Handshake != HandshakeSimultaneous {
+		if fs.Handshake != HandshakeSimultaneous && fs.answersLatestSYNACK(seg) {
 			fs.ClientRTT = seg.Time - fs.lastSYNACKTime
 		}
 	}
@@ -215,7 +218,13 @@ func (fs *flowState) update(seg *capture.Segment) {
 		}
 	}
 	if seg.Flags&capture.FlagRST != 0 {
-		if s.RSTPacket == 0 {
+		switch {
+		case !fs.acceptableRST(seg, fromClient, rt):
+			s.IgnoredRSTs++
+			if s.FirstIgnoredRST == 0 {
+				s.FirstIgnoredRST = seg.Packet
+			}
+		case s.RSTPacket == 0:
 			s.RSTPacket = seg.Packet
 		}
 		return // a reset's sequence number says nothing about data sent
@@ -312,8 +321,16 @@ func (fs *flowState) handshake(seg *capture.Segment, fromClient bool) {
 		} else if !sameOptions(&fs.SYN.Opts, &seg.Opts) {
 			fs.SYNChanged = true
 		}
-		if !fs.SYNACK.Seen {
+		switch {
+		case !fs.SYNACK.Seen:
 			fs.AnsweredSYN = hs // the SYN-ACK, when it comes, answers the latest try
+		case !fs.AnsweredSYN.Seen && fs.answeredBy(&hs, &fs.SYNACK):
+			// Captured after the SYN-ACK that answers it (reordered
+			// across NIC queues, -i any, merged captures): the
+			// handshake is whole again. No server-side RTT: the
+			// capture order says nothing about the path.
+			fs.AnsweredSYN = hs
+			fs.Roles = RoleFromSYN
 		}
 	case seg.IsSYN(): // the server's SYN: simultaneous open (RFC 9293 §3.5)
 		fs.Handshake = HandshakeSimultaneous
@@ -326,6 +343,7 @@ func (fs *flowState) handshake(seg *capture.Segment, fromClient bool) {
 	case !fromClient: // SYN-ACK from the server
 		fs.SYNACKs++
 		fs.lastSYNACKTime = seg.Time
+		fs.lastSYNACKTSVal, fs.lastSYNACKTS = seg.Opts.TSVal, seg.Opts.Has&capture.HasTimestamp != 0
 		if fs.SYNACK.Seen {
 			if !sameOptions(&fs.SYNACK.Opts, &seg.Opts) {
 				fs.SYNACKChanged = true
@@ -334,7 +352,7 @@ func (fs *flowState) handshake(seg *capture.Segment, fromClient bool) {
 		}
 		fs.SYNACK = hs
 		if fs.AnsweredSYN.Seen {
-			fs.ServerRTT = seg.Time - fs.AnsweredSYN.Time
+			fs.ServerRTT = fs.synToSYNACK(&hs)
 			fs.SYNACKAckMismatch = seg.Ack != fs.AnsweredSYN.ISN.Add(1)
 		}
 	default:
@@ -349,23 +367,112 @@ func (fs *flowState) handshake(seg *capture.Segment, fromClient bool) {
 // segments can be scaled as they come. It runs after every SYN and SYN-ACK:
 // a retried SYN may change the answer until the SYN-ACK arrives.
 // RFC 7323 §2.2: scaling is on only when both SYN and SYN-ACK carry the
-// option, so either one seen without it settles scaling as off.
+// option, so either one seen without it settles scaling as off; and a
+// SYN-ACK may carry it only in answer to a SYN that did, so a SYN-ACK with
+// it settles scaling as on even without its SYN, with the server's shift
+// known and the client's not.
 func (fs *flowState) settle() {
 	syn, ack := &fs.AnsweredSYN, &fs.SYNACK
 	synWS := syn.Seen && syn.Opts.Has&capture.HasWScale != 0
 	ackWS := ack.Seen && ack.Opts.Has&capture.HasWScale != 0
+	from := ScalingFromHandshake
+	switch {
+	case !syn.Seen && ack.Seen:
+		from = ScalingFromSYNACK
+	case syn.Seen && !ack.Seen:
+		from = ScalingFromSYN
+	}
 	fs.client.shift, fs.server.shift = 0, 0
+	fs.client.shiftKnown, fs.server.shiftKnown = false, false
 	switch {
 	case syn.Seen && !synWS, ack.Seen && !ackWS:
-		fs.scalingKnown, fs.scalingOn = true, false
-	case syn.Seen && ack.Seen:
-		fs.scalingKnown, fs.scalingOn = true, true
-		fs.client.shift = syn.Opts.WScale.Effective()
-		fs.server.shift = ack.Opts.WScale.Effective()
+		if ack.Seen && !ackWS {
+			from = min(from, ScalingFromSYNACK) // the SYN-ACK settles it too
+		}
+		fs.Negotiated.ScalingFrom, fs.scalingOn = from, false
+		fs.client.shiftKnown, fs.server.shiftKnown = true, true
+	case ack.Seen:
+		fs.Negotiated.ScalingFrom, fs.scalingOn = from, true
+		fs.server.shift, fs.server.shiftKnown = ack.Opts.WScale.Effective(), true
+		if syn.Seen {
+			fs.client.shift, fs.client.shiftKnown = syn.Opts.WScale.Effective(), true
+		}
 	default:
-		fs.scalingKnown = false
+		fs.Negotiated.ScalingFrom = ScalingUnsettled
 	}
-	fs.client.shiftKnown, fs.server.shiftKnown = fs.scalingKnown, fs.scalingKnown
+}
+
+// answeredBy reports whether the SYN-ACK ack answers the SYN syn: it
+// acknowledges the SYN's sequence number, and, when both carry
+// timestamps, echoes the SYN's (RFC 7323 §3.2; a retried SYN carries a
+// new TSval, so the echo tells which copy was answered).
+func (fs *flowState) answeredBy(syn, ack *HandshakeSegment) bool {
+	if ack.Ack != syn.ISN.Add(1) {
+		return false
+	}
+	const ts = capture.HasTimestamp
+	return syn.Opts.Has&ts == 0 || ack.Opts.Has&ts == 0 || ack.Opts.TSEcr == syn.Opts.TSVal
+}
+
+// synToSYNACK is the server half of the handshake RTT (ns), 0 when Karn's
+// rule leaves it unknown (RFC 6298 §3): after a retried SYN the SYN-ACK
+// may answer any copy, unless its timestamp echo names the first or the
+// latest.
+func (fs *flowState) synToSYNACK(ack *HandshakeSegment) int64 {
+	const ts = capture.HasTimestamp
+	latest := &fs.AnsweredSYN
+	switch {
+	case fs.SYNs <= 1:
+		return ack.Time - latest.Time
+	case ack.Opts.Has&ts == 0 || latest.Opts.Has&ts == 0:
+		return 0
+	case ack.Opts.TSEcr == latest.Opts.TSVal:
+		return ack.Time - latest.Time
+	case fs.SYN.Opts.Has&ts != 0 && ack.Opts.TSEcr == fs.SYN.Opts.TSVal:
+		return ack.Time - fs.SYN.Time
+	}
+	return 0
+}
+
+// answersLatestSYNACK reports whether the client's ACK seg can time the
+// client half of the handshake from the latest SYN-ACK (Karn's rule): the
+// SYN-ACK was sent once, or the ACK echoes the latest copy's timestamp.
+func (fs *flowState) answersLatestSYNACK(seg *capture.Segment) bool {
+	if fs.SYNACKs <= 1 {
+		return true
+	}
+	return fs.lastSYNACKTS && seg.Opts.Has&capture.HasTimestamp != 0 && seg.Opts.TSEcr == fs.lastSYNACKTSVal
+}
+
+// acceptableRST reports whether the receiver of a reset would accept it
+// (RFC 9293 §3.10.7.3, RFC 5961 §3). A client in SYN-SENT (its SYN not
+// yet answered) accepts only a reset that acknowledges its SYN; a side
+// past that, one whose sequence number lies in its receive window as the
+// capture last saw it (its latest acknowledgment plus its window). When
+// the capture shows neither, the reset is taken at its word.
+func (fs *flowState) acceptableRST(seg *capture.Segment, fromClient bool, rt *track) bool {
+	if !fromClient && fs.SYN.Seen && !fs.SYNACK.Seen {
+		// SYN-SENT: RFC 9293 §3.10.7.3, SND.UNA < SEG.ACK ≤ SND.NXT.
+		return seg.Flags&capture.FlagACK != 0 && fs.SYN.ISN.LessThan(seg.Ack) && !rt.nxt.LessThan(seg.Ack)
+	}
+	if !rt.ackOK {
+		return true
+	}
+	var wnd uint32
+	switch {
+	case rt.winOK && rt.shiftKnown:
+		wnd = uint32(rt.win) << rt.shift
+	case rt.winOK:
+		wnd = uint32(rt.maxWin) << capture.MaxShift // shift unknown: the widest it could be
+	case fromClient:
+		wnd = uint32(fs.SYNACK.Window) // the server's SYN-ACK window, never scaled
+	default:
+		wnd = uint32(fs.AnsweredSYN.Window)
+	}
+	d := seg.Seq.Sub(rt.ack)
+	// RFC 9293 §3.10.7.4: with a zero window only RCV.NXT itself is
+	// acceptable.
+	return d == 0 || (d > 0 && uint32(d) < wnd)
 }
 
 // applyMSS sets each side's segment size from the peer's MSS option.
@@ -475,9 +582,23 @@ func (fs *flowState) finalize() {
 			p.e.UnseenBytes, p.e.UnseenPacket = uint32(p.t.seqTop.Sub(p.t.nxt)), p.t.seqTopPkt
 		}
 	}
+	if !fs.SYNACK.Seen {
+		// No SYN-ACK answered any of the SYNs: none is the answered one.
+		fs.AnsweredSYN = HandshakeSegment{}
+	}
+	if fs.neverAnswered() {
+		// Nothing was negotiated: no shift applies to anything.
+		fs.client.shiftKnown, fs.server.shiftKnown = false, false
+	}
 	fs.Negotiated = fs.negotiation()
 	fs.Client.Shift = fs.shiftResult(&fs.Client, &fs.client, fs.client.shiftKnown, fs.answeredOrFirstSYN())
 	fs.Server.Shift = fs.shiftResult(&fs.Server, &fs.server, fs.server.shiftKnown, &fs.SYNACK)
+}
+
+// neverAnswered reports a flow of SYNs only, which the peer never answered
+// in the capture: no packet from it, and nothing but SYNs from the client.
+func (fs *flowState) neverAnswered() bool {
+	return fs.SYN.Seen && fs.Server.Packets == 0 && fs.Client.Packets == uint64(fs.SYNs)
 }
 
 func (fs *flowState) answeredOrFirstSYN() *HandshakeSegment {
@@ -503,8 +624,14 @@ func (fs *flowState) shiftResult(e *Endpoint, t *track, known bool, hs *Handshak
 
 // negotiation derives what the captured handshake settled. A side seen
 // without an option settles it as off; both sides seen with it settle it as
-// on; anything else is unknown.
+// on; a SYN-ACK with timestamps settles them as on, since RFC 7323 §3.2
+// lets it carry them only in answer to a SYN that did (window scale: see
+// settle); anything else is unknown. A SYN nobody answered negotiated
+// nothing: every field is unknown.
 func (fs *flowState) negotiation() Negotiation {
+	if fs.neverAnswered() {
+		return Negotiation{}
+	}
 	syn := fs.answeredOrFirstSYN()
 	one := func(opt capture.OptSet) Tri {
 		synHas, ackHas := syn.Opts.Has&opt != 0, fs.SYNACK.Opts.Has&opt != 0
@@ -513,14 +640,15 @@ func (fs *flowState) negotiation() Negotiation {
 			return triOf(synHas && ackHas)
 		case syn.Seen && !synHas, fs.SYNACK.Seen && !ackHas:
 			return No
+		case opt == capture.HasTimestamp && fs.SYNACK.Seen:
+			return Yes
 		}
 		return Unknown
 	}
-	n := Negotiation{SACK: one(capture.HasSACKPerm), Timestamps: one(capture.HasTimestamp)}
-	if fs.scalingKnown {
+	n := Negotiation{SACK: one(capture.HasSACKPerm), Timestamps: one(capture.HasTimestamp),
+		ScalingFrom: fs.Negotiated.ScalingFrom}
+	if n.ScalingFrom != ScalingUnsettled {
 		n.Scaling = triOf(fs.scalingOn)
-	} else {
-		n.Scaling = one(capture.HasWScale)
 	}
 	return n
 }

@@ -121,6 +121,7 @@ func TestNegotiation(t *testing.T) {
 		scaling     Tri
 		sack        Tri
 		tstamps     Tri
+		from        ScalingBasis
 		clientBasis Basis
 		clientShift capture.Shift
 		serverBasis Basis
@@ -162,21 +163,30 @@ func TestNegotiation(t *testing.T) {
 			handshake: HandshakeSYNOnly, scaling: Unknown, sack: Unknown, tstamps: Unknown,
 		},
 		{
-			name:      "syn without ws proves scaling off even unanswered",
+			name:      "syn without ws never answered negotiated nothing",
 			segs:      handshake(noWSLinux, 0, linuxLayout, 7)[:1],
-			handshake: HandshakeSYNOnly, scaling: No, sack: Unknown, tstamps: Unknown,
+			handshake: HandshakeSYNOnly, scaling: Unknown, sack: Unknown, tstamps: Unknown,
+		},
+		{
+			name: "syn without ws answered by data proves scaling off",
+			segs: []segSpec{
+				{dir: 'c', flags: syn, seq: 1000, win: 64240, opts: opts(noWSLinux, 1460, 0)},
+				{dir: 's', flags: ack, seq: 5001, ack: 1001, win: 65160, ms: 40},
+			},
+			handshake: HandshakeSYNOnly, scaling: No, sack: Unknown, tstamps: Unknown, from: ScalingFromSYN,
 			clientBasis: BasisNegotiated, serverBasis: BasisNegotiated,
 		},
 		{
 			name:      "synack without syn and without ws proves scaling off",
 			segs:      handshake(linuxLayout, 7, noWSLinux, 0)[1:],
-			handshake: HandshakeSYNACKOnly, scaling: No, sack: Unknown, tstamps: Unknown,
+			handshake: HandshakeSYNACKOnly, scaling: No, sack: Unknown, tstamps: Yes, from: ScalingFromSYNACK,
 			clientBasis: BasisNegotiated, serverBasis: BasisNegotiated,
 		},
 		{
-			name:      "synack with ws but no syn stays unknown",
-			segs:      handshake(linuxLayout, 7, linuxLayout, 7)[1:],
-			handshake: HandshakeSYNACKOnly, scaling: Unknown, sack: Unknown, tstamps: Unknown,
+			name:      "synack with ws but no syn proves scaling on with the server's shift",
+			segs:      handshake(linuxLayout, 7, linuxLayout, 9)[1:],
+			handshake: HandshakeSYNACKOnly, scaling: Yes, sack: Unknown, tstamps: Yes, from: ScalingFromSYNACK,
+			serverBasis: BasisNegotiated, serverShift: 9,
 		},
 		{
 			name:      "syn and synack without the final ack",
@@ -217,6 +227,9 @@ func TestNegotiation(t *testing.T) {
 			assert.Equal(t, tc.scaling.String(), f.Negotiated.Scaling.String(), "scaling")
 			assert.Equal(t, tc.sack.String(), f.Negotiated.SACK.String(), "sack")
 			assert.Equal(t, tc.tstamps.String(), f.Negotiated.Timestamps.String(), "timestamps")
+			if tc.from != ScalingUnsettled {
+				assert.Equal(t, tc.from.String(), f.Negotiated.ScalingFrom.String(), "scaling basis")
+			}
 			assert.Equal(t, tc.clientBasis.String(), f.Client.Shift.Basis.String(), "client basis")
 			assert.Equal(t, tc.serverBasis.String(), f.Server.Shift.Basis.String(), "server basis")
 			assert.Equal(t, tc.clientShift, f.Client.Shift.Value, "client shift")
@@ -240,7 +253,7 @@ func TestRetriedSYNIsPairedWithItsSYNACK(t *testing.T) {
 	assert.True(t, f.SYNChanged)
 	assert.Equal(t, uint64(1), f.SYN.Packet, "SYN is the first try")
 	assert.Equal(t, uint64(2), f.AnsweredSYN.Packet, "the SYN-ACK answers the latest try")
-	assert.Equal(t, int64(50*time.Millisecond), f.ServerRTT, "server side RTT from the answered try")
+	assert.Zero(t, f.ServerRTT, "Karn's rule: without timestamps the SYN-ACK may answer either try")
 	assert.Equal(t, int64(time.Millisecond), f.ClientRTT)
 	assert.False(t, f.SYNACKAckMismatch)
 }

@@ -34,46 +34,75 @@ func windowsSYN(hs *analyze.HandshakeSegment) bool {
 }
 
 func autotuningLevel(f *analyze.Flow, r *Rule) []Finding {
-	syn := &f.SYN // the level shows in the first SYN; Windows drops WS only from its third try
-	if !syn.Seen || !windowsSYN(syn) {
-		return nil
+	var out []Finding
+	// The client's level shows in its first SYN: Windows drops WS only
+	// from its third try.
+	if x, ok := windowsLevel(f, r, &f.SYN, "client", &f.Server, &f.Client, ServerToClient); ok {
+		out = append(out, x)
+	}
+	// The server's shows in its SYN-ACK, when the SYN offered scaling (a
+	// SYN-ACK answers a SYN without it without the option, whatever the
+	// level). Disabled is wscale-declined's, which names the level.
+	if hasWS(answeredSYN(f)) && hasWS(&f.SYNACK) {
+		if x, ok := windowsLevel(f, r, &f.SYNACK, "server", &f.Client, &f.Server, ClientToServer); ok {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// windowsLevel reports the auto-tuning level a Windows endpoint's SYN or
+// SYN-ACK hs announces: s sends the data that endpoint e receives, in
+// direction dir.
+func windowsLevel(f *analyze.Flow, r *Rule, hs *analyze.HandshakeSegment, name string, s, e *analyze.Endpoint, dir Direction) (Finding, bool) {
+	if !hs.Seen || !windowsSYN(hs) {
+		return Finding{}, false
+	}
+	seg := "SYN"
+	if name == "server" {
+		seg = "SYN-ACK"
 	}
 	level, cap := "disabled", uint64(0xffff)
-	if hasWS(syn) {
-		if syn.Opts.WScale == normalShift {
-			return nil
+	if hasWS(hs) {
+		if hs.Opts.WScale == normalShift {
+			return Finding{}, false
 		}
-		name, ok := autotuningLevels[syn.Opts.WScale]
+		lv, ok := autotuningLevels[hs.Opts.WScale]
 		if !ok {
-			return nil // no level announces it: an application's buffer or a rewrite, not the setting
+			return Finding{}, false // no level announces it: an application's buffer or a rewrite, not the setting
 		}
-		level, cap = name, uint64(syn.Opts.WScale.Scale(0xffff))
+		level, cap = lv, uint64(hs.Opts.WScale.Scale(0xffff))
 	}
-	conf, why := High, fmt.Sprintf("the SYN has Windows' option layout (%s) and initial TTL 128", syn.Opts.Layout)
-	if initialTTL(syn.TTL) != 128 {
-		conf, why = Medium, fmt.Sprintf("the SYN has Windows' option layout (%s), but its TTL %d is not Windows' 128", syn.Opts.Layout, syn.TTL)
+	conf, why := High, fmt.Sprintf("the %s has Windows' option layout (%s) and initial TTL 128", seg, hs.Opts.Layout)
+	if initialTTL(hs.TTL) != 128 {
+		conf, why = Medium, fmt.Sprintf("the %s has Windows' option layout (%s), but its TTL %d is not Windows' 128", seg, hs.Opts.Layout, hs.TTL)
 	}
 	sev := Info
-	summary := fmt.Sprintf("Windows client at receive window auto-tuning level %s: its receive window can never exceed %s", level, Bytes(cap))
-	if level == "disabled" {
+	summary := fmt.Sprintf("Windows %s at receive window auto-tuning level %s: its receive window can never exceed %s", name, level, Bytes(cap))
+	switch level {
+	case "disabled":
 		// Windows XP and Server 2003 have no auto-tuning and do not offer
 		// scaling by default: their SYN looks the same.
 		conf = min(conf, Medium)
 		why += "; Windows XP and Server 2003, which have no auto-tuning and do not offer scaling by default, send the same SYN"
-		summary = "Windows client without window scaling (auto-tuning level disabled, or a Windows XP/2003 stack): its receive window can never exceed 64 KiB"
+		summary = fmt.Sprintf("Windows %s without window scaling (auto-tuning level disabled, or a Windows XP/2003 stack): its "+
+			"receive window can never exceed 64 KiB", name)
+	case "experimental":
+		summary = fmt.Sprintf("Windows %s at receive window auto-tuning level experimental (shift 14): windows up to 1 GiB, a level "+
+			"meant for tests", name)
 	}
-	if level == "experimental" {
-		summary = "Windows client at receive window auto-tuning level experimental (shift 14): windows up to 1 GiB, a level meant for tests"
+	if name == "server" && level != "experimental" {
+		summary += "; every upload to it is capped accordingly"
 	}
-	if t, ok := transferOf(f, &f.Server, &f.Client); ok && t.capped() && t.peakWin*10 >= cap*9 {
+	if t, ok := transferOf(f, s, e); ok && t.capped() && t.peakWin*10 >= cap*9 {
 		sev = Warn
-		summary += fmt.Sprintf(", and that cap limits this flow: server-to-client %s against a ceiling of %s at RTT %s; level normal "+
-			"(shift 8, up to 16 MiB) would raise the ceiling to %s", Rate(t.rate), Rate(t.ceiling), Duration(t.rtt),
+		summary += fmt.Sprintf(", and that cap limits this flow: %s %s against a ceiling of %s at RTT %s; level normal "+
+			"(shift 8, up to 16 MiB) would raise the ceiling to %s", dir, Rate(t.rate), Rate(t.ceiling), Duration(t.rtt),
 			Rate(float64(capture.Shift(normalShift).Scale(0xffff))*8/(float64(t.rtt)/1e9)))
 	}
-	return []Finding{r.finding(sev, conf, ServerToClient, why, summary,
-		"On the client: netsh int tcp show global shows the level; netsh int tcp set global autotuninglevel=normal restores the "+
+	return r.finding(sev, conf, dir, why, summary,
+		fmt.Sprintf("On the %s: netsh int tcp show global shows the level; netsh int tcp set global autotuninglevel=normal restores the "+
 			"default. If Windows lowered it by itself, its scaling heuristics did: netsh int tcp set heuristics disabled. Group "+
-			"policy or a \"TCP optimizer\" tool may have set it.",
-		handshakeEvidence("SYN", syn))}
+			"policy or a \"TCP optimizer\" tool may have set it.", name),
+		handshakeEvidence(seg, hs)), true
 }

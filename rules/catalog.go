@@ -15,11 +15,22 @@ var catalog = []*Rule{
 			"timestamps (every such stack implements scaling), and behaviour: a server that scales its windows although " +
 			"its SYN-ACK as captured lacks the option, or a client that announced a shift but advertises unscaled windows " +
 			"(its SYN-ACK reached it without the option). The TTLs and the handshake's RTT halves place the capture " +
-			"point, and so which side of it the change happened. Without such evidence a server with scaling disabled " +
-			"and a stripping middlebox look alike from one capture point, and the finding says so and names the capture " +
-			"that tells them apart. Error when the two ends disagree about scaling (each reads the other's windows " +
-			"wrongly); warn when both run unscaled; info when the capture shows the server itself declining.",
+			"point, and so which side of it the change happened. A SYN-ACK without the option and without such evidence " +
+			"is the server declining (wscale-declined). Error when the two ends disagree about scaling (each reads the " +
+			"other's windows wrongly); warn when both run unscaled.",
 		check: wscaleStripped,
+	},
+	{
+		ID: "wscale-declined", Name: "Window scaling declined by the server", Severity: Warn,
+		Doc: "The client offered window scaling and the server's SYN-ACK answered without it, and nothing in the capture " +
+			"places a device in between: no NOPs or repacking where the option stood, no server that scales its windows " +
+			"anyway. RFC 7323 §1.3 lets a server decline; a stack whose admin turned scaling off does exactly this while " +
+			"still sending SACK-permitted and timestamps (Linux net.ipv4.tcp_window_scaling=0, Windows " +
+			"autotuninglevel=disabled), and the finding names the stack its SYN-ACK looks like and its setting. Every " +
+			"window then stays below 64 KiB: warn once a direction carried more than that, info otherwise. High " +
+			"confidence when TTLs or the handshake's halves place the capture at the server; from elsewhere a device " +
+			"that strips the SYN's option beyond the capture point looks alike, and the finding says which capture tells.",
+		check: wscaleDeclined,
 	},
 	{
 		ID: "wscale-zeroed", Name: "Window scale shift rewritten to 0", Severity: Error,
@@ -65,6 +76,16 @@ var catalog = []*Rule{
 		check: windowLimited,
 	},
 	{
+		ID: "loss-limited", Name: "Loss-limited transfer", Severity: Warn,
+		Doc: "A transfer ran near its loss ceiling, and that ceiling is below the RWIN/RTT one: Mathis et al. bound a " +
+			"sender that loses a share p of its segments to MSS/RTT·√(3/2)/√p, with p measured from its " +
+			"retransmissions (copies the capture recorded twice excluded). A larger window would not help; the loss " +
+			"has to go. window-limited is not raised for such a transfer, nor for one whose own figures contradict " +
+			"it (a rate that needs less than a segment of window per round trip; next to the sender, no segment near " +
+			"the window).",
+		check: lossLimitedRule,
+	},
+	{
 		ID: "zero-window", Name: "Zero window", Severity: Warn,
 		Doc: "A receiver advertised a zero window: its application did not read fast enough and the sender had to " +
 			"stop. Episodes, their total duration and the first advertisement are reported.",
@@ -72,10 +93,11 @@ var catalog = []*Rule{
 	},
 	{
 		ID: "autotuning-level", Name: "Windows receive window auto-tuning level", Severity: Warn,
-		Doc: "A Windows-shaped SYN (options mss,nop,ws,nop,nop,sok, no timestamps) announces the shift of its " +
-			"auto-tuning level: 8 normal, 4 restricted, 2 highly restricted, 14 experimental, no option when disabled. " +
-			"Levels other than normal are reported with the netsh command that changes them; warn when the level's " +
-			"window cap is what limits the flow.",
+		Doc: "A Windows-shaped SYN or SYN-ACK (options mss,nop,ws,nop,nop,sok, no timestamps) announces the shift of its " +
+			"sender's auto-tuning level: 8 normal, 4 restricted, 2 highly restricted, 14 experimental, no option when " +
+			"disabled. Levels other than normal are reported with the netsh command that changes them, for the client " +
+			"from its SYN and for the server from its SYN-ACK (a file server at restricted caps every upload to it; a " +
+			"server at disabled is wscale-declined); warn when the level's window cap is what limits the flow.",
 		check: autotuningLevel,
 	},
 	{
@@ -121,6 +143,34 @@ var catalog = []*Rule{
 			"drops scale and timestamps after several: when the SYN-ACK answers such a retry, the connection runs " +
 			"unscaled although both stacks support scaling. The first SYN was lost or unanswered.",
 		check: synOptionsChanged,
+	},
+	{
+		ID: "slow-setup", Name: "Slow connection set-up", Severity: Warn,
+		Doc: "The handshake completed only after the client retried its SYN or the server its SYN-ACK: the first " +
+			"tries were lost. Windows retries a SYN after 3 s, then 6 s (an RDP connect that takes 7 to 9 s), Linux " +
+			"after 1 s, then 2 s; the finding names the schedule the retries followed. Warn when the set-up took a " +
+			"second or more, or the SYN-ACK was retried.",
+		check: slowSetup,
+	},
+	{
+		ID: "syn-unanswered", Name: "Connection attempt never answered", Severity: Warn,
+		Doc: "SYNs that nothing in the capture answered: how many tries, over how long. Warn from two tries on; a single " +
+			"SYN may just be cut off by the end of the capture. Nothing was negotiated: every negotiated value stays unknown.",
+		check: synUnanswered,
+	},
+	{
+		ID: "connection-refused", Name: "Connection refused", Severity: Warn,
+		Doc: "The SYN was answered by a reset that acknowledges it (RFC 9293 §3.10.7.3): nothing listens on the port, or " +
+			"a firewall rejects in the server's name. A reset that does not acknowledge the SYN is not accepted by the " +
+			"client and ends nothing.",
+		check: connectionRefused,
+	},
+	{
+		ID: "connection-reset", Name: "Connection reset", Severity: Info,
+		Doc: "An established connection was reset by one side before that side closed it: who reset it, and after how " +
+			"much data each way. Only resets the receiver accepts count (sequence number in its window, RFC 9293 " +
+			"§3.10.7.4); the others are counted in the flow and end nothing.",
+		check: connectionReset,
 	},
 	{
 		ID: "sack-stripped", Name: "SACK-permitted stripped", Severity: Info,

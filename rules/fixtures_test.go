@@ -16,6 +16,25 @@ import (
 	"rwin/fixtures"
 )
 
+// fixtureCaptures returns the captures under fixtures/captures that match
+// the patterns, relative to it; with none it skips (fails under CI).
+func fixtureCaptures(t *testing.T, patterns ...string) []string {
+	t.Helper()
+	var out []string
+	for _, pattern := range patterns {
+		m, err := filepath.Glob(filepath.Join(fixtures.Dir(), "captures", pattern))
+		require.NoError(t, err)
+		for _, p := range m {
+			rel, _ := filepath.Rel(filepath.Join(fixtures.Dir(), "captures"), p)
+			out = append(out, rel)
+		}
+	}
+	if len(out) == 0 {
+		fixtures.SkipUnlessCI(t, "no fixture captures %v under %s", patterns, fixtures.Dir())
+	}
+	return out
+}
+
 // evaluateCapture analyzes a capture under fixtures/captures and returns
 // every flow with its findings.
 func evaluateCapture(t *testing.T, rel string) ([]analyze.Flow, [][]Finding) {
@@ -70,20 +89,21 @@ var fixtureFindings = []struct {
 	{"lab/seq-offset/server.pcap", "sequence-randomizing firewall at the server", nil},
 
 	// Window scale stripped from the SYN by TCPOPTSTRIP: at the server the
-	// NOPs prove it; at the client it looks like a server with scaling off.
+	// NOPs prove it; at the client nothing shows a device, and it looks
+	// like a server with scaling off: declined, with the capture that tells.
 	{"lab/ws-strip-syn/server.pcap", "tcpoptstrip nops in the syn prove the strip",
 		[]string{"window-limited warn/high", "wscale-stripped warn/high"}},
 	{"lab/ws-strip-syn/client.pcap", "syn stripped beyond the capture point looks like a server with scaling off",
-		[]string{"window-limited warn/medium", "wscale-stripped warn/medium"}},
+		[]string{"window-limited warn/medium", "wscale-declined warn/medium"}},
 	{"lab/ws-strip-syn-v6/server.pcap", "tcpoptstrip over ipv6 at the server",
 		[]string{"window-limited warn/high", "wscale-stripped warn/high"}},
 	{"lab/ws-strip-syn-v6/client.pcap", "tcpoptstrip over ipv6 at the client",
-		[]string{"window-limited warn/medium", "wscale-stripped warn/medium"}},
+		[]string{"window-limited warn/medium", "wscale-declined warn/medium"}},
 	{"lab/rdp-ws-strip-syn/server.pcap", "rdp syn stripped, at the server", []string{"wscale-stripped warn/high"}},
-	{"lab/rdp-ws-strip-syn/client.pcap", "rdp syn stripped, at the client", []string{"wscale-stripped warn/medium"}},
+	{"lab/rdp-ws-strip-syn/client.pcap", "rdp syn stripped, at the client", []string{"wscale-declined warn/medium"}},
 	{"lab/smb-ws-strip-syn/server.pcap", "smb syn stripped, at the server",
 		[]string{"window-limited info/medium", "wscale-stripped warn/high"}},
-	{"lab/smb-ws-strip-syn/client.pcap", "smb syn stripped, at the client", []string{"wscale-stripped warn/medium"}},
+	{"lab/smb-ws-strip-syn/client.pcap", "smb syn stripped, at the client", []string{"wscale-declined warn/medium"}},
 
 	// Stripped from the SYN-ACK: the ends disagree about scaling.
 	{"lab/ws-strip-synack/client.pcap", "synack with tcpoptstrip nops from a server that scales", []string{"wscale-stripped error/high"}},
@@ -91,11 +111,12 @@ var fixtureFindings = []struct {
 	{"lab/ws-remove-synack/client.pcap", "synack repacked without ws from a server that scales", []string{"wscale-stripped error/high"}},
 	{"lab/ws-remove-synack/server.pcap", "repacked synack seen from the server", []string{"wscale-stripped error/high"}},
 
-	// The server's own choice: never a high-confidence accusation.
+	// The server's own choice (Linux net.ipv4.tcp_window_scaling=0): never
+	// a middlebox finding.
 	{"lab/server-ws-off/server.pcap", "server with scaling disabled, at the server: the server declined",
-		[]string{"window-limited warn/high", "wscale-stripped info/low"}},
-	{"lab/server-ws-off/client.pcap", "server with scaling disabled, at the client: looks alike with a strip",
-		[]string{"window-limited warn/medium", "wscale-stripped warn/medium"}},
+		[]string{"window-limited warn/high", "wscale-declined warn/high"}},
+	{"lab/server-ws-off/client.pcap", "server with scaling disabled, at the client: declined, or a strip beyond",
+		[]string{"window-limited warn/medium", "wscale-declined warn/medium"}},
 
 	// Shift rewritten to 0.
 	{"lab/ws-zero-syn/server.pcap", "syn shift 0 while the client divides its windows by 128", []string{"wscale-zeroed error/high"}},
@@ -118,7 +139,7 @@ var fixtureFindings = []struct {
 	// it is ordinary loss, and only rwin diff proves it.
 	{"lab/fw-unscaled-window-2seg/server.pcap", "firewall within a 40 KB field at the server: loss only beyond the edge", []string{"unscaled-window-enforced warn/medium"}},
 	{"lab/fw-unscaled-window-2seg/client.pcap", "firewall within a 40 KB field at the client: the flow recovers", nil},
-	{"synthetic/unscaled-window-firewall.pcap", "windows rdp hang ending in a reset", []string{"unscaled-window-enforced error/high"}},
+	{"synthetic/unscaled-window-firewall.pcap", "windows rdp hang ending in a reset", []string{"connection-reset info/high", "unscaled-window-enforced error/high"}},
 
 	// SYN proxies.
 	{"lab/syn-proxy/client.pcap", "proxy synack with ttl 255 and no ws", []string{"syn-proxy error/high"}},
@@ -153,7 +174,7 @@ var fixtureFindings = []struct {
 		[]string{"autotuning-level warn/medium", "window-limited warn/medium"}},
 	{"synthetic/win-tcpoptstrip.pcap", "six nops in a windows syn", []string{"window-limited info/medium", "wscale-stripped warn/high"}},
 	{"synthetic/win-syn-retry-drops-ws.pcap", "third syn without ws answered",
-		[]string{"syn-options-changed warn/high", "window-limited warn/medium"}},
+		[]string{"slow-setup warn/high", "syn-options-changed warn/high", "window-limited warn/medium"}},
 
 	// Protocol violations, one flow each.
 	{"synthetic/malformed-options.pcap", "malformed options, shift 255, ws on data, unnegotiated sack and timestamps",
@@ -196,7 +217,8 @@ func TestEveryRuleHasPositiveAndNegativeFixtures(t *testing.T) {
 	}
 	for _, id := range []string{"wscale-stripped", "wscale-zeroed", "unscaled-window-enforced", "syn-proxy", "window-limited",
 		"zero-window", "autotuning-level", "scale-unknown", "wscale-invalid", "wscale-non-syn", "option-malformed",
-		"sack-unnegotiated", "timestamps-unnegotiated", "syn-options-changed", "sack-stripped", "timestamps-stripped", "mss-clamped"} {
+		"sack-unnegotiated", "timestamps-unnegotiated", "syn-options-changed", "sack-stripped", "timestamps-stripped", "mss-clamped",
+		"wscale-declined", "slow-setup", "connection-reset"} {
 		assert.True(t, pos[id], "%s: no fixture raises it", id)
 		assert.True(t, neg[id], "%s: no fixture stays clear of it", id)
 	}
@@ -206,19 +228,8 @@ func TestEveryRuleHasPositiveAndNegativeFixtures(t *testing.T) {
 // scenario, and every format and link-layer variant of the clean matrix
 // conversation.
 func TestCleanCapturesRaiseNothingAboveInfo(t *testing.T) {
-	var clean []string
-	for _, pattern := range []string{"lab/*clean/*.pcap", "lab/nat/*.pcap", "lab/seq-offset/*.pcap",
-		"synthetic/format-*", "synthetic/link-*", "synthetic/ipv6-ext-headers.pcap", "synthetic/win-autotuning-normal.pcap"} {
-		m, err := filepath.Glob(filepath.Join(fixtures.Dir(), "captures", pattern))
-		require.NoError(t, err)
-		for _, p := range m {
-			rel, _ := filepath.Rel(filepath.Join(fixtures.Dir(), "captures"), p)
-			clean = append(clean, rel)
-		}
-	}
-	if len(clean) == 0 {
-		fixtures.SkipUnlessCI(t, "no clean fixture captures under %s", fixtures.Dir())
-	}
+	clean := fixtureCaptures(t, "lab/*clean/*.pcap", "lab/nat/*.pcap", "lab/seq-offset/*.pcap",
+		"synthetic/format-*", "synthetic/link-*", "synthetic/ipv6-ext-headers.pcap", "synthetic/win-autotuning-normal.pcap")
 	for _, rel := range clean {
 		t.Run(rel, func(t *testing.T) {
 			_, found := evaluateCapture(t, rel)

@@ -77,9 +77,41 @@ func wscaleStripped(f *analyze.Flow, r *Rule) []Finding {
 	return nil
 }
 
+// synackStrip is the evidence that a device removed window scale from a
+// SYN-ACK that lacks it, answering a SYN that offered it.
+type synackStrip struct {
+	trace  trace
+	traced bool // the layout shows where the option stood
+	// scales: the server's first window is its SYN-ACK window divided by
+	// 2^k, so it applies a shift; over: it put more in flight than the
+	// client's unscaled window allowed.
+	k            capture.Shift
+	scales, over bool
+}
+
+func (x synackStrip) disagree() bool { return x.scales || x.over }
+
+// device reports evidence of a device: a trace in the layout, or a server
+// whose behaviour contradicts its SYN-ACK.
+func (x synackStrip) device() bool { return x.traced || x.disagree() }
+
+func synackStripOf(f *analyze.Flow, ack *analyze.HandshakeSegment) synackStrip {
+	var x synackStrip
+	x.trace, x.traced = removalTrace(&ack.Opts)
+	x.traced = x.traced && x.trace.fits(capture.HasWScale, sizeWScale)
+	x.k, x.scales = divided(ack, &f.Server)
+	x.over = f.Server.OverWindowPackets > 0
+	return x
+}
+
 // synackWithoutWS judges a SYN that offered window scale answered by a
-// SYN-ACK without it.
+// SYN-ACK without it, when something shows a device removed the option
+// (otherwise the server declined: wscale-declined).
 func synackWithoutWS(f *analyze.Flow, r *Rule, syn, ack *analyze.HandshakeSegment) []Finding {
+	x := synackStripOf(f, ack)
+	if !x.device() {
+		return nil
+	}
 	ev := []Evidence{handshakeEvidence("SYN", syn), handshakeEvidence("SYN-ACK", ack)}
 	conf := Low
 	why := "the SYN-ACK carries no option that dates its stack (an old or minimal stack, or Linux SYN cookies without timestamps, cannot scale)"
@@ -87,64 +119,34 @@ func synackWithoutWS(f *analyze.Flow, r *Rule, syn, ack *analyze.HandshakeSegmen
 		conf = Medium
 		why = "the SYN-ACK carries SACK-permitted or timestamps, and every stack that does also implements window scaling"
 	}
-	t, traced := removalTrace(&ack.Opts)
-	traced = traced && t.fits(capture.HasWScale, sizeWScale)
-	if traced {
-		conf, why = max(conf, t.conf), t.what
+	if x.traced {
+		conf, why = max(conf, x.trace.conf), x.trace.what
 	}
-	k, scales := divided(ack, &f.Server)
-	over := f.Server.OverWindowPackets > 0
 	switch {
-	case scales:
+	case x.scales:
 		conf = High
 		why = fmt.Sprintf("the server's first window after the handshake (%d) is its SYN-ACK window (%d) divided by about 2^%d: "+
-			"the server scales its windows, so it sent its SYN-ACK with the option; ", f.Server.Window.First, ack.Window, k) + why
+			"the server scales its windows, so it sent its SYN-ACK with the option; ", f.Server.Window.First, ack.Window, x.k) + why
 		ev = append(ev, firstWindowEvidence("server", &f.Server))
-	case over:
+	case x.over:
 		conf = High
 		why = fmt.Sprintf("the server put up to %s more in flight than the client's unscaled window allowed: it applies a shift "+
 			"the SYN-ACK here does not show; ", Bytes(uint64(f.Server.MaxOverWindow))) + why
 		ev = append(ev, Evidence{Packet: f.Server.FirstOverPacket, What: "first segment beyond the client's unscaled window"})
 	}
-	disagree := scales || over
-	v, vwhy := vantageOf(f)
-	if vwhy != "" {
+	if _, vwhy := vantageOf(f); vwhy != "" {
 		why += "; " + vwhy
 	}
-	if v == nearServer && !traced && !disagree {
-		// The SYN arrived with the option and the SYN-ACK left without it,
-		// next to the server: the server declined.
-		return []Finding{r.finding(Info, Low, Both, why,
-			"the server declined window scaling: the client's SYN reached this capture point with the option, the server's "+
-				"SYN-ACK left without it; no window can exceed 64 KiB",
-			"Enable window scaling on the server (Linux: sysctl net.ipv4.tcp_window_scaling=1; Windows: netsh int tcp show "+
-				"global, receive window auto-tuning level). A device between this capture point and the server could still strip the SYN "+
-				"(bridging firewalls do not change the TTL): a capture on the server host settles it.",
-			ev...)}
+	sev := Warn
+	summary := "window scale removed from the SYN-ACK between the server and this capture point: scaling is off and no window can exceed 64 KiB"
+	if x.disagree() {
+		sev = Error
+		summary = "window scale removed from the SYN-ACK between the server and this capture point: the server scales, the client " +
+			"does not, and each misreads the other's windows"
 	}
-	if disagree || traced {
-		sev := Warn
-		summary := "window scale removed from the SYN-ACK between the server and this capture point: scaling is off and no window can exceed 64 KiB"
-		if disagree {
-			sev = Error
-			summary = "window scale removed from the SYN-ACK between the server and this capture point: the server scales, the client " +
-				"does not, and each misreads the other's windows"
-		}
-		return []Finding{r.finding(sev, conf, Both, why, summary,
-			"Find the device between the server and this capture point that rewrites the SYN-ACK's options (firewall TCP "+
-				"normalization, IPS, SYN proxy, iptables TCPOPTSTRIP) and let it pass option 3 (window scale). "+compareAtBothEnds,
-			ev...)}
-	}
-	sev := Info
-	if conf >= Medium {
-		sev = Warn
-	}
-	return []Finding{r.finding(sev, conf, Both,
-		why+". A server with scaling disabled and a device that strips the option from the SYN beyond this capture point look alike from here",
-		"window scale offered by the client, absent from the SYN-ACK: scaling is off and no window can exceed 64 KiB",
-		"Capture at the server: if the client's SYN arrives there without window scale (or with NOPs in its place), a device "+
-			"on the path strips it; if it arrives with the option and the SYN-ACK leaves without it, the server has scaling "+
-			"disabled (Linux: net.ipv4.tcp_window_scaling; Windows: netsh int tcp show global). "+compareAtBothEnds,
+	return []Finding{r.finding(sev, conf, Both, why, summary,
+		"Find the device between the server and this capture point that rewrites the SYN-ACK's options (firewall TCP "+
+			"normalization, IPS, SYN proxy, iptables TCPOPTSTRIP) and let it pass option 3 (window scale). "+compareAtBothEnds,
 		ev...)}
 }
 

@@ -67,6 +67,12 @@ func windowLimited(f *analyze.Flow, r *Rule) []Finding {
 		if !ok || !t.capped() || p.e.ZeroWindows > 0 {
 			continue // zero windows: the zero-window finding tells the receiver's story
 		}
+		if _, contradicted := windowContradicted(f, p, t); contradicted {
+			continue
+		}
+		if _, _, byLoss := lossBinds(f, p, t); byLoss {
+			continue // loss-limited tells it
+		}
 		sev, conf := Warn, Medium
 		var why string
 		switch {

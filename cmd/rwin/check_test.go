@@ -79,7 +79,7 @@ func TestPolicyThatMustFail(t *testing.T) {
 		"FAIL  " + filepath.Join(lab, "clean", "client.pcap"),
 		"require syn-proxy: expect[0]",
 		"forbid syn-proxy: flow 1 10.71.1.2:50000 → 10.71.2.2:5001: expect[1]",
-		"findings: flow 1 10.71.1.2:50000 → 10.71.2.2:5001: wscale-stripped (warn, medium confidence)",
+		"findings: flow 1 10.71.1.2:50000 → 10.71.2.2:5001: wscale-declined (warn, medium confidence)",
 		"evidence: packet 4: SYN-ACK: mss,sok,ts (no window scale)",
 		"min-rwin: flow 1 10.71.1.2:50000 → 10.71.2.2:5001: client's largest window",
 		"negotiate: flow 1 10.71.1.2:50000 → 10.71.2.2:5001: port 5001 must negotiate scaling; this flow did not",

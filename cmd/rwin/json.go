@@ -72,7 +72,7 @@ func summarize(results []fileResult) summaryRecord {
 			File: r.name, Packets: m.Packets, TCP: m.TCP, Flows: r.flows, Filtered: m.Filtered,
 			NotIP: m.NotIP, NotTCP: m.NotTCP, Fragments: m.Fragments, Truncated: m.Truncated,
 			Malformed: m.Malformed, LinkType: m.LinkType, Encap: m.Encap, TruncOpts: m.TruncOpts, Untimed: m.Untimed,
-			Evicted: m.Analyzer.Evicted, PeakFlows: m.Analyzer.PeakFlows, CutShort: m.CutShort(),
+			Evicted: m.Analyzer.Evicted, Dups: m.Analyzer.Duplicates, PeakFlows: m.Analyzer.PeakFlows, CutShort: m.CutShort(),
 			Warnings: append([]string{}, m.Warnings...),
 		}
 		if r.err != nil {

@@ -65,11 +65,12 @@ type handshakeRecord struct {
 // negotiatedRecord is what the handshake settled; null where the capture
 // cannot tell.
 type negotiatedRecord struct {
-	Scaling     *bool  `json:"scaling"`
-	ClientShift *uint8 `json:"client_shift"`
-	ServerShift *uint8 `json:"server_shift"`
-	SACK        *bool  `json:"sack"`
-	TS          *bool  `json:"ts"`
+	Scaling      *bool  `json:"scaling"`
+	ClientShift  *uint8 `json:"client_shift"`
+	ServerShift  *uint8 `json:"server_shift"`
+	SACK         *bool  `json:"sack"`
+	TS           *bool  `json:"ts"`
+	ScalingBasis string `json:"scaling_basis"`
 }
 
 // rwinRec is the effective receive window one endpoint advertised: the
@@ -119,13 +120,17 @@ type trafficR struct {
 	RetransPackets uint64   `json:"retrans_packets"`
 	RetransBytes   uint64   `json:"retrans_bytes"`
 	ThroughputBPS  *float64 `json:"throughput_bps"`
+	SingleFlight   bool     `json:"single_flight"`
 	CeilingBPS     *float64 `json:"ceiling_bps"`
+	LossCeilingBPS *float64 `json:"loss_ceiling_bps"`
 	MaxInFlight    uint32   `json:"max_in_flight"`
 	AtWindowPct    *float64 `json:"at_window_pct"`
 	ZeroWindows    uint64   `json:"zero_windows"`
 	ZeroWindowMS   float64  `json:"zero_window_ms"`
 	FIN            bool     `json:"fin"`
 	RST            bool     `json:"rst"`
+	IgnoredRSTs    uint64   `json:"ignored_rsts"`
+	Duplicates     uint64   `json:"duplicate_packets"`
 }
 
 // findingRec is a rules.Finding in the result model; E is the evidence
@@ -187,6 +192,7 @@ type fileSummary struct {
 	TruncOpts uint64   `json:"options_truncated"`
 	Untimed   uint64   `json:"untimed_packets"`
 	Evicted   uint64   `json:"evicted_flows"`
+	Dups      uint64   `json:"duplicate_packets"`
 	PeakFlows int      `json:"peak_flows"`
 	CutShort  bool     `json:"cut_short"`
 	Error     *string  `json:"error"`
@@ -234,6 +240,7 @@ func newFlowRecord(file string, f *analyze.Flow, found []rules.Finding) flowReco
 	}
 	r.Negotiated = negotiatedRecord{
 		Scaling: triPtr(f.Negotiated.Scaling), SACK: triPtr(f.Negotiated.SACK), TS: triPtr(f.Negotiated.Timestamps),
+		ScalingBasis: f.Negotiated.ScalingFrom.String(),
 	}
 	if f.Client.Shift.Basis == analyze.BasisNegotiated {
 		r.Negotiated.ClientShift = ptr(uint8(f.Client.Shift.Value))
@@ -256,8 +263,8 @@ func newFlowRecord(file string, f *analyze.Flow, found []rules.Finding) flowReco
 	r.RTT.ToServer = rttStat(f.Client.RTT)
 	r.RTT.ToClient = rttStat(f.Server.RTT)
 	r.Traffic = map[string]trafficR{
-		"client": trafficOf(&f.Client, &f.Server, f.PathRTT()),
-		"server": trafficOf(&f.Server, &f.Client, f.PathRTT()),
+		"client": trafficOf(f, &f.Client, &f.Server, f.PathRTT()),
+		"server": trafficOf(f, &f.Server, &f.Client, f.PathRTT()),
 	}
 	for _, x := range found {
 		r.Findings = append(r.Findings, newFindingRec(&x, evidenceRecords(x.Evidence)))
@@ -352,25 +359,39 @@ func rttStat(s analyze.RTTStats) *rttSampleStat {
 
 // throughputOf is s's goodput in bit/s: the bytes its highest sequence
 // number advanced over the time between its first and last data segment,
-// known when that spans a millisecond or more.
-func throughputOf(s *analyze.Endpoint) (float64, bool) {
+// known when that spans a millisecond or more and is no single flight.
+func throughputOf(f *analyze.Flow, s *analyze.Endpoint) (float64, bool) {
 	span := s.LastData - s.FirstData
-	if s.DataPackets > 1 && span >= int64(time.Millisecond) {
+	if s.DataPackets > 1 && span >= int64(time.Millisecond) && !singleFlight(f, s) {
 		return float64(s.UniqueBytes) * 8 / (float64(span) / 1e9), true
 	}
 	return 0, false
 }
 
+// singleFlight reports data s sent within less than two round trips: one
+// flight the window let go at once, whose spread at the capture point is
+// the link's pacing, not a rate the flow sustains (it can exceed the
+// RWIN/RTT ceiling it sits next to).
+func singleFlight(f *analyze.Flow, s *analyze.Endpoint) bool {
+	rtt := f.PathRTT()
+	return s.DataPackets > 1 && rtt > 0 && s.LastData-s.FirstData < 2*rtt
+}
+
 // trafficOf reports what s sent to r; rtt (ns, 0 if unknown) turns r's
 // median effective window into the RWIN/RTT ceiling on s's throughput.
-func trafficOf(s, r *analyze.Endpoint, rtt int64) trafficR {
+func trafficOf(f *analyze.Flow, s, r *analyze.Endpoint, rtt int64) trafficR {
 	t := trafficR{
 		Packets: s.Packets, Bytes: s.Bytes, DataPackets: s.DataPackets, UniqueBytes: s.UniqueBytes,
 		RetransPackets: s.RetransPackets, RetransBytes: s.RetransBytes, MaxInFlight: s.MaxInFlight,
 		ZeroWindows: s.ZeroWindows, ZeroWindowMS: ms(s.ZeroTime), FIN: s.FINPacket != 0, RST: s.RSTPacket != 0,
+		IgnoredRSTs: s.IgnoredRSTs, Duplicates: s.Duplicates,
 	}
-	if bps, ok := throughputOf(s); ok {
+	if bps, ok := throughputOf(f, s); ok {
 		t.ThroughputBPS = ptr(bps)
+	}
+	t.SingleFlight = singleFlight(f, s)
+	if lc, _, ok := rules.LossCeiling(f, s, r, rtt); ok {
+		t.LossCeilingBPS = ptr(lc)
 	}
 	if rtt > 0 && r.Shift.Basis == analyze.BasisNegotiated && r.Window.Samples > 0 {
 		win := float64(r.Shift.Value.Scale(r.Window.Quantile(0.5)))

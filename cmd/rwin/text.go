@@ -111,6 +111,10 @@ func writeFileHeader(w io.Writer, p palette, r *fileResult) {
 	if m.Analyzer.Evicted > 0 {
 		fmt.Fprintf(w, "  %s\n", p.warn.Sprintf("flow table full: %d flows finished early (raise --max-flows)", m.Analyzer.Evicted))
 	}
+	if d := m.Analyzer.Duplicates; d > 0 {
+		fmt.Fprintf(w, "  %s\n", p.dim.Sprintf("%d duplicate packets (%.1f %%) ignored: copies the capture recorded twice (pktmon, SPAN, merged captures)",
+			d, 100*float64(d)/float64(max(m.TCP, 1))))
+	}
 	if r.err != nil {
 		if m.CutShort() {
 			fmt.Fprintf(w, "  %s\n", p.bad.Sprintf("capture cut short: results cover the %d packets read", m.Packets))
@@ -278,8 +282,10 @@ func flowRow(p palette, f *analyze.Flow, found []rules.Finding) string {
 	}
 	for _, s := range []*analyze.Endpoint{&f.Client, &f.Server} {
 		b = append(b, '\t')
-		if bps, ok := throughputOf(s); ok {
+		if bps, ok := throughputOf(f, s); ok {
 			b = rules.AppendRate(b, bps)
+		} else if singleFlight(f, s) {
+			b = append(b, "1 flight"...)
 		} else {
 			b = append(b, '-')
 		}
@@ -295,6 +301,9 @@ func appendScale(b []byte, f *analyze.Flow) []byte {
 	case analyze.No:
 		return append(b, "off"...)
 	case analyze.Yes:
+		if f.Client.Shift.Basis != analyze.BasisNegotiated {
+			break // a SYN-ACK without its SYN: the client's shift is not known
+		}
 		b = strconv.AppendUint(b, uint64(f.Client.Shift.Value), 10)
 		return strconv.AppendUint(append(b, '/'), uint64(f.Server.Shift.Value), 10)
 	}
@@ -505,11 +514,21 @@ func negotiatedText(f *analyze.Flow) string {
 	var sc string
 	switch n.Scaling {
 	case analyze.Yes:
-		sc = fmt.Sprintf("scaling on (client shift %d, server shift %d)", f.Client.Shift.Value, f.Server.Shift.Value)
+		client := "unknown"
+		if f.Client.Shift.Basis == analyze.BasisNegotiated {
+			client = strconv.Itoa(int(f.Client.Shift.Value))
+		}
+		sc = fmt.Sprintf("scaling on (client shift %s, server shift %d)", client, f.Server.Shift.Value)
 	case analyze.No:
 		sc = "scaling off (windows are used as they are)"
 	default:
 		sc = "scaling unknown"
+	}
+	switch n.ScalingFrom {
+	case analyze.ScalingFromSYNACK:
+		sc += ", settled by the SYN-ACK alone (RFC 7323 §2.2)"
+	case analyze.ScalingFromSYN:
+		sc += ", settled by the SYN alone"
 	}
 	return fmt.Sprintf("%s; SACK %s; timestamps %s", sc, n.SACK, n.Timestamps)
 }
@@ -563,12 +582,24 @@ func trafficText(t trafficR) string {
 	if t.RetransPackets > 0 {
 		s += fmt.Sprintf(", %d retransmitted", t.RetransPackets)
 	}
+	if t.Duplicates > 0 {
+		s += fmt.Sprintf(", %d duplicate copies ignored", t.Duplicates)
+	}
+	if t.IgnoredRSTs > 0 {
+		s += fmt.Sprintf(", %d resets outside the peer's window ignored", t.IgnoredRSTs)
+	}
 	s += ")"
 	if t.ThroughputBPS != nil {
 		s += ", " + rules.Rate(*t.ThroughputBPS)
 	}
+	if t.SingleFlight {
+		s += ", one flight (sent within two round trips: no sustained rate)"
+	}
 	if t.CeilingBPS != nil {
 		s += ", RWIN/RTT ceiling " + rules.Rate(*t.CeilingBPS)
+	}
+	if t.LossCeilingBPS != nil {
+		s += ", loss ceiling " + rules.Rate(*t.LossCeilingBPS)
 	}
 	if t.AtWindowPct != nil && *t.AtWindowPct > 0 {
 		s += fmt.Sprintf(", %.0f%% of data segments at the window", *t.AtWindowPct)

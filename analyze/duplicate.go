@@ -1,0 +1,92 @@
+package analyze
+
+import (
+	"time"
+
+	"rwin/capture"
+)
+
+// Captures record some segments twice: pktmon records a packet at every
+// component it passes (NIC, filter, TCP/IP), a SPAN session that mirrors
+// both the ingress and the egress port copies each frame, and a capture
+// merged with an overlapping one (mergecap) holds both recordings. Such a
+// copy is not a retransmission: counted as one it would inflate the loss
+// rate, end RTT timing (Karn's rule) and shrink throughput. A copy is
+// recognised by headers identical to a segment of the same flow and
+// direction moments before: IP ID, sequence and acknowledgment numbers,
+// flags, length, window and TCP checksum (which covers the payload). A
+// sender's own retransmission differs in the IP ID (Windows and Linux
+// number every IPv4 packet they send) or, failing that, comes at least a
+// round trip after the original: the loss has to be reported first, or a
+// timer to run out.
+
+// recentSlots is the number of segment fingerprints remembered: copies
+// follow their original within a few packets, even on a busy link.
+const recentSlots = 4096
+
+// maxCopyGap is how long after a segment an identical one counts as a
+// copy, when the flow's round trip does not set a shorter limit: pktmon's
+// and a SPAN port's copies come microseconds apart, a capture merged with
+// itself gives them the same timestamp.
+const maxCopyGap = int64(10 * time.Millisecond)
+
+// maxCopyGapByID is maxCopyGap for an IPv4 packet with a non-zero IP ID,
+// which the sender numbered: the same number on the same segment is the
+// same packet, recorded twice, however late the copy was written (two
+// recordings merged with clocks apart). IP ID 0 is what Linux puts on its
+// SYN-ACKs and some stacks on every packet with DF set: there only the
+// time tells a copy from a retransmission.
+const maxCopyGapByID = int64(time.Second)
+
+// recentSegments remembers the fingerprints of the latest segments, in a
+// direct-mapped table: a collision forgets the older segment, so a copy
+// may be missed, never invented (the fingerprint is 64 bits). Fixed size,
+// no allocation per packet.
+type recentSegments [recentSlots]recentSlot
+
+type recentSlot struct {
+	print uint64
+	time  int64
+}
+
+// segmentPrint fingerprints seg within its flow (h is its flowHash) and
+// direction.
+func segmentPrint(seg *capture.Segment, h uint64) uint64 {
+	a := uint64(seg.Seq)<<32 | uint64(seg.Ack)
+	b := uint64(seg.IPID)<<48 | uint64(seg.Checksum)<<32 | uint64(seg.Window)<<16 | uint64(seg.Flags)
+	c := uint64(uint32(seg.Payload)) | uint64(seg.SrcPort)<<32 | uint64(seg.DstPort)<<48
+	return mix(mix(a^h, b), c)
+}
+
+// copyOf reports whether seg, of flow fs (nil for a new flow) with hash
+// h, repeats a segment seen moments before; otherwise it remembers seg.
+func (r *recentSegments) copyOf(seg *capture.Segment, h uint64, fs *flowState) bool {
+	p := segmentPrint(seg, h)
+	s := &r[p&(recentSlots-1)]
+	if fs != nil && s.print == p {
+		gap := seg.Time - s.time
+		if gap < 0 {
+			gap = -gap // merged captures are not strictly in order
+		}
+		if gap <= fs.copyGap(seg) {
+			return true
+		}
+	}
+	s.print, s.time = p, seg.Time
+	return false
+}
+
+// copyGap is how far apart an identical segment may come and still be a
+// copy: maxCopyGapByID for a numbered IPv4 packet; else maxCopyGap, or
+// half the flow's round trip through the capture point if that is
+// shorter, since no retransmission can follow its original sooner than a
+// round trip.
+func (fs *flowState) copyGap(seg *capture.Segment) int64 {
+	if !seg.IPv6 && seg.IPID != 0 {
+		return maxCopyGapByID
+	}
+	if rtt := fs.PathRTT(); rtt > 0 && rtt/2 < maxCopyGap {
+		return rtt / 2
+	}
+	return maxCopyGap
+}
