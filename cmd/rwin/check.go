@@ -68,6 +68,9 @@ Flags:
 		fset.Usage()
 		return exitInput, errUsage
 	}
+	if err := checkTableFlags("check", o.cfg); err != nil {
+		return exitInput, err
+	}
 	if o.format != "text" && o.format != "json" {
 		return exitInput, fmt.Errorf("check: unknown format %q (want text or json)", o.format)
 	}
@@ -184,9 +187,13 @@ func checkOne(p *rules.Policy, name string, cfg analyze.Config, stdin io.Reader)
 	return res
 }
 
-// violationCount returns the violations of a run.
-func violationCount(results []checked) (failed, violations int) {
+// violationCount returns the violations of a run, and how many captures
+// could not be read to their end (each an ERROR, the run's exit 2).
+func violationCount(results []checked) (failed, violations, unread int) {
 	for _, r := range results {
+		if r.err != nil {
+			unread++
+		}
 		if !r.verdict.OK() {
 			failed++
 		}
@@ -194,7 +201,7 @@ func violationCount(results []checked) (failed, violations int) {
 			violations += len(c.Violations)
 		}
 	}
-	return failed, violations
+	return failed, violations, unread
 }
 
 // flowLabel names a flow in a violation: "flow 3 10.0.0.1:50000 → 10.0.0.2:3389".
@@ -218,12 +225,12 @@ func writeCheckText(out io.Writer, p *rules.Policy, results []checked, unmatched
 		}
 		switch {
 		case r.err != nil:
-			fmt.Fprintf(w, "ERROR %s  %s\n", r.name, oneLine(r.err.Error()))
+			fmt.Fprintf(w, "ERROR %s  %s\n", shown(r.name), oneLine(r.err.Error()))
 		case r.verdict.OK():
-			fmt.Fprintf(w, "PASS  %s  (%s)\n", r.name, note)
+			fmt.Fprintf(w, "PASS  %s  (%s)\n", shown(r.name), note)
 			continue
 		default:
-			fmt.Fprintf(w, "FAIL  %s  (%s)\n", r.name, note)
+			fmt.Fprintf(w, "FAIL  %s  (%s)\n", shown(r.name), note)
 		}
 		for _, c := range r.verdict.Checks {
 			for _, v := range c.Violations {
@@ -231,21 +238,24 @@ func writeCheckText(out io.Writer, p *rules.Policy, results []checked, unmatched
 				if v.Flow != nil {
 					fmt.Fprintf(w, "%s: ", flowLabel(v.Flow))
 				}
-				fmt.Fprintln(w, v.Message)
+				fmt.Fprintln(w, oneLine(v.Message))
 				if v.Finding != nil {
 					for _, e := range v.Finding.Evidence {
-						fmt.Fprintf(w, "      evidence: packet %d: %s\n", e.Packet, e.What)
+						fmt.Fprintf(w, "      evidence: packet %d: %s\n", e.Packet, shown(e.What))
 					}
 				}
 			}
 		}
 	}
 	for _, x := range unmatched {
-		fmt.Fprintf(w, "note: expect[%d] (%s) matched none of the captures\n", x.Index, x.Captures)
+		fmt.Fprintf(w, "note: expect[%d] (%s) matched none of the captures\n", x.Index, shown(x.Captures))
 	}
-	failed, violations := violationCount(results)
-	fmt.Fprintf(w, "check: %s, %d failed, %s (policy %s)\n", plural(len(results), "capture"), failed,
-		plural(violations, "violation"), p.Path())
+	failed, violations, unread := violationCount(results)
+	fmt.Fprintf(w, "check: %s, %d failed, ", plural(len(results), "capture"), failed)
+	if unread > 0 {
+		fmt.Fprintf(w, "%d could not be read, ", unread)
+	}
+	fmt.Fprintf(w, "%s (policy %s)\n", plural(violations, "violation"), shown(p.Path()))
 	return w.Flush()
 }
 
@@ -257,6 +267,7 @@ type checkRecord struct {
 	OK         bool                 `json:"ok"`
 	Failed     int                  `json:"failed"`
 	Violations int                  `json:"violations"`
+	Unread     int                  `json:"unread"`
 	Captures   []checkCaptureRecord `json:"captures"`
 	Unmatched  []unmatchedRecord    `json:"unmatched_expectations"`
 }
@@ -293,8 +304,8 @@ type unmatchedRecord struct {
 }
 
 func writeCheckJSON(out io.Writer, p *rules.Policy, results []checked, unmatched []rules.Expectation) error {
-	failed, violations := violationCount(results)
-	doc := checkRecord{Type: "check", Schema: schemaVersion, Policy: p.Path(), Failed: failed, Violations: violations,
+	failed, violations, unread := violationCount(results)
+	doc := checkRecord{Type: "check", Schema: schemaVersion, Policy: p.Path(), Failed: failed, Violations: violations, Unread: unread,
 		Captures: []checkCaptureRecord{}, Unmatched: []unmatchedRecord{}}
 	doc.OK = failed == 0
 	for _, r := range results {

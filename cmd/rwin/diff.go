@@ -52,6 +52,9 @@ Flags:
 		fs.Usage()
 		return exitInput, errUsage
 	}
+	if err := checkTableFlags("diff", o.cfg); err != nil {
+		return exitInput, err
+	}
 	for i, f := range pos {
 		if f == "-" {
 			return exitInput, fmt.Errorf("diff: captures are read twice, so standard input (-) cannot be one")

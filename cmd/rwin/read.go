@@ -95,6 +95,9 @@ Flags:
 	if countOf(o.files, "-") > 1 {
 		return exitInput, fmt.Errorf("read: standard input (-) can be read only once")
 	}
+	if err := checkTableFlags("read", o.cfg); err != nil {
+		return exitInput, err
+	}
 	switch o.format {
 	case "text", "json", "ndjson":
 	default:
@@ -141,7 +144,7 @@ Flags:
 			fmt.Fprintf(stderr, "rwin: warning: %s\n", oneLine(w))
 		}
 		if r.sum.MoreWarned > 0 {
-			fmt.Fprintf(stderr, "rwin: warning: %s: %d more packet warnings not shown\n", r.name, r.sum.MoreWarned)
+			fmt.Fprintf(stderr, "rwin: warning: %s: %d more packet warnings not shown\n", shown(r.name), r.sum.MoreWarned)
 		}
 		if r.err != nil {
 			msg := oneLine(r.err.Error())
@@ -182,6 +185,19 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 // lingerHelp documents --linger for every command that reads captures.
 var lingerHelp = fmt.Sprintf("how long (capture time) an unanswered, data-less or half-closed flow is kept for late packets; "+
 	"one that ended cleanly (RST, or both FINs acknowledged) leaves after at most %v", analyze.DefaultClosedLinger)
+
+// checkTableFlags rejects a --linger or --max-flows that makes no sense,
+// as rwin live does: a flow table of no flows, or flows that leave before
+// they arrive.
+func checkTableFlags(cmd string, cfg analyze.Config) error {
+	switch {
+	case cfg.Linger <= 0:
+		return fmt.Errorf("%s: --linger must be positive (got %v)", cmd, cfg.Linger)
+	case cfg.MaxFlows < 1:
+		return fmt.Errorf("%s: --max-flows must be at least 1 (got %d)", cmd, cfg.MaxFlows)
+	}
+	return nil
+}
 
 // usageResult is what a command returns when its flags do not parse:
 // success for -h, which printed the usage, a usage error otherwise (the

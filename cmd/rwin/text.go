@@ -88,7 +88,7 @@ func writeText(out io.Writer, results []fileResult, verbose bool, p palette) err
 
 func writeFileHeader(w io.Writer, p palette, r *fileResult) {
 	m := &r.sum
-	fmt.Fprintf(w, "%s  %d packets, %d TCP, %s", p.head.Sprint(r.name), m.Packets, m.TCP, plural(r.flows, "flow"))
+	fmt.Fprintf(w, "%s  %d packets, %d TCP, %s", p.head.Sprint(shown(r.name)), m.Packets, m.TCP, plural(r.flows, "flow"))
 	if m.Packets > 0 {
 		fmt.Fprintf(w, ", %s", durationString(m.LastTime-m.FirstTime))
 	}
