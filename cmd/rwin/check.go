@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -23,6 +24,7 @@ import (
 type checkOptions struct {
 	policy string
 	junit  string
+	force  bool
 	format string
 	cfg    analyze.Config
 }
@@ -41,6 +43,7 @@ func cmdCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, er
 	fset.SetOutput(stderr)
 	fset.StringVar(&o.policy, "policy", "", "the policy `file` (JSON) to apply")
 	fset.StringVar(&o.junit, "junit", "", "also write JUnit XML to this `file`: one test case per capture and check")
+	fset.BoolVar(&o.force, "force", false, "replace the --junit file if it exists (never through a symbolic link)")
 	fset.StringVar(&o.format, "format", "text", "output `format`: text or json")
 	fset.IntVar(&o.cfg.MaxFlows, "max-flows", analyze.DefaultMaxFlows, "cap on live flows per capture")
 	fset.DurationVar(&o.cfg.Linger, "linger", analyze.DefaultLinger, lingerHelp)
@@ -85,6 +88,17 @@ Flags:
 	if countOf(files, "-") > 1 {
 		return exitInput, fmt.Errorf("check: standard input (-) can be read only once")
 	}
+	var junit *os.File
+	if o.junit != "" {
+		// Opened before the captures are read, so a file that may not be
+		// replaced stops the run before the work rather than after.
+		if junit, err = createOutput(o.junit, 0o644, o.force); err != nil {
+			if errors.Is(err, errOutputExists) {
+				return exitInput, fmt.Errorf("check: --junit %w (give --force to replace it)", err)
+			}
+			return exitInput, fmt.Errorf("check: --junit %w", err)
+		}
+	}
 	results := checkAll(policy, files, o.cfg, stdin)
 	unmatched := policy.Unmatched(files)
 
@@ -94,13 +108,13 @@ Flags:
 	default:
 		err = writeCheckText(stdout, policy, results, unmatched)
 	}
+	if junit != nil {
+		if jerr := writeJUnit(junit, results); err == nil {
+			err = jerr
+		}
+	}
 	if err != nil {
 		return exitInput, fmt.Errorf("check: writing output: %w", err)
-	}
-	if o.junit != "" {
-		if err := writeJUnitFile(o.junit, results); err != nil {
-			return exitInput, fmt.Errorf("check: %w", err)
-		}
 	}
 	code := exitOK
 	for _, r := range results {
@@ -403,14 +417,19 @@ func junitOf(results []checked) junitSuites {
 	return doc
 }
 
-func writeJUnitFile(path string, results []checked) error {
+// writeJUnit writes the JUnit XML report to f, opened by createOutput
+// before the captures were read, and closes it.
+func writeJUnit(f *os.File, results []checked) error {
 	b, err := xml.MarshalIndent(junitOf(results), "", "  ")
-	if err != nil {
-		return fmt.Errorf("junit: %w", err)
+	if err == nil {
+		b = append([]byte(xml.Header), append(b, '\n')...)
+		_, err = f.Write(b)
 	}
-	b = append([]byte(xml.Header), append(b, '\n')...)
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		return fmt.Errorf("junit: %w", err)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("--junit %s: %w", f.Name(), err)
 	}
 	return nil
 }

@@ -138,7 +138,7 @@ func cmdLive(args []string, stdout, stderr io.Writer) (int, error) {
 	var pcapOut *bufio.Writer
 	var pw *capture.PcapWriter
 	if o.write != "" {
-		f, err := os.Create(o.write)
+		f, err := createOutput(o.write, 0o644, false)
 		if err != nil {
 			return exitInput, fmt.Errorf("live: -w: %w", err)
 		}
