@@ -28,6 +28,7 @@ type readOptions struct {
 	palette  palette     // text: colors of the rows rendered as flows finish
 	stream   *flowStream // ndjson: where flow records go as flows finish
 	progress *progress   // the progress line on a terminal's stderr, or nil
+	intr     *interrupt  // ends the reading on SIGINT or SIGTERM
 }
 
 // fileResult is everything one input produced.
@@ -125,6 +126,11 @@ Flags:
 	if os.Getenv("GOGC") == "" {
 		defer debug.SetGCPercent(debug.SetGCPercent(readGCPercent))
 	}
+	o.intr = catchInterrupt()
+	defer o.intr.release()
+	if countOf(o.files, "-") > 0 {
+		stdin = o.intr.reader(stdin)
+	}
 	results := readAll(o, stdin)
 	o.progress.stop()
 	switch o.format {
@@ -139,6 +145,10 @@ Flags:
 		return exitInput, fmt.Errorf("writing output: %w", err)
 	}
 	code := exitOK
+	if sig := o.intr.signal(); sig != nil {
+		fmt.Fprintf(stderr, "rwin: stopped by %s: the results cover the packets read before it\n", sigName(sig))
+		code = exitCode(sig)
+	}
 	for _, r := range results {
 		for _, w := range r.sum.Warnings {
 			fmt.Fprintf(stderr, "rwin: warning: %s\n", oneLine(w))
@@ -152,7 +162,9 @@ Flags:
 				msg += fmt.Sprintf(" (results cover the %d packets read before the cut)", r.sum.Packets)
 			}
 			fmt.Fprintf(stderr, "rwin: %s\n", msg)
-			code = exitInput
+			if code == exitOK {
+				code = exitInput
+			}
 		}
 	}
 	return code, nil
@@ -283,7 +295,7 @@ func readOne(name string, o readOptions, stdin io.Reader) fileResult {
 		return res
 	}
 	defer src.Close()
-	src = o.progress.source(name, src)
+	src = o.intr.source(o.progress.source(name, src))
 	var keep func(*capture.Packet) bool
 	var filter *capture.Filter
 	if o.filter != "" {
