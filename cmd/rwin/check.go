@@ -81,9 +81,12 @@ Flags:
 	if err != nil {
 		return exitInput, fmt.Errorf("check: %w", err)
 	}
-	files, err := expandCaptures(pos)
+	files, notes, err := expandCaptures(pos)
 	if err != nil {
 		return exitInput, fmt.Errorf("check: %w", err)
+	}
+	for _, n := range notes {
+		fmt.Fprintf(stderr, "rwin: check: note: %s\n", oneLine(n))
 	}
 	if countOf(files, "-") > 1 {
 		return exitInput, fmt.Errorf("check: standard input (-) can be read only once")
@@ -132,9 +135,10 @@ Flags:
 var captureExts = []string{".pcap", ".pcapng", ".cap"}
 
 // expandCaptures replaces each directory among the arguments by the
-// captures under it, in lexical order.
-func expandCaptures(args []string) ([]string, error) {
-	var out []string
+// captures under it, in lexical order. A FIFO, socket or device found
+// there is skipped with a note: reading one could wait forever, and it
+// was not named on purpose.
+func expandCaptures(args []string) (out, notes []string, err error) {
 	for _, a := range args {
 		st, err := os.Stat(a)
 		if a == "-" || (err == nil && !st.IsDir()) {
@@ -142,27 +146,32 @@ func expandCaptures(args []string) ([]string, error) {
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		var found []string
 		err = filepath.WalkDir(a, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
 			}
-			if !d.IsDir() && slices.Contains(captureExts, strings.ToLower(filepath.Ext(p))) {
-				found = append(found, p)
+			if d.IsDir() || !slices.Contains(captureExts, strings.ToLower(filepath.Ext(p))) {
+				return nil
 			}
+			if st, err := os.Stat(p); err == nil && !st.Mode().IsRegular() {
+				notes = append(notes, fmt.Sprintf("skipped %s: %s, not a capture file", p, streamKind(st.Mode())))
+				return nil
+			}
+			found = append(found, p)
 			return nil
 		})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if len(found) == 0 {
-			return nil, fmt.Errorf("%s: no captures (%s) in this directory", a, strings.Join(captureExts, ", "))
+			return nil, nil, fmt.Errorf("%s: no captures (%s) in this directory", a, strings.Join(captureExts, ", "))
 		}
 		out = append(out, found...)
 	}
-	return out, nil
+	return out, notes, nil
 }
 
 // checkAll judges the captures, several at once, in the order given.
