@@ -1,7 +1,7 @@
 package main
 
 import (
-	"encoding/json"
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -27,6 +27,7 @@ type readOptions struct {
 	cfg      analyze.Config
 	palette  palette     // text: colors of the rows rendered as flows finish
 	stream   *flowStream // ndjson: where flow records go as flows finish
+	json     *jsonStream // json: the document flow records go to
 	progress *progress   // the progress line on a terminal's stderr, or nil
 	intr     *interrupt  // ends the reading on SIGINT or SIGTERM
 }
@@ -38,7 +39,6 @@ type fileResult struct {
 	severity map[string]int // findings by severity, over every flow
 	listed   []*listedFlow  // text: the flows the table lists, in ID order
 	unlisted int            // text: flows beyond maxListed left out
-	records  []json.RawMessage
 	sum      analyze.Summary
 	err      error // could not open, or reading ended early
 	outErr   error // a flow record could not be encoded
@@ -117,10 +117,13 @@ Flags:
 	}
 
 	o.palette = newPalette(useColor)
-	if o.format == "ndjson" {
+	switch o.format {
+	case "ndjson":
 		o.stream = newFlowStream(stdout)
+	case "json":
+		o.json = newJSONStream(stdout)
 	}
-	if o.format != "ndjson" || !isTerminal(stdout) { // NDJSON lines would overwrite it
+	if o.format == "text" || !isTerminal(stdout) { // records as they come would overwrite it
 		o.progress = startProgress(stderr, o.files)
 	}
 	if os.Getenv("GOGC") == "" {
@@ -135,7 +138,10 @@ Flags:
 	o.progress.stop()
 	switch o.format {
 	case "json":
-		err = writeJSON(stdout, results)
+		err = o.json.close(summarize(results))
+		for _, r := range results {
+			err = cmp.Or(err, r.outErr)
+		}
 	case "ndjson":
 		err = o.stream.close(summarize(results))
 	default:
@@ -260,10 +266,16 @@ func looksLikePath(s string) bool {
 }
 
 // readAll analyzes the inputs, several at once (one per CPU), and returns
-// their results in the order given.
+// their results in the order given. For --format json, whose document
+// lists the inputs' flows one input after the other as they finish, one
+// at a time (each still analyzed and encoded on every CPU).
 func readAll(o readOptions, stdin io.Reader) []fileResult {
 	results := make([]fileResult, len(o.files))
-	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	parallel := runtime.GOMAXPROCS(0)
+	if o.format == "json" {
+		parallel = 1
+	}
+	sem := make(chan struct{}, parallel)
 	var wg sync.WaitGroup
 	for i, name := range o.files {
 		wg.Add(1)
