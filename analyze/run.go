@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"time"
 
 	"rwin/capture"
 )
@@ -20,16 +21,20 @@ type Summary struct {
 	// Packets counts every frame read; TCP those decoded to a segment.
 	Packets, TCP uint64
 	// Frames not analyzed, by reason.
-	Filtered   uint64 // rejected by the BPF filter
-	NotIP      uint64 // ARP, LLDP, …
-	NotTCP     uint64 // UDP, ICMP, …
-	Fragments  uint64 // non-first IP fragments
-	Truncated  uint64 // the snaplen cut the fixed TCP header
-	Malformed  uint64 // headers that contradict themselves
-	LinkType   uint64 // link types rwin does not decode
-	TruncOpts  uint64 // TCP segments whose options the snaplen cut
-	FirstTime  int64  // earliest frame timestamp, ns
-	LastTime   int64  // latest frame timestamp, ns
+	Filtered  uint64 // rejected by the BPF filter
+	NotIP     uint64 // ARP, LLDP, …
+	NotTCP    uint64 // UDP, ICMP, …
+	Fragments uint64 // non-first IP fragments
+	Truncated uint64 // the snaplen cut the fixed TCP header
+	Malformed uint64 // headers that contradict themselves
+	LinkType  uint64 // link types rwin does not decode
+	TruncOpts uint64 // TCP segments whose options the snaplen cut
+	FirstTime int64  // earliest frame timestamp, ns (see MaxTimeStepBack)
+	LastTime  int64  // latest frame timestamp, ns
+	// StepsBack counts frames whose timestamp is earlier than the frame
+	// before: a clock stepped back, or captures merged out of order.
+	StepsBack  uint64
+	prevTime   int64
 	Analyzer   Stats
 	Warnings   []string // the first per-packet warnings, one line each
 	MoreWarned uint64   // warnings beyond those kept
@@ -37,6 +42,13 @@ type Summary struct {
 	// capture.ErrTruncated when the capture was cut short.
 	Err error
 }
+
+// MaxTimeStepBack is how far a packet's timestamp may lie before the
+// start of its capture or flow and still move that start back, in ns:
+// packets reordered across NIC queues or by -i any are microseconds
+// apart, while one stamped by a stepped clock can be decades off (a
+// 472,222-hour "duration"), and is warned about instead.
+const MaxTimeStepBack = int64(time.Second)
 
 // CutShort reports whether the input ended in the middle of a record.
 func (s *Summary) CutShort() bool { return errors.Is(s.Err, capture.ErrTruncated) }
@@ -163,9 +175,20 @@ func (s *Summary) add(pkt *capture.Packet, keep func(*capture.Packet) bool, dec 
 // reporting whether it is a TCP segment to analyze.
 func (s *Summary) decode(pkt *capture.Packet, keep func(*capture.Packet) bool, dec *capture.Decoder, seg *capture.Segment) bool {
 	s.Packets++
-	if s.Packets == 1 || pkt.Time < s.FirstTime {
+	switch {
+	case s.Packets == 1:
 		s.FirstTime = pkt.Time
+	case pkt.Time < s.prevTime:
+		if s.StepsBack == 0 {
+			s.warn("%s: packet %d: its timestamp is %v before the previous packet's (a clock stepped back, or captures merged out of order); "+
+				"durations leave out steps back of more than %v", s.Source, pkt.Index, time.Duration(s.prevTime-pkt.Time), time.Duration(MaxTimeStepBack))
+		}
+		s.StepsBack++
+		if pkt.Time < s.FirstTime && s.FirstTime-pkt.Time <= MaxTimeStepBack {
+			s.FirstTime = pkt.Time
+		}
 	}
+	s.prevTime = pkt.Time
 	s.LastTime = max(s.LastTime, pkt.Time)
 	if keep != nil && !keep(pkt) {
 		s.Filtered++

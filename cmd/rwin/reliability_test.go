@@ -1,14 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"rwin/capture"
 	"rwin/fixtures"
 )
 
@@ -106,5 +110,47 @@ func TestFileNamesCannotDriveTheTerminal(t *testing.T) {
 				assert.NotContains(t, s, "\r")
 			}
 		})
+	}
+}
+
+// TestClockSteppedBackIsWarnedNotADuration: a packet stamped decades
+// before its neighbours (a clock stepped back) is warned about; the
+// capture and its flows keep their real durations, not 472,222 hours.
+func TestClockSteppedBackIsWarnedNotADuration(t *testing.T) {
+	src, err := capture.Open(fixtureCapture(t, "port-reuse.pcap"))
+	require.NoError(t, err)
+	var file bytes.Buffer
+	w, err := capture.NewPcapWriter(&file, capture.LinkEthernet, 262144)
+	require.NoError(t, err)
+	for i := 0; ; i++ {
+		var p capture.Packet
+		if err := src.Next(&p); err != nil {
+			require.ErrorIs(t, err, io.EOF)
+			break
+		}
+		if i == 5 {
+			p.Time = 0 // 1970
+		}
+		require.NoError(t, w.Write(&p))
+	}
+	src.Close()
+
+	code, out, stderr := rwinRun(t, file.Bytes(), "read", "--color", "never", "-")
+	assert.Equal(t, exitOK, code)
+	assert.Contains(t, out, "-  76 packets, 76 TCP, 2 flows, 1.078s\n")
+	assert.NotRegexp(t, `\d+h\d+m`, out, "no duration in hours")
+	assert.Regexp(t, `rwin: warning: -: packet 6: its timestamp is .* before the previous packet's`, stderr)
+
+	code, out, _ = rwinRun(t, file.Bytes(), "read", "--format", "ndjson", "-")
+	assert.Equal(t, exitOK, code)
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var rec struct {
+			Type     string   `json:"type"`
+			Duration *float64 `json:"duration_s"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(line), &rec))
+		if rec.Duration != nil {
+			assert.Less(t, *rec.Duration, 2.0, "flow duration in seconds")
+		}
 	}
 }
