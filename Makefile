@@ -14,7 +14,7 @@ BUILD_PKGS := libpcap-dev
 TEST_PKGS  := libpcap-dev tshark tcpdump iptables iproute2 prometheus systemd logrotate
 DEMO_CAPTURE ?= fixtures/captures/lab/rdp-ws-strip-syn/server.pcap
 
-.PHONY: all build demo test check deps-build deps-test fixtures fuzz bench pgo soak
+.PHONY: all build demo test check deps-build deps-test fixtures fuzz bench pgo soak stress
 
 all: build
 
@@ -62,6 +62,29 @@ bench: build
 	$(BENCH_DIR)/bench -gen $(BENCH_DIR)/bench.pcap
 	$(BENCH_DIR)/bench -gen-flood $(BENCH_DIR)/flood.pcap
 	$(BENCH_DIR)/bench -run $(BENCH_DIR)/bench.pcap -flood $(BENCH_DIR)/flood.pcap -rwin ./rwin
+
+# rwin on multi-million-flow captures (not part of make test; a few
+# minutes): generates a 3-million-SYN flood (STRESS_SYNS) and a smaller
+# one to diff against itself under BENCH_DIR, runs read in every format
+# and diff under /usr/bin/time, and fails when a peak RSS exceeds the
+# bound README.md documents ("Reliability").
+stress: build
+	@$(MAKE) --no-print-directory deps-test TEST_PKGS=time
+	@mkdir -p $(BENCH_DIR)
+	$(GO) build -o $(BENCH_DIR)/bench ./fixtures/bench
+	fixtures/bench/stress.sh ./rwin $(BENCH_DIR)/bench $(BENCH_DIR)/stress
+
+# Every fuzz target for FUZZTIME each. The fuzzer minimizes each input
+# that finds new code before going on; -fuzzminimizetime bounds that, or
+# a target with kilobyte inputs spends its time minimizing.
+FUZZTIME ?= 30s
+fuzz: deps-build
+	@for pkg in ./capture ./analyze ./rules ./cmd/rwin ./fixtures/lab; do \
+		for t in $$($(GO) test $$pkg -list '^Fuzz' | grep '^Fuzz'); do \
+			echo "== $$pkg $$t"; \
+			$(GO) test $$pkg -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 100x || exit 1; \
+		done; \
+	done
 
 # The CPU profile rwin is built with (profile-guided optimization: go build
 # applies cmd/rwin/default.pgo on its own). It profiles BenchmarkRead, rwin

@@ -12,10 +12,14 @@ import (
 // FuzzDiff feeds two arbitrary captures to Diff: whatever the bytes, it
 // must not panic, and every pair must point at flows it reports. The
 // seeds are a synthetic pair through a NAT that offsets sequence numbers
-// and loses a segment, a capture diffed with itself, and a cut one.
+// and loses a segment, a capture diffed with itself, and a cut one. They
+// are kept to a few kilobytes: the fuzzer minimizes every input that
+// finds new code, one byte at a time, and on the 80 KB seeds this once
+// had it spent minutes per input (43 executions in 3 minutes); now it
+// runs about a thousand a second.
 func FuzzDiff(f *testing.F) {
 	c := baseConn()
-	c.response = 8 << 10
+	c.request, c.response = 40, 3000
 	p := basePath()
 	p.nat, p.seqOffset, p.lose = netip.MustParseAddrPort("203.0.113.7:61001"), 99, map[int]bool{2: true}
 	a, b := writeSynth(f, f.TempDir(), []synthConn{c}, []synthPath{p})
@@ -31,6 +35,9 @@ func FuzzDiff(f *testing.F) {
 	f.Add(da, da)
 	f.Add(db[:len(db)/2], da)
 	f.Fuzz(func(t *testing.T, x, y []byte) {
+		if len(x)+len(y) > 64<<10 {
+			return // larger inputs find nothing more, slowly
+		}
 		opener := func(b []byte, name string) Opener {
 			return func() (capture.Source, error) { return capture.NewReader(bytes.NewReader(b), name) }
 		}

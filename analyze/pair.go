@@ -357,8 +357,8 @@ func tokenFlows(refs []pairTokenRef) int {
 	return n
 }
 
-// candidates collects every pair of flows that share a distinctive token,
-// a 4-tuple or an initial sequence number.
+// candidates collects the pairs of flows that share a distinctive token,
+// a 4-tuple or an initial sequence number: at most a few per flow.
 func pairCandidates(a, b *sideIndex) []*pairCandidate {
 	ia, ib := buildTokenIndex(a), buildTokenIndex(b)
 	byPair := make(map[[2]int]*pairCandidate)
@@ -378,27 +378,51 @@ func pairCandidates(a, b *sideIndex) []*pairCandidate {
 			}
 		}
 	}
-	byKey := make(map[flowKey][]int)
+	// The 4-tuple and ISN joins are bounded as the tokens are: a 4-tuple
+	// reused by thousands of connections, or one ISN on thousands of
+	// flows, made every pair of them a candidate (4,000 SYNs on one
+	// 4-tuple: 53 s and 5 GB). Connections on one 4-tuple follow each
+	// other in the same order at both capture points, so the k-th of A
+	// joins B's k-th and its commonToken neighbors either side; an ISN on
+	// more than commonToken flows of either capture joins nothing (it
+	// scores nothing either, see evaluate).
+	byKeyA, byKeyB := make(map[flowKey][]int), make(map[flowKey][]int)
+	for i := range a.obs.inc.flows {
+		byKeyA[a.obs.inc.flows[i].key] = append(byKeyA[a.obs.inc.flows[i].key], i)
+	}
 	for i := range b.obs.inc.flows {
-		byKey[b.obs.inc.flows[i].key] = append(byKey[b.obs.inc.flows[i].key], i)
+		byKeyB[b.obs.inc.flows[i].key] = append(byKeyB[b.obs.inc.flows[i].key], i)
+	}
+	for k, as := range byKeyA {
+		bs := byKeyB[k]
+		if len(as) == 1 && len(bs) == 1 {
+			addCommonHits(get(as[0], bs[0]), a, b, ia)
+			continue
+		}
+		for rank, i := range as {
+			lo, hi := 0, len(bs)
+			if len(as) > commonToken || len(bs) > commonToken {
+				lo, hi = max(0, rank-commonToken), min(len(bs), rank+commonToken+1)
+			}
+			for _, j := range bs[min(lo, hi):hi] {
+				get(i, j)
+			}
+		}
 	}
 	isnB := make(map[capture.Seq][]int)
 	for i, fi := range b.flowOf {
 		if fi >= 0 {
 			for _, hs := range []*HandshakeSegment{&b.flows[fi].SYN, &b.flows[fi].SYNACK} {
-				if hs.Seen {
+				if hs.Seen && b.isnFlows[hs.ISN] <= commonToken {
 					isnB[hs.ISN] = append(isnB[hs.ISN], i)
 				}
 			}
 		}
 	}
 	for i := range a.obs.inc.flows {
-		for _, j := range byKey[a.obs.inc.flows[i].key] {
-			get(i, j)
-		}
 		if fi := a.flowOf[i]; fi >= 0 {
 			for _, hs := range []*HandshakeSegment{&a.flows[fi].SYN, &a.flows[fi].SYNACK} {
-				if hs.Seen {
+				if hs.Seen && a.isnFlows[hs.ISN] <= commonToken {
 					for _, j := range isnB[hs.ISN] {
 						get(i, j)
 					}
@@ -415,6 +439,39 @@ func pairCandidates(a, b *sideIndex) []*pairCandidate {
 		return cmp.Or(cmp.Compare(x.a, y.a), cmp.Compare(x.b, y.b))
 	})
 	return out
+}
+
+// addCommonHits adds to c, a pairing of the only flow on a 4-tuple in
+// each capture, the sampled segments the two flows share through tokens
+// too common to index (parallel connections with the same timestamps,
+// IP IDs or payloads: a test rig, a capture diffed with itself). A
+// common token tells nothing about which flow to pair, but once the
+// 4-tuple has said, segments that match one by one, at the sequence
+// offset the direction's other hits agree on (see evaluate), say it is
+// the same connection. The sketches are sorted by token, so this is a
+// merge of a few dozen samples.
+func addCommonHits(c *pairCandidate, a, b *sideIndex, indexed map[uint64][]pairTokenRef) {
+	for da := range 2 {
+		for db := range 2 {
+			for sig := range sampledSignals {
+				x := a.obs.flows[c.a].sk[da][sig].s
+				y := b.obs.flows[c.b].sk[db][sig].s
+				for len(x) > 0 && len(y) > 0 {
+					switch {
+					case x[0].h < y[0].h:
+						x = x[1:]
+					case x[0].h > y[0].h:
+						y = y[1:]
+					default:
+						if _, distinctive := indexed[x[0].h]; !distinctive && !x[0].dup && !y[0].dup {
+							c.hits = append(c.hits, pairHit{signal: x[0].sig, da: uint8(da), db: uint8(db), sa: &x[0], sb: &y[0]})
+						}
+						x, y = x[1:], y[1:]
+					}
+				}
+			}
+		}
+	}
 }
 
 // timingSlack is how far a flow's own clock offset may stray from the

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"time"
 
 	"rwin/capture"
 )
@@ -33,9 +34,13 @@ type Summary struct {
 	TruncOpts uint64 // TCP segments whose options the snaplen cut
 	// Untimed counts packets the capture gave no timestamp (pcapng
 	// Simple Packet Blocks); FirstTime and LastTime leave them out.
-	Untimed    uint64
-	FirstTime  int64 // earliest frame timestamp, ns
-	LastTime   int64 // latest frame timestamp, ns
+	Untimed   uint64
+	FirstTime int64 // earliest frame timestamp, ns (see MaxTimeStepBack)
+	LastTime  int64 // latest frame timestamp, ns
+	// StepsBack counts frames whose timestamp is earlier than the frame
+	// before: a clock stepped back, or captures merged out of order.
+	StepsBack  uint64
+	prevTime   int64
 	Analyzer   Stats
 	Warnings   []string // the first per-packet warnings, one line each
 	MoreWarned uint64   // warnings beyond those kept
@@ -43,6 +48,13 @@ type Summary struct {
 	// capture.ErrTruncated when the capture was cut short.
 	Err error
 }
+
+// MaxTimeStepBack is how far a packet's timestamp may lie before the
+// start of its capture or flow and still move that start back, in ns:
+// packets reordered across NIC queues or by -i any are microseconds
+// apart, while one stamped by a stepped clock can be decades off (a
+// 472,222-hour "duration"), and is warned about instead.
+const MaxTimeStepBack = int64(time.Second)
 
 // CutShort reports whether the input ended in the middle of a record.
 func (s *Summary) CutShort() bool { return errors.Is(s.Err, capture.ErrTruncated) }
@@ -166,18 +178,36 @@ func (s *Summary) add(pkt *capture.Packet, keep func(*capture.Packet) bool, dec 
 	}
 }
 
+// clock extends the capture's time span by one timed packet. A timestamp
+// earlier than the previous packet's is counted and warned about once;
+// it moves the start back only by up to MaxTimeStepBack, so that one bad
+// clock cannot turn a capture into a span of years.
+func (s *Summary) clock(pkt *capture.Packet) {
+	switch {
+	case s.Packets-s.Untimed == 1:
+		s.FirstTime = pkt.Time
+	case pkt.Time < s.prevTime:
+		if s.StepsBack == 0 {
+			s.warn("%s: packet %d: its timestamp is %v before the previous packet's (a clock stepped back, or captures merged out of order); "+
+				"durations leave out steps back of more than %v", s.Source, pkt.Index, time.Duration(s.prevTime-pkt.Time), time.Duration(MaxTimeStepBack))
+		}
+		s.StepsBack++
+		if pkt.Time < s.FirstTime && s.FirstTime-pkt.Time <= MaxTimeStepBack {
+			s.FirstTime = pkt.Time
+		}
+	}
+	s.prevTime = pkt.Time
+	s.LastTime = max(s.LastTime, pkt.Time)
+}
+
 // decode counts one packet read from the source and decodes it into seg,
 // reporting whether it is a TCP segment to analyze.
 func (s *Summary) decode(pkt *capture.Packet, keep func(*capture.Packet) bool, dec *capture.Decoder, seg *capture.Segment) bool {
 	s.Packets++
-	switch {
-	case pkt.Untimed:
+	if pkt.Untimed {
 		s.Untimed++
-	case s.Packets-s.Untimed == 1 || pkt.Time < s.FirstTime:
-		s.FirstTime = pkt.Time
-		s.LastTime = max(s.LastTime, pkt.Time)
-	default:
-		s.LastTime = max(s.LastTime, pkt.Time)
+	} else {
+		s.clock(pkt)
 	}
 	if keep != nil && !keep(pkt) {
 		s.Filtered++

@@ -165,7 +165,7 @@ func (fs *flowState) update(seg *capture.Segment) {
 	if seg.Time > fs.End {
 		fs.End = seg.Time
 	}
-	if seg.Time < fs.Start {
+	if seg.Time < fs.Start && fs.Start-seg.Time <= MaxTimeStepBack {
 		fs.Start = seg.Time
 	}
 

@@ -121,9 +121,14 @@ var ErrPolicy = errors.New("invalid policy")
 
 // LoadPolicy reads and checks a policy file.
 func LoadPolicy(path string) (*Policy, error) {
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("policy: %w: %w", ErrPolicy, err)
+	}
+	defer f.Close()
+	b, err := readPolicy(f)
+	if err != nil {
+		return nil, fmt.Errorf("policy %s: %w: %w", path, ErrPolicy, err)
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -137,10 +142,17 @@ func LoadPolicy(path string) (*Policy, error) {
 	return p, nil
 }
 
-// ParsePolicy reads a policy from JSON; dir is what the capture globs of
-// its expectations are relative to.
+// ParsePolicy reads a policy from JSON (at most 1 MiB); dir is what the
+// capture globs of its expectations are relative to.
 func ParsePolicy(r io.Reader, dir string) (*Policy, error) {
-	dec := json.NewDecoder(r)
+	b, err := readPolicy(r)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrPolicy, err)
+	}
+	if err := checkPolicyJSON(b); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrPolicy, err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	var pf policyFile
 	if err := dec.Decode(&pf); err != nil {
@@ -199,7 +211,6 @@ func ParsePolicy(r io.Reader, dir string) (*Policy, error) {
 		}
 		p.ignore[id] = true
 	}
-	var err error
 	if p.minRWIN, err = parseRWIN(pf.MinRWIN); err != nil {
 		return nil, bad("min_rwin: %v", err)
 	}
@@ -257,21 +268,6 @@ func ParsePolicy(r io.Reader, dir string) (*Policy, error) {
 	return p, nil
 }
 
-// jsonError says where a JSON decoding error is, in one line.
-func jsonError(err error) string {
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syn):
-		return fmt.Sprintf("not valid JSON at byte %d: %v", syn.Offset, err)
-	case errors.As(err, &typ):
-		return fmt.Sprintf("%s: want a %s, got a JSON %s", typ.Field, typ.Type, typ.Value)
-	case errors.Is(err, io.EOF):
-		return "empty file (want a JSON object)"
-	}
-	return strings.TrimPrefix(err.Error(), "json: ")
-}
-
 func parseLevel(s string) (level, error) {
 	if strings.EqualFold(s, "never") {
 		return level{never: true}, nil
@@ -322,25 +318,39 @@ func (x Expectation) Matches(capturePath string) bool {
 	return globMatch(strings.Split(x.abs, "/"), strings.Split(filepath.ToSlash(abs), "/"))
 }
 
+// globMatch matches path elements against pattern elements, where "**"
+// stands for any number of elements and every other element is a
+// filepath.Match pattern. It is the classic wildcard match: on a mismatch
+// only the last "**" takes one more element, so whatever the number of
+// "**", it makes at most len(pat)×len(name) element comparisons (trying
+// every split, as a recursion would, took exponential time: 20 "**" hung).
 func globMatch(pat, name []string) bool {
-	for len(pat) > 0 {
-		if pat[0] == "**" {
-			for i := 0; i <= len(name); i++ {
-				if globMatch(pat[1:], name[i:]) {
-					return true
-				}
-			}
+	p, n := 0, 0
+	star, mark := -1, 0 // the last "**" seen, and the element it was tried up to
+	for n < len(name) {
+		switch {
+		case p < len(pat) && pat[p] == "**":
+			star, mark = p, n
+			p++
+		case p < len(pat) && elementMatch(pat[p], name[n]):
+			p++
+			n++
+		case star >= 0:
+			mark++
+			p, n = star+1, mark
+		default:
 			return false
 		}
-		if len(name) == 0 {
-			return false
-		}
-		if ok, _ := filepath.Match(pat[0], name[0]); !ok {
-			return false
-		}
-		pat, name = pat[1:], name[1:]
 	}
-	return len(name) == 0
+	for p < len(pat) && pat[p] == "**" {
+		p++
+	}
+	return p == len(pat)
+}
+
+func elementMatch(pat, name string) bool {
+	ok, _ := filepath.Match(pat, name)
+	return ok
 }
 
 // Violation is one thing a capture did against the policy.

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -25,7 +26,19 @@ func TestPolicyErrors(t *testing.T) {
 		{"misspelt key in a rule", `{"rules": {"zero-window": {"fail": "warn"}}}`, `unknown field "fail"`},
 		{"unknown severity", `{"fail_on": "fatal"}`, `fail_on: unknown level "fatal" (want info, warn, error or never)`},
 		{"unknown confidence", `{"min_confidence": "sure"}`, `min_confidence: unknown confidence "sure"`},
-		{"wrong type", `{"min_rwin": "64k"}`, "min_rwin: want a int64, got a JSON string"},
+		{"wrong type", `{"min_rwin": "64k"}`, "min_rwin: want a whole number, got a string"},
+		{"fraction of a byte", `{"min_rwin": 1.5}`, "min_rwin: want a whole number, got the number 1.5"},
+		{"string where a list goes", `{"ignore": "mss-clamped"}`, "ignore: want a list of strings, got a string"},
+		{"list where an object goes", `{"ports": []}`, "ports: want an object, got a list"},
+		{"not an object", `[1]`, "the document: want an object, got a list"},
+		{"key given twice", `{"fail_on": "never", "fail_on": "error"}`, `the document: key "fail_on" given twice`},
+		{"key given twice in a nested object", `{"ports": {"3389": {"min_rwin": 1, "min_rwin": 2}}}`, `ports.3389: key "min_rwin" given twice`},
+		{"port given twice", `{"ports": {"445": {"min_rwin": 1}, "445": {"negotiate": ["sack"]}}}`, `ports: key "445" given twice`},
+		{"null fail level", `{"fail_on": null}`, "fail_on: null is not a value here (leave the key out for the default)"},
+		{"null window", `{"ports": {"3389": {"min_rwin": null, "negotiate": ["sack"]}}}`, "ports.3389.min_rwin: null is not a value here"},
+		{"null in a list", `{"expect": [{"captures": "*.pcap", "require": [null]}]}`, "expect[0].require[0]: null is not a value here"},
+		{"null document", `null`, "the document: null is not a value here"},
+		{"larger than a policy", `{"ignore": [` + strings.Repeat(`"mss-clamped",`, 80_000) + `"mss-clamped"]}`, "larger than 1024 KiB"},
 		{"unknown rule in rules", `{"rules": {"wscale-strip": {"fail_on": "error"}}}`, `rules: unknown rule "wscale-strip" (rwin rules lists them)`},
 		{"rule override that says nothing", `{"rules": {"zero-window": {}}}`, "rules: zero-window: give fail_on or min_confidence"},
 		{"unknown rule in ignore", `{"ignore": ["mss-clamp"]}`, `ignore: unknown rule "mss-clamp"`},
@@ -49,6 +62,7 @@ func TestPolicyErrors(t *testing.T) {
 			assert.True(t, errors.Is(err, ErrPolicy))
 			assert.Contains(t, err.Error(), tc.want)
 			assert.NotContains(t, err.Error(), "\n", "one line")
+			assert.NotRegexp(t, `int64|uint|\[\]string|map\[|struct|rules\.`, err.Error(), "no Go type names")
 		})
 	}
 }
@@ -106,6 +120,10 @@ func TestExpectationGlobs(t *testing.T) {
 		{"captures/**", "captures/a/b/c.pcap", true},
 		{"captures/lab/ws-strip-syn/*.pcap", "captures/lab/ws-strip-synack/client.pcap", false},
 		{"other/*.pcap", "captures/x.pcap", false},
+		{"**/b/**/d/**", "a/b/c/d/e.pcap", true},
+		{"**/b/**/d", "a/b/c/d/e.pcap", false},
+		{"captures/**/**/x.pcap", "captures/x.pcap", true},
+		{"**/*.pcap", "a/b/c.pcapng", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.glob+" "+tc.path, func(t *testing.T) {
@@ -209,5 +227,57 @@ func TestThresholdChecks(t *testing.T) {
 		v := judge(t, `{"min_rwin": 65536, "ports": {"3389": {"min_rwin": 1048576}}}`, "/fx/a.pcap",
 			[]*analyze.Flow{rdp(analyze.Yes, 7, 2000, 1<<20)}, [][]Finding{nil})
 		assert.Equal(t, map[string]int{"findings": 0, "min-rwin": 1}, checkNames(v))
+	})
+}
+
+// TestGlobWithManyDoubleStarsIsFast: a glob of twenty ** against a deep
+// path that it does not match answers at once (trying every split took
+// exponential time and hung).
+func TestGlobWithManyDoubleStarsIsFast(t *testing.T) {
+	pat := strings.Split(strings.Repeat("**/", 20)+"x.pcap", "/")
+	name := strings.Split(strings.Repeat("d/", 60)+"y.pcap", "/")
+	done := make(chan bool, 1)
+	go func() { done <- globMatch(pat, name) }()
+	select {
+	case m := <-done:
+		assert.False(t, m)
+	case <-time.After(2 * time.Second):
+		t.Fatal("20 ** against 61 path elements took more than 2 s")
+	}
+}
+
+// globMatchByRecursion is the definition of globMatch, trying every split
+// of the name at each "**": right, and exponential in the number of "**".
+func globMatchByRecursion(pat, name []string) bool {
+	for len(pat) > 0 {
+		if pat[0] == "**" {
+			for i := 0; i <= len(name); i++ {
+				if globMatchByRecursion(pat[1:], name[i:]) {
+					return true
+				}
+			}
+			return false
+		}
+		if len(name) == 0 || !elementMatch(pat[0], name[0]) {
+			return false
+		}
+		pat, name = pat[1:], name[1:]
+	}
+	return len(name) == 0
+}
+
+// FuzzGlobMatch holds globMatch to its definition on small patterns and
+// paths.
+func FuzzGlobMatch(f *testing.F) {
+	f.Add("captures/**/client.pcap", "captures/lab/clean/client.pcap")
+	f.Add("**/b/**/d/**", "a/b/c/d/e")
+	f.Add("**/**/x", "x")
+	f.Add("a/*/[bc]/**", "a/z/c")
+	f.Fuzz(func(t *testing.T, pattern, path string) {
+		pat, name := strings.Split(pattern, "/"), strings.Split(path, "/")
+		if len(pat) > 8 || len(name) > 12 {
+			return // the recursion would be slow, not wrong
+		}
+		assert.Equal(t, globMatchByRecursion(pat, name), globMatch(pat, name), "%q against %q", pattern, path)
 	})
 }

@@ -241,6 +241,12 @@ func neverArrived(r *Rule, p side) (Finding, bool) {
 	if s.UnseenBytes <= uint32(raw) || s.BeyondUnscaledPackets > 0 || p.e.Window.Samples == 0 {
 		return Finding{}, false
 	}
+	// A sender sends no data after its FIN (RFC 9293 §3.6): a segment
+	// past it, after the close, is a stray (another connection's, a
+	// crafted one), not data the path lost.
+	if s.FINPacket != 0 && s.FINPacket < s.UnseenPacket {
+		return Finding{}, false
+	}
 	return r.finding(Error, Medium, p.in,
 		fmt.Sprintf("a later segment of the %s shows %s sent that never reached this capture point, while the %s's window field "+
 			"(at most %d) read unscaled could not hold it; an MTU black hole or a dead path looks the same from here", p.peerName,

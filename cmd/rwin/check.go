@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -23,6 +24,7 @@ import (
 type checkOptions struct {
 	policy string
 	junit  string
+	force  bool
 	format string
 	cfg    analyze.Config
 }
@@ -41,6 +43,7 @@ func cmdCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, er
 	fset.SetOutput(stderr)
 	fset.StringVar(&o.policy, "policy", "", "the policy `file` (JSON) to apply")
 	fset.StringVar(&o.junit, "junit", "", "also write JUnit XML to this `file`: one test case per capture and check")
+	fset.BoolVar(&o.force, "force", false, "replace the --junit file if it exists (never through a symbolic link)")
 	fset.StringVar(&o.format, "format", "text", "output `format`: text or json")
 	fset.IntVar(&o.cfg.MaxFlows, "max-flows", analyze.DefaultMaxFlows, "cap on live flows per capture")
 	fset.DurationVar(&o.cfg.Linger, "linger", analyze.DefaultLinger, lingerHelp)
@@ -68,6 +71,9 @@ Flags:
 		fset.Usage()
 		return exitInput, errUsage
 	}
+	if err := checkTableFlags("check", o.cfg); err != nil {
+		return exitInput, err
+	}
 	if o.format != "text" && o.format != "json" {
 		return exitInput, fmt.Errorf("check: unknown format %q (want text or json)", o.format)
 	}
@@ -75,12 +81,26 @@ Flags:
 	if err != nil {
 		return exitInput, fmt.Errorf("check: %w", err)
 	}
-	files, err := expandCaptures(pos)
+	files, notes, err := expandCaptures(pos)
 	if err != nil {
 		return exitInput, fmt.Errorf("check: %w", err)
 	}
+	for _, n := range notes {
+		fmt.Fprintf(stderr, "rwin: check: note: %s\n", oneLine(n))
+	}
 	if countOf(files, "-") > 1 {
 		return exitInput, fmt.Errorf("check: standard input (-) can be read only once")
+	}
+	var junit *os.File
+	if o.junit != "" {
+		// Opened before the captures are read, so a file that may not be
+		// replaced stops the run before the work rather than after.
+		if junit, err = createOutput(o.junit, 0o644, o.force); err != nil {
+			if errors.Is(err, errOutputExists) {
+				return exitInput, fmt.Errorf("check: --junit %w (give --force to replace it)", err)
+			}
+			return exitInput, fmt.Errorf("check: --junit %w", err)
+		}
 	}
 	results := checkAll(policy, files, o.cfg, stdin)
 	unmatched := policy.Unmatched(files)
@@ -91,13 +111,13 @@ Flags:
 	default:
 		err = writeCheckText(stdout, policy, results, unmatched)
 	}
+	if junit != nil {
+		if jerr := writeJUnit(junit, results); err == nil {
+			err = jerr
+		}
+	}
 	if err != nil {
 		return exitInput, fmt.Errorf("check: writing output: %w", err)
-	}
-	if o.junit != "" {
-		if err := writeJUnitFile(o.junit, results); err != nil {
-			return exitInput, fmt.Errorf("check: %w", err)
-		}
 	}
 	code := exitOK
 	for _, r := range results {
@@ -115,9 +135,10 @@ Flags:
 var captureExts = []string{".pcap", ".pcapng", ".cap"}
 
 // expandCaptures replaces each directory among the arguments by the
-// captures under it, in lexical order.
-func expandCaptures(args []string) ([]string, error) {
-	var out []string
+// captures under it, in lexical order. A FIFO, socket or device found
+// there is skipped with a note: reading one could wait forever, and it
+// was not named on purpose.
+func expandCaptures(args []string) (out, notes []string, err error) {
 	for _, a := range args {
 		st, err := os.Stat(a)
 		if a == "-" || (err == nil && !st.IsDir()) {
@@ -125,27 +146,32 @@ func expandCaptures(args []string) ([]string, error) {
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		var found []string
 		err = filepath.WalkDir(a, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
 			}
-			if !d.IsDir() && slices.Contains(captureExts, strings.ToLower(filepath.Ext(p))) {
-				found = append(found, p)
+			if d.IsDir() || !slices.Contains(captureExts, strings.ToLower(filepath.Ext(p))) {
+				return nil
 			}
+			if st, err := os.Stat(p); err == nil && !st.Mode().IsRegular() {
+				notes = append(notes, fmt.Sprintf("skipped %s: %s, not a capture file", p, streamKind(st.Mode())))
+				return nil
+			}
+			found = append(found, p)
 			return nil
 		})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if len(found) == 0 {
-			return nil, fmt.Errorf("%s: no captures (%s) in this directory", a, strings.Join(captureExts, ", "))
+			return nil, nil, fmt.Errorf("%s: no captures (%s) in this directory", a, strings.Join(captureExts, ", "))
 		}
 		out = append(out, found...)
 	}
-	return out, nil
+	return out, notes, nil
 }
 
 // checkAll judges the captures, several at once, in the order given.
@@ -184,9 +210,13 @@ func checkOne(p *rules.Policy, name string, cfg analyze.Config, stdin io.Reader)
 	return res
 }
 
-// violationCount returns the violations of a run.
-func violationCount(results []checked) (failed, violations int) {
+// violationCount returns the violations of a run, and how many captures
+// could not be read to their end (each an ERROR, the run's exit 2).
+func violationCount(results []checked) (failed, violations, unread int) {
 	for _, r := range results {
+		if r.err != nil {
+			unread++
+		}
 		if !r.verdict.OK() {
 			failed++
 		}
@@ -194,7 +224,7 @@ func violationCount(results []checked) (failed, violations int) {
 			violations += len(c.Violations)
 		}
 	}
-	return failed, violations
+	return failed, violations, unread
 }
 
 // flowLabel names a flow in a violation: "flow 3 10.0.0.1:50000 → 10.0.0.2:3389".
@@ -218,12 +248,12 @@ func writeCheckText(out io.Writer, p *rules.Policy, results []checked, unmatched
 		}
 		switch {
 		case r.err != nil:
-			fmt.Fprintf(w, "ERROR %s  %s\n", r.name, oneLine(r.err.Error()))
+			fmt.Fprintf(w, "ERROR %s  %s\n", shown(r.name), oneLine(r.err.Error()))
 		case r.verdict.OK():
-			fmt.Fprintf(w, "PASS  %s  (%s)\n", r.name, note)
+			fmt.Fprintf(w, "PASS  %s  (%s)\n", shown(r.name), note)
 			continue
 		default:
-			fmt.Fprintf(w, "FAIL  %s  (%s)\n", r.name, note)
+			fmt.Fprintf(w, "FAIL  %s  (%s)\n", shown(r.name), note)
 		}
 		for _, c := range r.verdict.Checks {
 			for _, v := range c.Violations {
@@ -231,21 +261,24 @@ func writeCheckText(out io.Writer, p *rules.Policy, results []checked, unmatched
 				if v.Flow != nil {
 					fmt.Fprintf(w, "%s: ", flowLabel(v.Flow))
 				}
-				fmt.Fprintln(w, v.Message)
+				fmt.Fprintln(w, oneLine(v.Message))
 				if v.Finding != nil {
 					for _, e := range v.Finding.Evidence {
-						fmt.Fprintf(w, "      evidence: packet %d: %s\n", e.Packet, e.What)
+						fmt.Fprintf(w, "      evidence: packet %d: %s\n", e.Packet, shown(e.What))
 					}
 				}
 			}
 		}
 	}
 	for _, x := range unmatched {
-		fmt.Fprintf(w, "note: expect[%d] (%s) matched none of the captures\n", x.Index, x.Captures)
+		fmt.Fprintf(w, "note: expect[%d] (%s) matched none of the captures\n", x.Index, shown(x.Captures))
 	}
-	failed, violations := violationCount(results)
-	fmt.Fprintf(w, "check: %s, %d failed, %s (policy %s)\n", plural(len(results), "capture"), failed,
-		plural(violations, "violation"), p.Path())
+	failed, violations, unread := violationCount(results)
+	fmt.Fprintf(w, "check: %s, %d failed, ", plural(len(results), "capture"), failed)
+	if unread > 0 {
+		fmt.Fprintf(w, "%d could not be read, ", unread)
+	}
+	fmt.Fprintf(w, "%s (policy %s)\n", plural(violations, "violation"), shown(p.Path()))
 	return w.Flush()
 }
 
@@ -257,6 +290,7 @@ type checkRecord struct {
 	OK         bool                 `json:"ok"`
 	Failed     int                  `json:"failed"`
 	Violations int                  `json:"violations"`
+	Unread     int                  `json:"unread"`
 	Captures   []checkCaptureRecord `json:"captures"`
 	Unmatched  []unmatchedRecord    `json:"unmatched_expectations"`
 }
@@ -293,8 +327,8 @@ type unmatchedRecord struct {
 }
 
 func writeCheckJSON(out io.Writer, p *rules.Policy, results []checked, unmatched []rules.Expectation) error {
-	failed, violations := violationCount(results)
-	doc := checkRecord{Type: "check", Schema: schemaVersion, Policy: p.Path(), Failed: failed, Violations: violations,
+	failed, violations, unread := violationCount(results)
+	doc := checkRecord{Type: "check", Schema: schemaVersion, Policy: p.Path(), Failed: failed, Violations: violations, Unread: unread,
 		Captures: []checkCaptureRecord{}, Unmatched: []unmatchedRecord{}}
 	doc.OK = failed == 0
 	for _, r := range results {
@@ -392,14 +426,19 @@ func junitOf(results []checked) junitSuites {
 	return doc
 }
 
-func writeJUnitFile(path string, results []checked) error {
+// writeJUnit writes the JUnit XML report to f, opened by createOutput
+// before the captures were read, and closes it.
+func writeJUnit(f *os.File, results []checked) error {
 	b, err := xml.MarshalIndent(junitOf(results), "", "  ")
-	if err != nil {
-		return fmt.Errorf("junit: %w", err)
+	if err == nil {
+		b = append([]byte(xml.Header), append(b, '\n')...)
+		_, err = f.Write(b)
 	}
-	b = append([]byte(xml.Header), append(b, '\n')...)
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		return fmt.Errorf("junit: %w", err)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("--junit %s: %w", f.Name(), err)
 	}
 	return nil
 }

@@ -30,7 +30,8 @@ var maxListed = 100_000 // a variable for tests
 //     hundred bytes instead of the ~8 KB record and flow copy, at most
 //     maxListed of them;
 //   - ndjson: each record written to the output as the flow finishes;
-//   - json: each record encoded at once, for the one sorted document.
+//   - json: each record encoded at once and written in flow-ID order,
+//     held back only while an older flow is in progress (see jsonStream).
 //
 // Its add is the analyzer's emit function: the *Flow is valid only during
 // the call. For text and JSON, whose flows are sorted at the end anyway,
@@ -65,7 +66,6 @@ type collected struct {
 	listed   listHeap
 	heaped   bool
 	unlisted int
-	json     []encodedFlow
 	err      error // --format json: a record that could not be encoded
 }
 
@@ -75,12 +75,6 @@ type listedFlow struct {
 	rank   int    // see rankOf
 	row    string // table cells, tab-separated
 	detail string // -v: the detail block
-}
-
-// encodedFlow is one flow record of --format json, encoded.
-type encodedFlow struct {
-	id  uint64
-	rec json.RawMessage
 }
 
 // collectBatch is how many flows a worker takes at a time.
@@ -153,7 +147,7 @@ func (k *collected) add(c *collector, f *analyze.Flow) {
 			k.err = cmp.Or(k.err, err)
 			return
 		}
-		k.json = append(k.json, encodedFlow{f.ID, b})
+		c.o.json.add(f.ID, b)
 	default:
 		k.list(c, f, found)
 	}
@@ -244,7 +238,6 @@ func (c *collector) done() {
 	}
 	res := c.res
 	res.severity = map[string]int{}
-	var recs []encodedFlow
 	parts := append(c.parts, &c.own)
 	for _, k := range parts {
 		res.flows += k.flows
@@ -252,15 +245,13 @@ func (c *collector) done() {
 			res.severity[rules.Severity(sev).String()] += n
 		}
 		res.unlisted += k.unlisted
-		recs = append(recs, k.json...)
 		res.outErr = cmp.Or(res.outErr, k.err)
 	}
 	var dropped int
 	res.listed, dropped = listedInOrder(parts)
 	res.unlisted += dropped
-	slices.SortFunc(recs, func(a, b encodedFlow) int { return cmpID(a.id, b.id) })
-	for _, e := range recs {
-		res.records = append(res.records, e.rec)
+	if c.o.json != nil {
+		c.o.json.endInput()
 	}
 }
 

@@ -38,7 +38,8 @@ sequence-number rewriting) and proves what the path between the capture
 points did to each — options stripped, NOP-filled or rewritten, windows
 rewritten, segments that left one point and never reached the other, data
 beyond the unscaled window dropped — and what receive window each end
-really got. Each capture is read twice, so standard input cannot be used.
+really got. Each capture is read twice, so standard input cannot be used;
+a pipe (a FIFO, a shell's <(…)) is first copied to a temporary file.
 
 Flags:
 `)
@@ -51,6 +52,9 @@ Flags:
 	if len(pos) != 2 {
 		fs.Usage()
 		return exitInput, errUsage
+	}
+	if err := checkTableFlags("diff", o.cfg); err != nil {
+		return exitInput, err
 	}
 	for i, f := range pos {
 		if f == "-" {
@@ -67,10 +71,18 @@ Flags:
 	if err != nil {
 		return exitInput, err
 	}
+	spool, cleanup := spoolStreams(o.files[:])
+	defer cleanup()
 	var open [2]analyze.Opener
 	for i := range open {
-		name := o.files[i]
-		open[i] = func() (capture.Source, error) { return capture.Open(name) }
+		if spool[i].err != nil {
+			return exitInput, fmt.Errorf("diff: %w", spool[i].err)
+		}
+		if spool[i].note != "" {
+			fmt.Fprintf(stderr, "rwin: diff: note: %s\n", oneLine(spool[i].note))
+		}
+		path := spool[i].path
+		open[i] = func() (capture.Source, error) { return capture.Open(path) }
 	}
 	res, err := analyze.Diff(open, o.cfg)
 	if err != nil {

@@ -21,7 +21,7 @@ func writeDiffText(out io.Writer, doc diffDocument, useColor bool) error {
 		side := &res.Sides[i]
 		m := &side.Summary
 		fmt.Fprintf(w, "%s  %s  %d packets, %d TCP, %s", p.head.Sprint(strings.ToUpper(captureKey(i))),
-			doc.files[i], m.Packets, m.TCP, plural(len(side.Flows), "flow"))
+			shown(doc.files[i]), m.Packets, m.TCP, plural(len(side.Flows), "flow"))
 		if m.Packets > 0 {
 			fmt.Fprintf(w, ", %s", durationString(m.LastTime-m.FirstTime))
 		}

@@ -151,7 +151,7 @@ func cmdLive(args []string, stdout, stderr io.Writer) (int, error) {
 	var pw *capture.PcapWriter
 	var pcapFile *os.File
 	if o.write != "" {
-		f, err := os.Create(o.write)
+		f, err := createOutput(o.write, 0o644, false)
 		if err != nil {
 			return exitInput, fmt.Errorf("live: -w: %w", err)
 		}

@@ -83,7 +83,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return code
 }
 
-// oneLine folds a message onto one line, so every error is one line.
+// oneLine folds a message onto one line, so every error is one line, and
+// escapes what a terminal would obey in it (see shown): messages quote
+// file names and other outside text.
 func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
+	return shown(strings.Join(strings.Fields(s), " "))
 }

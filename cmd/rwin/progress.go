@@ -59,7 +59,7 @@ func isTerminal(w io.Writer) bool {
 }
 
 func newProgress(w io.Writer, files []string, delay, interval time.Duration) *progress {
-	p := &progress{w: w, what: files[0], start: time.Now(), done: make(chan struct{})}
+	p := &progress{w: w, what: shown(files[0]), start: time.Now(), done: make(chan struct{})}
 	if len(files) > 1 {
 		p.what = fmt.Sprintf("%d files", len(files))
 	}

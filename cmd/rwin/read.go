@@ -1,7 +1,7 @@
 package main
 
 import (
-	"encoding/json"
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -28,7 +28,9 @@ type readOptions struct {
 	cfg      analyze.Config
 	palette  palette     // text: colors of the rows rendered as flows finish
 	stream   *flowStream // ndjson: where flow records go as flows finish
+	json     *jsonStream // json: the document flow records go to
 	progress *progress   // the progress line on a terminal's stderr, or nil
+	intr     *interrupt  // ends the reading on SIGINT or SIGTERM
 }
 
 // fileResult is everything one input produced.
@@ -38,7 +40,6 @@ type fileResult struct {
 	severity map[string]int // findings by severity, over every flow
 	listed   []*listedFlow  // text: the flows the table lists, in ID order
 	unlisted int            // text: flows beyond maxListed left out
-	records  []json.RawMessage
 	sum      analyze.Summary
 	err      error // could not open, or reading ended early
 	outErr   error // a flow record could not be encoded
@@ -98,6 +99,9 @@ Flags:
 	if countOf(o.files, "-") > 1 {
 		return exitInput, fmt.Errorf("read: standard input (-) can be read only once")
 	}
+	if err := checkTableFlags("read", o.cfg); err != nil {
+		return exitInput, err
+	}
 	switch o.format {
 	case "text", "json", "ndjson":
 	default:
@@ -116,20 +120,31 @@ Flags:
 	}
 
 	o.palette = newPalette(useColor)
-	if o.format == "ndjson" {
+	switch o.format {
+	case "ndjson":
 		o.stream = newFlowStream(stdout)
+	case "json":
+		o.json = newJSONStream(stdout)
 	}
-	if o.format != "ndjson" || !isTerminal(stdout) { // NDJSON lines would overwrite it
+	if o.format == "text" || !isTerminal(stdout) { // records as they come would overwrite it
 		o.progress = startProgress(stderr, o.files)
 	}
 	if os.Getenv("GOGC") == "" {
 		defer debug.SetGCPercent(debug.SetGCPercent(readGCPercent))
 	}
+	o.intr = catchInterrupt()
+	defer o.intr.release()
+	if countOf(o.files, "-") > 0 {
+		stdin = o.intr.reader(stdin)
+	}
 	results := readAll(o, stdin)
 	o.progress.stop()
 	switch o.format {
 	case "json":
-		err = writeJSON(stdout, results)
+		err = o.json.close(summarize(results))
+		for _, r := range results {
+			err = cmp.Or(err, r.outErr)
+		}
 	case "ndjson":
 		err = o.stream.close(summarize(results))
 	default:
@@ -139,12 +154,16 @@ Flags:
 		return exitInput, fmt.Errorf("writing output: %w", err)
 	}
 	code := exitOK
+	if sig := o.intr.signal(); sig != nil {
+		fmt.Fprintf(stderr, "rwin: stopped by %s: the results cover the packets read before it\n", sigName(sig))
+		code = exitCode(sig)
+	}
 	for _, r := range results {
 		for _, w := range r.sum.Warnings {
 			fmt.Fprintf(stderr, "rwin: warning: %s\n", oneLine(w))
 		}
 		if r.sum.MoreWarned > 0 {
-			fmt.Fprintf(stderr, "rwin: warning: %s: %d more packet warnings not shown\n", r.name, r.sum.MoreWarned)
+			fmt.Fprintf(stderr, "rwin: warning: %s: %d more packet warnings not shown\n", shown(r.name), r.sum.MoreWarned)
 		}
 		if r.err != nil {
 			msg := oneLine(r.err.Error())
@@ -152,7 +171,9 @@ Flags:
 				msg += fmt.Sprintf(" (results cover the %d packets read before the cut)", r.sum.Packets)
 			}
 			fmt.Fprintf(stderr, "rwin: %s\n", msg)
-			code = exitInput
+			if code == exitOK {
+				code = exitInput
+			}
 		}
 	}
 	return code, nil
@@ -185,6 +206,19 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 // lingerHelp documents --linger for every command that reads captures.
 var lingerHelp = fmt.Sprintf("how long (capture time) an unanswered, data-less or half-closed flow is kept for late packets; "+
 	"one that ended cleanly (RST, or both FINs acknowledged) leaves after at most %v", analyze.DefaultClosedLinger)
+
+// checkTableFlags rejects a --linger or --max-flows that makes no sense,
+// as rwin live does: a flow table of no flows, or flows that leave before
+// they arrive.
+func checkTableFlags(cmd string, cfg analyze.Config) error {
+	switch {
+	case cfg.Linger <= 0:
+		return fmt.Errorf("%s: --linger must be positive (got %v)", cmd, cfg.Linger)
+	case cfg.MaxFlows < 1:
+		return fmt.Errorf("%s: --max-flows must be at least 1 (got %d)", cmd, cfg.MaxFlows)
+	}
+	return nil
+}
 
 // usageResult is what a command returns when its flags do not parse:
 // success for -h, which printed the usage, a usage error otherwise (the
@@ -236,14 +270,20 @@ func looksLikePath(s string) bool {
 
 // readAll analyzes the inputs, several at once (one per CPU), and returns
 // their results in the order given; with --merge, the one result of the
-// inputs read as one capture.
+// inputs read as one capture. For --format json, whose document lists the
+// inputs' flows one input after the other as they finish, one at a time
+// (each still analyzed and encoded on every CPU).
 func readAll(o readOptions, stdin io.Reader) []fileResult {
 	if o.merge && len(o.files) > 1 {
 		return []fileResult{readMerged(o, stdin)}
 	}
 	later := ringLater(o.files)
 	results := make([]fileResult, len(o.files))
-	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	parallel := runtime.GOMAXPROCS(0)
+	if o.format == "json" {
+		parallel = 1
+	}
+	sem := make(chan struct{}, parallel)
 	var wg sync.WaitGroup
 	for i, name := range o.files {
 		wg.Add(1)
@@ -295,7 +335,7 @@ func readOne(name string, o readOptions, stdin io.Reader, ringLater bool) fileRe
 		return res
 	}
 	defer src.Close()
-	return analyzeSource(name, o.progress.source(name, src), o, res, ringLater)
+	return analyzeSource(name, o.intr.source(o.progress.source(name, src)), o, res, ringLater)
 }
 
 // readMerged reads every input as one capture, in timestamp order.
@@ -315,7 +355,7 @@ func readMerged(o readOptions, stdin io.Reader) fileResult {
 		}
 		srcs = append(srcs, o.progress.source(f, src))
 	}
-	src := capture.Merge(name, srcs...)
+	src := o.intr.source(capture.Merge(name, srcs...))
 	defer src.Close()
 	return analyzeSource(name, src, o, res, false)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"regexp"
 	"testing"
 	"text/tabwriter"
 
@@ -69,21 +70,42 @@ func BenchmarkFlowRow(b *testing.B) {
 }
 
 // TestAlignedTableIsTabwriters: writeAligned stands for text/tabwriter
-// with padding 2; the report's rows, plain and colored, and cells with
-// multi-byte runes or nothing in them, come out the same.
+// with padding 2; the report's rows, and cells with multi-byte runes or
+// nothing in them, come out the same.
 func TestAlignedTableIsTabwriters(t *testing.T) {
 	flows, found := fixtureFlows(t)
-	for _, on := range []bool{false, true} {
-		p := newPalette(on)
-		rows := []string{"  x\t\t≥≥≥\t-\t\t\t\t\t\t\tlast cell\twith a tab"}
-		for i := range flows {
-			rows = append(rows, flowRow(p, &flows[i], found[i]))
-		}
-		var got bytes.Buffer
-		writeAligned(&got, tableHead(p), rows)
-		assert.Equal(t, tabwritten(t, tableHead(p), rows), got.String(), "colors %v", on)
+	p := newPalette(false)
+	rows := []string{"  x\t\t≥≥≥\t-\t\t\t\t\t\t\tlast cell\twith a tab"}
+	for i := range flows {
+		rows = append(rows, flowRow(p, &flows[i], found[i]))
 	}
+	var got bytes.Buffer
+	writeAligned(&got, tableHead(p), rows)
+	assert.Equal(t, tabwritten(t, tableHead(p), rows), got.String())
 }
+
+// TestColoredTableAlignsLikePlain: color sequences take no room on a
+// terminal, so the colored table, its sequences removed, is the plain
+// table: the colored heading and findings do not push columns apart.
+func TestColoredTableAlignsLikePlain(t *testing.T) {
+	flows, found := fixtureFlows(t)
+	var plain, colored bytes.Buffer
+	for _, c := range []struct {
+		out *bytes.Buffer
+		p   palette
+	}{{&plain, newPalette(false)}, {&colored, newPalette(true)}} {
+		rows := []string{c.p.warn.Sprint("  7") + "\t" + c.p.bad.Sprint("x") + "\ty"}
+		for i := range flows {
+			rows = append(rows, flowRow(c.p, &flows[i], found[i]))
+		}
+		writeAligned(c.out, tableHead(c.p), rows)
+	}
+	require.Contains(t, colored.String(), "\x1b[", "the colored table has color")
+	assert.Equal(t, plain.String(), ansiSequence.ReplaceAllString(colored.String(), ""))
+}
+
+// ansiSequence matches an ANSI control sequence (ECMA-48 §5.4).
+var ansiSequence = regexp.MustCompile("\x1b\\[[0-?]*[ -/]*[@-~]")
 
 // tabwritten is the heading and rows as text/tabwriter lays them out with
 // writeAligned's padding.
@@ -110,21 +132,16 @@ func tableRows(tb testing.TB, p palette, n int) []string {
 	return rows
 }
 
-// TestLongTableIsTabwriters: a table long enough to be measured and laid
-// out in blocks on several goroutines comes out as text/tabwriter lays it
-// out, whatever the number of goroutines.
+// TestLongTableIsTabwriters: a long table, its widest cells in its last
+// rows and in the middle, comes out as text/tabwriter lays it out.
 func TestLongTableIsTabwriters(t *testing.T) {
 	p := newPalette(false)
-	rows := tableRows(t, p, 3*alignBlock+17)
-	// The widest cells sit in the last block and in a middle one.
+	rows := tableRows(t, p, 3*1024+17)
 	rows[len(rows)-1] = "  99999999\t[2001:db8::1]:50000 → [2001:db8::2]:3389\trdp\tcomplete\t8/8\t1 MiB"
 	rows[len(rows)/2] = "  1\t\t\t\t\t\t\t\t\t\tno findings, and a long last cell"
-	want := tabwritten(t, tableHead(p), rows)
-	for _, workers := range []int{1, 2, 3, 8} {
-		var got bytes.Buffer
-		writeAlignedOn(&got, tableHead(p), rows, workers)
-		require.Equal(t, want, got.String(), "%d goroutines", workers)
-	}
+	var got bytes.Buffer
+	writeAligned(&got, tableHead(p), rows)
+	require.Equal(t, tabwritten(t, tableHead(p), rows), got.String())
 }
 
 // BenchmarkWriteAligned lays out a table as long as the benchmark

@@ -4,11 +4,9 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"unicode/utf8"
 
 	"github.com/fatih/color"
@@ -90,7 +88,7 @@ func writeText(out io.Writer, results []fileResult, verbose bool, p palette) err
 
 func writeFileHeader(w io.Writer, p palette, r *fileResult) {
 	m := &r.sum
-	fmt.Fprintf(w, "%s  %d packets, %d TCP, %s", p.head.Sprint(r.name), m.Packets, m.TCP, plural(r.flows, "flow"))
+	fmt.Fprintf(w, "%s  %d packets, %d TCP, %s", p.head.Sprint(shown(r.name)), m.Packets, m.TCP, plural(r.flows, "flow"))
 	if m.Packets > m.Untimed {
 		fmt.Fprintf(w, ", %s", durationString(m.LastTime-m.FirstTime))
 	}
@@ -140,103 +138,42 @@ func tableHead(p palette) string {
 
 // writeAligned writes the heading and rows, tab-separated cells, with
 // every cell but a line's last padded to its column's widest plus two
-// spaces: the text of text/tabwriter.NewWriter(out, 0, 0, 2, ' ', 0) for
-// lines with the same number of cells (a test holds it to that). The
-// tabwriter kept its own copy of a report's rows and cut every cell
-// anew, after the analysis when nothing else runs: with this, rwin read
-// of the benchmark capture's 38,718 rows went from 0.56 to 0.53 s.
-//
-// It is the last thing rwin read does, with one CPU working: a long table
-// is measured, then laid out, in blocks of rows spread over the CPUs and
-// written in order, a few blocks in memory at a time
-// (BenchmarkWriteAligned, 38,700 rows on two CPUs: 12.9 -> 7 ms).
+// spaces: what text/tabwriter.NewWriter(out, 0, 0, 2, ' ', 0) writes for
+// lines with the same number of cells, except that a cell's width is what
+// a terminal shows: the ANSI color sequences of colored output take no
+// room. One pass measures, one lays out; it runs once, after the
+// analysis, and a 38,700-row table takes a few milliseconds
+// (BenchmarkWriteAligned), so it stays on one goroutine.
 func writeAligned(out io.Writer, head string, rows []string) {
-	writeAlignedOn(out, head, rows, runtime.GOMAXPROCS(0))
-}
-
-// alignBlock is how many rows writeAligned measures or lays out at a time.
-const alignBlock = 1024
-
-// writeAlignedOn is writeAligned on the given number of goroutines.
-func writeAlignedOn(out io.Writer, head string, rows []string, workers int) {
-	blocks := (len(rows) + alignBlock - 1) / alignBlock
-	block := func(i int) []string { return rows[i*alignBlock : min((i+1)*alignBlock, len(rows))] }
-	workers = max(1, min(workers, blocks))
-
-	// Column widths: each worker measures every workers-th block.
-	parts := make([][]int, workers)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			for i := w; i < blocks; i += workers {
-				for _, r := range block(i) {
-					parts[w] = measureCells(parts[w], r)
-				}
-			}
-		})
-	}
-	wg.Wait()
 	widths := measureCells(nil, head)
-	for _, p := range parts {
-		for col, n := range p {
-			if col == len(widths) {
-				widths = append(widths, 0)
-			}
-			widths[col] = max(widths[col], n)
-		}
+	for _, r := range rows {
+		widths = measureCells(widths, r)
 	}
-
 	const padding = 2
 	spaces := strings.Repeat(" ", slices.Max(append(widths, 0))+padding)
-	lay := func(b []byte, line string) []byte {
+	bw := bufio.NewWriterSize(out, 64<<10)
+	for i := -1; i < len(rows); i++ {
+		line := head
+		if i >= 0 {
+			line = rows[i]
+		}
 		for col := 0; ; col++ {
 			tab := strings.IndexByte(line, '\t')
 			if tab < 0 {
 				break
 			}
-			cell := line[:tab]
-			b = append(b, cell...)
-			b = append(b, spaces[:widths[col]-utf8.RuneCountInString(cell)+padding]...)
+			bw.WriteString(line[:tab])
+			bw.WriteString(spaces[:widths[col]-shownWidth(line[:tab])+padding])
 			line = line[tab+1:]
 		}
-		b = append(b, line...)
-		return append(b, '\n')
-	}
-
-	// The layout: each worker lays out every workers-th block into a
-	// buffer, and this goroutine writes the blocks in order, handing
-	// their buffers back. At most 2×workers blocks are laid out ahead.
-	laid := make([]chan []byte, blocks)
-	for i := range laid {
-		laid[i] = make(chan []byte, 1)
-	}
-	free := make(chan []byte, 2*workers)
-	for range 2 * workers {
-		free <- nil
-	}
-	for w := range workers {
-		go func() {
-			for i := w; i < blocks; i += workers {
-				b := <-free
-				for _, r := range block(i) {
-					b = lay(b, r)
-				}
-				laid[i] <- b
-			}
-		}()
-	}
-	bw := bufio.NewWriterSize(out, 64<<10)
-	bw.Write(lay(nil, head))
-	for i := range blocks {
-		b := <-laid[i]
-		bw.Write(b)
-		free <- b[:0]
+		bw.WriteString(line)
+		bw.WriteByte('\n')
 	}
 	bw.Flush()
 }
 
-// measureCells raises widths[col] to the width in runes of each cell of
-// line but its last, growing widths as needed.
+// measureCells raises widths[col] to the shown width of each cell of line
+// but its last, growing widths as needed.
 func measureCells(widths []int, line string) []int {
 	for col := 0; ; col++ {
 		tab := strings.IndexByte(line, '\t')
@@ -246,9 +183,33 @@ func measureCells(widths []int, line string) []int {
 		if col == len(widths) {
 			widths = append(widths, 0)
 		}
-		widths[col] = max(widths[col], utf8.RuneCountInString(line[:tab]))
+		widths[col] = max(widths[col], shownWidth(line[:tab]))
 		line = line[tab+1:]
 	}
+}
+
+// shownWidth is how many columns a terminal gives s: its runes, less the
+// ANSI control sequences (ESC '[' parameters, then a final byte in
+// 0x40–0x7E, ECMA-48 §5.4) that color it.
+func shownWidth(s string) int {
+	if strings.IndexByte(s, 0x1b) < 0 {
+		return utf8.RuneCountInString(s)
+	}
+	n := 0
+	for i := 0; i < len(s); {
+		if s[i] == 0x1b && i+1 < len(s) && s[i+1] == '[' {
+			i += 2
+			for i < len(s) && (s[i] < 0x40 || s[i] > 0x7e) {
+				i++
+			}
+			i++
+			continue
+		}
+		_, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+		n++
+	}
+	return n
 }
 
 // flowRow is the table row of a flow, its cells separated by tabs. Windows

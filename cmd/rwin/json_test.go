@@ -1,0 +1,80 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// streamedIDs parses a --format json document and returns its flows' IDs.
+func streamedIDs(t *testing.T, doc []byte) []uint64 {
+	t.Helper()
+	var run struct {
+		Flows []struct {
+			ID uint64 `json:"id"`
+		} `json:"flows"`
+	}
+	require.NoError(t, json.Unmarshal(doc, &run), "%s", doc)
+	var ids []uint64
+	for _, f := range run.Flows {
+		ids = append(ids, f.ID)
+	}
+	return ids
+}
+
+func record(id uint64, pad int) json.RawMessage {
+	return json.RawMessage(fmt.Sprintf(`{"id":%d,"pad":"%s"}`, id, bytes.Repeat([]byte("x"), pad)))
+}
+
+// TestJSONStreamWritesFlowsInIDOrderAsTheyFinish: a record is written as
+// soon as every older flow's is; the rest wait.
+func TestJSONStreamWritesFlowsInIDOrderAsTheyFinish(t *testing.T) {
+	var out bytes.Buffer
+	s := newJSONStream(&out)
+	for _, c := range []struct {
+		finished     uint64
+		writtenSoFar int
+	}{{3, 0}, {1, 1}, {2, 3}, {5, 3}, {4, 5}} {
+		s.add(c.finished, record(c.finished, 1))
+		assert.Equal(t, c.writtenSoFar, s.written, "after flow %d finished", c.finished)
+	}
+	s.endInput()
+	s.add(2, record(2, 1)) // a second input: IDs from 1 again
+	s.add(1, record(1, 1))
+	s.endInput()
+	require.NoError(t, s.close(summaryRecord{}))
+	assert.Equal(t, []uint64{1, 2, 3, 4, 5, 1, 2}, streamedIDs(t, out.Bytes()))
+}
+
+// TestJSONStreamHoldsNoMoreThanItsBound: behind a flow that lasts the
+// whole capture, the records that finish are held up to the bound, then
+// written out of order; the document is complete and valid.
+func TestJSONStreamHoldsNoMoreThanItsBound(t *testing.T) {
+	var out bytes.Buffer
+	s := newJSONStream(&out)
+	s.limit = 1000
+	const flows = 500
+	for id := uint64(2); id <= flows; id++ {
+		s.add(id, record(id, 40))
+		require.LessOrEqual(t, s.heldBytes, s.limit, "after flow %d", id)
+	}
+	s.add(1, record(1, 40)) // the long flow ends last
+	s.endInput()
+	require.NoError(t, s.close(summaryRecord{}))
+	ids := streamedIDs(t, out.Bytes())
+	require.Len(t, ids, flows)
+	assert.ElementsMatch(t, ids, func() []uint64 {
+		var all []uint64
+		for id := uint64(1); id <= flows; id++ {
+			all = append(all, id)
+		}
+		return all
+	}())
+	assert.Greater(t, slices.Index(ids, 1), flows/2, "the long flow comes when it ends, not first")
+	assert.True(t, slices.IsSorted(ids[:slices.Index(ids, 1)]), "the others in ID order")
+}
