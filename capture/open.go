@@ -77,7 +77,10 @@ func newSource(r io.Reader, name string, closer io.Closer, ra io.ReaderAt) (Sour
 		return nil, s.ioError(0, err)
 	}
 	dec, codec, err := openCompressed(rest{s}, head)
-	if err != nil {
+	switch {
+	case isEOF(err):
+		return nil, s.errorf(ErrTruncated, 0, "%s header cut short", codec)
+	case err != nil:
 		return nil, s.errorf(ErrMalformed, 0, "%s header: %v", codec, err)
 	}
 	if dec != nil {

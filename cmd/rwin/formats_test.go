@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,8 +15,19 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"rwin/capture"
 	"rwin/fixtures"
 )
+
+// requirePcap skips a test that needs libpcap in a build that has none
+// (CGO_ENABLED=0 on Linux or macOS). A build with libpcap never skips
+// here: its failures are failures.
+func requirePcap(t *testing.T) {
+	t.Helper()
+	if _, err := capture.NewFilter("tcp", capture.LinkEthernet, 0); errors.Is(err, capture.ErrNoPcap) {
+		t.Skipf("needs libpcap: %v", err)
+	}
+}
 
 // corpusCaptures lists the readable captures of the public corpus (those
 // rwin reads to the end without an error), relative to it.
