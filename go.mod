@@ -4,11 +4,12 @@ go 1.25.0
 
 require (
 	github.com/fatih/color v1.19.0
-	github.com/google/gopacket v1.1.19
+	github.com/gopacket/gopacket v1.7.7
+	github.com/klauspost/compress v1.20.4
 	github.com/prometheus/client_golang v1.23.2
 	github.com/prometheus/client_model v0.6.2
 	github.com/stretchr/testify v1.12.1
-	golang.org/x/sys v0.42.0
+	golang.org/x/sys v0.45.0
 	kernel.org/pub/linux/libs/security/libcap/cap v1.2.78
 )
 
@@ -24,7 +25,7 @@ require (
 	github.com/prometheus/procfs v0.16.1 // indirect
 	go.yaml.in/yaml/v2 v2.4.2 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
-	golang.org/x/net v0.43.0 // indirect
+	golang.org/x/net v0.55.0 // indirect
 	google.golang.org/protobuf v1.36.8 // indirect
 	kernel.org/pub/linux/libs/security/libcap/psx v1.2.78 // indirect
 )

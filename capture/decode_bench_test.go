@@ -3,8 +3,8 @@ package capture
 import (
 	"testing"
 
-	"github.com/google/gopacket"
-	"github.com/google/gopacket/layers"
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
 )
 
 // The decode benchmarks time rwin's Decoder next to gopacket's

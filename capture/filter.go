@@ -1,54 +1,28 @@
+//go:build cgo || windows
+
 package capture
-
-/*
-#cgo LDFLAGS: -lpcap
-#include <stdio.h>
-#include <stdlib.h>
-#include <pcap/pcap.h>
-
-// rwin_open_header opens a pcap "file" that is only the 24-byte file
-// header in hdr, which must outlive the handle. The handle compiles
-// filters with the semantics of a savefile (pcap_compile behaves
-// differently for live and dead handles) and converts LINKTYPE_ values to
-// DLT_ values itself.
-static pcap_t *rwin_open_header(unsigned char *hdr, char *errbuf) {
-	FILE *f = fmemopen(hdr, 24, "rb");
-	if (f == NULL) {
-		snprintf(errbuf, PCAP_ERRBUF_SIZE, "fmemopen failed");
-		return NULL;
-	}
-	pcap_t *p = pcap_fopen_offline(f, errbuf);
-	if (p == NULL) {
-		fclose(f);
-	}
-	return p;
-}
-*/
-import "C"
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
-	"slices"
-	"strings"
+	"os"
 	"sync"
-	"unsafe"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/pcap"
 )
 
 // Filter matches packets against a tcpdump-style BPF expression, the way
 // `tcpdump -r FILE EXPR` does: libpcap compiles the expression and runs
 // the program over each packet's captured bytes.
 //
-// It calls libpcap directly rather than through gopacket/pcap because
-// gopacket v1.1.19 keeps link types in a uint8 (LINKTYPE_LINUX_SLL2 = 276
-// would compile for link type 20), its BPF.Matches indexes data[0], which
-// panics on an empty packet, and its NewBPF compiles on a "dead" handle:
-// for those libpcap assumes a live capture on this host, so on BSD
-// loopback "ip6" tests Linux's AF_INET6 (10) instead of the BSD values
-// (24, 28, 30) that captures from macOS and the BSDs carry. Filter
-// compiles on a handle reading a header-only savefile instead, exactly
-// as tcpdump -r does.
+// It reaches libpcap through gopacket/pcap (Npcap's wpcap.dll on
+// Windows), but not through its package-level NewBPF, which compiles on a
+// "dead" handle: for those libpcap assumes a live capture on this host,
+// so on BSD loopback "ip6" tests Linux's AF_INET6 (10) instead of the BSD
+// values (24, 28, 30) that captures from macOS and the BSDs carry. Filter
+// compiles on a handle reading a header-only savefile instead, exactly as
+// tcpdump -r does.
 //
 // A pcapng file can mix link types, and one expression compiles to a
 // different program for each (the IP header sits at offset 14 on Ethernet,
@@ -65,19 +39,19 @@ type Filter struct {
 	err     error         // the first compile failure after NewFilter
 }
 
-// linkProgram is the expression compiled for one link type. The programs
-// are Go copies of libpcap's, so nothing is left to free in C.
+// linkProgram is the expression compiled for one link type. gopacket
+// frees the programs when they are collected.
 type linkProgram struct {
 	link LinkType
-	// insns serves frames whose capture was written on a little-endian
+	// prog serves frames whose capture was written on a little-endian
 	// machine, nearly all of them; nil when the expression cannot apply
 	// to the link type.
-	insns []C.struct_bpf_insn
-	// beInsns, for BSD loopback only, serves frames written on a
+	prog *pcap.BPF
+	// beProg, for BSD loopback only, serves frames written on a
 	// big-endian machine: their 4-byte address family is in the writer's
 	// byte order, and libpcap compiles it for the file's.
-	beInsns []C.struct_bpf_insn
-	err     error
+	beProg *pcap.BPF
+	err    error
 }
 
 // compileMu serialises pcap_compile, which is not reentrant in libpcap
@@ -89,6 +63,9 @@ var compileMu sync.Mutex
 // libpcap rejects for that link type is an error carrying libpcap's
 // message. Packets of other link types are compiled for when first seen.
 func NewFilter(expr string, link LinkType, snaplen int) (*Filter, error) {
+	if err := loadPcap(); err != nil {
+		return nil, fmt.Errorf("filter %q: %w", expr, err)
+	}
 	if snaplen <= 0 {
 		snaplen = 262144
 	}
@@ -112,27 +89,23 @@ func (f *Filter) Err() error { return f.err }
 
 // Match reports whether the filter accepts p. The program sees the
 // captured bytes and, for the `len` keyword, the original length, as in
-// libpcap's offline filtering.
+// libpcap's offline filtering. With no captured bytes every load fails
+// its bounds check, so only an expression that loads nothing (the empty
+// one) accepts an empty packet; the fork's Matches takes an empty slice
+// where google/gopacket v1.1.19's indexed data[0] and panicked.
 func (f *Filter) Match(p *Packet) bool {
 	prog := f.program(p.Link)
-	insns := prog.insns
-	if insns == nil {
+	bpf := prog.prog
+	if bpf == nil {
 		return false
 	}
 	d := p.Data
 	// An address family below 65536 written big-endian starts with two
 	// zero bytes; written little-endian it ends with them.
-	if prog.beInsns != nil && len(d) >= 4 && d[0] == 0 && d[1] == 0 && d[2]|d[3] != 0 {
-		insns = prog.beInsns
+	if prog.beProg != nil && len(d) >= 4 && d[0] == 0 && d[1] == 0 && d[2]|d[3] != 0 {
+		bpf = prog.beProg
 	}
-	var data *C.u_char
-	if len(d) > 0 {
-		data = (*C.u_char)(unsafe.Pointer(&d[0]))
-	}
-	// With no data, every load fails its bounds check inside bpf_filter
-	// before touching the (nil) pointer.
-	wire := max(p.OrigLen, len(d))
-	return C.bpf_filter(&insns[0], data, C.u_int(wire), C.u_int(len(d))) != 0
+	return bpf.Matches(gopacket.CaptureInfo{CaptureLength: len(d), Length: max(p.OrigLen, len(d))}, d)
 }
 
 // program returns the programs for link, compiling them on first use.
@@ -163,53 +136,51 @@ func (f *Filter) program(link LinkType) *linkProgram {
 // file of that link type.
 func (f *Filter) compile(link LinkType) linkProgram {
 	prog := linkProgram{link: link}
-	prog.insns, prog.err = f.compileFor(link, binary.LittleEndian)
+	prog.prog, prog.err = f.compileFor(link, binary.LittleEndian)
 	if prog.err == nil && link == LinkNull {
-		prog.beInsns, prog.err = f.compileFor(link, binary.BigEndian)
+		prog.beProg, prog.err = f.compileFor(link, binary.BigEndian)
 	}
 	if prog.err != nil {
-		prog.insns, prog.beInsns = nil, nil
+		prog.prog, prog.beProg = nil, nil
 		prog.err = fmt.Errorf("filter %q: link type %d: %w", f.expr, link, prog.err)
 	}
 	return prog
 }
 
-// compileFor runs pcap_compile on a handle reading a header-only pcap file
-// of link type link written in byte order order, and copies the program
-// out of C memory.
-func (f *Filter) compileFor(link LinkType, order binary.AppendByteOrder) ([]C.struct_bpf_insn, error) {
+// compileFor compiles the expression on a handle reading a header-only
+// pcap file of link type link written in byte order order. libpcap reads
+// savefiles only from a path (or a C stdio stream gopacket does not
+// offer on Windows), so the header goes to a temporary file.
+func (f *Filter) compileFor(link LinkType, order binary.AppendByteOrder) (*pcap.BPF, error) {
 	hdr := order.AppendUint32(nil, magicMicro)
 	hdr = order.AppendUint16(hdr, 2)
 	hdr = order.AppendUint16(hdr, 4)
 	hdr = order.AppendUint64(hdr, 0) // thiszone, sigfigs
 	hdr = order.AppendUint32(hdr, uint32(f.snaplen))
 	hdr = order.AppendUint32(hdr, uint32(link))
-	chdr := C.CBytes(hdr)
-	defer C.free(chdr)
-	errbuf := (*C.char)(C.calloc(C.PCAP_ERRBUF_SIZE, 1))
-	defer C.free(unsafe.Pointer(errbuf))
-	cexpr := C.CString(f.expr)
-	defer C.free(unsafe.Pointer(cexpr))
+	tmp, err := os.CreateTemp("", "rwin-filter-*.pcap")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.Write(hdr)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
 
 	compileMu.Lock()
 	defer compileMu.Unlock()
-	h := C.rwin_open_header((*C.uchar)(chdr), errbuf)
-	if h == nil {
-		return nil, errors.New(oneLine(C.GoString(errbuf)))
+	h, err := pcap.OpenOffline(tmp.Name())
+	if err != nil {
+		return nil, fmt.Errorf("%s", oneLine(err.Error()))
 	}
-	defer C.pcap_close(h)
-	var bp C.struct_bpf_program
-	if C.pcap_compile(h, &bp, cexpr, 1, C.PCAP_NETMASK_UNKNOWN) != 0 {
-		return nil, errors.New(oneLine(C.GoString(C.pcap_geterr(h))))
+	defer h.Close()
+	bpf, err := h.NewBPF(f.expr)
+	if err != nil {
+		return nil, fmt.Errorf("%s", oneLine(err.Error()))
 	}
-	defer C.pcap_freecode(&bp)
-	if bp.bf_len == 0 {
-		return nil, errors.New("libpcap returned an empty program")
-	}
-	return slices.Clone(unsafe.Slice(bp.bf_insns, bp.bf_len)), nil
-}
-
-// oneLine folds libpcap's message onto one line.
-func oneLine(msg string) string {
-	return strings.Join(strings.Fields(msg), " ")
+	return bpf, nil
 }

@@ -22,6 +22,7 @@ import (
 // CI=true).
 func openLoopback(t *testing.T, filter string) *Live {
 	t.Helper()
+	requirePcap(t)
 	fixtures.RequireRoot(t)
 	l, err := OpenLive("lo", LiveConfig{Filter: filter})
 	require.NoError(t, err)
@@ -58,6 +59,7 @@ func udpSender(t *testing.T) (*net.UDPConn, int) {
 }
 
 func TestOpenLiveErrors(t *testing.T) {
+	requirePcap(t)
 	fixtures.RequireRoot(t)
 	cases := []struct {
 		name, iface, filter string
@@ -86,6 +88,7 @@ func TestOpenLiveErrors(t *testing.T) {
 // CAP_NET_RAW: as root, the test binary runs itself again under setpriv
 // with the capability removed from its bounding set.
 func TestOpenLiveWithoutCapability(t *testing.T) {
+	requirePcap(t)
 	if os.Getenv("RWIN_LIVE_HELPER") == "open-lo" {
 		_, err := OpenLive("lo", LiveConfig{})
 		_, errNoIf := OpenLive("rwin-nosuch0", LiveConfig{})
@@ -115,6 +118,7 @@ func TestOpenLiveWithoutCapability(t *testing.T) {
 }
 
 func TestLiveLinkTypes(t *testing.T) {
+	requirePcap(t)
 	fixtures.RequireRoot(t)
 	for _, c := range []struct {
 		iface string
@@ -236,6 +240,7 @@ func TestLiveNextDoesNotAllocate(t *testing.T) {
 }
 
 func TestInterfacesListLoopback(t *testing.T) {
+	requirePcap(t)
 	ifs, err := Interfaces()
 	require.NoError(t, err)
 	var lo *Interface

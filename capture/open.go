@@ -35,7 +35,8 @@ const (
 )
 
 // Open opens the capture file name for reading; "-" reads standard input.
-// The format (pcap or pcapng, either byte order) is chosen by the file's
+// The format (pcap or pcapng, either byte order; Network Monitor 1.x or
+// 2.x; any of them compressed with gzip or zstd) is chosen by the file's
 // magic number, never by its extension.
 func Open(name string) (Source, error) {
 	if name == "-" {
@@ -46,7 +47,7 @@ func Open(name string) (Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	src, err := newSource(f, name, f)
+	src, err := newSource(f, name, f, f)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -54,14 +55,17 @@ func Open(name string) (Source, error) {
 	return src, nil
 }
 
-// NewReader reads a pcap or pcapng capture from r, which needs no seeking
-// (a pipe will do). name is used in messages and returned by Name. Closing
-// the Source does not close r.
+// NewReader reads a capture from r, which needs no seeking (a pipe will
+// do). name is used in messages and returned by Name. Closing the Source
+// does not close r.
 func NewReader(r io.Reader, name string) (Source, error) {
-	return newSource(r, name, nil)
+	return newSource(r, name, nil, nil)
 }
 
-func newSource(r io.Reader, name string, closer io.Closer) (Source, error) {
+// newSource reads the capture in r. closer, when not nil, is closed with
+// the source; ra, when not nil, reads the same file at any offset (for
+// Network Monitor's frame table).
+func newSource(r io.Reader, name string, closer io.Closer, ra io.ReaderAt) (Source, error) {
 	s := &stream{name: name, r: r, win: make([]byte, readBufSize), closer: closer}
 	head, err := s.peek(4)
 	switch {
@@ -72,14 +76,66 @@ func newSource(r io.Reader, name string, closer io.Closer) (Source, error) {
 	case err != nil:
 		return nil, s.ioError(0, err)
 	}
+	dec, codec, err := openCompressed(rest{s}, head)
+	switch {
+	case isEOF(err):
+		return nil, s.errorf(ErrTruncated, 0, "%s header cut short", codec)
+	case err != nil:
+		return nil, s.errorf(ErrMalformed, 0, "%s header: %v", codec, err)
+	}
+	if dec != nil {
+		src, err := newSource(dec, name, closeBoth{dec, closer}, nil)
+		if err != nil {
+			dec.close()
+			return nil, fmt.Errorf("%w (%s-compressed; offsets count decompressed bytes)", err, codec)
+		}
+		return src, nil
+	}
 	switch magic := binary.LittleEndian.Uint32(head); magic {
 	case magicPcapng:
 		return newPcapngReader(s)
 	case magicMicro, magicNano, magicKuznetzov, magicMicroSwapped, magicNanoSwapped, magicKuzSwapped:
 		return newPcapReader(s, magic)
-	default:
-		return nil, s.errorf(ErrMalformed, 0, "not a pcap or pcapng file (magic 0x%08x)", binary.BigEndian.Uint32(head))
+	case magicNetmon1, magicNetmon2:
+		return newNetmonReader(s, magic, ra)
 	}
+	head, _ = s.peek(12)
+	return nil, s.unknownFormatError(head)
+}
+
+// rest reads what a stream has not consumed: the bytes already in its
+// window first, then the input.
+type rest struct{ s *stream }
+
+func (r rest) Read(p []byte) (int, error) {
+	s := r.s
+	if s.pos == s.end {
+		if s.rerr != nil {
+			return 0, s.rerr
+		}
+		s.fill(1)
+		if s.pos == s.end {
+			return 0, s.rerr
+		}
+	}
+	n := copy(p, s.win[s.pos:s.end])
+	s.pos += n
+	s.off += int64(n)
+	return n, nil
+}
+
+// closeBoth closes a decompressor, then the file under it.
+type closeBoth struct {
+	dec   *decompressor
+	inner io.Closer
+}
+
+func (c closeBoth) Close() error {
+	c.dec.close()
+	if c.inner == nil {
+		return nil
+	}
+	return c.inner.Close()
 }
 
 // stream is what the pcap and pcapng readers share: buffered input that

@@ -80,8 +80,8 @@ func TestNewReaderRejectsWhatIsNotACapture(t *testing.T) {
 	}{
 		{"empty file", nil, ErrTruncated, "x: offset 0: empty file: capture cut short"},
 		{"three bytes", []byte{0xd4, 0xc3, 0xb2}, ErrTruncated, "x: offset 0: file header cut short (3 bytes): capture cut short"},
-		{"text file", []byte("hello world\n"), ErrMalformed, "x: offset 0: not a pcap or pcapng file (magic 0x68656c6c): malformed capture"},
-		{"gzip-compressed capture", []byte{0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0}, ErrMalformed, "x: offset 0: not a pcap or pcapng file (magic 0x1f8b0800): malformed capture"},
+		{"text file", []byte("hello world\n"), ErrMalformed, "x: offset 0: not a pcap, pcapng or Network Monitor file (magic 0x68656c6c6f20776f726c640a): convert it with Wireshark's editcap: editcap -F pcapng FILE FILE.pcapng: malformed capture"},
+		{"gzip header cut short", []byte{0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0}, ErrTruncated, "x: offset 0: gzip header cut short: capture cut short"},
 		{"pcap header cut at 23 bytes", pcapFile(binary.LittleEndian, magicMicro, 1)[:23], ErrTruncated, "x: offset 0: pcap file header cut short (23 of 24 bytes): capture cut short"},
 	}
 	for _, tt := range tests {

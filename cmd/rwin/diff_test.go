@@ -268,7 +268,7 @@ func TestDiffErrors(t *testing.T) {
 		{"three captures", []string{"diff", notCapture, notCapture, notCapture}, "Usage: rwin diff"},
 		{"standard input", []string{"diff", "-", notCapture}, `standard input \(-\) cannot be one`},
 		{"missing file", []string{"diff", filepath.Join(dir, "nope.pcap"), notCapture}, `nope.pcap: .*no such file`},
-		{"not a capture", []string{"diff", notCapture, notCapture}, `notes.txt: offset 0: not a pcap or pcapng file`},
+		{"not a capture", []string{"diff", notCapture, notCapture}, `notes.txt: offset 0: not a pcap, pcapng or Network Monitor file`},
 		{"bad format", []string{"diff", "--format", "xml", notCapture, notCapture}, `unknown format "xml"`},
 		{"bad color", []string{"diff", "--color", "pink", notCapture, notCapture}, `unknown --color "pink"`},
 	}

@@ -37,7 +37,7 @@ func openLogFile(path string) (*logFile, error) {
 }
 
 func (l *logFile) open() (*os.File, error) {
-	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o640)
+	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|oNoFollow, 0o640)
 	if errors.Is(err, syscall.ELOOP) {
 		return nil, fmt.Errorf("live: -o %s: is a symbolic link; name the file itself", l.path)
 	}

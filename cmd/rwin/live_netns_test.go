@@ -422,6 +422,7 @@ func jsonAt(m map[string]any, keys ...string) any {
 }
 
 func TestLiveReportsFlowsInANetworkNamespaceLab(t *testing.T) {
+	requirePcap(t)
 	lab := newLiveLab(t)
 	bin := rwinBinary(t)
 	p := lab.startLive(bin, "tcp")
@@ -445,6 +446,7 @@ func TestLiveReportsFlowsInANetworkNamespaceLab(t *testing.T) {
 }
 
 func TestLiveCaptureFileReadsBackTheSame(t *testing.T) {
+	requirePcap(t)
 	lab := newLiveLab(t)
 	bin := rwinBinary(t)
 	file := filepath.Join(t.TempDir(), "lab.pcap")
@@ -478,6 +480,7 @@ func TestLiveCaptureFileReadsBackTheSame(t *testing.T) {
 // TestLiveWithoutCapabilityTellsHow runs the built binary with
 // CAP_NET_RAW and CAP_NET_ADMIN removed, as an unprivileged user would.
 func TestLiveWithoutCapabilityTellsHow(t *testing.T) {
+	requirePcap(t)
 	fixtures.RequireRoot(t)
 	setpriv, err := exec.LookPath("setpriv")
 	if err != nil {

@@ -116,7 +116,7 @@ func TestReadErrors(t *testing.T) {
 		{"unknown command", []string{"frobnicate"}, exitInput, `unknown command "frobnicate"`},
 		{"read without files", []string{"read"}, exitInput, "Usage: rwin read"},
 		{"missing file", []string{"read", filepath.Join(dir, "nope.pcap")}, exitInput, `nope.pcap: no such file`},
-		{"not a capture", []string{"read", notCapture}, exitInput, `notes.txt: offset 0: not a pcap or pcapng file`},
+		{"not a capture", []string{"read", notCapture}, exitInput, `notes.txt: offset 0: not a pcap, pcapng or Network Monitor file`},
 		{"empty file", []string{"read", empty}, exitInput, `empty.pcap: .*cut short`},
 		{"bad format", []string{"read", "--format", "xml", notCapture}, exitInput, `unknown format "xml"`},
 		{"bad color", []string{"read", "--color", "pink", notCapture}, exitInput, `unknown --color "pink"`},
@@ -180,6 +180,7 @@ func TestStdinAndFilesAgree(t *testing.T) {
 }
 
 func TestFlagsAfterFilesAndTrailingFilter(t *testing.T) {
+	requirePcap(t)
 	files := fixtureCaptures(t)
 	require.NotEmpty(t, files)
 	path := filepath.Join(fixtures.Dir(), files[0])
