@@ -111,6 +111,13 @@ var fixtureFindings = []struct {
 	{"lab/ws-remove-synack/client.pcap", "synack repacked without ws from a server that scales", []string{"wscale-stripped error/high"}},
 	{"lab/ws-remove-synack/server.pcap", "repacked synack seen from the server", []string{"wscale-stripped error/high"}},
 
+	// A token-bucket bottleneck (tc tbf, 8 Mbit/s) below the window's
+	// ceiling: the link sets the pace, its drops are no loss ceiling the
+	// flow runs at (Mathis assumes spread-out losses), so neither limit
+	// is reported.
+	{"lab/tbf-bottleneck/server.pcap", "tbf bottleneck at the sender: neither window nor loss holds it", nil},
+	{"lab/tbf-bottleneck/client.pcap", "tbf bottleneck at the receiver", nil},
+
 	// The server's own choice (Linux net.ipv4.tcp_window_scaling=0): never
 	// a middlebox finding.
 	{"lab/server-ws-off/server.pcap", "server with scaling disabled, at the server: the server declined",
