@@ -375,7 +375,7 @@ func writeDetail(w io.Writer, p palette, r *flowRecord) {
 	}
 	fmt.Fprintf(w, "  %-11s %s\n", "handshake", hs)
 	writeHS(w, "SYN", &f.SYN, f.SYNs)
-	if f.SYNs > 1 && f.AnsweredSYN.Packet != f.SYN.Packet {
+	if f.SYNs > 1 && f.AnsweredSYN.Seen && f.AnsweredSYN.Packet != f.SYN.Packet {
 		writeHS(w, "answered", &f.AnsweredSYN, 0)
 	}
 	writeHS(w, "SYN-ACK", &f.SYNACK, f.SYNACKs)
