@@ -51,6 +51,9 @@ type DecodeIssue struct {
 //     as Wireshark does, rather than trusted.
 type Decoder struct {
 	issue DecodeIssue
+	// moreFragments: an IP header decoded so far is a first fragment with
+	// more to come, so what it carries ends before the datagram does.
+	moreFragments bool
 }
 
 // Issue returns why the last Decode did not return VerdictTCP: the layer,
@@ -100,6 +103,7 @@ const (
 	reasonTooDeep        = "tunnels nested deeper than rwin decodes"
 	reasonDataOffset     = "data offset below 5"
 	reasonHeaderPastIP   = "header longer than ip payload"
+	reasonSplitHeader    = "header split across ip fragments (not reassembled)"
 )
 
 // EtherTypes (IEEE 802 numbers) rwin follows.
@@ -170,6 +174,7 @@ const (
 func (d *Decoder) Decode(p *Packet, seg *Segment) Verdict {
 	*seg = Segment{Packet: p.Index, Time: p.Time}
 	d.issue = DecodeIssue{}
+	d.moreFragments = false
 	b := p.Data
 	// end is the frame's length on the wire: the bound for every length
 	// field. A record claiming fewer bytes than it holds is damaged; then
@@ -367,6 +372,7 @@ func (d *Decoder) ipv4(b []byte, off, end, depth int, seg *Segment) Verdict {
 	seg.DF = frag&0x4000 != 0
 	seg.Src = netip.AddrFrom4([4]byte(b[off+12 : off+16]))
 	seg.Dst = netip.AddrFrom4([4]byte(b[off+16 : off+20]))
+	d.moreFragments = d.moreFragments || frag&0x2000 != 0 // an outer header's counts too: it cut this one
 	if frag&0x1fff != 0 {
 		// Only the first fragment (offset 0, MF set or not) holds the
 		// TCP header; rwin does not reassemble.
@@ -427,8 +433,11 @@ func (d *Decoder) ipv6(b []byte, off, end, depth int, seg *Segment) Verdict {
 		if pos+hl > len(b) {
 			return d.fail(VerdictTruncated, layerIPv6, pos, reasonExtCut)
 		}
-		if nh == ipProtoFragment && be16(b[pos+2:])&0xfff8 != 0 {
-			return d.fail(VerdictFragment, layerIPv6, pos, reasonFragment)
+		if nh == ipProtoFragment {
+			if be16(b[pos+2:])&0xfff8 != 0 {
+				return d.fail(VerdictFragment, layerIPv6, pos, reasonFragment)
+			}
+			d.moreFragments = d.moreFragments || b[pos+3]&1 != 0
 		}
 		nh = b[pos]
 		pos += hl
@@ -502,6 +511,11 @@ func (d *Decoder) tcp(b []byte, off, end int, seg *Segment) Verdict {
 		return d.fail(VerdictMalformed, layerTCP, off+12, reasonDataOffset)
 	}
 	if off+hdrLen > end {
+		if d.moreFragments {
+			// Not damage: the header goes on in the next fragment,
+			// which rwin does not reassemble.
+			return d.fail(VerdictFragment, layerTCP, off+12, reasonSplitHeader)
+		}
 		return d.fail(VerdictMalformed, layerTCP, off+12, reasonHeaderPastIP)
 	}
 	seg.Payload = end - off - hdrLen

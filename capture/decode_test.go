@@ -339,6 +339,10 @@ func decodeCases(t testing.TB) []decodeCase {
 		// IPv4.
 		{name: "ipv4 non-first fragment", link: LinkEthernet, frame: fragment(185, 0, 0), verdict: VerdictFragment, issue: DecodeIssue{layerIPv4, 20, reasonFragment}},
 		{name: "ipv4 first fragment with mf", link: LinkEthernet, frame: fragment(0, layers.IPv4MoreFragments, 100), want: wantV4Ack.with(func(v *segView) { v.DF, v.Payload = false, 100 })},
+		{
+			name: "tcp header split across ipv4 fragments", link: LinkEthernet, frame: patch(fragment(0, layers.IPv4MoreFragments, 0), 16, 0, 44), origLen: 58,
+			snap: 58, verdict: VerdictFragment, issue: DecodeIssue{layerTCP, 46, reasonSplitHeader},
+		},
 		{name: "ipv4 ihl 4", link: LinkEthernet, frame: patch(ethV4Ack, 14, 0x44), verdict: VerdictMalformed, issue: DecodeIssue{layerIPv4, 14, reasonIHL}},
 		{name: "ipv4 total length below header length", link: LinkEthernet, frame: patch(ethV4Ack, 16, 0, 16), verdict: VerdictMalformed, issue: DecodeIssue{layerIPv4, 16, reasonTotalLength}},
 		{name: "ipv4 header with router alert option", link: LinkEthernet, frame: eth(t, layers.EthernetTypeIPv4, ip4opts), want: wantV4Ack},
