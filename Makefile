@@ -8,10 +8,11 @@ SUDO    := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 BUILD_PKGS := libpcap-dev
 # tests also replay captures through tshark, record in network namespaces
 # (iproute2, iptables' TCPOPTSTRIP) and capture with tcpdump.
-TEST_PKGS  := libpcap-dev tshark tcpdump iptables iproute2
+# chromium: the HTML report's browser test (headless).
+TEST_PKGS  := libpcap-dev tshark tcpdump iptables iproute2 chromium
 DEMO_CAPTURE ?= fixtures/captures/lab/rdp-ws-strip-syn/server.pcap
 
-.PHONY: all build demo test check deps-build deps-test fixtures fuzz bench pgo
+.PHONY: all build demo test check deps-build deps-test fixtures fuzz bench pgo uplot screenshots
 
 all: build
 
@@ -68,3 +69,14 @@ pgo: deps-build
 	@mkdir -p $(BENCH_DIR)
 	$(GO) test ./cmd/rwin -run '^$$' -bench '^BenchmarkRead$$' -benchtime 20x \
 		-cpuprofile cmd/rwin/default.pgo -o $(BENCH_DIR)/rwin.test
+
+# The charting library the HTML report embeds (cmd/rwin/report/uplot):
+# uPlot, pinned, from the npm registry with its licence. Bump UPLOT_VERSION
+# and run this to refresh it.
+UPLOT_VERSION ?= 1.6.32
+UPLOT_DIR     := cmd/rwin/report/uplot
+uplot:
+	@tmp=$$(mktemp -d) && cd $$tmp && npm pack --silent uplot@$(UPLOT_VERSION) >/dev/null && \
+	tar xzf uplot-$(UPLOT_VERSION).tgz package/LICENSE package/dist/uPlot.iife.min.js package/dist/uPlot.min.css && \
+	cd - >/dev/null && cp $$tmp/package/LICENSE $$tmp/package/dist/uPlot.iife.min.js $$tmp/package/dist/uPlot.min.css $(UPLOT_DIR)/ && \
+	echo $(UPLOT_VERSION) > $(UPLOT_DIR)/VERSION && rm -rf $$tmp
