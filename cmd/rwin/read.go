@@ -28,6 +28,9 @@ type readOptions struct {
 	palette  palette     // text: colors of the rows rendered as flows finish
 	stream   *flowStream // ndjson: where flow records go as flows finish
 	progress *progress   // the progress line on a terminal's stderr, or nil
+	out      string      // -o: write the report there
+	top      int         // html: flows charted by bytes and by ceiling
+	html     *htmlReport // html: what the page shows, as flows finish
 }
 
 // fileResult is everything one input produced.
@@ -55,7 +58,9 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, err
 	fs.SetOutput(stderr)
 	fs.Var(&rFiles, "r", "read this capture `file` (repeatable; - for stdin)")
 	fs.StringVar(&o.filter, "f", "", "BPF filter `expression`, as tcpdump takes it (or give it after the files)")
-	fs.StringVar(&o.format, "format", "text", "output `format`: text, json or ndjson")
+	fs.StringVar(&o.format, "format", "text", "output `format`: text, json, ndjson or html")
+	fs.StringVar(&o.out, "o", "", "write the output to `file` instead of standard output")
+	fs.IntVar(&o.top, "top", htmlDefaultTop, "html: also chart the `N` flows with the most bytes and the N with the smallest RWIN/RTT ceiling")
 	fs.StringVar(&o.color, "color", "auto", "color text output: auto, always or never (NO_COLOR is honored)")
 	fs.BoolVar(&o.verbose, "v", false, "per-flow detail in text output")
 	fs.IntVar(&o.cfg.MaxFlows, "max-flows", analyze.DefaultMaxFlows, "cap on live flows; the least recently active is finished early past it")
@@ -97,9 +102,16 @@ Flags:
 	}
 	switch o.format {
 	case "text", "json", "ndjson":
+	case "html":
+		o.html = newHTMLReport(o.top)
 	default:
-		return exitInput, fmt.Errorf("read: unknown format %q (want text, json or ndjson)", o.format)
+		return exitInput, fmt.Errorf("read: unknown format %q (want text, json, ndjson or html)", o.format)
 	}
+	stdout, closeOut, err := openOutput(o.out, stdout)
+	if err != nil {
+		return exitInput, fmt.Errorf("read: %w", err)
+	}
+	defer closeOut()
 	useColor, err := colorWanted(o.color, stdout)
 	if err != nil {
 		return exitInput, err
@@ -129,8 +141,13 @@ Flags:
 		err = writeJSON(stdout, results)
 	case "ndjson":
 		err = o.stream.close(summarize(results))
+	case "html":
+		err = o.html.writeHTML(stdout, results)
 	default:
 		err = writeText(stdout, results, o.verbose, o.palette)
+	}
+	if err == nil {
+		err = closeOut()
 	}
 	if err != nil {
 		return exitInput, fmt.Errorf("writing output: %w", err)
@@ -276,9 +293,13 @@ func readOne(name string, o readOptions, stdin io.Reader) fileResult {
 		filter, _ = capture.NewFilter(o.filter, capture.LinkEthernet, 0)
 		keep = filter.Match
 	}
-	c := newCollector(name, &o, &res)
-	res.sum = analyze.Run(src, keep, o.cfg, c.add)
-	c.done()
+	if o.html != nil {
+		res.sum = o.html.read(name, src, keep, o.cfg, &res)
+	} else {
+		c := newCollector(name, &o, &res)
+		res.sum = analyze.Run(src, keep, o.cfg, c.add)
+		c.done()
+	}
 	res.err = res.sum.Err
 	if res.err == nil && filter != nil && filter.Err() != nil {
 		res.err = fmt.Errorf("%s: filter: %w", name, filter.Err())
