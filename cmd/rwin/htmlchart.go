@@ -109,6 +109,10 @@ func chartsOf(hf *htmlFlow, anchor, label string) (chartView, map[string]*chartD
 		data[key] = directionData(hf, d, anchor, side.receiver)
 		dv := dirView{Label: fmt.Sprintf("%s → %s: %s's data, %s's window", side.sender, side.receiver, side.sender, side.receiver)}
 		for _, k := range chartKinds {
+			if k == "rtt" && !hasRTT(s.Points(d)) {
+				dv.Note = "No RTT samples in this direction: no data segment was acknowledged once, unretransmitted, in the capture."
+				continue
+			}
 			dv.Charts = append(dv.Charts, key+"/"+k)
 		}
 		cv.Dirs = append(cv.Dirs, dv)
@@ -117,6 +121,15 @@ func chartsOf(hf *htmlFlow, anchor, label string) (chartView, map[string]*chartD
 		cv.Note = "No data segments in either direction: nothing to chart."
 	}
 	return cv, data
+}
+
+func hasRTT(pts []analyze.SeriesPoint) bool {
+	for _, p := range pts {
+		if p.RTTs > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // directionData fills one direction's chart data from the series.

@@ -90,6 +90,7 @@ type chartView struct {
 type dirView struct {
 	Label  string
 	Charts []string // placeholders' data-chart keys
+	Note   string   // a chart left out, and why
 }
 
 // chartKinds are the charts drawn per direction of data.
