@@ -19,6 +19,7 @@ type flowState struct {
 	list           listID // the table's list it is on
 	scalingKnown   bool   // the handshake settled whether scaling is on
 	scalingOn      bool   // valid when scalingKnown
+	series         uint32 // Config.Series: its series' slot, see SeriesRecorder.record
 }
 
 // track is the running sequence state of one endpoint. Its fields are

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"container/heap"
 	"io"
 	"math"
 	"os"
@@ -29,7 +30,7 @@ const (
 	htmlExamples    = 8        // flows shown per finding
 	htmlFindingFlow = 24       // flows with a warn or error finding that are charted
 	htmlDefaultTop  = 5        // --top: flows charted by bytes and by smallest ceiling
-	htmlSeriesBytes = 32 << 20 // budget of the time series recorded at once
+	htmlSeriesBytes = 16 << 20 // budget of the time series recorded at once
 )
 
 // htmlReport is the --format html sink for every input of one run.
@@ -38,7 +39,7 @@ type htmlReport struct {
 	budget *analyze.SeriesBudget
 
 	mu       sync.Mutex
-	rows     []htmlRow // bounded by htmlMaxRows, see addRow
+	rows     htmlRows // bounded by htmlMaxRows, see addRow
 	unlisted int
 	worst    []*htmlFlow // at most htmlWorst
 	findings map[string]*findingGroup
@@ -99,21 +100,50 @@ func newHTMLReport(top int) *htmlReport {
 }
 
 // read analyzes one input for the report: the series are recorded for its
-// flows, each evaluated and kept or dropped as it finishes.
+// flows, each evaluated and kept or dropped as it finishes. A worker
+// evaluates and renders copies of the flows, in batches, while the
+// analyzer goes on (see collector: the same split).
 func (h *htmlReport) read(name string, src capture.Source, keep func(*capture.Packet) bool, cfg analyze.Config, res *fileResult) analyze.Summary {
 	rec := analyze.NewSeriesRecorder(h.budget)
 	cfg.Series = rec
+	type taken struct {
+		f analyze.Flow
+		s *analyze.Series
+	}
+	work := make(chan []taken, 4)
+	done := make(chan struct{})
 	sev := map[string]int{}
-	sum := analyze.Run(src, keep, cfg, func(f *analyze.Flow) {
-		s := rec.Take(f.ID)
-		found := rules.Evaluate(f)
-		res.flows++
-		for _, x := range found {
-			sev[x.Severity.String()]++
+	go func() {
+		defer close(done)
+		for b := range work {
+			for i := range b {
+				f := &b[i].f
+				found := rules.Evaluate(f)
+				res.flows++
+				for _, x := range found {
+					sev[x.Severity.String()]++
+				}
+				h.add(name, f, found, b[i].s)
+				f.Release()
+			}
 		}
-		h.add(name, f, found, s)
-		f.Release()
+	}()
+	var batch []taken
+	sum := analyze.Run(src, keep, cfg, func(f *analyze.Flow) {
+		if batch == nil {
+			batch = make([]taken, 0, collectBatch)
+		}
+		batch = append(batch, taken{*f, rec.Take(f.ID)})
+		if len(batch) == collectBatch {
+			work <- batch
+			batch = nil
+		}
 	})
+	if len(batch) > 0 {
+		work <- batch
+	}
+	close(work)
+	<-done
 	res.severity = sev
 	return sum
 }
@@ -123,33 +153,27 @@ func (h *htmlReport) add(file string, f *analyze.Flow, found []rules.Finding, s 
 	hf := &htmlFlow{rank: rankOf(f, found), bytes: f.Client.Bytes + f.Server.Bytes, rtt: f.PathRTT(),
 		shift: [2]analyze.Shift{f.Client.Shift, f.Server.Shift}}
 	row := newHTMLRow(file, f, found, hf.rank)
-	if len(found) == 0 && s == nil {
-		// Neither charted nor among the findings: the row says it all.
-		h.mu.Lock()
-		h.addRow(row)
-		h.mu.Unlock()
-		return
-	}
-	hf.rec = newFlowRecord(file, f, found)
-	hf.rec.flow = nil // valid only during this call
-	for _, d := range []string{"client", "server"} {
-		if t := hf.rec.Traffic[d]; t.CeilingBPS != nil && t.DataPackets > 0 && (hf.ceiling == 0 || *t.CeilingBPS < hf.ceiling) {
+	for _, e := range []*analyze.Endpoint{&f.Client, &f.Server} {
+		if t := trafficOf(e, f.Peer(e), hf.rtt); t.CeilingBPS != nil && t.DataPackets > 0 && (hf.ceiling == 0 || *t.CeilingBPS < hf.ceiling) {
 			hf.ceiling = *t.CeilingBPS
 		}
 	}
+	warned := len(found) > 0 && found[0].Severity >= rules.Warn
 
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.addRow(row)
 	for i := range found {
-		h.addFinding(file, f.ID, &found[i], &hf.rec.Findings[i])
+		h.addFinding(file, f.ID, &found[i])
 	}
-	if len(found) > 0 && found[0].Severity >= rules.Warn {
+	worst := false
+	if warned {
 		h.worst = keepBest(h.worst, hf, htmlWorst, worseFlow)
+		worst = slices.Contains(h.worst, hf)
 	}
 	hf.series = s
 	if s != nil {
-		if len(found) > 0 && found[0].Severity >= rules.Warn {
+		if warned {
 			h.candidate(hf, byFinding, htmlFindingFlow, worseFlow)
 		}
 		if hf.bytes > 0 {
@@ -162,6 +186,11 @@ func (h *htmlReport) add(file string, f *analyze.Flow, found []rules.Finding, s 
 	if hf.reasons == 0 {
 		h.budget.Free(s)
 		hf.series = nil
+	}
+	if worst || hf.reasons != 0 {
+		// Kept, for now: the record is what the page renders of it.
+		hf.rec = newFlowRecord(file, f, found)
+		hf.rec.flow = nil // valid only during this call
 	}
 }
 
@@ -209,35 +238,51 @@ func keepBest(list []*htmlFlow, x *htmlFlow, n int, better func(a, b *htmlFlow) 
 	return list
 }
 
-func (h *htmlReport) addFinding(file string, id uint64, x *rules.Finding, rec *findingRecord) {
+func (h *htmlReport) addFinding(file string, id uint64, x *rules.Finding) {
 	g := h.findings[x.ID]
 	if g == nil {
-		g = &findingGroup{rec: *rec, severity: x.Severity}
+		g = &findingGroup{severity: x.Severity}
 		h.findings[x.ID] = g
 	}
 	g.flows++
 	if len(g.examples) < htmlExamples {
-		g.examples = append(g.examples, findingExample{file: file, id: id, rec: *rec})
+		rec := newFindingRec(x, evidenceRecords(x.Evidence))
+		if len(g.examples) == 0 {
+			g.rec = rec
+		}
+		g.examples = append(g.examples, findingExample{file: file, id: id, rec: rec})
 	}
 }
 
 // addRow lists a flow, or leaves out the least important one once
-// htmlMaxRows are listed.
+// htmlMaxRows are listed: the rows are then a heap with that one on top.
 func (h *htmlReport) addRow(r htmlRow) {
 	if len(h.rows) < htmlMaxRows {
 		h.rows = append(h.rows, r)
+		if len(h.rows) == htmlMaxRows {
+			heap.Init(&h.rows)
+		}
 		return
 	}
 	h.unlisted++
-	least := 0
-	for i := range h.rows {
-		if h.rows[i].rank < h.rows[least].rank {
-			least = i
-		}
+	if r.rank > h.rows[0].rank {
+		h.rows[0] = r
+		heap.Fix(&h.rows, 0)
 	}
-	if r.rank > h.rows[least].rank {
-		h.rows[least] = r
-	}
+}
+
+// htmlRows is a heap of rows, the least important on top.
+type htmlRows []htmlRow
+
+func (h htmlRows) Len() int           { return len(h) }
+func (h htmlRows) Less(i, j int) bool { return h[i].rank < h[j].rank }
+func (h htmlRows) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *htmlRows) Push(x any)        { *h = append(*h, x.(htmlRow)) }
+func (h *htmlRows) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 // plain renders the table's cells without color.

@@ -238,13 +238,13 @@ func renderHTML(w io.Writer, p *htmlPage) error {
 func chartWhy(reasons uint8) string {
 	var s []string
 	if reasons&(1<<byFinding) != 0 {
-		s = append(s, "has a warning or error")
+		s = append(s, "it has a warning or an error")
 	}
 	if reasons&(1<<byBytes) != 0 {
-		s = append(s, "among the most bytes")
+		s = append(s, "among the flows with the most bytes (--top)")
 	}
 	if reasons&(1<<byCeiling) != 0 {
-		s = append(s, "among the smallest RWIN/RTT ceilings")
+		s = append(s, "among the flows with the smallest RWIN/RTT ceiling (--top)")
 	}
 	return strings.Join(s, "; ")
 }
