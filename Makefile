@@ -80,3 +80,19 @@ uplot:
 	tar xzf uplot-$(UPLOT_VERSION).tgz package/LICENSE package/dist/uPlot.iife.min.js package/dist/uPlot.min.css && \
 	cd - >/dev/null && cp $$tmp/package/LICENSE $$tmp/package/dist/uPlot.iife.min.js $$tmp/package/dist/uPlot.min.css $(UPLOT_DIR)/ && \
 	echo $(UPLOT_VERSION) > $(UPLOT_DIR)/VERSION && rm -rf $$tmp
+
+# The report screenshots in README.md's "Report" section, taken by headless
+# Chromium from the reports of two lab recordings.
+SHOT_DIR   := docs/report
+SHOT_FLAGS := --headless --no-sandbox --disable-gpu --disable-background-networking \
+	--disable-component-update --disable-sync --no-first-run --hide-scrollbars
+screenshots: build
+	@$(MAKE) --no-print-directory deps-test TEST_PKGS=chromium
+	@mkdir -p $(SHOT_DIR)
+	@tmp=$$(mktemp -d) && \
+	for s in rdp-fw-unscaled-window/server small-rcvbuf/client; do \
+		n=$$(dirname $$s) && \
+		./rwin read --format html -o $$tmp/$$n.html fixtures/captures/lab/$$s.pcap && \
+		chromium $(SHOT_FLAGS) --user-data-dir=$$tmp/profile --window-size=1100,1900 \
+			--screenshot=$(SHOT_DIR)/$$n.png file://$$tmp/$$n.html 2>/dev/null || exit 1; \
+	done; rm -rf $$tmp

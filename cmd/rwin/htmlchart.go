@@ -117,6 +117,10 @@ func chartsOf(hf *htmlFlow, anchor, label string) (chartView, map[string]*chartD
 		}
 		cv.Dirs = append(cv.Dirs, dv)
 	}
+	// The direction that carried more data first: it is the one to look at.
+	if len(cv.Dirs) == 2 && r.Traffic["server"].UniqueBytes > r.Traffic["client"].UniqueBytes {
+		cv.Dirs[0], cv.Dirs[1] = cv.Dirs[1], cv.Dirs[0]
+	}
 	if len(cv.Dirs) == 0 {
 		cv.Note = "No data segments in either direction: nothing to chart."
 	}
@@ -150,7 +154,7 @@ func directionData(hf *htmlFlow, d int, anchor, receiver string) *chartData {
 	default:
 		c.WinLabel = fmt.Sprintf("%s's window (shift %d)", receiver, sh.Value)
 	}
-	inQuestion := known && sh.Value > 0 && len(hf.rec.Findings) > 0
+	inQuestion := known && sh.Value > 0 && scalingInQuestion(hf.rec.Findings)
 	if inQuestion {
 		c.Raw = gaps(n)
 	}
@@ -214,6 +218,22 @@ func directionData(hf *htmlFlow, d int, anchor, receiver string) *chartData {
 	}
 	c.Loss = lossCeiling(hf, d)
 	return c
+}
+
+// scalingFindings are the findings that put window scaling in question:
+// a device that strips, zeroes or rewrites the option, enforces the
+// unscaled window, or answers the handshake in the server's name.
+var scalingFindings = map[string]bool{"unscaled-window-enforced": true, "wscale-stripped": true,
+	"wscale-zeroed": true, "wscale-invalid": true, "wscale-non-syn": true, "syn-proxy": true,
+	"path-enforces-unscaled-window": true, "path-rewrites-wscale": true, "path-answers-handshake": true}
+
+func scalingInQuestion(found []findingRecord) bool {
+	for _, x := range found {
+		if scalingFindings[x.ID] {
+			return true
+		}
+	}
+	return false
 }
 
 // lossCeiling is the throughput a Reno-style sender reaches at the
