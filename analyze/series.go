@@ -160,9 +160,6 @@ func (r *SeriesRecorder) Take(id uint64) *Series {
 	return s
 }
 
-// Budget returns the budget the recorder draws on.
-func (r *SeriesRecorder) Budget() *SeriesBudget { return r.budget }
-
 // start gives fs a series from the budget, if it has one to give.
 func (r *SeriesRecorder) start(fs *flowState, t int64) {
 	s := r.budget.get()

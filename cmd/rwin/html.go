@@ -111,6 +111,7 @@ func (h *htmlReport) read(name string, src capture.Source, keep func(*capture.Pa
 		s *analyze.Series
 	}
 	work := make(chan []taken, 4)
+	free := make(chan []taken, 6) // batches handed back, for reuse
 	done := make(chan struct{})
 	sev := map[string]int{}
 	go func() {
@@ -126,12 +127,20 @@ func (h *htmlReport) read(name string, src capture.Source, keep func(*capture.Pa
 				h.add(name, f, found, b[i].s)
 				f.Release()
 			}
+			select {
+			case free <- b[:0]:
+			default:
+			}
 		}
 	}()
 	var batch []taken
 	sum := analyze.Run(src, keep, cfg, func(f *analyze.Flow) {
 		if batch == nil {
-			batch = make([]taken, 0, collectBatch)
+			select {
+			case batch = <-free:
+			default:
+				batch = make([]taken, 0, collectBatch)
+			}
 		}
 		batch = append(batch, taken{*f, rec.Take(f.ID)})
 		if len(batch) == collectBatch {
@@ -152,7 +161,6 @@ func (h *htmlReport) read(name string, src capture.Source, keep func(*capture.Pa
 func (h *htmlReport) add(file string, f *analyze.Flow, found []rules.Finding, s *analyze.Series) {
 	hf := &htmlFlow{rank: rankOf(f, found), bytes: f.Client.Bytes + f.Server.Bytes, rtt: f.PathRTT(),
 		shift: [2]analyze.Shift{f.Client.Shift, f.Server.Shift}}
-	row := newHTMLRow(file, f, found, hf.rank)
 	for _, e := range []*analyze.Endpoint{&f.Client, &f.Server} {
 		if t := trafficOf(e, f.Peer(e), hf.rtt); t.CeilingBPS != nil && t.DataPackets > 0 && (hf.ceiling == 0 || *t.CeilingBPS < hf.ceiling) {
 			hf.ceiling = *t.CeilingBPS
@@ -162,7 +170,7 @@ func (h *htmlReport) add(file string, f *analyze.Flow, found []rules.Finding, s 
 
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.addRow(row)
+	h.addRow(file, f, found, hf.rank)
 	for i := range found {
 		h.addFinding(file, f.ID, &found[i])
 	}
@@ -255,18 +263,20 @@ func (h *htmlReport) addFinding(file string, id uint64, x *rules.Finding) {
 }
 
 // addRow lists a flow, or leaves out the least important one once
-// htmlMaxRows are listed: the rows are then a heap with that one on top.
-func (h *htmlReport) addRow(r htmlRow) {
+// htmlMaxRows are listed: the rows are then a heap with that one on top,
+// and a flow that would not displace it is not rendered at all (a SYN
+// flood of a million flows rendered a million rows to drop).
+func (h *htmlReport) addRow(file string, f *analyze.Flow, found []rules.Finding, rank int) {
 	if len(h.rows) < htmlMaxRows {
-		h.rows = append(h.rows, r)
+		h.rows = append(h.rows, newHTMLRow(file, f, found, rank))
 		if len(h.rows) == htmlMaxRows {
 			heap.Init(&h.rows)
 		}
 		return
 	}
 	h.unlisted++
-	if r.rank > h.rows[0].rank {
-		h.rows[0] = r
+	if rank > h.rows[0].rank {
+		h.rows[0] = newHTMLRow(file, f, found, rank)
 		heap.Fix(&h.rows, 0)
 	}
 }

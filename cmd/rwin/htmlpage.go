@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	_ "embed"
 	"encoding/json"
 	"fmt"
@@ -173,7 +174,7 @@ func (h *htmlReport) page(results []fileResult) *htmlPage {
 		if a.flows != b.flows {
 			return b.flows - a.flows
 		}
-		return compareStrings(a.rec.ID, b.rec.ID)
+		return cmp.Compare(a.rec.ID, b.rec.ID)
 	})
 	for _, g := range groups {
 		fv := findingView{ID: g.rec.ID, Name: g.rec.Name, Severity: g.rec.Severity, Confidence: g.rec.Confidence,
@@ -212,16 +213,6 @@ func anchorFor(charted map[string]bool, a string) string {
 		return a
 	}
 	return "row-" + a
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // renderHTML executes the page template.
