@@ -90,7 +90,7 @@ screenshots: build
 	@$(MAKE) --no-print-directory deps-test TEST_PKGS=chromium
 	@mkdir -p $(SHOT_DIR)
 	@tmp=$$(mktemp -d) && \
-	for s in rdp-fw-unscaled-window/server small-rcvbuf/client; do \
+	for s in rdp-fw-unscaled-window/server small-rcvbuf/server; do \
 		n=$$(dirname $$s) && \
 		./rwin read --format html -o $$tmp/$$n.html fixtures/captures/lab/$$s.pcap && \
 		chromium $(SHOT_FLAGS) --user-data-dir=$$tmp/profile --window-size=1100,1900 \

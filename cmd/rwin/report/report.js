@@ -99,7 +99,7 @@
         s.push(line("window field taken unscaled", color("raw"), fmtBytes, { dash: [6, 4], paths: stepped }));
         cols.push(d.raw);
       }
-      s.push(line("bytes in flight (most)", color("flight"), fmtBytes, { spanGaps: true }));
+      s.push(line("bytes in flight (most, at the capture point)", color("flight"), fmtBytes, { spanGaps: true }));
       cols.push(d.inflight);
       s.push(marker("retransmission", color("mark-re"), fmtBytes));
       cols.push(d.retrans);
