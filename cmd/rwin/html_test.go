@@ -67,3 +67,15 @@ func TestHTMLOutputFileErrors(t *testing.T) {
 	assert.Contains(t, errOut.String(), bad)
 	assert.Empty(t, out.String())
 }
+
+// TestHTMLTopMustNotBeNegative: --top counts flows.
+func TestHTMLTopMustNotBeNegative(t *testing.T) {
+	capture := filepath.Join(fixtures.Dir(), "captures", "lab", "clean", "server.pcap")
+	if _, err := os.Stat(capture); err != nil {
+		fixtures.SkipUnlessCI(t, "no lab recording %s", capture)
+	}
+	var out, errOut bytes.Buffer
+	assert.Equal(t, exitInput, run([]string{"read", "--format", "html", "--top", "-1", capture}, nil, &out, &errOut))
+	assert.Contains(t, errOut.String(), "--top -1")
+	assert.Empty(t, out.String())
+}

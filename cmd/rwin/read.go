@@ -103,6 +103,9 @@ Flags:
 	switch o.format {
 	case "text", "json", "ndjson":
 	case "html":
+		if o.top < 0 {
+			return exitInput, fmt.Errorf("read: --top %d: want 0 or more flows", o.top)
+		}
 		o.html = newHTMLReport(o.top)
 	default:
 		return exitInput, fmt.Errorf("read: unknown format %q (want text, json, ndjson or html)", o.format)
