@@ -57,6 +57,9 @@ type Series struct {
 	width int64 // ns per bucket
 	n     int   // buckets in use
 	dir   [2][SeriesBuckets]SeriesPoint
+	// first holds each bucket's first packet number (0: no packet), to
+	// place evidence cited by packet number.
+	first [SeriesBuckets]uint64
 	prev  [2]seriesCounters
 }
 
@@ -77,6 +80,18 @@ func (s *Series) Width() int64 { return s.width }
 // Points returns the buckets of direction d (ToServer or ToClient) from
 // the first to the last with packets; those without packets are zero.
 func (s *Series) Points(d int) []SeriesPoint { return s.dir[d][:s.n] }
+
+// Bucket returns the bucket that holds packet number pkt: the last one
+// whose first packet is not after it, or -1 before the series began.
+func (s *Series) Bucket(pkt uint64) int {
+	b := -1
+	for i, p := range s.first[:s.n] {
+		if p != 0 && p <= pkt {
+			b = i
+		}
+	}
+	return b
+}
 
 // SeriesSize is the memory one flow's series takes, in bytes.
 const SeriesSize = int(unsafe.Sizeof(Series{}))
@@ -196,6 +211,9 @@ func (r *SeriesRecorder) record(fs *flowState, seg *capture.Segment) {
 	}
 	s := r.slots[fs.series-1]
 	i := s.bucket(seg.Time)
+	if s.first[i] == 0 {
+		s.first[i] = seg.Packet
+	}
 	fromClient := fs.fromClient(seg)
 	sender, peer, st, rt := &fs.Client, &fs.Server, &fs.client, &fs.server
 	out, in := ToServer, ToClient // the sender's data, its window
@@ -276,6 +294,14 @@ func (s *Series) coarsen() {
 		}
 		clear(b[SeriesBuckets/2:])
 	}
+	for i := 0; i < SeriesBuckets/2; i++ {
+		a, b := s.first[2*i], s.first[2*i+1]
+		if a == 0 || b != 0 && b < a {
+			a = b
+		}
+		s.first[i] = a
+	}
+	clear(s.first[SeriesBuckets/2:])
 	s.width *= 2
 	s.n = (s.n + 1) / 2
 }

@@ -34,6 +34,8 @@ func TestSeriesAddsUpToTheFlow(t *testing.T) {
 					require.NotNil(t, s)
 					defer budget.Free(s)
 					n++
+					assert.Equal(t, len(s.Points(ToServer))-1, s.Bucket(f.LastPacket), "the flow's last packet is in the last bucket")
+					assert.Equal(t, -1, s.Bucket(0), "packet 0 precedes every series")
 					for d, e := range []*Endpoint{&f.Client, &f.Server} {
 						peer := f.Peer(e)
 						var sum SeriesPoint

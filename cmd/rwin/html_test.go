@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -78,4 +79,53 @@ func TestHTMLTopMustNotBeNegative(t *testing.T) {
 	assert.Equal(t, exitInput, run([]string{"read", "--format", "html", "--top", "-1", capture}, nil, &out, &errOut))
 	assert.Contains(t, errOut.String(), "--top -1")
 	assert.Empty(t, out.String())
+}
+
+// TestHTMLChartsMarkTheEvidence: on the RDP firewall recording, the
+// charts of the server's data mark the retransmissions beyond the client's
+// unscaled window and the packets the finding cites, draw the window field
+// taken unscaled (scaling is in question) under the scaled window, and
+// show the bytes in flight above that field.
+func TestHTMLChartsMarkTheEvidence(t *testing.T) {
+	capture := filepath.Join(fixtures.Dir(), "captures", "lab", "rdp-fw-unscaled-window", "server.pcap")
+	if _, err := os.Stat(capture); err != nil {
+		fixtures.SkipUnlessCI(t, "no lab recording %s", capture)
+	}
+	var out, errOut bytes.Buffer
+	require.Equal(t, exitOK, run([]string{"read", "--format", "html", capture}, nil, &out, &errOut), errOut.String())
+	m := regexp.MustCompile(`(?s)<script id="rwin-data" type="application/json">(.*?)</script>`).FindStringSubmatch(out.String())
+	require.NotNil(t, m)
+	var data map[string]struct {
+		Win, Raw, InFlight, Retrans, Evidence []*float64
+		EvText                                []string
+	}
+	require.NoError(t, json.Unmarshal([]byte(m[1]), &data))
+	d, ok := data["f0-1/1"] // the server's data, the client's window
+	require.True(t, ok, "the server's data is charted")
+	count := func(s []*float64) int {
+		n := 0
+		for _, v := range s {
+			if v != nil {
+				n++
+			}
+		}
+		return n
+	}
+	assert.Positive(t, count(d.Retrans), "retransmissions are marked")
+	assert.Positive(t, count(d.Evidence), "evidence packets are marked")
+	text := strings.Join(d.EvText, " ")
+	assert.Contains(t, text, "#8 ")
+	assert.Contains(t, text, "#19 ")
+	require.Len(t, d.Raw, len(d.Win), "the window field taken unscaled is drawn")
+	var flight, raw float64
+	for i := range d.Win {
+		if d.Raw[i] != nil && d.Win[i] != nil {
+			assert.Less(t, *d.Raw[i], *d.Win[i], "bucket %d: the unscaled field lies under the scaled window", i)
+			raw = max(raw, *d.Raw[i])
+		}
+		if d.InFlight[i] != nil {
+			flight = max(flight, *d.InFlight[i])
+		}
+	}
+	assert.Greater(t, flight, raw, "the server had more in flight than the client's window field taken unscaled")
 }

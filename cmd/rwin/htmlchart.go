@@ -199,11 +199,18 @@ func directionData(hf *htmlFlow, d int, anchor, receiver string) *chartData {
 	}
 	for _, f := range hf.rec.find {
 		for _, e := range f.Evidence {
-			if e.Time == 0 || e.Time < s.Start() {
-				continue // no time, or before the series began
+			// By time where the finding gives it, else by packet number.
+			i := s.Bucket(e.Packet)
+			if e.Time != 0 {
+				i = -1
+				if e.Time >= s.Start() {
+					i = int((e.Time - s.Start()) / s.Width())
+				}
 			}
-			i := int((e.Time - s.Start()) / s.Width())
-			if i >= n {
+			if e.Time == 0 && i < 0 {
+				i = 0 // the handshake, before the series began: at its start
+			}
+			if i < 0 || i >= n {
 				continue
 			}
 			c.Evidence[i] = c.Win[i]
