@@ -12,9 +12,10 @@ BUILD_PKGS := libpcap-dev
 # (wine64; mingw-w64 builds the bcryptprimitives.dll Wine 8 lacks); a real
 # Prometheus scrapes rwin live --metrics, promtool checks the exposition
 # and the example alert rules (prometheus), and systemd-analyze verifies
-# the example unit (systemd); logrotate reads the example rotation.
+# the example unit (systemd); logrotate reads the example rotation; headless
+# Chromium loads the HTML report (chromium).
 TEST_PKGS  := libpcap-dev tshark tcpdump iptables iproute2 wine64 gcc-mingw-w64-x86-64-win32 \
-	prometheus systemd logrotate
+	prometheus systemd logrotate chromium
 DEMO_CAPTURE ?= fixtures/captures/lab/rdp-ws-strip-syn/server.pcap
 
 # Release targets: built without cgo, so statically linked on Linux; on
@@ -27,7 +28,7 @@ VERSION      ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo
 # The packages rwin ships; the lab under fixtures/ is Linux-only.
 SHIPPED_PKGS := ./cmd/... ./capture/... ./analyze/... ./rules/...
 
-.PHONY: all build demo test check cross dist deps-build deps-test fixtures fuzz bench pgo soak stress
+.PHONY: all build demo test check cross dist deps-build deps-test fixtures fuzz bench pgo soak stress uplot screenshots
 
 all: build
 

@@ -52,6 +52,9 @@ type Config struct {
 	// time without packets. 0 disables it (reading files: an idle RDP
 	// session is still one session); live capture sets it.
 	IdleTimeout time.Duration
+	// Series, when set, records each flow's time series for charts (see
+	// SeriesRecorder); nil, the default, records none.
+	Series *SeriesRecorder
 }
 
 // Stats counts what the analyzer did.
@@ -202,6 +205,9 @@ func (a *Analyzer) addHashed(seg *capture.Segment, h uint64) {
 	}
 	fs.update(seg)
 	fs.Encap |= seg.Encap
+	if a.cfg.Series != nil {
+		a.cfg.Series.record(fs, seg)
+	}
 	a.touch(fs)
 	if a.clock-a.lastSweep >= int64(time.Second) {
 		a.lastSweep = a.clock

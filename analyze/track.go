@@ -22,6 +22,7 @@ type flowState struct {
 	lastSYNACKTS    bool
 	list            listID // the table's list it is on
 	scalingOn       bool   // valid when Negotiated.ScalingFrom is set
+	series          uint32 // Config.Series: its series' slot, see SeriesRecorder.record
 }
 
 // track is the running sequence state of one endpoint. Its fields are

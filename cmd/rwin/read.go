@@ -31,6 +31,10 @@ type readOptions struct {
 	json     *jsonStream // json: the document flow records go to
 	progress *progress   // the progress line on a terminal's stderr, or nil
 	intr     *interrupt  // ends the reading on SIGINT or SIGTERM
+	out      string      // -o: write the report there
+	force    bool        // -o may replace an existing file
+	top      int         // html: flows charted by bytes and by ceiling
+	html     *htmlReport // html: what the page shows, as flows finish
 }
 
 // fileResult is everything one input produced.
@@ -57,7 +61,10 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, err
 	fs.SetOutput(stderr)
 	fs.Var(&rFiles, "r", "read this capture `file` (repeatable; - for stdin)")
 	fs.StringVar(&o.filter, "f", "", "BPF filter `expression`, as tcpdump takes it (or give it after the files)")
-	fs.StringVar(&o.format, "format", "text", "output `format`: text, json or ndjson")
+	fs.StringVar(&o.format, "format", "text", "output `format`: text, json, ndjson or html")
+	fs.StringVar(&o.out, "o", "", "write the output to `file` instead of standard output (a new file: see --force)")
+	fs.BoolVar(&o.force, "force", false, "let -o replace an existing regular file")
+	fs.IntVar(&o.top, "top", htmlDefaultTop, "html: also chart the `N` flows with the most bytes and the N with the smallest RWIN/RTT ceiling")
 	fs.StringVar(&o.color, "color", "auto", "color text output: auto, always or never (NO_COLOR is honored)")
 	fs.BoolVar(&o.verbose, "v", false, "per-flow detail in text output")
 	fs.BoolVar(&o.merge, "merge", false, "read the files as one capture in timestamp order, as mergecap would merge them (the files of a dumpcap -b or tcpdump -C ring buffer)")
@@ -104,9 +111,19 @@ Flags:
 	}
 	switch o.format {
 	case "text", "json", "ndjson":
+	case "html":
+		if o.top < 0 {
+			return exitInput, fmt.Errorf("read: --top %d: want 0 or more flows", o.top)
+		}
+		o.html = newHTMLReport(o.top)
 	default:
-		return exitInput, fmt.Errorf("read: unknown format %q (want text, json or ndjson)", o.format)
+		return exitInput, fmt.Errorf("read: unknown format %q (want text, json, ndjson or html)", o.format)
 	}
+	stdout, closeOut, err := openOutput(o.out, o.force, stdout)
+	if err != nil {
+		return exitInput, fmt.Errorf("read: %w", err)
+	}
+	defer closeOut()
 	useColor, err := colorWanted(o.color, stdout)
 	if err != nil {
 		return exitInput, err
@@ -147,8 +164,13 @@ Flags:
 		}
 	case "ndjson":
 		err = o.stream.close(summarize(results))
+	case "html":
+		err = o.html.writeHTML(stdout, results)
 	default:
 		err = writeText(stdout, results, o.verbose, o.palette)
+	}
+	if err == nil {
+		err = closeOut()
 	}
 	if err != nil {
 		return exitInput, fmt.Errorf("writing output: %w", err)
@@ -380,14 +402,18 @@ func analyzeSource(name string, src capture.Source, o readOptions, res fileResul
 		filter, _ = capture.NewFilter(o.filter, capture.LinkEthernet, 0)
 		keep = filter.Match
 	}
-	c := newCollector(name, &o, &res)
-	c.ringLater = ringLater
-	res.sum = analyze.Run(src, keep, o.cfg, c.add)
-	c.done()
-	if c.noSYN > 0 {
-		res.sum.Warnings = append(res.sum.Warnings, fmt.Sprintf("%s: a ring buffer's file after the first (dumpcap -b, tcpdump -C): "+
-			"%s began without a SYN here, and their handshakes may be in the file before; rwin read --merge reads the set as one capture",
-			name, plural(c.noSYN, "flow")))
+	if o.html != nil {
+		res.sum = o.html.read(name, src, keep, o.cfg, &res)
+	} else {
+		c := newCollector(name, &o, &res)
+		c.ringLater = ringLater
+		res.sum = analyze.Run(src, keep, o.cfg, c.add)
+		c.done()
+		if c.noSYN > 0 {
+			res.sum.Warnings = append(res.sum.Warnings, fmt.Sprintf("%s: a ring buffer's file after the first (dumpcap -b, tcpdump -C): "+
+				"%s began without a SYN here, and their handshakes may be in the file before; rwin read --merge reads the set as one capture",
+				name, plural(c.noSYN, "flow")))
+		}
 	}
 	res.err = res.sum.Err
 	if res.err == nil && filter != nil && filter.Err() != nil {
