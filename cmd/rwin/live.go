@@ -217,6 +217,9 @@ func cmdLive(args []string, stdout, stderr io.Writer) (int, error) {
 		defer t.Stop()
 	}
 
+	links := watchLink(src.Name(), done)
+	linkLog := &linkReport{w: stderr, iface: src.Name()}
+
 	sess := analyze.NewSession(src.Name(), o.cfg, out.flow)
 	var (
 		pkt       capture.Packet
@@ -258,6 +261,11 @@ capture:
 			if err := out.reopen(sinks.log); err != nil {
 				fmt.Fprintf(stderr, "rwin: warning: %s; still writing to the file open before\n", oneLine(err.Error()))
 			}
+		}
+		select {
+		case c := <-links:
+			linkLog.change(c)
+		default:
 		}
 		if now-lastFlush >= int64(time.Second) {
 			lastFlush = now
