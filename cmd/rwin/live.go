@@ -73,7 +73,9 @@ the flows still in progress, then the capture's statistics, including the
 packets the kernel dropped. SIGHUP reopens the -o file (after logrotate
 renamed it); without -o it stops the capture like SIGTERM. Capturing needs
 root or the capability cap_net_raw; once the capture is open, rwin drops
-every capability it holds, and with -Z becomes that user.
+every capability it holds, and with -Z becomes that user. When the
+interface goes down or comes back, a line on standard error says so; the
+capture goes on.
 
 Flags:
 `)
