@@ -73,7 +73,9 @@ the flows still in progress, then the capture's statistics, including the
 packets the kernel dropped. SIGHUP reopens the -o file (after logrotate
 renamed it); without -o it stops the capture like SIGTERM. Capturing needs
 root or the capability cap_net_raw; once the capture is open, rwin drops
-every capability it holds, and with -Z becomes that user.
+every capability it holds, and with -Z becomes that user. When the
+interface goes down or comes back, a line on standard error says so; the
+capture goes on.
 
 Flags:
 `)
@@ -217,6 +219,9 @@ func cmdLive(args []string, stdout, stderr io.Writer) (int, error) {
 		defer t.Stop()
 	}
 
+	links := watchLink(src.Name(), done)
+	linkLog := &linkReport{w: stderr, iface: src.Name()}
+
 	sess := analyze.NewSession(src.Name(), o.cfg, out.flow)
 	var (
 		pkt       capture.Packet
@@ -258,6 +263,11 @@ capture:
 			if err := out.reopen(sinks.log); err != nil {
 				fmt.Fprintf(stderr, "rwin: warning: %s; still writing to the file open before\n", oneLine(err.Error()))
 			}
+		}
+		select {
+		case c := <-links:
+			linkLog.change(c)
+		default:
 		}
 		if now-lastFlush >= int64(time.Second) {
 			lastFlush = now
