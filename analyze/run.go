@@ -39,11 +39,12 @@ type Summary struct {
 	LastTime  int64 // latest frame timestamp, ns
 	// StepsBack counts frames whose timestamp is earlier than the frame
 	// before: a clock stepped back, or captures merged out of order.
-	StepsBack  uint64
-	prevTime   int64
-	Analyzer   Stats
-	Warnings   []string // the first per-packet warnings, one line each
-	MoreWarned uint64   // warnings beyond those kept
+	StepsBack      uint64
+	prevTime       int64
+	warnedStepBack bool
+	Analyzer       Stats
+	Warnings       []string // the first per-packet warnings, one line each
+	MoreWarned     uint64   // warnings beyond those kept
 	// Err is the error that ended reading early, if any: it wraps
 	// capture.ErrTruncated when the capture was cut short.
 	Err error
@@ -179,17 +180,22 @@ func (s *Summary) add(pkt *capture.Packet, keep func(*capture.Packet) bool, dec 
 }
 
 // clock extends the capture's time span by one timed packet. A timestamp
-// earlier than the previous packet's is counted and warned about once;
-// it moves the start back only by up to MaxTimeStepBack, so that one bad
+// earlier than the previous packet's is counted (and warned about once if
+// the step is long); it moves the start back only by up to MaxTimeStepBack, so that one bad
 // clock cannot turn a capture into a span of years.
 func (s *Summary) clock(pkt *capture.Packet) {
 	switch {
 	case s.Packets-s.Untimed == 1:
 		s.FirstTime = pkt.Time
 	case pkt.Time < s.prevTime:
-		if s.StepsBack == 0 {
+		// Steps back of microseconds are packets reordered between NIC
+		// queues or by -i any: counted, not warned about. A step longer
+		// than MaxTimeStepBack is a clock or a merge gone wrong, and it
+		// changes the durations rwin reports.
+		if back := s.prevTime - pkt.Time; back > MaxTimeStepBack && !s.warnedStepBack {
+			s.warnedStepBack = true
 			s.warn("%s: packet %d: its timestamp is %v before the previous packet's (a clock stepped back, or captures merged out of order); "+
-				"durations leave out steps back of more than %v", s.Source, pkt.Index, time.Duration(s.prevTime-pkt.Time), time.Duration(MaxTimeStepBack))
+				"durations leave out steps back of more than %v", s.Source, pkt.Index, time.Duration(back), time.Duration(MaxTimeStepBack))
 		}
 		s.StepsBack++
 		if pkt.Time < s.FirstTime && s.FirstTime-pkt.Time <= MaxTimeStepBack {

@@ -113,6 +113,36 @@ func TestFileNamesCannotDriveTheTerminal(t *testing.T) {
 	}
 }
 
+// TestPacketsReorderedByMicrosecondsAreNoClockStep: a packet stamped
+// 200 µs before the one captured ahead of it (two NIC queues, -i any) is
+// ordinary reordering; it draws no warning about the clock.
+func TestPacketsReorderedByMicrosecondsAreNoClockStep(t *testing.T) {
+	src, err := capture.Open(fixtureCapture(t, "port-reuse.pcap"))
+	require.NoError(t, err)
+	var file bytes.Buffer
+	w, err := capture.NewPcapWriter(&file, capture.LinkEthernet, 262144)
+	require.NoError(t, err)
+	var prev int64
+	for i := 0; ; i++ {
+		var p capture.Packet
+		if err := src.Next(&p); err != nil {
+			require.ErrorIs(t, err, io.EOF)
+			break
+		}
+		if i == 5 {
+			p.Time = prev - 200_000
+		}
+		prev = p.Time
+		require.NoError(t, w.Write(&p))
+	}
+	src.Close()
+
+	code, out, stderr := rwinRun(t, file.Bytes(), "read", "--color", "never", "-")
+	assert.Equal(t, exitOK, code)
+	assert.Contains(t, out, "-  76 packets, 76 TCP, 2 flows")
+	assert.NotContains(t, stderr, "before the previous packet's")
+}
+
 // TestClockSteppedBackIsWarnedNotADuration: a packet stamped decades
 // before its neighbours (a clock stepped back) is warned about; the
 // capture and its flows keep their real durations, not 472,222 hours.
