@@ -3,6 +3,7 @@ module rwin
 go 1.25.0
 
 require (
+	github.com/ebitengine/purego v0.11.3
 	github.com/fatih/color v1.19.0
 	github.com/gopacket/gopacket v1.7.7
 	github.com/klauspost/compress v1.20.4
