@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestMissingLibpcapIsOneLineSayingHowToInstallIt(t *testing.T) {
+func TestFilterWithoutLibpcapIsOneLineSayingHowToInstallIt(t *testing.T) {
 	saved := pcapLibraries[runtime.GOOS]
 	t.Cleanup(func() { pcapLibraries[runtime.GOOS] = saved })
 	pcapLibraries[runtime.GOOS] = []string{"libpcap-not-here.so.1", "/nonexistent/libpcap.so"}
