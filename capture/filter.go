@@ -1,4 +1,4 @@
-//go:build cgo || windows
+//go:build cgo || windows || ((linux || darwin) && (amd64 || arm64))
 
 package capture
 
@@ -7,18 +7,16 @@ import (
 	"fmt"
 	"os"
 	"sync"
-
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/pcap"
 )
 
 // Filter matches packets against a tcpdump-style BPF expression, the way
 // `tcpdump -r FILE EXPR` does: libpcap compiles the expression and runs
 // the program over each packet's captured bytes.
 //
-// It reaches libpcap through gopacket/pcap (Npcap's wpcap.dll on
-// Windows), but not through its package-level NewBPF, which compiles on a
-// "dead" handle: for those libpcap assumes a live capture on this host,
+// It reaches libpcap through gopacket/pcap where cgo links it (and Npcap's
+// wpcap.dll on Windows), or by loading libpcap at run time in the Linux and
+// macOS builds without cgo. Either way it compiles not on a "dead" handle
+// (pcap_open_dead, gopacket's package-level NewBPF): for those libpcap assumes a live capture on this host,
 // so on BSD loopback "ip6" tests Linux's AF_INET6 (10) instead of the BSD
 // values (24, 28, 30) that captures from macOS and the BSDs carry. Filter
 // compiles on a handle reading a header-only savefile instead, exactly as
@@ -39,18 +37,18 @@ type Filter struct {
 	err     error         // the first compile failure after NewFilter
 }
 
-// linkProgram is the expression compiled for one link type. gopacket
-// frees the programs when they are collected.
+// linkProgram is the expression compiled for one link type. The programs
+// are freed when they are collected.
 type linkProgram struct {
 	link LinkType
 	// prog serves frames whose capture was written on a little-endian
 	// machine, nearly all of them; nil when the expression cannot apply
 	// to the link type.
-	prog *pcap.BPF
+	prog *bpfProgram
 	// beProg, for BSD loopback only, serves frames written on a
 	// big-endian machine: their 4-byte address family is in the writer's
 	// byte order, and libpcap compiles it for the file's.
-	beProg *pcap.BPF
+	beProg *bpfProgram
 	err    error
 }
 
@@ -91,8 +89,7 @@ func (f *Filter) Err() error { return f.err }
 // captured bytes and, for the `len` keyword, the original length, as in
 // libpcap's offline filtering. With no captured bytes every load fails
 // its bounds check, so only an expression that loads nothing (the empty
-// one) accepts an empty packet; the fork's Matches takes an empty slice
-// where google/gopacket v1.1.19's indexed data[0] and panicked.
+// one) accepts an empty packet.
 func (f *Filter) Match(p *Packet) bool {
 	prog := f.program(p.Link)
 	bpf := prog.prog
@@ -105,7 +102,7 @@ func (f *Filter) Match(p *Packet) bool {
 	if prog.beProg != nil && len(d) >= 4 && d[0] == 0 && d[1] == 0 && d[2]|d[3] != 0 {
 		bpf = prog.beProg
 	}
-	return bpf.Matches(gopacket.CaptureInfo{CaptureLength: len(d), Length: max(p.OrigLen, len(d))}, d)
+	return bpf.matches(d, max(p.OrigLen, len(d)))
 }
 
 // program returns the programs for link, compiling them on first use.
@@ -151,7 +148,7 @@ func (f *Filter) compile(link LinkType) linkProgram {
 // pcap file of link type link written in byte order order. libpcap reads
 // savefiles only from a path (or a C stdio stream gopacket does not
 // offer on Windows), so the header goes to a temporary file.
-func (f *Filter) compileFor(link LinkType, order binary.AppendByteOrder) (*pcap.BPF, error) {
+func (f *Filter) compileFor(link LinkType, order binary.AppendByteOrder) (*bpfProgram, error) {
 	hdr := order.AppendUint32(nil, magicMicro)
 	hdr = order.AppendUint16(hdr, 2)
 	hdr = order.AppendUint16(hdr, 4)
@@ -173,14 +170,5 @@ func (f *Filter) compileFor(link LinkType, order binary.AppendByteOrder) (*pcap.
 
 	compileMu.Lock()
 	defer compileMu.Unlock()
-	h, err := pcap.OpenOffline(tmp.Name())
-	if err != nil {
-		return nil, fmt.Errorf("%s", oneLine(err.Error()))
-	}
-	defer h.Close()
-	bpf, err := h.NewBPF(f.expr)
-	if err != nil {
-		return nil, fmt.Errorf("%s", oneLine(err.Error()))
-	}
-	return bpf, nil
+	return compileSavefile(tmp.Name(), f.expr)
 }

@@ -18,11 +18,22 @@ import (
 	"rwin/fixtures"
 )
 
+// requireLive skips a test that needs live capture in a build without it
+// (CGO_ENABLED=0 on Linux or macOS filters files through libpcap loaded at
+// run time but cannot capture; Windows without Npcap). A build with live
+// capture never skips here.
+func requireLive(t testing.TB) {
+	t.Helper()
+	if _, err := Interfaces(); errors.Is(err, ErrNoPcap) {
+		t.Skipf("needs live capture: %v", err)
+	}
+}
+
 // openLoopback opens lo with filter, skipping without root (failing under
 // CI=true).
 func openLoopback(t *testing.T, filter string) *Live {
 	t.Helper()
-	requirePcap(t)
+	requireLive(t)
 	fixtures.RequireRoot(t)
 	l, err := OpenLive("lo", LiveConfig{Filter: filter})
 	require.NoError(t, err)
@@ -59,7 +70,7 @@ func udpSender(t *testing.T) (*net.UDPConn, int) {
 }
 
 func TestOpenLiveErrors(t *testing.T) {
-	requirePcap(t)
+	requireLive(t)
 	fixtures.RequireRoot(t)
 	cases := []struct {
 		name, iface, filter string
@@ -88,7 +99,7 @@ func TestOpenLiveErrors(t *testing.T) {
 // CAP_NET_RAW: as root, the test binary runs itself again under setpriv
 // with the capability removed from its bounding set.
 func TestOpenLiveWithoutCapability(t *testing.T) {
-	requirePcap(t)
+	requireLive(t)
 	if os.Getenv("RWIN_LIVE_HELPER") == "open-lo" {
 		_, err := OpenLive("lo", LiveConfig{})
 		_, errNoIf := OpenLive("rwin-nosuch0", LiveConfig{})
@@ -118,7 +129,7 @@ func TestOpenLiveWithoutCapability(t *testing.T) {
 }
 
 func TestLiveLinkTypes(t *testing.T) {
-	requirePcap(t)
+	requireLive(t)
 	fixtures.RequireRoot(t)
 	for _, c := range []struct {
 		iface string
@@ -240,7 +251,7 @@ func TestLiveNextDoesNotAllocate(t *testing.T) {
 }
 
 func TestInterfacesListLoopback(t *testing.T) {
-	requirePcap(t)
+	requireLive(t)
 	ifs, err := Interfaces()
 	require.NoError(t, err)
 	var lo *Interface

@@ -14,24 +14,6 @@ var errNoPcap = fmt.Errorf("%w: this rwin was built without cgo and cannot load 
 	"build it with libpcap (Debian: apt-get install libpcap-dev; macOS: xcode-select --install; then CGO_ENABLED=1 go build ./cmd/rwin), "+
 	"or filter a file with tcpdump: tcpdump -r FILE -w - EXPR | rwin read -", ErrNoPcap)
 
-// Filter is the BPF filter of builds with a capture library; without one
-// NewFilter fails, so no Filter exists.
-type Filter struct{}
-
-// NewFilter fails with ErrNoPcap: this build has no libpcap.
-func NewFilter(expr string, _ LinkType, _ int) (*Filter, error) {
-	return nil, fmt.Errorf("filter %q: %w", expr, errNoPcap)
-}
-
-// String is the expression; never reached without a capture library.
-func (f *Filter) String() string { return "" }
-
-// Err is nil; never reached without a capture library.
-func (f *Filter) Err() error { return nil }
-
-// Match is false; never reached without a capture library.
-func (f *Filter) Match(*Packet) bool { return false }
-
 // Live is the live source of builds with a capture library; without one
 // OpenLive fails, so no Live exists.
 type Live struct{}
