@@ -359,10 +359,11 @@ func rttStat(s analyze.RTTStats) *rttSampleStat {
 
 // throughputOf is s's goodput in bit/s: the bytes its highest sequence
 // number advanced over the time between its first and last data segment,
-// known when that spans a millisecond or more and is no single flight.
+// known when that spans a millisecond or more, every data segment had a
+// timestamp, and it is no single flight.
 func throughputOf(f *analyze.Flow, s *analyze.Endpoint) (float64, bool) {
-	span := s.LastData - s.FirstData
-	if s.DataPackets > 1 && span >= int64(time.Millisecond) && !singleFlight(f, s) {
+	span, timed := s.DataSpan()
+	if timed && span >= int64(time.Millisecond) && !singleFlight(f, s) {
 		return float64(s.UniqueBytes) * 8 / (float64(span) / 1e9), true
 	}
 	return 0, false
