@@ -39,9 +39,12 @@ type Summary struct {
 	LastTime  int64 // latest frame timestamp, ns
 	// StepsBack counts frames whose timestamp is earlier than the frame
 	// before: a clock stepped back, or captures merged out of order.
-	StepsBack  uint64
-	prevTime   int64
-	Analyzer   Stats
+	StepsBack uint64
+	prevTime  int64
+	Analyzer  Stats
+	// Unanswered gathers the flows whose SYNs nothing answered by
+	// server endpoint: how many clients tried, how often, over how long.
+	Unanswered Unanswered
 	Warnings   []string // the first per-packet warnings, one line each
 	MoreWarned uint64   // warnings beyond those kept
 	// Err is the error that ended reading early, if any: it wraps
@@ -95,6 +98,7 @@ func Run(src capture.Source, keep func(*capture.Packet) bool, cfg Config, emit f
 	}
 	a.Flush()
 	sum.Analyzer = a.Stats()
+	sum.Unanswered = a.Unanswered()
 	sum.noTCP()
 	return sum
 }
