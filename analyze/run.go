@@ -39,17 +39,18 @@ type Summary struct {
 	LastTime  int64 // latest frame timestamp, ns
 	// StepsBack counts frames whose timestamp is earlier than the frame
 	// before: a clock stepped back, or captures merged out of order.
-	StepsBack uint64
-	prevTime  int64
-	Analyzer  Stats
-	// Unanswered gathers the flows whose SYNs nothing answered by
-	// server endpoint: how many clients tried, how often, over how long.
-	Unanswered Unanswered
+	StepsBack  uint64
+	prevTime   int64
+	Analyzer   Stats
 	Warnings   []string // the first per-packet warnings, one line each
 	MoreWarned uint64   // warnings beyond those kept
 	// Err is the error that ended reading early, if any: it wraps
 	// capture.ErrTruncated when the capture was cut short.
 	Err error
+
+	// Unanswered gathers the flows whose SYNs nothing answered by
+	// server endpoint: how many clients tried, how often, over how long.
+	Unanswered Unanswered
 }
 
 // MaxTimeStepBack is how far a packet's timestamp may lie before the

@@ -20,13 +20,15 @@ type flowState struct {
 	// when lastSYNACKTS: an ACK that echoes it answers that copy.
 	lastSYNACKTSVal uint32
 	lastSYNACKTS    bool
+	// synackUntimed, synUntimed and answeredUntimed: the latest SYN-ACK,
+	// the SYN and AnsweredSYN had no timestamp of their own (no RTT from
+	// them); timed: a packet with one was seen, so Start and End are set.
+	synackUntimed   bool
+	synUntimed      bool
+	answeredUntimed bool
+	timed           bool
 	list            listID // the table's list it is on
 	scalingOn       bool   // valid when Negotiated.ScalingFrom is set
-	// lastSYNACKUntimed, synUntimed and answeredUntimed: the latest
-	// SYN-ACK, SYN and AnsweredSYN had no timestamp of their own (no RTT
-	// from them); timed: a segment with one was seen, so Start and End
-	// are set.
-	lastSYNACKUntimed, synUntimed, answeredUntimed, timed bool
 }
 
 // track is the running sequence state of one endpoint. Its fields are
@@ -210,7 +212,7 @@ func (fs *flowState) update(seg *capture.Segment) {
 	} else if fromClient && fs.SYNACK.Seen && fs.HandshakeACKPacket == 0 &&
 		seg.Flags&capture.FlagACK != 0 && seg.Ack.Sub(fs.SYNACK.ISN.Add(1)) >= 0 {
 		fs.HandshakeACKPacket = seg.Packet
-		if fs.Handshake != HandshakeSimultaneous && !seg.Untimed && !fs.lastSYNACKUntimed && fs.answersLatestSYNACK(seg) {
+		if fs.Handshake != HandshakeSimultaneous && !seg.Untimed && !fs.synackUntimed && fs.answersLatestSYNACK(seg) {
 			fs.ClientRTT = seg.Time - fs.lastSYNACKTime
 		}
 	}
@@ -351,13 +353,13 @@ func (fs *flowState) handshake(seg *capture.Segment, fromClient bool) {
 		fs.Handshake = HandshakeSimultaneous
 		if !fs.SYNACK.Seen {
 			fs.SYNACK = hs
-			fs.lastSYNACKTime, fs.lastSYNACKUntimed = seg.Time, seg.Untimed
+			fs.lastSYNACKTime, fs.synackUntimed = seg.Time, seg.Untimed
 		} else {
 			fs.SYNACKs++
 		}
 	case !fromClient: // SYN-ACK from the server
 		fs.SYNACKs++
-		fs.lastSYNACKTime, fs.lastSYNACKUntimed = seg.Time, seg.Untimed
+		fs.lastSYNACKTime, fs.synackUntimed = seg.Time, seg.Untimed
 		fs.lastSYNACKTSVal, fs.lastSYNACKTS = seg.Opts.TSVal, seg.Opts.Has&capture.HasTimestamp != 0
 		if fs.SYNACK.Seen {
 			if !sameOptions(&fs.SYNACK.Opts, &seg.Opts) {
