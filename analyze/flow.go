@@ -231,12 +231,16 @@ type Endpoint struct {
 	// UniqueBytes is how far its highest sequence number advanced: data
 	// delivered at least once past the capture point.
 	UniqueBytes uint64
-	// FirstData and LastData bound its data segments in time (ns); valid
-	// when DataPackets > 0.
+	// FirstData and LastData bound its timed data segments in time (ns);
+	// valid when DataPackets > UntimedData.
 	FirstData, LastData int64
 
 	// Shift applies to the windows this endpoint advertises.
 	Shift Shift
+	// UntimedData counts its data segments the capture gave no timestamp
+	// (pcapng Simple Packet Blocks): with any, no rate is known. (Here, it
+	// fills the padding after Shift.)
+	UntimedData uint32
 	// Window summarizes the raw window fields it advertised on non-SYN,
 	// non-RST segments; scale with Shift to get the effective window.
 	Window WindowStats

@@ -48,6 +48,10 @@ type Summary struct {
 	// Err is the error that ended reading early, if any: it wraps
 	// capture.ErrTruncated when the capture was cut short.
 	Err error
+
+	// Unanswered gathers the flows whose SYNs nothing answered by
+	// server endpoint: how many clients tried, how often, over how long.
+	Unanswered Unanswered
 }
 
 // MaxTimeStepBack is how far a packet's timestamp may lie before the
@@ -96,6 +100,7 @@ func Run(src capture.Source, keep func(*capture.Packet) bool, cfg Config, emit f
 	}
 	a.Flush()
 	sum.Analyzer = a.Stats()
+	sum.Unanswered = a.Unanswered()
 	sum.noTCP()
 	return sum
 }

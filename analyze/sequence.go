@@ -57,10 +57,14 @@ func (fs *flowState) sent(seg *capture.Segment, length uint32, s *Endpoint, st *
 	end := seg.Seq.Add(length)
 	if seg.Payload > 0 {
 		s.DataPackets++
-		if s.DataPackets == 1 {
-			s.FirstData = seg.Time
+		switch {
+		case seg.Untimed:
+			s.UntimedData++
+		case s.DataPackets-uint64(s.UntimedData) == 1:
+			s.FirstData, s.LastData = seg.Time, seg.Time
+		default:
+			s.LastData = max(s.LastData, seg.Time)
 		}
-		s.LastData = max(s.LastData, seg.Time)
 		st.mss = max(st.mss, uint32(seg.Payload))
 	}
 	if st.nxtOK && !st.nxt.LessThan(end) {
@@ -92,10 +96,11 @@ func (fs *flowState) sent(seg *capture.Segment, length uint32, s *Endpoint, st *
 		s.UniqueBytes += uint64(seg.Payload)
 	}
 	st.nxt, st.nxtOK = end, true
-	if seg.Payload > 0 && !st.timing {
+	// A segment without a timestamp starts no RTT timing and no wait.
+	if seg.Payload > 0 && !st.timing && !seg.Untimed {
 		st.timing, st.timedEnd, st.timedTime = true, end, seg.Time
 	}
-	if seg.Payload > 0 && !st.stalled {
+	if seg.Payload > 0 && !st.stalled && !seg.Untimed {
 		st.stalled, st.stallFrom, st.stallPkt = true, seg.Time, seg.Packet
 	}
 	if seg.Payload == 0 || !rt.ackOK {

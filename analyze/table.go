@@ -94,6 +94,7 @@ type Analyzer struct {
 	nextID                 uint64
 	stats                  Stats
 	recent                 recentSegments // to tell copies of a segment from retransmissions
+	unanswered             unansweredTable
 }
 
 // New returns an Analyzer that hands each finished flow to emit. The *Flow
@@ -114,6 +115,10 @@ func New(cfg Config, emit func(*Flow)) *Analyzer {
 
 // Stats returns the counters so far.
 func (a *Analyzer) Stats() Stats { return a.stats }
+
+// Unanswered returns the connection attempts nothing answered among the
+// flows finished so far, by server endpoint.
+func (a *Analyzer) Unanswered() Unanswered { return a.unanswered.result() }
 
 // Live returns the number of flows in the table.
 func (a *Analyzer) Live() int { return a.live }
@@ -313,6 +318,7 @@ func (a *Analyzer) finish(fs *flowState) {
 	a.listOf(fs).remove(fs)
 	a.unlink(fs, a.storedHash(fs))
 	fs.finalize()
+	a.unanswered.add(&fs.Flow)
 	a.emit(&fs.Flow)
 	// emit's *Flow was valid only during the call: the state can serve
 	// the next flow.

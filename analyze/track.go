@@ -20,6 +20,13 @@ type flowState struct {
 	// when lastSYNACKTS: an ACK that echoes it answers that copy.
 	lastSYNACKTSVal uint32
 	lastSYNACKTS    bool
+	// synackUntimed, synUntimed and answeredUntimed: the latest SYN-ACK,
+	// the SYN and AnsweredSYN had no timestamp of their own (no RTT from
+	// them); timed: a packet with one was seen, so Start and End are set.
+	synackUntimed   bool
+	synUntimed      bool
+	answeredUntimed bool
+	timed           bool
 	list            listID // the table's list it is on
 	scalingOn       bool   // valid when Negotiated.ScalingFrom is set
 	series          uint32 // Config.Series: its series' slot, see SeriesRecorder.record
@@ -78,6 +85,7 @@ type track struct {
 	edgeOK      bool
 	timing      bool
 	inZero      bool
+	zeroUntimed bool // the zero-window episode began on an untimed packet
 	stalled     bool
 	seqTopOK    bool
 	tsOK        bool
@@ -113,7 +121,7 @@ func (fs *flowState) start(id uint64, seg *capture.Segment) {
 		}
 	}
 	fs.Service = ServiceName(fs.Server.Addr.Port())
-	fs.FirstPacket, fs.Start = seg.Packet, seg.Time
+	fs.FirstPacket = seg.Packet
 }
 
 // transient reports a flow that is closed, or has carried no data: it may
@@ -162,12 +170,21 @@ func (fs *flowState) update(seg *capture.Segment) {
 		s, r = r, s
 		st, rt = rt, st
 	}
-	fs.LastPacket, fs.lastTime = seg.Packet, seg.Time
-	if seg.Time > fs.End {
-		fs.End = seg.Time
-	}
-	if seg.Time < fs.Start && fs.Start-seg.Time <= MaxTimeStepBack {
-		fs.Start = seg.Time
+	fs.LastPacket = seg.Packet
+	// A packet without a timestamp neither starts nor extends the flow's
+	// time span: its Time only repeats the previous packet's.
+	switch {
+	case seg.Untimed:
+	case !fs.timed:
+		fs.Start, fs.End, fs.lastTime, fs.timed = seg.Time, seg.Time, seg.Time, true
+	default:
+		fs.lastTime = seg.Time
+		if seg.Time > fs.End {
+			fs.End = seg.Time
+		}
+		if seg.Time < fs.Start && fs.Start-seg.Time <= MaxTimeStepBack {
+			fs.Start = seg.Time
+		}
 	}
 
 	s.Packets++
@@ -196,7 +213,7 @@ func (fs *flowState) update(seg *capture.Segment) {
 	} else if fromClient && fs.SYNACK.Seen && fs.HandshakeACKPacket == 0 &&
 		seg.Flags&capture.FlagACK != 0 && seg.Ack.Sub(fs.SYNACK.ISN.Add(1)) >= 0 {
 		fs.HandshakeACKPacket = seg.Packet
-		if fs.Handshake != HandshakeSimultaneous && fs.answersLatestSYNACK(seg) {
+		if fs.Handshake != HandshakeSimultaneous && !seg.Untimed && !fs.synackUntimed && fs.answersLatestSYNACK(seg) {
 			fs.ClientRTT = seg.Time - fs.lastSYNACKTime
 		}
 	}
@@ -318,32 +335,32 @@ func (fs *flowState) handshake(seg *capture.Segment, fromClient bool) {
 	case seg.IsSYN() && fromClient:
 		fs.SYNs++
 		if !fs.SYN.Seen {
-			fs.SYN = hs
+			fs.SYN, fs.synUntimed = hs, seg.Untimed
 		} else if !sameOptions(&fs.SYN.Opts, &seg.Opts) {
 			fs.SYNChanged = true
 		}
 		switch {
 		case !fs.SYNACK.Seen:
-			fs.AnsweredSYN = hs // the SYN-ACK, when it comes, answers the latest try
+			fs.AnsweredSYN, fs.answeredUntimed = hs, seg.Untimed // the SYN-ACK, when it comes, answers the latest try
 		case !fs.AnsweredSYN.Seen && fs.answeredBy(&hs, &fs.SYNACK):
 			// Captured after the SYN-ACK that answers it (reordered
 			// across NIC queues, -i any, merged captures): the
 			// handshake is whole again. No server-side RTT: the
 			// capture order says nothing about the path.
-			fs.AnsweredSYN = hs
+			fs.AnsweredSYN, fs.answeredUntimed = hs, seg.Untimed
 			fs.Roles = RoleFromSYN
 		}
 	case seg.IsSYN(): // the server's SYN: simultaneous open (RFC 9293 §3.5)
 		fs.Handshake = HandshakeSimultaneous
 		if !fs.SYNACK.Seen {
 			fs.SYNACK = hs
-			fs.lastSYNACKTime = seg.Time
+			fs.lastSYNACKTime, fs.synackUntimed = seg.Time, seg.Untimed
 		} else {
 			fs.SYNACKs++
 		}
 	case !fromClient: // SYN-ACK from the server
 		fs.SYNACKs++
-		fs.lastSYNACKTime = seg.Time
+		fs.lastSYNACKTime, fs.synackUntimed = seg.Time, seg.Untimed
 		fs.lastSYNACKTSVal, fs.lastSYNACKTS = seg.Opts.TSVal, seg.Opts.Has&capture.HasTimestamp != 0
 		if fs.SYNACK.Seen {
 			if !sameOptions(&fs.SYNACK.Opts, &seg.Opts) {
@@ -353,7 +370,7 @@ func (fs *flowState) handshake(seg *capture.Segment, fromClient bool) {
 		}
 		fs.SYNACK = hs
 		if fs.AnsweredSYN.Seen {
-			fs.ServerRTT = fs.synToSYNACK(&hs)
+			fs.ServerRTT = fs.synToSYNACK(&hs, seg.Untimed)
 			fs.SYNACKAckMismatch = seg.Ack != fs.AnsweredSYN.ISN.Add(1)
 		}
 	default:
@@ -419,20 +436,31 @@ func (fs *flowState) answeredBy(syn, ack *HandshakeSegment) bool {
 // rule leaves it unknown (RFC 6298 §3): after a retried SYN the SYN-ACK
 // may answer any copy, unless its timestamp echo names the first or the
 // latest.
-func (fs *flowState) synToSYNACK(ack *HandshakeSegment) int64 {
+func (fs *flowState) synToSYNACK(ack *HandshakeSegment, ackUntimed bool) int64 {
 	const ts = capture.HasTimestamp
 	latest := &fs.AnsweredSYN
 	switch {
+	case ackUntimed:
+		return 0
 	case fs.SYNs <= 1:
-		return ack.Time - latest.Time
+		return timedSpan(latest, fs.answeredUntimed, ack)
 	case ack.Opts.Has&ts == 0 || latest.Opts.Has&ts == 0:
 		return 0
 	case ack.Opts.TSEcr == latest.Opts.TSVal:
-		return ack.Time - latest.Time
+		return timedSpan(latest, fs.answeredUntimed, ack)
 	case fs.SYN.Opts.Has&ts != 0 && ack.Opts.TSEcr == fs.SYN.Opts.TSVal:
-		return ack.Time - fs.SYN.Time
+		return timedSpan(&fs.SYN, fs.synUntimed, ack)
 	}
 	return 0
+}
+
+// timedSpan is the time from the SYN syn to the SYN-ACK ack (ns), 0
+// (unknown) when the SYN had no timestamp of its own.
+func timedSpan(syn *HandshakeSegment, synUntimed bool, ack *HandshakeSegment) int64 {
+	if synUntimed {
+		return 0
+	}
+	return ack.Time - syn.Time
 }
 
 // answersLatestSYNACK reports whether the client's ACK seg can time the
@@ -493,14 +521,21 @@ func (fs *flowState) ackAndWindow(seg *capture.Segment, s *Endpoint, st, rt *tra
 		st.ack, st.ackOK = seg.Ack, true
 		// The peer's timed segment is acknowledged: an RTT sample from the
 		// capture point to s and back.
+		// An acknowledgment without a timestamp ends the timing with no
+		// sample.
 		if rt.timing && !seg.Ack.LessThan(rt.timedEnd) {
-			fs.Peer(s).RTT.add(seg.Time - rt.timedTime)
+			if !seg.Untimed {
+				fs.Peer(s).RTT.add(seg.Time - rt.timedTime)
+			}
 			rt.timing = false
 		}
 		// Progress: the peer's wait ends here, or starts over when data
-		// is still outstanding.
+		// is still outstanding. When is unknown without a timestamp: the
+		// wait is not measured.
 		rt.beyondRun = 0
-		if rt.stalled {
+		if rt.stalled && seg.Untimed {
+			rt.stalled = false
+		} else if rt.stalled {
 			fs.Peer(s).stall(seg.Time-rt.stallFrom, rt.stallPkt, false)
 			if rt.nxtOK && seg.Ack.LessThan(rt.nxt) {
 				rt.stallFrom, rt.stallPkt = seg.Time, seg.Packet
@@ -535,13 +570,25 @@ func (fs *flowState) ackAndWindow(seg *capture.Segment, s *Endpoint, st, rt *tra
 			s.FirstZeroPacket = seg.Packet
 		}
 		if !st.inZero {
-			st.inZero, st.zeroStart = true, seg.Time
+			st.inZero, st.zeroStart, st.zeroUntimed = true, seg.Time, seg.Untimed
 			s.ZeroEpisodes++
 		}
 	} else if st.inZero {
 		st.inZero = false
-		s.ZeroTime += seg.Time - st.zeroStart
+		if !seg.Untimed && !st.zeroUntimed {
+			s.ZeroTime += seg.Time - st.zeroStart
+		}
 	}
+}
+
+// DataSpan is the time from e's first data segment to its last (ns): ok
+// only when it sent more than one and every one had a timestamp, since
+// bytes the capture did not time give no rate.
+func (e *Endpoint) DataSpan() (span int64, ok bool) {
+	if e.DataPackets < 2 || e.UntimedData > 0 {
+		return 0, false
+	}
+	return e.LastData - e.FirstData, true
 }
 
 // stall records a wait of d ns with data outstanding that began at packet
@@ -571,8 +618,10 @@ func (fs *flowState) finalize() {
 		e *Endpoint
 		t *track
 	}{{&fs.Client, &fs.client}, {&fs.Server, &fs.server}} {
-		if p.t.inZero {
+		if p.t.inZero && !p.t.zeroUntimed {
 			p.e.ZeroTime += fs.lastTime - p.t.zeroStart
+		}
+		if p.t.inZero {
 			p.t.inZero = false
 		}
 		if p.t.stalled {

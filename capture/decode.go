@@ -172,7 +172,7 @@ const (
 // VerdictTCP leaves a meaningful Segment; for the other verdicts Issue says
 // where and why decoding stopped. seg.Packet and seg.Time come from p.
 func (d *Decoder) Decode(p *Packet, seg *Segment) Verdict {
-	*seg = Segment{Packet: p.Index, Time: p.Time}
+	*seg = Segment{Packet: p.Index, Time: p.Time, Untimed: p.Untimed}
 	d.issue = DecodeIssue{}
 	d.moreFragments = false
 	b := p.Data

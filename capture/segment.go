@@ -107,6 +107,10 @@ type Segment struct {
 	// header: the fixed header is complete, but some option bytes are
 	// missing (Opts.Truncated says the same about the options).
 	Truncated bool
+	// Untimed is true when the capture gave the packet no timestamp
+	// (pcapng Simple Packet Block): Time only repeats the previous
+	// packet's, and no duration, RTT or rate may be taken from it.
+	Untimed bool
 
 	// Encap names the tunnels and shims the segment was found inside
 	// (VLAN tags, MPLS, PPPoE, GRE, VXLAN, …); 0 for none.

@@ -155,7 +155,10 @@ var catalog = []*Rule{
 	{
 		ID: "syn-unanswered", Name: "Connection attempt never answered", Severity: Warn,
 		Doc: "SYNs that nothing in the capture answered: how many tries, over how long. Warn from two tries on; a single " +
-			"SYN may just be cut off by the end of the capture. Nothing was negotiated: every negotiated value stays unknown.",
+			"SYN may just be cut off by the end of the capture. Nothing was negotiated: every negotiated value stays unknown. " +
+			"The file's summary adds them up by server endpoint: from how many clients, how many SYNs, over how long (text: " +
+			"`SYNs nobody answered: …`; JSON: `unanswered_servers`). Many clients failing on one endpoint point at the server " +
+			"or a filter in front of it; one client alone, at its own path.",
 		check: synUnanswered,
 	},
 	{

@@ -68,7 +68,7 @@ func retrySchedule(f *analyze.Flow) string {
 
 // synUnanswered: SYNs that nothing answered.
 func synUnanswered(f *analyze.Flow, r *Rule) []Finding {
-	if !f.SYN.Seen || f.SYNACK.Seen || f.Server.Packets > 0 || f.Client.Packets != uint64(f.SYNs) {
+	if !f.Unanswered() {
 		return nil
 	}
 	sev, why := Warn, fmt.Sprintf("%d SYNs over %s, none answered in the capture", f.SYNs, Duration(f.End-f.Start))

@@ -36,8 +36,8 @@ const (
 // the handshake here does not show: other rules explain that).
 func transferOf(f *analyze.Flow, s, r *analyze.Endpoint) (transfer, bool) {
 	rtt := f.PathRTT()
-	span := s.LastData - s.FirstData
-	if r.Shift.Basis != analyze.BasisNegotiated || r.Window.Samples == 0 || rtt <= 0 || span < int64(time.Millisecond) ||
+	span, timed := s.DataSpan()
+	if !timed || r.Shift.Basis != analyze.BasisNegotiated || r.Window.Samples == 0 || rtt <= 0 || span < int64(time.Millisecond) ||
 		s.DataPackets < minTransferPackets || s.UniqueBytes < minTransferBytes || s.OverWindowPackets*10 > s.DataPackets {
 		return transfer{}, false
 	}

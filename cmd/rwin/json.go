@@ -166,7 +166,8 @@ func summarize(results []fileResult) summaryRecord {
 			NotIP: m.NotIP, NotTCP: m.NotTCP, Fragments: m.Fragments, Truncated: m.Truncated,
 			Malformed: m.Malformed, LinkType: m.LinkType, Encap: m.Encap, TruncOpts: m.TruncOpts, Untimed: m.Untimed,
 			Evicted: m.Analyzer.Evicted, Dups: m.Analyzer.Duplicates, PeakFlows: m.Analyzer.PeakFlows, CutShort: m.CutShort(),
-			Warnings: append([]string{}, m.Warnings...),
+			Warnings:   append([]string{}, m.Warnings...),
+			Unanswered: unansweredRecords(&m.Unanswered), UnansweredOther: m.Unanswered.OtherAttempts,
 		}
 		if r.err != nil {
 			fsum.Error = ptr(oneLine(r.err.Error()))

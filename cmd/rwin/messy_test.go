@@ -90,3 +90,28 @@ func TestSYNACKWithoutItsSYNSaysWhatItSettled(t *testing.T) {
 	assert.Contains(t, out, "scaling on (client shift unknown, server shift 8), settled by the SYN-ACK alone (RFC 7323 §2.2)")
 	assert.Contains(t, out, "synack-only  ?/8")
 }
+
+// TestUnansweredSYNsNamedByServerEndpoint: the summary says, per server
+// endpoint that left SYNs unanswered, from how many clients, how many
+// tries, over how long, in the text and in the JSON summary.
+func TestUnansweredSYNsNamedByServerEndpoint(t *testing.T) {
+	file := filepath.Join(fixtures.CorpusDir(t), "packets", "activeosfingerprinting.pcapng")
+	code, out, stderr := rwinRun(t, nil, "read", file)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, out, "SYNs nobody answered: 172.16.16.150:135 from 1 client, 4 SYNs in 1 attempt over ")
+
+	code, out, stderr = rwinRun(t, nil, "read", "--format", "ndjson", file)
+	require.Equal(t, 0, code, stderr)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var sum summaryRecord
+	require.NoError(t, json.Unmarshal([]byte(lines[len(lines)-1]), &sum))
+	require.Len(t, sum.Files, 1)
+	got := sum.Files[0].Unanswered
+	require.Len(t, got, 2)
+	assert.Equal(t, "172.16.16.150:135", got[0].Server)
+	assert.Equal(t, 1, got[0].Clients)
+	assert.Equal(t, uint64(1), got[0].Attempts)
+	assert.Equal(t, uint64(4), got[0].SYNs)
+	require.NotNil(t, got[0].DurationS)
+	assert.InDelta(t, 0.525, *got[0].DurationS, 0.001)
+}

@@ -197,6 +197,11 @@ type fileSummary struct {
 	CutShort  bool     `json:"cut_short"`
 	Error     *string  `json:"error"`
 	Warnings  []string `json:"warnings"`
+
+	// Unanswered: server endpoints whose SYNs nothing answered, by
+	// endpoint across the file's flows (absent when there are none).
+	Unanswered      []unansweredRecord `json:"unanswered_servers,omitempty"`
+	UnansweredOther uint64             `json:"unanswered_other_attempts,omitempty"`
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -215,6 +220,32 @@ func triPtr(t analyze.Tri) *bool {
 		return ptr(false)
 	}
 	return nil
+}
+
+// unansweredRecord is one server endpoint that left SYNs unanswered.
+type unansweredRecord struct {
+	Server        string   `json:"server"`
+	Clients       int      `json:"clients"`
+	ClientsCapped bool     `json:"clients_at_least"`
+	Attempts      uint64   `json:"attempts"`
+	SYNs          uint64   `json:"syns"`
+	First         *string  `json:"first"`
+	DurationS     *float64 `json:"duration_s"`
+}
+
+// unansweredRecords converts the analyzer's table; times stay null when
+// no attempt had a timestamp.
+func unansweredRecords(u *analyze.Unanswered) []unansweredRecord {
+	var out []unansweredRecord
+	for _, s := range u.Servers {
+		r := unansweredRecord{Server: s.Server.String(), Clients: s.Clients, ClientsCapped: s.ClientsCapped,
+			Attempts: s.Attempts, SYNs: s.SYNs}
+		if s.Last != 0 {
+			r.First, r.DurationS = ptr(timeString(s.First)), ptr(float64(s.Last-s.First)/1e9)
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // newFlowRecord derives the reported values of a finished flow.
@@ -359,10 +390,11 @@ func rttStat(s analyze.RTTStats) *rttSampleStat {
 
 // throughputOf is s's goodput in bit/s: the bytes its highest sequence
 // number advanced over the time between its first and last data segment,
-// known when that spans a millisecond or more and is no single flight.
+// known when that spans a millisecond or more, every data segment had a
+// timestamp, and it is no single flight.
 func throughputOf(f *analyze.Flow, s *analyze.Endpoint) (float64, bool) {
-	span := s.LastData - s.FirstData
-	if s.DataPackets > 1 && span >= int64(time.Millisecond) && !singleFlight(f, s) {
+	span, timed := s.DataSpan()
+	if timed && span >= int64(time.Millisecond) && !singleFlight(f, s) {
 		return float64(s.UniqueBytes) * 8 / (float64(span) / 1e9), true
 	}
 	return 0, false

@@ -106,6 +106,7 @@ func writeFileHeader(w io.Writer, p palette, r *fileResult) {
 	if m.Untimed > 0 {
 		fmt.Fprintf(w, "  %s\n", p.warn.Sprintf("%d packets carry no timestamp (pcapng simple packet blocks): durations and rates leave them out", m.Untimed))
 	}
+	writeUnanswered(w, p, &m.Unanswered)
 	if m.Analyzer.Evicted > 0 {
 		fmt.Fprintf(w, "  %s\n", p.warn.Sprintf("flow table full: %d flows finished early (raise --max-flows)", m.Analyzer.Evicted))
 	}
@@ -577,4 +578,35 @@ func plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// maxUnansweredLines bounds the server endpoints the text summary names;
+// JSON lists them all.
+const maxUnansweredLines = 3
+
+// writeUnanswered names the server endpoints that left SYNs unanswered,
+// those most clients tried first: from how many clients, how many tries,
+// over how long. Many clients failing on one endpoint point at the server
+// or a filter in front of it, one client at its own path.
+func writeUnanswered(w io.Writer, p palette, u *analyze.Unanswered) {
+	for i, s := range u.Servers {
+		if i == maxUnansweredLines {
+			fmt.Fprintf(w, "  %s\n", p.dim.Sprintf("… and %s more (JSON lists them all)", plural(len(u.Servers)-i, "endpoint")))
+			break
+		}
+		clients := plural(s.Clients, "client")
+		if s.ClientsCapped {
+			clients = "at least " + clients
+		}
+		line := fmt.Sprintf("SYNs nobody answered: %s from %s, %s in %s", s.Server, clients,
+			plural(int(s.SYNs), "SYN"), plural(int(s.Attempts), "attempt"))
+		if s.Last != 0 {
+			line += " over " + durationString(s.Last-s.First)
+		}
+		fmt.Fprintf(w, "  %s\n", p.warn.Sprint(line))
+	}
+	if u.OtherAttempts > 0 {
+		fmt.Fprintf(w, "  %s\n", p.dim.Sprintf("%d more unanswered attempts on endpoints past the table's bound (%d SYNs)",
+			u.OtherAttempts, u.OtherSYNs))
+	}
 }
