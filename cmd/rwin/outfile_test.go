@@ -111,3 +111,33 @@ func TestCheckJUnitNeverClobbers(t *testing.T) {
 	assert.Equal(t, exitInput, code)
 	assert.Contains(t, stderr, "is a symbolic link")
 }
+
+// TestReadOutputNeverClobbers: read -o (any format, the HTML report
+// included) refuses an existing file unless --force, and never writes
+// through a link.
+func TestReadOutputNeverClobbers(t *testing.T) {
+	capture := fixtureCapture(t, "port-reuse.pcap")
+	dir := t.TempDir()
+	report := filepath.Join(dir, "report.html")
+	require.NoError(t, os.WriteFile(report, []byte("old"), 0o644))
+
+	code, out, stderr := rwinRun(t, nil, "read", "--format", "html", "-o", report, capture)
+	assert.Equal(t, exitInput, code)
+	assert.Empty(t, out)
+	assert.Equal(t, "rwin: read: -o "+report+": already exists; rwin does not overwrite a file (give --force to replace it)\n", stderr)
+	b, err := os.ReadFile(report)
+	require.NoError(t, err)
+	assert.Equal(t, "old", string(b))
+
+	code, _, _ = rwinRun(t, nil, "read", "--format", "html", "--force", "-o", report, capture)
+	assert.Equal(t, exitOK, code)
+	b, err = os.ReadFile(report)
+	require.NoError(t, err)
+	assert.Contains(t, string(b), "<html")
+
+	link := filepath.Join(dir, "link.html")
+	require.NoError(t, os.Symlink(report, link))
+	code, _, stderr = rwinRun(t, nil, "read", "--force", "-o", link, capture)
+	assert.Equal(t, exitInput, code)
+	assert.Contains(t, stderr, "is a symbolic link")
+}

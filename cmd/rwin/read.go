@@ -120,8 +120,11 @@ Flags:
 		return exitInput, fmt.Errorf("read: unknown format %q (want text, json, ndjson or html)", o.format)
 	}
 	stdout, closeOut, err := openOutput(o.out, o.force, stdout)
+	if errors.Is(err, errOutputExists) {
+		return exitInput, fmt.Errorf("read: -o %w (give --force to replace it)", err)
+	}
 	if err != nil {
-		return exitInput, fmt.Errorf("read: %w", err)
+		return exitInput, fmt.Errorf("read: -o %w", err)
 	}
 	defer closeOut()
 	useColor, err := colorWanted(o.color, stdout)
