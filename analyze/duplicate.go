@@ -49,20 +49,24 @@ type recentSlot struct {
 	time  int64
 }
 
-// segmentPrint fingerprints seg within its flow (h is its flowHash) and
-// direction.
-func segmentPrint(seg *capture.Segment, h uint64) uint64 {
+// segmentPrint fingerprints seg's headers. The slot a segment takes is
+// chosen from its headers alone, and the flow's hash h (seeded at random
+// per Analyzer) only enters the fingerprint compared within the slot:
+// which segments collide, and so which copies are found, is then the same
+// on every run over the same capture.
+func segmentPrint(seg *capture.Segment, h uint64) (slot int, print uint64) {
 	a := uint64(seg.Seq)<<32 | uint64(seg.Ack)
 	b := uint64(seg.IPID)<<48 | uint64(seg.Checksum)<<32 | uint64(seg.Window)<<16 | uint64(seg.Flags)
 	c := uint64(uint32(seg.Payload)) | uint64(seg.SrcPort)<<32 | uint64(seg.DstPort)<<48
-	return mix(mix(a^h, b), c)
+	q := mix(mix(a, b), c)
+	return int(q & (recentSlots - 1)), mix(q, h)
 }
 
 // copyOf reports whether seg, of flow fs (nil for a new flow) with hash
 // h, repeats a segment seen moments before; otherwise it remembers seg.
 func (r *recentSegments) copyOf(seg *capture.Segment, h uint64, fs *flowState) bool {
-	p := segmentPrint(seg, h)
-	s := &r[p&(recentSlots-1)]
+	i, p := segmentPrint(seg, h)
+	s := &r[i]
 	if fs != nil && s.print == p {
 		gap := seg.Time - s.time
 		if gap < 0 {
