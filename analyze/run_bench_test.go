@@ -107,7 +107,10 @@ func TestRunSteadyStateDoesNotAllocate(t *testing.T) {
 		return fewest
 	}
 	short, long := mallocs(20_000), mallocs(40_000)
-	assert.Equal(t, short, long, "Run allocated %d times over 20,000 packets and %d over 40,000", short, long)
+	// One allocation per packet would add 20,000 to the longer run, one per
+	// 1,024-segment batch about 20; the runtime's own (a timer, a GC cycle
+	// on a loaded machine) move either count by one or two.
+	assert.LessOrEqual(t, long, short+4, "Run allocated %d times over 20,000 packets and %d over 40,000", short, long)
 }
 
 // liveFlowBytes measures the heap one live flow costs: n connections
