@@ -29,6 +29,17 @@ func requirePcap(t *testing.T) {
 	}
 }
 
+// requireLive skips t where this build has no live capture: a build
+// without cgo on Linux or macOS, whose filters load libpcap at run time
+// but whose live capture needs it linked in. Builds with libpcap never
+// skip here.
+func requireLive(t *testing.T) {
+	t.Helper()
+	if _, err := capture.Interfaces(); errors.Is(err, capture.ErrNoPcap) {
+		t.Skipf("needs live capture: %v", err)
+	}
+}
+
 // corpusCaptures lists the readable captures of the public corpus (those
 // rwin reads to the end without an error), relative to it.
 func corpusCaptures(t *testing.T) (string, []string) {

@@ -57,7 +57,7 @@ func TestLinkStateFromLibpcapFlags(t *testing.T) {
 // capability left, says when the link went down and when it came back,
 // keeps capturing on the same handle, and reports both transfers.
 func TestLiveSaysWhenItsInterfaceGoesDownAndUp(t *testing.T) {
-	requirePcap(t)
+	requireLive(t)
 	fixtures.RequireRoot(t)
 	bin := rwinBinary(t)
 	for _, tc := range []struct {
@@ -106,7 +106,7 @@ func TestLiveSaysWhenItsInterfaceGoesDownAndUp(t *testing.T) {
 // right after a transfer: rwin ends at once with the transfer's flow, the
 // summary, and libpcap's one-line reason.
 func TestLiveEndsCleanlyWhenItsInterfaceIsDeleted(t *testing.T) {
-	requirePcap(t)
+	requireLive(t)
 	lab := newLiveLab(t)
 	bin := rwinBinary(t)
 	p := lab.startLive(bin, "tcp")

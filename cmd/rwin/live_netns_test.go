@@ -124,6 +124,7 @@ type liveLab struct {
 // do not meet, and removes them when the test ends.
 func newLiveLab(t *testing.T) *liveLab {
 	t.Helper()
+	requireLive(t)
 	fixtures.RequireRoot(t)
 	for _, tool := range []string{"ip", "iptables"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -422,7 +423,7 @@ func jsonAt(m map[string]any, keys ...string) any {
 }
 
 func TestLiveReportsFlowsInANetworkNamespaceLab(t *testing.T) {
-	requirePcap(t)
+	requireLive(t)
 	lab := newLiveLab(t)
 	bin := rwinBinary(t)
 	p := lab.startLive(bin, "tcp")
@@ -446,7 +447,7 @@ func TestLiveReportsFlowsInANetworkNamespaceLab(t *testing.T) {
 }
 
 func TestLiveCaptureFileReadsBackTheSame(t *testing.T) {
-	requirePcap(t)
+	requireLive(t)
 	lab := newLiveLab(t)
 	bin := rwinBinary(t)
 	file := filepath.Join(t.TempDir(), "lab.pcap")
@@ -480,7 +481,7 @@ func TestLiveCaptureFileReadsBackTheSame(t *testing.T) {
 // TestLiveWithoutCapabilityTellsHow runs the built binary with
 // CAP_NET_RAW and CAP_NET_ADMIN removed, as an unprivileged user would.
 func TestLiveWithoutCapabilityTellsHow(t *testing.T) {
-	requirePcap(t)
+	requireLive(t)
 	fixtures.RequireRoot(t)
 	setpriv, err := exec.LookPath("setpriv")
 	if err != nil {

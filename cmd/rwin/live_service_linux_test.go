@@ -234,6 +234,7 @@ func TestLiveBecomesUserZ(t *testing.T) {
 
 func TestLiveZRefusedWithoutRoot(t *testing.T) {
 	fixtures.RequireRoot(t)
+	requireLive(t)
 	setpriv := requireTool(t, "setpriv", "to run rwin as another user")
 	bin := rwinBinary(t)
 	cmd := exec.Command(setpriv, "--reuid", "65534", "--regid", "65534", "--clear-groups",

@@ -107,7 +107,7 @@ func TestLiveUsageErrors(t *testing.T) {
 // TestLiveOpenErrors checks the one-line errors of a capture that cannot
 // start, each with what to do about it.
 func TestLiveOpenErrors(t *testing.T) {
-	requirePcap(t)
+	requireLive(t)
 	t.Run("unknown interface lists the real ones", func(t *testing.T) {
 		// Without root libpcap refuses the socket before it looks the
 		// name up: the error must still say the name is wrong.
@@ -130,7 +130,7 @@ func TestLiveOpenErrors(t *testing.T) {
 }
 
 func TestLiveListsInterfaces(t *testing.T) {
-	requirePcap(t)
+	requireLive(t)
 	code, stdout, stderr := runLive("-D")
 	require.Equal(t, exitOK, code, stderr)
 	assert.Regexp(t, `(?m)^\d+\.lo \[Loopback, Up, Running.*\]$`, stdout)
@@ -196,6 +196,7 @@ func (b *syncBuffer) String() string {
 // it listens; the channel yields its exit code.
 func startLiveInProcess(t *testing.T, args ...string) (stdout, stderr *syncBuffer, code <-chan int) {
 	t.Helper()
+	requireLive(t)
 	stdout, stderr = &syncBuffer{}, &syncBuffer{}
 	c := make(chan int, 1)
 	go func() { c <- run(append([]string{"live"}, args...), nil, stdout, stderr) }()
@@ -229,7 +230,7 @@ func lastRecord(t *testing.T, out string) map[string]any {
 }
 
 func TestLiveStopsAfterCountOrDuration(t *testing.T) {
-	requirePcap(t)
+	requireLive(t)
 	fixtures.RequireRoot(t)
 	sink, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	require.NoError(t, err)
@@ -266,7 +267,7 @@ func TestLiveStopsAfterCountOrDuration(t *testing.T) {
 // capture: the periodic summary shows it in progress, and the stop reports
 // it as it stands.
 func TestLiveIntervalAndFinalReport(t *testing.T) {
-	requirePcap(t)
+	requireLive(t)
 	fixtures.RequireRoot(t)
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	require.NoError(t, err)
