@@ -113,12 +113,13 @@ func TestFileNamesCannotDriveTheTerminal(t *testing.T) {
 	}
 }
 
-// TestPacketsReorderedByMicrosecondsAreNoClockStep: a packet stamped
-// 200 µs before the one captured ahead of it (two NIC queues, -i any) is
-// ordinary reordering; it draws no warning about the clock.
-func TestPacketsReorderedByMicrosecondsAreNoClockStep(t *testing.T) {
+// retimed is the lab capture port-reuse.pcap as a pcap file, with
+// retime applied to the time of each packet (numbered from 0, with the
+// time of the packet before it).
+func retimed(t *testing.T, retime func(i int, prev, time int64) int64) []byte {
 	src, err := capture.Open(fixtureCapture(t, "port-reuse.pcap"))
 	require.NoError(t, err)
+	defer src.Close()
 	var file bytes.Buffer
 	w, err := capture.NewPcapWriter(&file, capture.LinkEthernet, 262144)
 	require.NoError(t, err)
@@ -127,17 +128,25 @@ func TestPacketsReorderedByMicrosecondsAreNoClockStep(t *testing.T) {
 		var p capture.Packet
 		if err := src.Next(&p); err != nil {
 			require.ErrorIs(t, err, io.EOF)
-			break
+			return file.Bytes()
 		}
-		if i == 5 {
-			p.Time = prev - 200_000
-		}
+		p.Time = retime(i, prev, p.Time)
 		prev = p.Time
 		require.NoError(t, w.Write(&p))
 	}
-	src.Close()
+}
 
-	code, out, stderr := rwinRun(t, file.Bytes(), "read", "--color", "never", "-")
+// TestPacketsReorderedByMicrosecondsAreNoClockStep: a packet stamped
+// 200 µs before the one captured ahead of it (two NIC queues, -i any) is
+// ordinary reordering; it draws no warning about the clock.
+func TestPacketsReorderedByMicrosecondsAreNoClockStep(t *testing.T) {
+	file := retimed(t, func(i int, prev, time int64) int64 {
+		if i == 5 {
+			return prev - 200_000
+		}
+		return time
+	})
+	code, out, stderr := rwinRun(t, file, "read", "--color", "never", "-")
 	assert.Equal(t, exitOK, code)
 	assert.Contains(t, out, "-  76 packets, 76 TCP, 2 flows")
 	assert.NotContains(t, stderr, "before the previous packet's")
@@ -147,31 +156,20 @@ func TestPacketsReorderedByMicrosecondsAreNoClockStep(t *testing.T) {
 // before its neighbours (a clock stepped back) is warned about; the
 // capture and its flows keep their real durations, not 472,222 hours.
 func TestClockSteppedBackIsWarnedNotADuration(t *testing.T) {
-	src, err := capture.Open(fixtureCapture(t, "port-reuse.pcap"))
-	require.NoError(t, err)
-	var file bytes.Buffer
-	w, err := capture.NewPcapWriter(&file, capture.LinkEthernet, 262144)
-	require.NoError(t, err)
-	for i := 0; ; i++ {
-		var p capture.Packet
-		if err := src.Next(&p); err != nil {
-			require.ErrorIs(t, err, io.EOF)
-			break
-		}
+	file := retimed(t, func(i int, _, time int64) int64 {
 		if i == 5 {
-			p.Time = 0 // 1970
+			return 0 // 1970
 		}
-		require.NoError(t, w.Write(&p))
-	}
-	src.Close()
+		return time
+	})
 
-	code, out, stderr := rwinRun(t, file.Bytes(), "read", "--color", "never", "-")
+	code, out, stderr := rwinRun(t, file, "read", "--color", "never", "-")
 	assert.Equal(t, exitOK, code)
 	assert.Contains(t, out, "-  76 packets, 76 TCP, 2 flows, 1.078s\n")
 	assert.NotRegexp(t, `\d+h\d+m`, out, "no duration in hours")
 	assert.Regexp(t, `rwin: warning: -: packet 6: its timestamp is .* before the previous packet's`, stderr)
 
-	code, out, _ = rwinRun(t, file.Bytes(), "read", "--format", "ndjson", "-")
+	code, out, _ = rwinRun(t, file, "read", "--format", "ndjson", "-")
 	assert.Equal(t, exitOK, code)
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		var rec struct {
