@@ -100,8 +100,10 @@ fixtures: deps-test
 
 # The performance report quoted in README.md (about 6 minutes, most of it
 # tshark): generates the benchmark and SYN-flood captures (reproducible,
-# never committed) under BENCH_DIR, installs tshark and tcptrace if missing,
-# and times rwin against them and against minimal gopacket-based parsers.
+# never committed) under BENCH_DIR, and a second capture of the benchmark
+# traffic past a NAT for rwin diff; installs tshark and tcptrace if
+# missing, and times rwin against them and against minimal gopacket-based
+# parsers, and rwin diff against rwin read on the pair.
 BENCH_DIR  ?= fixtures/bench/out
 BENCH_PKGS := tshark tcptrace
 bench: build
@@ -109,8 +111,9 @@ bench: build
 	@mkdir -p $(BENCH_DIR)
 	$(GO) build -o $(BENCH_DIR)/bench ./fixtures/bench
 	$(BENCH_DIR)/bench -gen $(BENCH_DIR)/bench.pcap
+	$(BENCH_DIR)/bench -gen-pair $(BENCH_DIR)/bench-b.pcap
 	$(BENCH_DIR)/bench -gen-flood $(BENCH_DIR)/flood.pcap
-	$(BENCH_DIR)/bench -run $(BENCH_DIR)/bench.pcap -flood $(BENCH_DIR)/flood.pcap -rwin ./rwin
+	$(BENCH_DIR)/bench -run $(BENCH_DIR)/bench.pcap -pair $(BENCH_DIR)/bench-b.pcap -flood $(BENCH_DIR)/flood.pcap -rwin ./rwin
 
 # rwin on multi-million-flow captures (not part of make test; a few
 # minutes): generates a 3-million-SYN flood (STRESS_SYNS) and a smaller
