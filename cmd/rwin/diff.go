@@ -18,6 +18,9 @@ type diffOptions struct {
 	files  [2]string
 	format string
 	color  string
+	out    string
+	force  bool
+	top    int
 	cfg    analyze.Config
 }
 
@@ -25,7 +28,10 @@ func cmdDiff(args []string, stdout, stderr io.Writer) (int, error) {
 	var o diffOptions
 	fs := flag.NewFlagSet("diff", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.format, "format", "text", "output `format`: text, json or ndjson")
+	fs.StringVar(&o.format, "format", "text", "output `format`: text, json, ndjson or html")
+	fs.StringVar(&o.out, "o", "", "write the output to a new `file` instead of standard output")
+	fs.BoolVar(&o.force, "force", false, "with -o: replace an existing file")
+	fs.IntVar(&o.top, "top", htmlDefaultTop, "html: also chart the `N` pairs with the most bytes, beside every pair with a warn or error finding")
 	fs.StringVar(&o.color, "color", "auto", "color text output: auto, always or never (NO_COLOR is honored)")
 	fs.IntVar(&o.cfg.MaxFlows, "max-flows", analyze.DefaultMaxFlows, "cap on live flows per capture")
 	fs.DurationVar(&o.cfg.Linger, "linger", analyze.DefaultLinger, lingerHelp)
@@ -63,11 +69,16 @@ Flags:
 		o.files[i] = f
 	}
 	switch o.format {
-	case "text", "json", "ndjson":
+	case "text", "json", "ndjson", "html":
 	default:
-		return exitInput, fmt.Errorf("diff: unknown format %q (want text, json or ndjson)", o.format)
+		return exitInput, fmt.Errorf("diff: unknown format %q (want text, json, ndjson or html)", o.format)
 	}
-	useColor, err := colorWanted(o.color, stdout)
+	out, closeOut, err := openOutput(o.out, o.force, stdout)
+	if err != nil {
+		return exitInput, fmt.Errorf("diff: %w", err)
+	}
+	defer closeOut()
+	useColor, err := colorWanted(o.color, out)
 	if err != nil {
 		return exitInput, err
 	}
@@ -91,13 +102,18 @@ Flags:
 	doc := newDiffDocument(o.files, res)
 	switch o.format {
 	case "json":
-		enc := json.NewEncoder(stdout)
+		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
 		err = enc.Encode(doc)
 	case "ndjson":
-		err = writeDiffNDJSON(stdout, doc)
+		err = writeDiffNDJSON(out, doc)
+	case "html":
+		err = writeDiffHTML(out, &doc, open, o.cfg, o.top)
 	default:
-		err = writeDiffText(stdout, doc, useColor)
+		err = writeDiffText(out, doc, useColor)
+	}
+	if err == nil {
+		err = closeOut()
 	}
 	if err != nil {
 		return exitInput, fmt.Errorf("writing output: %w", err)

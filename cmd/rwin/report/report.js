@@ -1,5 +1,6 @@
-// rwin report: sorts the flow table and draws each charted flow's
-// charts with uPlot. Everything else on the page is plain HTML.
+// rwin report (rwin read's and rwin diff's): sorts the flow or pair table
+// and draws each charted flow's charts with uPlot. Everything else on the
+// page is plain HTML.
 "use strict";
 (function () {
   // --- the flow table: a click on a heading sorts by that column ---
@@ -136,13 +137,17 @@
     var d = data[parts[0] + "/" + parts[1]];
     if (!d) return;
     var c = build[parts[2]](d);
+    // rwin diff draws each capture's view: the title says whose.
+    var title = d.capture ? "Capture " + d.capture + ": " + c.title : c.title;
     var u = new uPlot({
-      title: c.title, width: width(el), height: c.height, series: c.series,
+      title: title, width: width(el), height: c.height, series: c.series,
       axes: [{ stroke: color("fg"), grid: { stroke: color("line"), width: 1 }, ticks: { stroke: color("line") } }, axis(c.fmt)],
       tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"); }, // as rwin's other output
       cursor: { sync: { key: d.flow }, drag: { x: true, y: false } },
       hooks: { setScale: [syncX] },
     }, c.data, el);
+    // Both captures' charts of a diff open on the same time range.
+    if (d.x0 != null && d.x1 > d.x0) u.setScale("x", { min: d.x0, max: d.x1 });
     u.rwinFlow = d.flow;
     (groups[d.flow] = groups[d.flow] || []).push(u);
     wheel(u);

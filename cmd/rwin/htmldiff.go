@@ -1,0 +1,457 @@
+package main
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	_ "embed"
+
+	"rwin/analyze"
+	"rwin/rules"
+)
+
+// The HTML report of rwin diff (--format html): the page of rwin read's
+// report, for pairs. Its tables and findings are HTML; for each pair worth
+// a look (a warn or error finding, or among the --top pairs by bytes) it
+// draws both captures' view of each direction on one time line, capture
+// B's times moved by the clock offset the diff measured, so that what one
+// capture point saw sits above what the other saw at the same moment.
+
+//go:embed report/diff.html
+var diffPageTemplate string
+
+var diffPageTmpl = template.Must(template.New("diff").Parse(diffPageTemplate))
+
+// htmlMaxUnpaired bounds the flows listed per capture as seen there only.
+const htmlMaxUnpaired = 200
+
+// diffPage is what the diff template renders.
+type diffPage struct {
+	Title     string
+	Summary   diffSummaryRecord
+	Files     [2]diffFileView
+	Clock     string
+	Findings  []diffFindingView
+	Charts    []diffChartView
+	Columns   []string
+	Rows      []rowView
+	Unlisted  int
+	Unpaired  [2]unpairedView
+	Data      template.JS
+	CSS       template.CSS
+	UPlotCSS  template.CSS
+	UPlotJS   template.JS
+	ReportJS  template.JS
+	License   string
+	UPlotVers string
+}
+
+type diffFileView struct {
+	Name string
+	fileSummary
+}
+
+type diffFindingView struct {
+	ID, Name, Severity, Confidence, Advice string
+	Pairs                                  int
+	Examples                               []diffExampleView
+}
+
+type diffExampleView struct {
+	Anchor, Label, Summary string
+	Evidence               []diffEvidenceRecord
+}
+
+type diffChartView struct {
+	Anchor, Title, Why string
+	Flows              [2]string // each capture's flow: "flow 3: client → server"
+	Path, Segments     [2]string // per direction (client→server, server→client)
+	RWIN               [2]string // client's, server's window as granted and believed
+	Findings           []diffFindingRecord
+	Dirs               []diffDirView
+	Note               string
+}
+
+type diffDirView struct {
+	Label  string
+	Charts []string // data-chart keys, A's and B's chart of each kind in turn
+	Note   string
+}
+
+type unpairedView struct {
+	Capture string
+	Count   int
+	Flows   []diffUnpairedRecord
+}
+
+// diffChartData is one capture's charts of one direction of a pair: the
+// data rwin read's charts draw, titled with the capture, and the x range
+// both captures' charts open on.
+type diffChartData struct {
+	*chartData
+	Capture string  `json:"capture"`
+	X0      float64 `json:"x0"`
+	X1      float64 `json:"x1"`
+}
+
+// diffColumns are the pair table's columns.
+var diffColumns = []string{"Pair", "A: client → server", "B: client → server", "Confidence", "NAT",
+	"Path c→s", "Path s→c", "Vanished", "Findings"}
+
+// charted is a pair the report draws, and why.
+type charted struct {
+	rec     *diffPairRecord
+	rank    int
+	bytes   uint64
+	reasons uint8 // bits of chartReason: byFinding, byBytes
+}
+
+// pairRank orders pairs by their most severe finding (2 per level above
+// none); the findings come most severe first.
+func pairRank(r *diffPairRecord) int {
+	rank := 0
+	for _, x := range r.find {
+		rank = max(rank, 2*(int(x.Severity)+1))
+	}
+	return rank
+}
+
+// chartedPairs picks the pairs to draw: those with a warn or error
+// finding (at most htmlFindingFlow, worst first) and the top pairs by
+// bytes, among pairs whose flows carried data.
+func chartedPairs(doc *diffDocument, top int) []*charted {
+	var worst, big []*charted
+	worse := func(a, b *charted) int {
+		return cmp.Or(b.rank-a.rank, cmp.Compare(b.bytes, a.bytes), a.rec.Pair-b.rec.Pair)
+	}
+	keep := func(list []*charted, c *charted, n int, order func(a, b *charted) int) []*charted {
+		i, _ := slices.BinarySearchFunc(list, c, order)
+		if i >= n {
+			return list
+		}
+		list = slices.Insert(list, i, c)
+		return list[:min(len(list), n)]
+	}
+	for i := range doc.Pairs {
+		r := &doc.Pairs[i]
+		fa := r.fa
+		c := &charted{rec: r, rank: pairRank(r), bytes: fa.Client.Bytes + fa.Server.Bytes}
+		if c.bytes == 0 {
+			continue
+		}
+		if c.rank >= 2*(int(rules.Warn)+1) {
+			worst = keep(worst, c, htmlFindingFlow, worse)
+		}
+		big = keep(big, c, top, func(a, b *charted) int { return cmp.Or(cmp.Compare(b.bytes, a.bytes), a.rec.Pair-b.rec.Pair) })
+	}
+	out := worst
+	for _, c := range out {
+		c.reasons |= 1 << byFinding
+	}
+	for _, c := range big {
+		c.reasons |= 1 << byBytes
+		if !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	slices.SortFunc(out, worse)
+	return out
+}
+
+// writeDiffHTML writes the diff's report page. It reads both captures
+// once more for the charted pairs' series.
+func writeDiffHTML(w io.Writer, doc *diffDocument, open [2]analyze.Opener, cfg analyze.Config, top int) error {
+	res := doc.res
+	charts := chartedPairs(doc, top)
+	var want [2][]*analyze.Flow
+	for _, c := range charts {
+		want[0] = append(want[0], c.rec.fa)
+		want[1] = append(want[1], c.rec.fb)
+	}
+	series, err := diffSeries(open, cfg, want)
+	if err != nil {
+		return err
+	}
+	p := &diffPage{Summary: doc.Summary, Columns: diffColumns,
+		Title: fmt.Sprintf("rwin diff: %s ⇄ %s", doc.files[0], doc.files[1]),
+		CSS:   template.CSS(reportCSS), UPlotCSS: template.CSS(uplotCSS), UPlotJS: template.JS(uplotJS),
+		ReportJS: template.JS(reportJS), License: uplotLicense, UPlotVers: uplotVersion}
+	for i := range 2 {
+		p.Files[i] = diffFileView{Name: strings.ToUpper(captureKey(i)), fileSummary: doc.Summary.Files[i]}
+	}
+	offset := int64(0)
+	if res.ClockPairs > 0 {
+		offset = res.ClockOffset
+		p.Clock = fmt.Sprintf("B's clock − A's: %+.3f ms (measured on %s); B's times in the charts are moved by it",
+			ms(res.ClockOffset), plural(res.ClockPairs, "flow pair"))
+	} else {
+		p.Clock = "B's clock − A's: unknown (no pair sure enough to measure it); the charts show B's times as captured"
+	}
+	chartOf := map[int]bool{}
+	data := map[string]any{}
+	for _, c := range charts {
+		chartOf[c.rec.Pair] = true
+		cv := diffChartsOf(c, series, offset, data)
+		p.Charts = append(p.Charts, cv)
+	}
+	js, _ := json.Marshal(data) // escapes <, > and &: safe in a script element
+	p.Data = template.JS(js)
+	p.Findings = diffFindingViews(doc, chartOf)
+	p.Rows, p.Unlisted = diffRows(doc)
+	for i, c := range []string{"a", "b"} {
+		u := unpairedView{Capture: strings.ToUpper(c)}
+		for _, r := range doc.Unpaired {
+			if r.Capture != c {
+				continue
+			}
+			u.Count++
+			if len(u.Flows) < htmlMaxUnpaired {
+				u.Flows = append(u.Flows, r)
+			}
+		}
+		p.Unpaired[i] = u
+	}
+	return diffPageTmpl.Execute(w, p)
+}
+
+func pairAnchor(n int) string { return "p" + strconv.Itoa(n) }
+
+// pairLink links a pair to its charts when it has them, else to its row.
+func pairLink(charted map[int]bool, n int) string {
+	if charted[n] {
+		return pairAnchor(n)
+	}
+	return "row-" + pairAnchor(n)
+}
+
+// diffFindingViews groups the findings by rule, most severe first, with
+// a few pairs as examples each.
+func diffFindingViews(doc *diffDocument, chartOf map[int]bool) []diffFindingView {
+	byID := map[string]*diffFindingView{}
+	sev := map[string]rules.Severity{}
+	for i := range doc.Pairs {
+		r := &doc.Pairs[i]
+		for j, x := range r.find {
+			v := byID[x.ID]
+			if v == nil {
+				v = &diffFindingView{ID: x.ID, Name: x.Name, Severity: x.Severity.String(),
+					Confidence: x.Confidence.String(), Advice: x.Advice}
+				byID[x.ID] = v
+				sev[x.ID] = x.Severity
+			}
+			v.Pairs++
+			if len(v.Examples) < htmlExamples {
+				v.Examples = append(v.Examples, diffExampleView{Anchor: pairLink(chartOf, r.Pair),
+					Label: fmt.Sprintf("pair %d", r.Pair), Summary: x.Summary, Evidence: r.Findings[j].Evidence})
+			}
+		}
+	}
+	var out []diffFindingView
+	for _, v := range byID {
+		out = append(out, *v)
+	}
+	slices.SortFunc(out, func(a, b diffFindingView) int {
+		return cmp.Or(int(sev[b.ID])-int(sev[a.ID]), b.Pairs-a.Pairs, cmp.Compare(a.ID, b.ID))
+	})
+	return out
+}
+
+// diffRows renders the pair table, at most htmlMaxRows pairs: the most
+// notable, in pair order.
+func diffRows(doc *diffDocument) ([]rowView, int) {
+	idx := make([]int, len(doc.Pairs))
+	for i := range idx {
+		idx[i] = i
+	}
+	unlisted := 0
+	if len(idx) > htmlMaxRows {
+		slices.SortStableFunc(idx, func(a, b int) int { return pairRank(&doc.Pairs[b]) - pairRank(&doc.Pairs[a]) })
+		unlisted = len(idx) - htmlMaxRows
+		idx = idx[:htmlMaxRows]
+		slices.Sort(idx)
+	}
+	rows := make([]rowView, 0, len(idx))
+	for _, i := range idx {
+		r := &doc.Pairs[i]
+		pr := r.p
+		vanished := uint64(0)
+		for d := range pr.Dirs {
+			if up := pr.Dirs[d].Upstream; up != analyze.CaptureUnknown {
+				vanished += pr.Dirs[d].OnlyData[up]
+			}
+		}
+		nat := "no"
+		if pr.NAT {
+			nat = "yes"
+		}
+		var found []string
+		sev := ""
+		for _, x := range r.find {
+			found = append(found, x.Severity.String()+" "+x.ID)
+			if sev == "" {
+				sev = x.Severity.String()
+			}
+		}
+		num := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+		cells := []cellView{
+			{Text: strconv.Itoa(r.Pair), Key: num(float64(r.Pair))},
+			{Text: fmt.Sprintf("flow %d: %s → %s", r.A.ID, r.A.Client, r.A.Server)},
+			{Text: fmt.Sprintf("flow %d: %s → %s", r.B.ID, r.B.Client, r.B.Server)},
+			{Text: fmt.Sprintf("%s (%.2f)", pr.Confidence, pr.Score), Key: num(pr.Score)},
+			{Text: nat},
+			{Text: pathText(&pr.Dirs[analyze.ClientToServer])},
+			{Text: pathText(&pr.Dirs[analyze.ServerToClient])},
+			{Text: strconv.FormatUint(vanished, 10), Key: num(float64(vanished))},
+			{Text: strings.Join(found, ", "), Key: num(float64(pairRank(r)))},
+		}
+		rows = append(rows, rowView{Anchor: "row-" + pairAnchor(r.Pair), Severity: sev, Cells: cells})
+	}
+	return rows, unlisted
+}
+
+// diffChartsOf lays out one pair's charts and adds their data to data.
+func diffChartsOf(c *charted, series [2]map[flowKey]*analyze.Series, offset int64, data map[string]any) diffChartView {
+	r := c.rec
+	pr := r.p
+	anchor := pairAnchor(r.Pair)
+	cv := diffChartView{Anchor: anchor, Title: fmt.Sprintf("pair %d: %s → %s", r.Pair, r.A.Client, r.A.Server),
+		Why: chartWhy(c.reasons), Findings: r.Findings}
+	for i, ref := range []diffFlowRef{r.A, r.B} {
+		cv.Flows[i] = fmt.Sprintf("%s flow %d: %s → %s, packets %d–%d", strings.ToUpper(captureKey(i)), ref.ID,
+			ref.Client, ref.Server, ref.FirstPacket, ref.LastPacket)
+	}
+	for d, name := range []string{"client", "server"} {
+		cv.Path[d] = pathText(&pr.Dirs[d])
+		cv.Segments[d] = segmentsText(&pr.Dirs[d])
+		cv.RWIN[d] = rwinViewText(name, r.RWIN[name], pr, d)
+	}
+	flows := [2]*analyze.Flow{r.fa, r.fb}
+	var hf [2]*htmlFlow
+	for i := range 2 {
+		s := series[i][keyOfFlow(flows[i])]
+		if s == nil {
+			continue
+		}
+		f := flows[i]
+		hf[i] = &htmlFlow{rec: newFlowRecord(r.A.File, f, nil), series: s, rtt: f.PathRTT(),
+			shift: [2]analyze.Shift{f.Client.Shift, f.Server.Shift}}
+		// The diff's findings, by ID, say whether scaling is in question
+		// (directionData then draws the raw window field too).
+		for _, x := range r.find {
+			hf[i].rec.Findings = append(hf[i].rec.Findings, findingRecord{ID: x.ID})
+		}
+	}
+	if hf[0] == nil && hf[1] == nil {
+		cv.Note = "No time series: the report's memory budget for series was spent."
+		return cv
+	}
+	// dirOf maps direction d of A's roles to capture i's: B's flow may
+	// have client and server the other way round.
+	dirOf := func(i, d int) int {
+		if i == analyze.CaptureB && pr.Swapped {
+			return 1 - d
+		}
+		return d
+	}
+	for d, side := range []struct{ sender, receiver string }{{"client", "server"}, {"server", "client"}} {
+		// A direction is drawn when either capture saw its data: where the
+		// other saw none (it vanished on the path), that capture's chart
+		// still shows the receiver's window.
+		if pr.Sender(d, analyze.CaptureA, r.fa, r.fb).DataPackets == 0 && pr.Sender(d, analyze.CaptureB, r.fa, r.fb).DataPackets == 0 {
+			continue
+		}
+		var per [2]*diffChartData
+		for i := range 2 {
+			if hf[i] == nil {
+				continue
+			}
+			bd := dirOf(i, d)
+			cd := directionData(hf[i], bd, anchor, [2]string{"client", "server"}[1-bd])
+			shift := int64(0)
+			if i == analyze.CaptureB {
+				shift = offset
+			}
+			markDiffEvidence(cd, hf[i].series, r.find, i, d)
+			for k := range cd.T {
+				cd.T[k] -= float64(shift) / 1e9
+			}
+			per[i] = &diffChartData{chartData: cd, Capture: strings.ToUpper(captureKey(i))}
+		}
+		if per[0] == nil && per[1] == nil {
+			continue
+		}
+		x0, x1 := math.Inf(1), math.Inf(-1)
+		for _, cd := range per {
+			if cd != nil && len(cd.T) > 0 {
+				x0 = min(x0, cd.T[0])
+				x1 = max(x1, cd.T[len(cd.T)-1]+float64(cd.Width)/1e9)
+			}
+		}
+		dv := diffDirView{Label: fmt.Sprintf("%s → %s: %s's data, %s's window, as A and as B saw them",
+			side.sender, side.receiver, side.sender, side.receiver)}
+		for _, kind := range chartKinds {
+			for i, cd := range per {
+				if cd == nil {
+					if kind == "win" {
+						dv.Note = fmt.Sprintf("Capture %s holds no data of this direction, or no series of it.", strings.ToUpper(captureKey(i)))
+					}
+					continue
+				}
+				if kind == "rtt" && !slices.ContainsFunc(cd.RTTMin, func(v float64) bool { return !math.IsNaN(v) }) {
+					continue
+				}
+				cd.X0, cd.X1 = x0, x1
+				key := fmt.Sprintf("%s-%s/%d", anchor, captureKey(i), d)
+				data[key] = cd
+				dv.Charts = append(dv.Charts, key+"/"+kind)
+			}
+		}
+		cv.Dirs = append(cv.Dirs, dv)
+	}
+	if len(cv.Dirs) == 0 {
+		cv.Note = "No data segments in either direction: nothing to chart."
+	}
+	return cv
+}
+
+// markDiffEvidence marks on capture c's chart of direction d (A's roles)
+// the packets the pair's findings cite, at their time in that capture.
+func markDiffEvidence(cd *chartData, s *analyze.Series, found []rules.DiffFinding, c, d int) {
+	n := len(cd.T)
+	for _, x := range found {
+		if x.Direction != rules.Both && int(x.Direction)-1 != d {
+			continue
+		}
+		for _, e := range x.Pairs {
+			ref := e.A
+			if c == analyze.CaptureB {
+				ref = e.B
+			}
+			if ref.Packet == 0 {
+				continue
+			}
+			i := 0
+			if ref.Time > s.Start() {
+				i = int((ref.Time - s.Start()) / s.Width())
+			}
+			if i >= n {
+				continue
+			}
+			cd.Evidence[i] = cd.Win[i]
+			if math.IsNaN(cd.Evidence[i]) {
+				cd.Evidence[i] = 0
+			}
+			if cd.EvText[i] != "" {
+				cd.EvText[i] += "; "
+			}
+			cd.EvText[i] += fmt.Sprintf("%s #%d %s (%s)", strings.ToUpper(captureKey(c)), ref.Packet, e.What, x.ID)
+		}
+	}
+}
