@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -147,32 +148,9 @@ func TestHTMLReportInABrowser(t *testing.T) {
 			capture := c.capture(t)
 			out := filepath.Join(t.TempDir(), "report.html")
 			writeReport(t, out, capture)
-			url := "file://" + out
+			tctx, w := openReport(t, ctx, out)
 
-			w := &pageWatch{}
-			tab, cancel := chromedp.NewContext(ctx, chromedp.WithListener(w.listen(url)))
-			defer cancel()
-			tctx, cancelT := context.WithTimeout(tab, 90*time.Second)
-			defer cancelT()
-			require.NoError(t, chromedp.Do(tctx))
-			_, err := chromedp.Call(tctx, network.Enable, network.EnableParams{})
-			require.NoError(t, err)
-			_, err = chromedp.Call(tctx, log.Enable, cdp.Empty{})
-			require.NoError(t, err)
-			require.NoError(t, chromedp.Do(tctx, chromedp.Navigate(url), chromedp.WaitReady(chromedp.CSS("body"))))
-
-			laidOut := evaluate[int](t, tctx, `document.querySelectorAll(".chart[data-chart]").length`)
-			drawn := evaluate[int](t, tctx, `window.rwinCharts.filter(u => {
-					const c = u.ctx, d = c.getImageData(0, 0, c.canvas.width, c.canvas.height).data;
-					for (let i = 3; i < d.length; i += 4) if (d[i] !== 0) return true;
-					return false;
-				}).length`)
-			withData := evaluate[int](t, tctx, `window.rwinCharts.filter(u => u.data.slice(1).some(s => s.some(v => v != null))).length`)
-			findingSections := evaluate[int](t, tctx, `document.querySelectorAll("#findings .finding").length`)
-			rows := evaluate[int](t, tctx, `document.querySelectorAll("#flows tbody tr").length`)
-			assert.Positive(t, laidOut, "the report charts some flow")
-			assert.Equal(t, laidOut, drawn, "every chart laid out is drawn")
-			assert.Equal(t, laidOut, withData, "every chart has data")
+			laidOut, findingSections, rows := checkDrawn(t, tctx)
 			assert.GreaterOrEqual(t, rows, c.minFlows, "the flow table lists the flows")
 			for _, id := range c.findings {
 				n := evaluate[int](t, tctx, `document.querySelectorAll("#finding-`+id+` .examples li").length`)
@@ -182,7 +160,7 @@ func TestHTMLReportInABrowser(t *testing.T) {
 				assert.Positive(t, findingSections)
 			}
 
-			t.Run("sorting", func(t *testing.T) { checkSorting(t, tctx) })
+			t.Run("sorting", func(t *testing.T) { checkSorting(t, tctx, 6, 0) })
 			t.Run("zoom", func(t *testing.T) { checkZoom(t, tctx) })
 
 			pdf, err := chromedp.Run(tctx, chromedp.PrintToPDF(chromedp.PDFPaper(chromedp.PaperA4)))
@@ -190,12 +168,108 @@ func TestHTMLReportInABrowser(t *testing.T) {
 			assert.True(t, bytes.HasPrefix(pdf, []byte("%PDF-")), "a PDF")
 			assert.Greater(t, len(pdf), 10_000)
 
-			w.mu.Lock()
-			defer w.mu.Unlock()
-			assert.Empty(t, w.errors, "console errors")
-			assert.True(t, w.sawSelf, "the browser reported the report's own load")
-			assert.Empty(t, w.requests, "requests beyond the report file")
+			w.check(t)
 			t.Logf("%d charts, %d table rows, %d finding kinds, PDF of %d bytes", laidOut, rows, findingSections, len(pdf))
+		})
+	}
+}
+
+// openReport opens a report file in a new tab of the browser, watching
+// it from the start, and waits for its page.
+func openReport(t *testing.T, ctx context.Context, file string) (context.Context, *pageWatch) {
+	t.Helper()
+	url := "file://" + file
+	w := &pageWatch{}
+	tab, cancel := chromedp.NewContext(ctx, chromedp.WithListener(w.listen(url)))
+	t.Cleanup(cancel)
+	tctx, cancelT := context.WithTimeout(tab, 90*time.Second)
+	t.Cleanup(cancelT)
+	require.NoError(t, chromedp.Do(tctx))
+	_, err := chromedp.Call(tctx, network.Enable, network.EnableParams{})
+	require.NoError(t, err)
+	_, err = chromedp.Call(tctx, log.Enable, cdp.Empty{})
+	require.NoError(t, err)
+	require.NoError(t, chromedp.Do(tctx, chromedp.Navigate(url), chromedp.WaitReady(chromedp.CSS("body"))))
+	return tctx, w
+}
+
+// checkDrawn checks that every chart laid out is drawn, with data, and
+// returns how many there are, the finding sections and the table rows.
+func checkDrawn(t *testing.T, ctx context.Context) (laidOut, findings, rows int) {
+	t.Helper()
+	laidOut = evaluate[int](t, ctx, `document.querySelectorAll(".chart[data-chart]").length`)
+	drawn := evaluate[int](t, ctx, `window.rwinCharts.filter(u => {
+			const c = u.ctx, d = c.getImageData(0, 0, c.canvas.width, c.canvas.height).data;
+			for (let i = 3; i < d.length; i += 4) if (d[i] !== 0) return true;
+			return false;
+		}).length`)
+	withData := evaluate[int](t, ctx, `window.rwinCharts.filter(u => u.data.slice(1).some(s => s.some(v => v != null))).length`)
+	findings = evaluate[int](t, ctx, `document.querySelectorAll("#findings .finding").length`)
+	rows = evaluate[int](t, ctx, `document.querySelectorAll("#flows tbody tr").length`)
+	assert.Positive(t, laidOut, "the report charts something")
+	assert.Equal(t, laidOut, drawn, "every chart laid out is drawn")
+	assert.Equal(t, laidOut, withData, "every chart has data")
+	return laidOut, findings, rows
+}
+
+// check asserts that the page logged no error and asked for nothing
+// beyond its own file.
+func (w *pageWatch) check(t *testing.T) {
+	t.Helper()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	assert.Empty(t, w.errors, "console errors")
+	assert.True(t, w.sawSelf, "the browser reported the report's own load")
+	assert.Empty(t, w.requests, "requests beyond the report file")
+}
+
+// TestDiffHTMLReportInABrowser opens rwin diff's reports of two-point lab
+// recordings (the stripped option, the unscaled-window firewall) and of a
+// generated pair across a NAT in headless Chromium: no console error and
+// no request, every chart drawn with data, both captures charted for the
+// pair, the findings and the pair table present and sortable, and a zoom
+// on capture A's chart moving capture B's with it.
+func TestDiffHTMLReportInABrowser(t *testing.T) {
+	ctx := newBrowser(t)
+	lab := func(scenario string) func(t *testing.T) [2]string {
+		return func(t *testing.T) [2]string {
+			c, s := labEnds(t, scenario)
+			return [2]string{c, s}
+		}
+	}
+	for _, c := range []struct {
+		name     string
+		captures func(t *testing.T) [2]string
+		finding  string
+		minPairs int
+	}{
+		{"scale option stripped from the SYN", lab("ws-strip-syn"), "path-strips-option", 1},
+		{"unscaled-window firewall", lab("fw-unscaled-window"), "path-enforces-unscaled-window", 1},
+		{"benchmark traffic across a NAT", func(t *testing.T) [2]string {
+			a, b := benchPair(t, 30_000)
+			return [2]string{a, b}
+		}, "path-translates-addresses", 500},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			files := c.captures(t)
+			out := filepath.Join(t.TempDir(), "diff.html")
+			code, _, stderr := rwinRun(t, nil, "diff", "--format", "html", "-o", out, files[0], files[1])
+			require.Equal(t, exitOK, code, stderr)
+			tctx, w := openReport(t, ctx, out)
+
+			laidOut, findings, rows := checkDrawn(t, tctx)
+			assert.Positive(t, findings)
+			assert.GreaterOrEqual(t, rows, c.minPairs, "the pair table lists the pairs")
+			n := evaluate[int](t, tctx, `document.querySelectorAll("#finding-`+c.finding+` .examples li").length`)
+			assert.Positive(t, n, "finding %s is listed with its pairs", c.finding)
+			titles := evaluate[[]string](t, tctx, `window.rwinCharts.filter(u => u.rwinFlow === window.rwinCharts[0].rwinFlow).map(u => u.root.querySelector(".u-title").textContent)`)
+			assert.True(t, slices.ContainsFunc(titles, func(s string) bool { return strings.HasPrefix(s, "Capture A:") }), "capture A charted: %q", titles)
+			assert.True(t, slices.ContainsFunc(titles, func(s string) bool { return strings.HasPrefix(s, "Capture B:") }), "capture B charted: %q", titles)
+
+			t.Run("sorting", func(t *testing.T) { checkSorting(t, tctx, 3, 0) })
+			t.Run("zoom", func(t *testing.T) { checkZoom(t, tctx) })
+			w.check(t)
+			t.Logf("%d charts, %d pair rows, %d finding kinds", laidOut, rows, findings)
 		})
 	}
 }
@@ -219,21 +293,22 @@ func fixed(dir, name string) func(t *testing.T) string {
 	}
 }
 
-// checkSorting clicks the RWIN server heading, then the ID heading twice:
-// the rows follow each column's numbers, ascending then descending.
-func checkSorting(t *testing.T, ctx context.Context) {
+// checkSorting clicks a numeric column's heading (num), then the ID
+// heading (id) twice: the rows follow each column's numbers, ascending
+// then descending.
+func checkSorting(t *testing.T, ctx context.Context, num, id int) {
 	keys := func(col int) []float64 {
 		return evaluate[[]float64](t, ctx, `[...document.querySelectorAll("#flows tbody tr")].map(r => +r.cells[`+strconv.Itoa(col)+`].dataset.key)`)
 	}
 	click := func(col int) {
 		require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#flows th[data-col="`+strconv.Itoa(col)+`"] button`))))
 	}
-	click(6)
-	k := keys(6)
-	assert.IsNonDecreasing(t, k, "RWIN server, ascending")
-	click(0)
-	click(0)
-	k = keys(0)
+	click(num)
+	k := keys(num)
+	assert.IsNonDecreasing(t, k, "column %d, ascending", num)
+	click(id)
+	click(id)
+	k = keys(id)
 	assert.IsNonIncreasing(t, k, "ID, descending after a second click")
 }
 
