@@ -101,8 +101,11 @@ func newHTMLReport(top int) *htmlReport {
 // read analyzes one input for the report: the series are recorded for its
 // flows, each evaluated and kept or dropped as it finishes. A worker
 // evaluates and renders copies of the flows, in batches, while the
-// analyzer goes on (see collector: the same split).
-func (h *htmlReport) read(name string, src capture.Source, keep func(*capture.Packet) bool, cfg analyze.Config, res *fileResult) analyze.Summary {
+// analyzer goes on (see collector: the same split). ringLater says the
+// input is a ring buffer's file after the first: read counts the flows
+// that began without a SYN (noSYN), whose handshakes may be in the file
+// before, and notes it in their records.
+func (h *htmlReport) read(name string, src capture.Source, keep func(*capture.Packet) bool, cfg analyze.Config, res *fileResult, ringLater bool) (sum analyze.Summary, noSYN int) {
 	rec := analyze.NewSeriesRecorder(h.budget)
 	cfg.Series = rec
 	type taken struct {
@@ -123,7 +126,11 @@ func (h *htmlReport) read(name string, src capture.Source, keep func(*capture.Pa
 				for _, x := range found {
 					sev[x.Severity.String()]++
 				}
-				h.add(name, f, found, b[i].s)
+				earlier := ringLater && !f.SYN.Seen
+				if earlier {
+					noSYN++
+				}
+				h.add(name, f, found, b[i].s, earlier)
 				f.Release()
 			}
 			select {
@@ -133,7 +140,7 @@ func (h *htmlReport) read(name string, src capture.Source, keep func(*capture.Pa
 		}
 	}()
 	var batch []taken
-	sum := analyze.Run(src, keep, cfg, func(f *analyze.Flow) {
+	sum = analyze.Run(src, keep, cfg, func(f *analyze.Flow) {
 		if batch == nil {
 			select {
 			case batch = <-free:
@@ -153,11 +160,12 @@ func (h *htmlReport) read(name string, src capture.Source, keep func(*capture.Pa
 	close(work)
 	<-done
 	res.severity = sev
-	return sum
+	return sum, noSYN
 }
 
-// add takes one finished flow and its series (nil if not recorded).
-func (h *htmlReport) add(file string, f *analyze.Flow, found []rules.Finding, s *analyze.Series) {
+// add takes one finished flow and its series (nil if not recorded);
+// earlier says its handshake may be in a ring buffer's earlier file.
+func (h *htmlReport) add(file string, f *analyze.Flow, found []rules.Finding, s *analyze.Series, earlier bool) {
 	hf := &htmlFlow{rank: rankOf(f, found), bytes: f.Client.Bytes + f.Server.Bytes, rtt: f.PathRTT(),
 		shift: [2]analyze.Shift{f.Client.Shift, f.Server.Shift}}
 	for _, e := range []*analyze.Endpoint{&f.Client, &f.Server} {
@@ -198,6 +206,9 @@ func (h *htmlReport) add(file string, f *analyze.Flow, found []rules.Finding, s 
 		// Kept, for now: the record is what the page renders of it.
 		hf.rec = newFlowRecord(file, f, found)
 		hf.rec.flow = nil // valid only during this call
+		if earlier {
+			hf.rec.HandshakeNotes = append(hf.rec.HandshakeNotes, "handshake-maybe-in-earlier-file")
+		}
 	}
 }
 

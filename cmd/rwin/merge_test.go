@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -74,6 +75,17 @@ func TestReadRingBufferFiles(t *testing.T) {
 		}
 		require.Len(t, run.Summary.Files, 1)
 		assert.Contains(t, run.Summary.Files[0].Warnings[len(run.Summary.Files[0].Warnings)-1], "rwin read --merge reads the set as one capture")
+	})
+	t.Run("the html report of the later file gives the same warning", func(t *testing.T) {
+		for _, tc := range []struct {
+			file string
+			warn bool
+		}{{b, true}, {a, false}} {
+			code, page, stderr := rwinRun(t, nil, "read", "--format", "html", tc.file)
+			require.Equal(t, exitOK, code, stderr)
+			has := strings.Contains(page, "began without a SYN here, and their handshakes may be in the file before; rwin read --merge reads the set as one capture")
+			assert.Equal(t, tc.warn, has, "%s: the ring buffer warning", filepath.Base(tc.file))
+		}
 	})
 	t.Run("the first file read alone has no such note", func(t *testing.T) {
 		flows, _ := flowsOf(t, a)

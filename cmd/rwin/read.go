@@ -405,18 +405,20 @@ func analyzeSource(name string, src capture.Source, o readOptions, res fileResul
 		filter, _ = capture.NewFilter(o.filter, capture.LinkEthernet, 0)
 		keep = filter.Match
 	}
+	noSYN := 0
 	if o.html != nil {
-		res.sum = o.html.read(name, src, keep, o.cfg, &res)
+		res.sum, noSYN = o.html.read(name, src, keep, o.cfg, &res, ringLater)
 	} else {
 		c := newCollector(name, &o, &res)
 		c.ringLater = ringLater
 		res.sum = analyze.Run(src, keep, o.cfg, c.add)
 		c.done()
-		if c.noSYN > 0 {
-			res.sum.Warnings = append(res.sum.Warnings, fmt.Sprintf("%s: a ring buffer's file after the first (dumpcap -b, tcpdump -C): "+
-				"%s began without a SYN here, and their handshakes may be in the file before; rwin read --merge reads the set as one capture",
-				name, plural(c.noSYN, "flow")))
-		}
+		noSYN = c.noSYN
+	}
+	if noSYN > 0 {
+		res.sum.Warnings = append(res.sum.Warnings, fmt.Sprintf("%s: a ring buffer's file after the first (dumpcap -b, tcpdump -C): "+
+			"%s began without a SYN here, and their handshakes may be in the file before; rwin read --merge reads the set as one capture",
+			name, plural(noSYN, "flow")))
 	}
 	res.err = res.sum.Err
 	if res.err == nil && filter != nil && filter.Err() != nil {
