@@ -147,6 +147,38 @@ pgo: deps-build
 	$(GO) test ./cmd/rwin -run '^$$' -bench '^BenchmarkRead$$' -benchtime 20x \
 		-cpuprofile cmd/rwin/default.pgo -o $(BENCH_DIR)/rwin.test
 
+# The charting library the HTML report embeds (cmd/rwin/report/uplot):
+# uPlot, pinned, from the npm registry with its licence. Bump UPLOT_VERSION
+# and rerun to refresh it.
+UPLOT_VERSION ?= 1.6.32
+UPLOT_DIR     := cmd/rwin/report/uplot
+uplot:
+	@tmp=$$(mktemp -d) && cd $$tmp && npm pack --silent uplot@$(UPLOT_VERSION) >/dev/null && \
+	tar xzf uplot-$(UPLOT_VERSION).tgz package/LICENSE package/dist/uPlot.iife.min.js package/dist/uPlot.min.css && \
+	cd - >/dev/null && cp $$tmp/package/LICENSE $$tmp/package/dist/uPlot.iife.min.js $$tmp/package/dist/uPlot.min.css $(UPLOT_DIR)/ && \
+	echo $(UPLOT_VERSION) > $(UPLOT_DIR)/VERSION && rm -rf $$tmp
+
+# The report screenshots in README.md's "Report" section, taken by headless
+# Chromium: rwin read's reports of two lab recordings, and rwin diff's of
+# the RDP firewall recorded at both ends.
+SHOT_DIR   := cmd/rwin/report/screenshots
+SHOT_FLAGS := --headless --no-sandbox --disable-gpu --disable-background-networking \
+	--disable-component-update --disable-sync --no-first-run --hide-scrollbars
+screenshots: build
+	@$(MAKE) --no-print-directory deps-test TEST_PKGS=chromium
+	@mkdir -p $(SHOT_DIR)
+	@tmp=$$(mktemp -d) && lab=fixtures/captures/lab && \
+	for s in rdp-fw-unscaled-window/server small-rcvbuf/server; do \
+		n=$$(dirname $$s) && \
+		./rwin read --format html -o $$tmp/$$n.html $$lab/$$s.pcap && \
+		chromium $(SHOT_FLAGS) --user-data-dir=$$tmp/profile --window-size=1100,1900 \
+			--screenshot=$(SHOT_DIR)/$$n.png file://$$tmp/$$n.html 2>/dev/null || exit 1; \
+	done && \
+	./rwin diff --format html -o $$tmp/diff.html $$lab/rdp-fw-unscaled-window/client.pcap $$lab/rdp-fw-unscaled-window/server.pcap && \
+	chromium $(SHOT_FLAGS) --user-data-dir=$$tmp/profile --window-size=1100,2600 \
+		--screenshot=$(SHOT_DIR)/diff-rdp-fw-unscaled-window.png file://$$tmp/diff.html 2>/dev/null; \
+	status=$$?; rm -rf $$tmp; exit $$status
+
 # The long-running check of rwin live as a service (README: rwin live as a
 # service): at least 10 minutes of sustained traffic through network
 # namespaces, rwin live with -o, --metrics and -Z, the -o file rotated

@@ -415,6 +415,13 @@ func diffChartsOf(c *charted, series [2]map[flowKey]*analyze.Series, offset int6
 		}
 		cv.Dirs = append(cv.Dirs, dv)
 	}
+	// The direction that carried more data first: it is the one to look at.
+	sent := func(d int) uint64 {
+		return max(pr.Sender(d, analyze.CaptureA, r.fa, r.fb).Bytes, pr.Sender(d, analyze.CaptureB, r.fa, r.fb).Bytes)
+	}
+	if len(cv.Dirs) == 2 && sent(analyze.ServerToClient) > sent(analyze.ClientToServer) {
+		cv.Dirs[0], cv.Dirs[1] = cv.Dirs[1], cv.Dirs[0]
+	}
 	if len(cv.Dirs) == 0 {
 		cv.Note = "No data segments in either direction: nothing to chart."
 	}
