@@ -213,18 +213,24 @@ func directionData(hf *htmlFlow, d int, anchor, receiver string) *chartData {
 			if i < 0 || i >= n {
 				continue
 			}
-			c.Evidence[i] = c.Win[i]
-			if math.IsNaN(c.Evidence[i]) {
-				c.Evidence[i] = 0
-			}
-			if c.EvText[i] != "" {
-				c.EvText[i] += "; "
-			}
-			c.EvText[i] += fmt.Sprintf("#%d %s (%s)", e.Packet, e.What, f.ID)
+			c.markEvidence(i, fmt.Sprintf("#%d %s (%s)", e.Packet, e.What, f.ID))
 		}
 	}
 	c.Loss = lossCeiling(hf, d)
 	return c
+}
+
+// markEvidence puts an evidence marker in bucket i, at the height of the
+// window, and adds what it cites to the bucket's text.
+func (c *chartData) markEvidence(i int, text string) {
+	c.Evidence[i] = c.Win[i]
+	if math.IsNaN(c.Evidence[i]) {
+		c.Evidence[i] = 0
+	}
+	if c.EvText[i] != "" {
+		c.EvText[i] += "; "
+	}
+	c.EvText[i] += text
 }
 
 // scalingFindings are the findings that put window scaling in question:

@@ -27,30 +27,30 @@ import (
 //go:embed report/diff.html
 var diffPageTemplate string
 
-var diffPageTmpl = template.Must(template.New("diff").Parse(diffPageTemplate))
+var diffPageTmpl = reportTemplate("diff", diffPageTemplate)
 
 // htmlMaxUnpaired bounds the flows listed per capture as seen there only.
 const htmlMaxUnpaired = 200
 
 // diffPage is what the diff template renders.
 type diffPage struct {
-	Title     string
-	Summary   diffSummaryRecord
-	Files     [2]diffFileView
-	Clock     string
-	Findings  []diffFindingView
-	Charts    []diffChartView
-	Columns   []string
-	Rows      []rowView
-	Unlisted  int
-	Unpaired  [2]unpairedView
-	Data      template.JS
-	CSS       template.CSS
-	UPlotCSS  template.CSS
-	UPlotJS   template.JS
-	ReportJS  template.JS
-	License   string
-	UPlotVers string
+	Title        string
+	Summary      diffSummaryRecord
+	Files        [2]diffFileView
+	Clock        string
+	Findings     []diffFindingView
+	Charts       []diffChartView
+	Columns      []string
+	Rows         []rowView
+	Unlisted     int
+	Unpaired     [2]unpairedView
+	Data         template.JS
+	CSS          template.CSS
+	UPlotCSS     template.CSS
+	UPlotJS      template.JS
+	ReportJS     template.JS
+	UPlotLicense string
+	UPlotVersion string
 }
 
 type diffFileView struct {
@@ -182,7 +182,7 @@ func writeDiffHTML(w io.Writer, doc *diffDocument, open [2]analyze.Opener, cfg a
 	p := &diffPage{Summary: doc.Summary, Columns: diffColumns,
 		Title: fmt.Sprintf("rwin diff: %s ⇄ %s", doc.files[0], doc.files[1]),
 		CSS:   template.CSS(reportCSS), UPlotCSS: template.CSS(uplotCSS), UPlotJS: template.JS(uplotJS),
-		ReportJS: template.JS(reportJS), License: uplotLicense, UPlotVers: uplotVersion}
+		ReportJS: template.JS(reportJS), UPlotLicense: uplotLicense, UPlotVersion: uplotVersion}
 	for i := range 2 {
 		p.Files[i] = diffFileView{Name: strings.ToUpper(captureKey(i)), fileSummary: doc.Summary.Files[i]}
 	}
@@ -451,14 +451,7 @@ func markDiffEvidence(cd *chartData, s *analyze.Series, found []rules.DiffFindin
 			if i >= n {
 				continue
 			}
-			cd.Evidence[i] = cd.Win[i]
-			if math.IsNaN(cd.Evidence[i]) {
-				cd.Evidence[i] = 0
-			}
-			if cd.EvText[i] != "" {
-				cd.EvText[i] += "; "
-			}
-			cd.EvText[i] += fmt.Sprintf("%s #%d %s (%s)", strings.ToUpper(captureKey(c)), ref.Packet, e.What, x.ID)
+			cd.markEvidence(i, fmt.Sprintf("%s #%d %s (%s)", strings.ToUpper(captureKey(c)), ref.Packet, e.What, x.ID))
 		}
 	}
 }

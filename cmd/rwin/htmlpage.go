@@ -22,6 +22,8 @@ import (
 var (
 	//go:embed report/page.html
 	pageTemplate string
+	//go:embed report/common.html
+	commonTemplate string
 	//go:embed report/report.css
 	reportCSS string
 	//go:embed report/report.js
@@ -36,7 +38,12 @@ var (
 	uplotVersion string
 )
 
-var pageTmpl = template.Must(template.New("page").Parse(pageTemplate))
+var pageTmpl = reportTemplate("page", pageTemplate)
+
+// reportTemplate parses a report page with the parts every page shares.
+func reportTemplate(name, text string) *template.Template {
+	return template.Must(template.Must(template.New(name).Parse(text)).Parse(commonTemplate))
+}
 
 // htmlPage is what the template renders.
 type htmlPage struct {
