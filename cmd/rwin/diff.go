@@ -74,8 +74,11 @@ Flags:
 		return exitInput, fmt.Errorf("diff: unknown format %q (want text, json, ndjson or html)", o.format)
 	}
 	out, closeOut, err := openOutput(o.out, o.force, stdout)
+	if errors.Is(err, errOutputExists) {
+		return exitInput, fmt.Errorf("diff: -o %w (give --force to replace it)", err)
+	}
 	if err != nil {
-		return exitInput, fmt.Errorf("diff: %w", err)
+		return exitInput, fmt.Errorf("diff: -o %w", err)
 	}
 	defer closeOut()
 	useColor, err := colorWanted(o.color, out)

@@ -133,3 +133,29 @@ func benchPair(t *testing.T, packets int) (string, string) {
 	}
 	return names[0], names[1]
 }
+
+// TestDiffOutputFile: rwin diff -o writes a new file, refuses an existing
+// one unless --force, in every format.
+func TestDiffOutputFile(t *testing.T) {
+	client, server := labEnds(t, "ws-strip-syn")
+	for _, format := range []string{"text", "html"} {
+		t.Run(format, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "diff."+format)
+			require.NoError(t, os.WriteFile(out, []byte("keep"), 0o644))
+			code, stdout, stderr := rwinRun(t, nil, "diff", "--format", format, "-o", out, client, server)
+			assert.Equal(t, exitInput, code)
+			assert.Contains(t, stderr, "give --force to replace it")
+			assert.Empty(t, stdout)
+			b, err := os.ReadFile(out)
+			require.NoError(t, err)
+			assert.Equal(t, "keep", string(b), "the existing file is left alone")
+
+			code, stdout, stderr = rwinRun(t, nil, "diff", "--format", format, "--force", "-o", out, client, server)
+			require.Equal(t, exitOK, code, stderr)
+			assert.Empty(t, stdout)
+			b, err = os.ReadFile(out)
+			require.NoError(t, err)
+			assert.Contains(t, string(b), "path-strips-option")
+		})
+	}
+}
