@@ -113,8 +113,8 @@ type charted struct {
 	reasons uint8 // bits of chartReason: byFinding, byBytes
 }
 
-// pairRank orders pairs by their most severe finding (2 per level above
-// none); the findings come most severe first.
+// pairRank orders pairs by their most severe finding: 0 without one, 2
+// per severity level above that (as rankOf ranks flows).
 func pairRank(r *diffPairRecord) int {
 	rank := 0
 	for _, x := range r.find {
@@ -141,8 +141,9 @@ func chartedPairs(doc *diffDocument, top int) []*charted {
 	}
 	for i := range doc.Pairs {
 		r := &doc.Pairs[i]
-		fa := r.fa
-		c := &charted{rec: r, rank: pairRank(r), bytes: fa.Client.Bytes + fa.Server.Bytes}
+		// The bytes either capture saw: data may vanish before the other.
+		c := &charted{rec: r, rank: pairRank(r),
+			bytes: max(r.fa.Client.Bytes+r.fa.Server.Bytes, r.fb.Client.Bytes+r.fb.Server.Bytes)}
 		if c.bytes == 0 {
 			continue
 		}
