@@ -334,6 +334,7 @@ func diffChartsOf(c *charted, series [2]map[flowKey]*analyze.Series, offset int6
 		cv.RWIN[d] = rwinViewText(name, r.RWIN[name], pr, d)
 	}
 	flows := [2]*analyze.Flow{r.fa, r.fb}
+	files := [2]string{r.A.File, r.B.File}
 	var hf [2]*htmlFlow
 	for i := range 2 {
 		s := series[i][keyOfFlow(flows[i])]
@@ -341,7 +342,7 @@ func diffChartsOf(c *charted, series [2]map[flowKey]*analyze.Series, offset int6
 			continue
 		}
 		f := flows[i]
-		hf[i] = &htmlFlow{rec: newFlowRecord(r.A.File, f, nil), series: s, rtt: f.PathRTT(),
+		hf[i] = &htmlFlow{rec: newFlowRecord(files[i], f, nil), series: s, rtt: f.PathRTT(),
 			shift: [2]analyze.Shift{f.Client.Shift, f.Server.Shift}}
 		// The diff's findings, by ID, say whether scaling is in question
 		// (directionData then draws the raw window field too).
@@ -401,7 +402,7 @@ func diffChartsOf(c *charted, series [2]map[flowKey]*analyze.Series, offset int6
 			for i, cd := range per {
 				if cd == nil {
 					if kind == "win" {
-						dv.Note = fmt.Sprintf("Capture %s holds no data of this direction, or no series of it.", strings.ToUpper(captureKey(i)))
+						dv.Note = fmt.Sprintf("No time series of capture %s's flow: the report's memory budget for series was spent.", strings.ToUpper(captureKey(i)))
 					}
 					continue
 				}
