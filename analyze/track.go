@@ -29,7 +29,10 @@ type flowState struct {
 	timed           bool
 	list            listID // the table's list it is on
 	scalingOn       bool   // valid when Negotiated.ScalingFrom is set
-	series          uint32 // Config.Series: its series' slot, see SeriesRecorder.record
+	// series is, with Config.Series, its series' slot (see
+	// SeriesRecorder.record); in a shard, which records no series, the
+	// segment that last moved it to a list's head (see pushedBefore).
+	series uint32
 }
 
 // track is the running sequence state of one endpoint. Its fields are
