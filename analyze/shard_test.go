@@ -220,3 +220,27 @@ func cpuTime() int64 {
 	}
 	return ru.Utime.Nano() + ru.Stime.Nano()
 }
+
+// TestPushedBefore: the shards' list tails are compared by when they were
+// moved there, and at the same clock by the segment that moved them,
+// across the 32-bit wrap of its index.
+func TestPushedBefore(t *testing.T) {
+	for _, c := range []struct {
+		name           string
+		xMoved, yMoved int64
+		xSeg, ySeg     uint32
+		want           bool
+	}{
+		{"moved earlier", 100, 200, 9, 5, true},
+		{"moved later", 300, 200, 1, 5, false},
+		{"same clock, earlier segment", 200, 200, 4, 5, true},
+		{"same clock, later segment", 200, 200, 6, 5, false},
+		{"same clock, segment index wrapped", 200, 200, 0xffff_fff0, 3, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			x := &flowState{moved: c.xMoved, series: c.xSeg}
+			y := &flowState{moved: c.yMoved, series: c.ySeg}
+			assert.Equal(t, c.want, pushedBefore(x, y))
+		})
+	}
+}
