@@ -26,8 +26,11 @@ import (
 // slots in its partition's only: a sharded analyzer (see shardedRun)
 // gives each shard whole partitions, so that which segments collide, and
 // so which copies are found, is the same however many shards there are.
-// 1,024 slots a partition is four times the 256 recent segments of one
-// flow the single table of 4,096 kept.
+// 16,384 slots is four times the single table of 4,096 that came before:
+// a partition's 1,024 take a sixteenth of the traffic, so segments of
+// different flows overwrite each other a quarter as often; one busy flow
+// alone has 1,024 slots instead of 4,096, for copies that follow their
+// original within a few segments.
 const recentSlots = 1024 * flowPartitions
 
 // flowPartitions is the number of parts the fingerprint table is split
