@@ -46,10 +46,13 @@ func cmdRules(args []string, stdout io.Writer) (int, error) {
 			Name     string `json:"name"`
 			Severity string `json:"severity"`
 			Doc      string `json:"doc"`
+			Evidence string `json:"evidence"`
+			Advice   string `json:"advice"`
 		}
 		var out []entry
 		for _, r := range catalog {
-			out = append(out, entry{r.ID, r.Name, r.Severity.String(), r.Doc})
+			g := r.Guide()
+			out = append(out, entry{r.ID, r.Name, r.Severity.String(), r.Doc, g.Evidence, g.Advice})
 		}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -80,11 +83,12 @@ func writeRuleList(w io.Writer, catalog []*rules.Rule) error {
 	return err
 }
 
-// writeRule writes one rule in full: what it detects and how, and at
-// what severity.
+// writeRule writes one rule in full: what it detects and how, at what
+// severity, the evidence its findings cite and the advice they give.
 func writeRule(w io.Writer, r *rules.Rule) error {
-	fmt.Fprintf(w, "%s: %s\nseverity: at most %s\n\n", r.ID, r.Name, r.Severity)
-	_, err := fmt.Fprintln(w, wrapText(r.Doc, 76, ""))
+	g := r.Guide()
+	_, err := fmt.Fprintf(w, "%s: %s\nseverity: at most %s\n\n%s\n\nevidence:\n%s\n\nadvice:\n%s\n",
+		r.ID, r.Name, r.Severity, wrapText(r.Doc, 76, ""), wrapText(g.Evidence, 74, "  "), wrapText(g.Advice, 74, "  "))
 	return err
 }
 
