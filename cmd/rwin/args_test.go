@@ -133,21 +133,24 @@ func TestReadDirectory(t *testing.T) {
 	require.NoError(t, syscall.Mkfifo(filepath.Join(dir, "ring.pcap"), 0o644))
 	want := []string{filepath.Join(dir, "a.PCAP"), filepath.Join(dir, "b.pcap"), filepath.Join(dir, "sub", "c.pcap")}
 
-	code, fromDir, stderr := rwinRun(t, nil, "read", "--format", "ndjson", dir)
+	// JSON lists the inputs in the order read was given them (NDJSON
+	// interleaves inputs read at once).
+	code, fromDir, stderr := rwinRun(t, nil, "read", "--format", "json", dir)
 	require.Equal(t, exitOK, code, stderr)
 	assert.Equal(t, "rwin: read: note: skipped "+filepath.Join(dir, "ring.pcap")+": a pipe, not a capture file\n", stderr)
-	_, fromFiles, _ := rwinRun(t, nil, append([]string{"read", "--format", "ndjson"}, want...)...)
+	_, fromFiles, _ := rwinRun(t, nil, append([]string{"read", "--format", "json"}, want...)...)
 	assert.Equal(t, fromFiles, fromDir)
 
-	lines := strings.Split(strings.TrimSpace(fromDir), "\n")
-	var sum struct {
-		Files []struct {
-			File string `json:"file"`
-		} `json:"files"`
+	var doc struct {
+		Summary struct {
+			Files []struct {
+				File string `json:"file"`
+			} `json:"files"`
+		} `json:"summary"`
 	}
-	require.NoError(t, json.Unmarshal([]byte(lines[len(lines)-1]), &sum))
+	require.NoError(t, json.Unmarshal([]byte(fromDir), &doc))
 	var read []string
-	for _, f := range sum.Files {
+	for _, f := range doc.Summary.Files {
 		read = append(read, f.File)
 	}
 	assert.Equal(t, want, read, "sorted by name, the subdirectory included")
