@@ -88,12 +88,14 @@ func TestSimplePacketBlocksGiveNoTiming(t *testing.T) {
 	require.Len(t, timed, 1)
 	require.Positive(t, timed[0].Client.RTT.Samples+timed[0].Server.RTT.Samples, "the timed capture gives RTT samples")
 	require.Positive(t, timed[0].ServerRTT)
+	require.True(t, timed[0].Timed)
 	_, ok := timed[0].Server.DataSpan()
 	require.True(t, ok, "the timed capture gives the server a data span")
 
 	t.Run("every packet a simple packet block: no duration, no rtt, no rate", func(t *testing.T) {
 		path, _ := asPcapng(t, orig, func(int) bool { return true })
 		for _, f := range flowsOf(t, path) {
+			assert.False(t, f.Timed, "no packet had a timestamp: start and duration unknown")
 			assert.Zero(t, f.End-f.Start, "duration")
 			assert.Zero(t, f.ServerRTT)
 			assert.Zero(t, f.ClientRTT)
@@ -110,6 +112,7 @@ func TestSimplePacketBlocksGiveNoTiming(t *testing.T) {
 		// Packets 1 and 2 are ARP; 3 to 5 the SYN, SYN-ACK and ACK.
 		path, times := asPcapng(t, orig, func(n int) bool { return n <= 5 })
 		f := flowsOf(t, path)[0]
+		assert.True(t, f.Timed)
 		assert.Equal(t, times[6], f.Start, "not 0, the time an untimed packet borrows before any timed one")
 		assert.Equal(t, timed[0].End, f.End)
 		assert.Zero(t, f.ServerRTT, "the SYN and SYN-ACK had no timestamp")

@@ -94,7 +94,7 @@ var guides = map[string]Guide{
 	},
 	"syn-unanswered": {
 		Evidence: "The first SYN (the summary adds up unanswered SYNs per server endpoint).",
-		Advice:   "The server is down, or not listening behind a firewall that drops rather than rejects, or a filter on the path drops the SYNs or their answers; a capture at the server tells which.",
+		Advice:   "The server is down or not listening behind a firewall that drops rather than rejects, a filter on the path drops the SYNs, or (in a one-sided capture) the answers took another path. Check that the server is up and reachable on this port from the client's network (Test-NetConnection -Port on Windows, nc -vz elsewhere).",
 	},
 	"connection-refused": {
 		Evidence: "The SYN and the reset that answered it.",

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"rwin/capture"
+	"rwin/fixtures"
+)
+
+// untimedCopy writes the packets of the capture at path into a pcapng
+// file of Simple Packet Blocks only, which carry no timestamp.
+func untimedCopy(t *testing.T, path string) string {
+	t.Helper()
+	src, err := capture.Open(path)
+	require.NoError(t, err)
+	defer src.Close()
+	le := binary.LittleEndian
+	var out []byte
+	block := func(typ uint32, body []byte) {
+		for len(body)%4 != 0 {
+			body = append(body, 0)
+		}
+		n := uint32(12 + len(body))
+		out = le.AppendUint32(append(le.AppendUint32(le.AppendUint32(out, typ), n), body...), n)
+	}
+	block(0x0A0D0D0A, le.AppendUint64(le.AppendUint32(le.AppendUint32(nil, 0x1A2B3C4D), 1), ^uint64(0)))
+	var pkt capture.Packet
+	for n := 0; ; n++ {
+		err := src.Next(&pkt)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		require.NoError(t, err)
+		if n == 0 { // the interface: link type, snaplen 0
+			block(1, le.AppendUint32(le.AppendUint32(nil, uint32(pkt.Link)), 0))
+		}
+		block(3, append(le.AppendUint32(nil, uint32(pkt.OrigLen)), pkt.Data...))
+	}
+	name := filepath.Join(t.TempDir(), "untimed.pcapng")
+	require.NoError(t, os.WriteFile(name, out, 0o600))
+	return name
+}
+
+// TestFlowWithoutTimestampsHasNoDuration reads flows whose packets all
+// lack a timestamp: their start and duration are unknown — null in JSON,
+// said in words in the text detail — never the epoch and 0 s.
+func TestFlowWithoutTimestampsHasNoDuration(t *testing.T) {
+	tests := []struct {
+		name, capture string
+	}{
+		{"a complete transfer", "captures/lab/rdp-clean/client.pcap"},
+		{"a retried SYN", "captures/synthetic/win-syn-retry-drops-ws.pcap"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			orig := filepath.Join(fixtures.Dir(), tc.capture)
+			if _, err := os.Stat(orig); err != nil {
+				fixtures.SkipUnlessCI(t, "fixture missing: %v", err)
+			}
+			path := untimedCopy(t, orig)
+			code, out, stderr := rwinRun(t, nil, "read", "--format", "ndjson", path)
+			require.Equal(t, exitOK, code, stderr)
+			lines := strings.Split(strings.TrimSpace(out), "\n")
+			require.Greater(t, len(lines), 1, "at least one flow")
+			for _, line := range lines[:len(lines)-1] {
+				var rec map[string]any
+				require.NoError(t, json.Unmarshal([]byte(line), &rec))
+				require.Contains(t, rec, "start")
+				require.Contains(t, rec, "duration_s")
+				assert.Nil(t, rec["start"], "unknown, not the epoch")
+				assert.Nil(t, rec["duration_s"], "unknown, not 0")
+			}
+			code, text, stderr := rwinRun(t, nil, "read", "-v", "--color", "never", path)
+			require.Equal(t, exitOK, code, stderr)
+			assert.Contains(t, text, ", start and duration unknown (no packet had a timestamp); client/server told by")
+			assert.NotContains(t, text, "1970-01-01")
+
+			// The same capture with its timestamps has both.
+			_, timed, _ := rwinRun(t, nil, "read", "--format", "ndjson", orig)
+			var rec map[string]any
+			require.NoError(t, json.Unmarshal([]byte(strings.SplitN(timed, "\n", 2)[0]), &rec))
+			assert.NotNil(t, rec["start"])
+			assert.NotNil(t, rec["duration_s"])
+		})
+	}
+}
