@@ -1,10 +1,7 @@
 package main
 
 import (
-	"encoding/binary"
 	"encoding/json"
-	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,43 +10,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"rwin/capture"
+	"rwin/capture/capturetest"
 	"rwin/fixtures"
 )
-
-// untimedCopy writes the packets of the capture at path into a pcapng
-// file of Simple Packet Blocks only, which carry no timestamp.
-func untimedCopy(t *testing.T, path string) string {
-	t.Helper()
-	src, err := capture.Open(path)
-	require.NoError(t, err)
-	defer src.Close()
-	le := binary.LittleEndian
-	var out []byte
-	block := func(typ uint32, body []byte) {
-		for len(body)%4 != 0 {
-			body = append(body, 0)
-		}
-		n := uint32(12 + len(body))
-		out = le.AppendUint32(append(le.AppendUint32(le.AppendUint32(out, typ), n), body...), n)
-	}
-	block(0x0A0D0D0A, le.AppendUint64(le.AppendUint32(le.AppendUint32(nil, 0x1A2B3C4D), 1), ^uint64(0)))
-	var pkt capture.Packet
-	for n := 0; ; n++ {
-		err := src.Next(&pkt)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		require.NoError(t, err)
-		if n == 0 { // the interface: link type, snaplen 0
-			block(1, le.AppendUint32(le.AppendUint32(nil, uint32(pkt.Link)), 0))
-		}
-		block(3, append(le.AppendUint32(nil, uint32(pkt.OrigLen)), pkt.Data...))
-	}
-	name := filepath.Join(t.TempDir(), "untimed.pcapng")
-	require.NoError(t, os.WriteFile(name, out, 0o600))
-	return name
-}
 
 // TestFlowWithoutTimestampsHasNoDuration reads flows whose packets all
 // lack a timestamp: their start and duration are unknown — null in JSON,
@@ -67,7 +30,7 @@ func TestFlowWithoutTimestampsHasNoDuration(t *testing.T) {
 			if _, err := os.Stat(orig); err != nil {
 				fixtures.SkipUnlessCI(t, "fixture missing: %v", err)
 			}
-			path := untimedCopy(t, orig)
+			path, _ := capturetest.Pcapng(t, orig, func(int) bool { return true })
 			code, out, stderr := rwinRun(t, nil, "read", "--format", "ndjson", path)
 			require.Equal(t, exitOK, code, stderr)
 			lines := strings.Split(strings.TrimSpace(out), "\n")
