@@ -266,6 +266,7 @@ func (out *liveOutput) textSummary(sum analyze.Summary, rec liveSummaryRecord) {
 	if sum.TruncOpts > 0 {
 		fmt.Fprintf(w, "  %s\n", p.dim.Sprintf("%d segments had options cut by the snaplen (header fields kept)", sum.TruncOpts))
 	}
+	writeUnanswered(w, p, &sum.Unanswered)
 	if sum.Analyzer.Evicted > 0 {
 		fmt.Fprintf(w, "  %s\n", p.warn.Sprintf("flow table full: %d flows reported early (raise --max-flows)", sum.Analyzer.Evicted))
 	}

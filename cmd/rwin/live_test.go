@@ -83,7 +83,7 @@ func TestLiveUsageErrors(t *testing.T) {
 		args   []string
 		stderr string
 	}{
-		{"no interface", nil, "Usage: rwin live -i IFACE"},
+		{"no interface", nil, "rwin: live: no interface given: name one with -i ("},
 		{"unknown format", []string{"-i", "lo", "--format", "xml"}, `rwin: live: unknown format "xml" (want text, json or ndjson)`},
 		{"filter given twice", []string{"-i", "lo", "-f", "tcp", "port", "80"}, "rwin: live: give the filter either with -f or after the flags, not both"},
 		{"snaplen zero", []string{"-i", "lo", "-s", "0"}, "rwin: live: snapshot length 0 out of range"},
@@ -92,7 +92,7 @@ func TestLiveUsageErrors(t *testing.T) {
 		{"negative duration", []string{"-i", "lo", "--duration", "-1s"}, "rwin: live: --duration and --interval cannot be negative"},
 		{"pcap to standard output", []string{"-i", "lo", "-w", "-"}, "rwin: live: -w - is not supported"},
 		{"bad color", []string{"-i", "lo", "--color", "pink"}, `rwin: unknown --color "pink"`},
-		{"unknown flag", []string{"-i", "lo", "--frobnicate"}, "flag provided but not defined: -frobnicate"},
+		{"unknown flag", []string{"-i", "lo", "--frobnicate"}, "rwin: live: flag provided but not defined: -frobnicate (rwin live -h lists the flags)\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -26,8 +26,8 @@ type flowRecord struct {
 	Service        *string             `json:"service"`
 	Encap          []string            `json:"encap"`
 	RolesFrom      string              `json:"roles_from"`
-	Start          string              `json:"start"`
-	DurationS      float64             `json:"duration_s"`
+	Start          *string             `json:"start"`
+	DurationS      *float64            `json:"duration_s"`
 	FirstPacket    uint64              `json:"first_packet"`
 	LastPacket     uint64              `json:"last_packet"`
 	Handshake      string              `json:"handshake"`
@@ -253,7 +253,7 @@ func newFlowRecord(file string, f *analyze.Flow, found []rules.Finding) flowReco
 	r := flowRecord{
 		Type: "flow", Schema: schemaVersion, File: file, ID: f.ID,
 		Client: f.Client.Addr.String(), Server: f.Server.Addr.String(),
-		RolesFrom: f.Roles.String(), Start: timeString(f.Start), DurationS: float64(f.End-f.Start) / 1e9,
+		RolesFrom: f.Roles.String(), Start: flowStart(f), DurationS: flowDuration(f),
 		FirstPacket: f.FirstPacket, LastPacket: f.LastPacket,
 		Handshake: f.Handshake.String(), HandshakeNotes: handshakeNotes(f),
 		SYN: handshakeRec(&f.SYN), SYNACK: handshakeRec(&f.SYNACK),

@@ -58,7 +58,6 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, err
 	var o readOptions
 	var rFiles multiFlag
 	fs := flag.NewFlagSet("read", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.Var(&rFiles, "r", "read this capture `file` (repeatable; - for stdin)")
 	fs.StringVar(&o.filter, "f", "", "BPF filter `expression`, as tcpdump takes it (or give it after the files)")
 	fs.StringVar(&o.format, "format", "text", "output `format`: text, json, ndjson or html")
@@ -70,21 +69,7 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, err
 	fs.BoolVar(&o.merge, "merge", false, "read the files as one capture in timestamp order, as mergecap would merge them (the files of a dumpcap -b or tcpdump -C ring buffer)")
 	fs.IntVar(&o.cfg.MaxFlows, "max-flows", analyze.DefaultMaxFlows, "cap on live flows; the least recently active is finished early past it")
 	fs.DurationVar(&o.cfg.Linger, "linger", analyze.DefaultLinger, lingerHelp)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, `Usage: rwin read [flags] FILE... [BPF expression]
-       rwin read [flags] -r FILE [-r FILE...] [BPF expression]
-
-Analyzes every TCP flow in the captures: handshake options, what was
-negotiated, the effective receive window each side advertised, RTT,
-throughput and findings. FILE may be - for standard input. Without -r, the
-arguments that name existing files are captures and the rest is a filter.
-Each file is a capture of its own unless --merge makes them one.
-
-Flags:
-`)
-		fs.PrintDefaults()
-	}
-	pos, err := parseInterleaved(fs, args)
+	pos, err := parseArgs(fs, args, stdout)
 	if err != nil {
 		return usageResult(err)
 	}
@@ -100,8 +85,14 @@ Flags:
 		o.filter = expr
 	}
 	if len(o.files) == 0 {
-		fs.Usage()
-		return exitInput, errUsage
+		return exitInput, noReadInput
+	}
+	var notes []string
+	if o.files, notes, err = expandDirs(o.files); err != nil {
+		return exitInput, fmt.Errorf("read: %w", err)
+	}
+	for _, n := range notes {
+		fmt.Fprintf(stderr, "rwin: read: note: %s\n", oneLine(n))
 	}
 	if countOf(o.files, "-") > 1 {
 		return exitInput, fmt.Errorf("read: standard input (-) can be read only once")
@@ -212,22 +203,6 @@ Flags:
 // to 53 MB for 10% more.
 const readGCPercent = 50
 
-// parseInterleaved parses flags that may come before, between or after the
-// positional arguments (rwin read a.pcap -v), tcpdump-style.
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		if fs.NArg() == 0 {
-			return pos, nil
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-}
-
 // lingerHelp documents --linger for every command that reads captures.
 var lingerHelp = fmt.Sprintf("how long (capture time) an unanswered, data-less or half-closed flow is kept for late packets; "+
 	"one that ended cleanly (RST, or both FINs acknowledged) leaves after at most %v", analyze.DefaultClosedLinger)
@@ -243,54 +218,6 @@ func checkTableFlags(cmd string, cfg analyze.Config) error {
 		return fmt.Errorf("%s: --max-flows must be at least 1 (got %d)", cmd, cfg.MaxFlows)
 	}
 	return nil
-}
-
-// usageResult is what a command returns when its flags do not parse:
-// success for -h, which printed the usage, a usage error otherwise (the
-// flag package has printed what was wrong).
-func usageResult(err error) (int, error) {
-	if errors.Is(err, flag.ErrHelp) {
-		return exitOK, nil
-	}
-	return exitInput, errUsage
-}
-
-// splitFilesAndFilter takes the leading positional arguments that name
-// files (or -) as captures, unless -r gave them, and returns the rest
-// joined as the filter expression. A word that looks like a capture path
-// but does not exist is an error rather than part of a filter.
-func splitFilesAndFilter(o *readOptions, pos []string) (string, error) {
-	i := 0
-	if len(o.files) == 0 {
-		for ; i < len(pos); i++ {
-			if pos[i] == "-" {
-				o.files = append(o.files, pos[i])
-				continue
-			}
-			if _, err := os.Stat(pos[i]); err != nil {
-				if looksLikePath(pos[i]) {
-					return "", fmt.Errorf("%s: %w", pos[i], errors.Unwrap(err))
-				}
-				break
-			}
-			o.files = append(o.files, pos[i])
-		}
-	}
-	return strings.Join(pos[i:], " "), nil
-}
-
-func countOf(list []string, s string) int {
-	n := 0
-	for _, x := range list {
-		if x == s {
-			n++
-		}
-	}
-	return n
-}
-
-func looksLikePath(s string) bool {
-	return strings.ContainsAny(s, "/\\") || strings.Contains(s, ".pcap") || strings.HasSuffix(s, ".cap")
 }
 
 // readAll analyzes the inputs, several at once (one per CPU), and returns

@@ -365,8 +365,8 @@ func writeDetail(w io.Writer, p palette, r *flowRecord) {
 		svc = " (" + *r.Service + ")"
 	}
 	fmt.Fprintf(w, "%s %s → %s%s\n", p.head.Sprintf("flow %d", r.ID), r.Client, r.Server, svc)
-	fmt.Fprintf(w, "  %-11s packets %d–%d, from %s, %s; client/server told by %s\n", "seen", f.FirstPacket, f.LastPacket,
-		r.Start, durationString(f.End-f.Start), r.RolesFrom)
+	fmt.Fprintf(w, "  %-11s packets %d–%d, %s; client/server told by %s\n", "seen", f.FirstPacket, f.LastPacket,
+		flowSpan(f), r.RolesFrom)
 	if len(r.Encap) > 0 {
 		fmt.Fprintf(w, "  %-11s inside %s (addresses and ports are the innermost)\n", "encap", strings.Join(r.Encap, ", "))
 	}
