@@ -10,6 +10,7 @@ import (
 
 	"rwin/analyze"
 	"rwin/capture"
+	"rwin/cmd/rwin/report"
 	"rwin/rules"
 )
 
@@ -328,7 +329,7 @@ func newDiffDocument(files [2]string, res *analyze.DiffResult) diffDocument {
 			}
 		}
 		// The file part of read's summary, for the same keys.
-		fsum := summarize([]fileResult{{name: files[i], sum: side.Summary, err: side.Summary.Err}}).Files[0]
+		fsum := report.Summarize([]report.Input{{Name: files[i], Sum: side.Summary, Err: side.Summary.Err}}).Files[0]
 		fsum.Flows = len(side.Flows)
 		sum.Files = append(sum.Files, fsum)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"rwin/analyze"
+	"rwin/cmd/rwin/report"
 )
 
 // TestLiveSummaryNamesUnansweredServers checks that the text summary of
@@ -29,7 +30,7 @@ func TestLiveSummaryNamesUnansweredServers(t *testing.T) {
 		},
 		OtherAttempts: 4, OtherSYNs: 5,
 	}
-	require.NoError(t, out.finish(sum, captureRecord{Interface: "eth0", Stopped: "interrupt"}))
+	require.NoError(t, out.finish(sum, report.CaptureRecord{Interface: "eth0", Stopped: "interrupt"}))
 	assert.Contains(t, buf.String(), "; stopped: interrupt\n"+
 		"  SYNs nobody answered: 10.0.0.5:3389 from 2 clients, 7 SYNs in 3 attempts over 3s\n"+
 		"  SYNs nobody answered: [2001:db8::9]:445 from 1 client, 2 SYNs in 1 attempt\n"+

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
+	"rwin/cmd/rwin/report"
 )
 
 // Exit codes; scripts and CI depend on them.
@@ -69,6 +69,4 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // oneLine folds a message onto one line, so every error is one line, and
 // escapes what a terminal would obey in it (see shown): messages quote
 // file names and other outside text.
-func oneLine(s string) string {
-	return shown(strings.Join(strings.Fields(s), " "))
-}
+func oneLine(s string) string { return report.OneLine(s) }

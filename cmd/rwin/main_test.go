@@ -238,3 +238,10 @@ func TestJSONDocumentIsTheEncodersText(t *testing.T) {
 		})
 	}
 }
+
+// runRecord is the --format json document: every flow, then the summary.
+type runRecord struct {
+	Schema  int               `json:"schema"`
+	Flows   []json.RawMessage `json:"flows"`
+	Summary summaryRecord     `json:"summary"`
+}

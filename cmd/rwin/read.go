@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,42 +10,29 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
-	"time"
 
 	"rwin/analyze"
 	"rwin/capture"
+	"rwin/cmd/rwin/report"
 )
 
 // readOptions are the flags of `rwin read`.
 type readOptions struct {
 	files    []string
 	filter   string
-	format   string
+	format   report.Format
 	color    string
 	verbose  bool
-	merge    bool // read the files as one capture, in timestamp order
+	text     report.TextOptions // sort, --findings-only, --top
+	merge    bool               // read the files as one capture, in timestamp order
 	cfg      analyze.Config
-	palette  palette     // text: colors of the rows rendered as flows finish
-	stream   *flowStream // ndjson: where flow records go as flows finish
-	json     *jsonStream // json: the document flow records go to
+	sink     report.Sink // where flows go as they finish (not html)
 	progress *progress   // the progress line on a terminal's stderr, or nil
 	intr     *interrupt  // ends the reading on SIGINT or SIGTERM
 	out      string      // -o: write the report there
 	force    bool        // -o may replace an existing file
-	top      int         // html: flows charted by bytes and by ceiling
+	top      int         // flows charted (html) or named (text) by ceiling, and by bytes (html)
 	html     *htmlReport // html: what the page shows, as flows finish
-}
-
-// fileResult is everything one input produced.
-type fileResult struct {
-	name     string
-	flows    int            // flows finished, listed or not
-	severity map[string]int // findings by severity, over every flow
-	listed   []*listedFlow  // text: the flows the table lists, in ID order
-	unlisted int            // text: flows beyond maxListed left out
-	sum      analyze.Summary
-	err      error // could not open, or reading ended early
-	outErr   error // a flow record could not be encoded
 }
 
 type multiFlag []string
@@ -57,13 +43,16 @@ func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
 	var o readOptions
 	var rFiles multiFlag
+	var format, sortKey string
 	fs := flag.NewFlagSet("read", flag.ContinueOnError)
 	fs.Var(&rFiles, "r", "read this capture `file` (repeatable; - for stdin)")
 	fs.StringVar(&o.filter, "f", "", "BPF filter `expression`, as tcpdump takes it (or give it after the files)")
-	fs.StringVar(&o.format, "format", "text", "output `format`: text, json, ndjson or html")
+	fs.StringVar(&format, "format", "text", "output `format`: text, json, ndjson or html")
+	fs.StringVar(&sortKey, "sort", "start", "text: order of the table: start, ceiling (RWIN/RTT, smallest first), rwin, findings, bytes or rtt")
+	fs.BoolVar(&o.text.FindingsOnly, "findings-only", false, "text: list only the flows with findings")
 	fs.StringVar(&o.out, "o", "", "write the output to `file` instead of standard output (a new file: see --force)")
 	fs.BoolVar(&o.force, "force", false, "let -o replace an existing regular file")
-	fs.IntVar(&o.top, "top", htmlDefaultTop, "html: also chart the `N` flows with the most bytes and the N with the smallest RWIN/RTT ceiling")
+	fs.IntVar(&o.top, "top", htmlDefaultTop, "text: name the `N` flows with the smallest RWIN/RTT ceiling among the worst flows; html: also chart them and the N with the most bytes")
 	fs.StringVar(&o.color, "color", "auto", "color text output: auto, always or never (NO_COLOR is honored)")
 	fs.BoolVar(&o.verbose, "v", false, "per-flow detail in text output")
 	fs.BoolVar(&o.merge, "merge", false, "read the files as one capture in timestamp order, as mergecap would merge them (the files of a dumpcap -b or tcpdump -C ring buffer)")
@@ -100,15 +89,17 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, err
 	if err := checkTableFlags("read", o.cfg); err != nil {
 		return exitInput, err
 	}
-	switch o.format {
-	case "text", "json", "ndjson":
-	case "html":
-		if o.top < 0 {
-			return exitInput, fmt.Errorf("read: --top %d: want 0 or more flows", o.top)
-		}
+	if o.format, err = report.ParseFormat(format, report.FormatText, report.FormatJSON, report.FormatNDJSON, report.FormatHTML); err != nil {
+		return exitInput, fmt.Errorf("read: %w", err)
+	}
+	if o.text.Sort, err = report.ParseSortKey(sortKey); err != nil {
+		return exitInput, fmt.Errorf("read: %w", err)
+	}
+	if o.top < 0 {
+		return exitInput, fmt.Errorf("read: --top %d: want 0 or more flows", o.top)
+	}
+	if o.format == report.FormatHTML {
 		o.html = newHTMLReport(o.top)
-	default:
-		return exitInput, fmt.Errorf("read: unknown format %q (want text, json, ndjson or html)", o.format)
 	}
 	stdout, closeOut, err := openOutput(o.out, o.force, stdout)
 	if errors.Is(err, errOutputExists) {
@@ -130,14 +121,16 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, err
 		}
 	}
 
-	o.palette = newPalette(useColor)
 	switch o.format {
-	case "ndjson":
-		o.stream = newFlowStream(stdout)
-	case "json":
-		o.json = newJSONStream(stdout)
+	case report.FormatNDJSON:
+		o.sink = report.NewNDJSON(stdout)
+	case report.FormatJSON:
+		o.sink = report.NewJSON(stdout)
+	case report.FormatText:
+		o.text.Palette, o.text.Verbose, o.text.Top = report.NewPalette(useColor), o.verbose, o.top
+		o.sink = report.NewText(stdout, o.text)
 	}
-	if o.format == "text" || !isTerminal(stdout) { // records as they come would overwrite it
+	if o.format == report.FormatText || !isTerminal(stdout) { // records as they come would overwrite it
 		o.progress = startProgress(stderr, o.files)
 	}
 	if os.Getenv("GOGC") == "" {
@@ -150,18 +143,10 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, err
 	}
 	results := readAll(o, stdin)
 	o.progress.stop()
-	switch o.format {
-	case "json":
-		err = o.json.close(summarize(results))
-		for _, r := range results {
-			err = cmp.Or(err, r.outErr)
-		}
-	case "ndjson":
-		err = o.stream.close(summarize(results))
-	case "html":
+	if o.html != nil {
 		err = o.html.writeHTML(stdout, results)
-	default:
-		err = writeText(stdout, results, o.verbose, o.palette)
+	} else {
+		err = o.sink.Close(&report.Run{Inputs: results})
 	}
 	if err == nil {
 		err = closeOut()
@@ -175,16 +160,16 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, err
 		code = exitCode(sig)
 	}
 	for _, r := range results {
-		for _, w := range r.sum.Warnings {
+		for _, w := range r.Sum.Warnings {
 			fmt.Fprintf(stderr, "rwin: warning: %s\n", oneLine(w))
 		}
-		if r.sum.MoreWarned > 0 {
-			fmt.Fprintf(stderr, "rwin: warning: %s: %d more packet warnings not shown\n", shown(r.name), r.sum.MoreWarned)
+		if r.Sum.MoreWarned > 0 {
+			fmt.Fprintf(stderr, "rwin: warning: %s: %d more packet warnings not shown\n", shown(r.Name), r.Sum.MoreWarned)
 		}
-		if r.err != nil {
-			msg := oneLine(r.err.Error())
-			if errors.Is(r.err, capture.ErrTruncated) {
-				msg += fmt.Sprintf(" (results cover the %d packets read before the cut)", r.sum.Packets)
+		if r.Err != nil {
+			msg := oneLine(r.Err.Error())
+			if errors.Is(r.Err, capture.ErrTruncated) {
+				msg += fmt.Sprintf(" (results cover the %d packets read before the cut)", r.Sum.Packets)
 			}
 			fmt.Fprintf(stderr, "rwin: %s\n", msg)
 			if code == exitOK {
@@ -232,8 +217,8 @@ func readAll(o readOptions, stdin io.Reader) []fileResult {
 	later := ringLater(o.files)
 	results := make([]fileResult, len(o.files))
 	parallel := runtime.GOMAXPROCS(0)
-	if o.format == "json" {
-		parallel = 1
+	if o.format == report.FormatJSON {
+		parallel = 1 // the document lists the inputs' flows one input after the other
 	}
 	sem := make(chan struct{}, parallel)
 	var wg sync.WaitGroup
@@ -242,7 +227,7 @@ func readAll(o readOptions, stdin io.Reader) []fileResult {
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
-			results[i] = readOne(name, o, stdin, later[i])
+			results[i] = readOne(i, name, o, stdin, later[i])
 			<-sem
 		}()
 	}
@@ -278,22 +263,23 @@ func ringLater(files []string) []bool {
 	return later
 }
 
-func readOne(name string, o readOptions, stdin io.Reader, ringLater bool) fileResult {
-	res := fileResult{name: name}
+func readOne(in int, name string, o readOptions, stdin io.Reader, ringLater bool) fileResult {
+	res := fileResult{Name: name}
 	src, err := openCapture(name, stdin)
 	if err != nil {
-		res.err = err
-		res.sum.Source = name
+		res.Err = err
+		res.Sum.Source = name
+		o.endInput(in, &res)
 		return res
 	}
 	defer src.Close()
-	return analyzeSource(name, o.intr.source(o.progress.source(name, src)), o, res, ringLater)
+	return analyzeSource(in, name, o.intr.source(o.progress.source(name, src)), o, res, ringLater)
 }
 
 // readMerged reads every input as one capture, in timestamp order.
 func readMerged(o readOptions, stdin io.Reader) fileResult {
 	name := mergedName(o.files)
-	res := fileResult{name: name}
+	res := fileResult{Name: name}
 	srcs := make([]capture.Source, 0, len(o.files))
 	for _, f := range o.files {
 		src, err := openCapture(f, stdin)
@@ -301,15 +287,16 @@ func readMerged(o readOptions, stdin io.Reader) fileResult {
 			for _, s := range srcs {
 				s.Close()
 			}
-			res.err = err
-			res.sum.Source = name
+			res.Err = err
+			res.Sum.Source = name
+			o.endInput(0, &res)
 			return res
 		}
 		srcs = append(srcs, o.progress.source(f, src))
 	}
 	src := o.intr.source(capture.Merge(name, srcs...))
 	defer src.Close()
-	return analyzeSource(name, src, o, res, false)
+	return analyzeSource(0, name, src, o, res, false)
 }
 
 // mergedName names a merged set of files in messages and flow records.
@@ -323,7 +310,7 @@ func mergedName(files []string) string {
 // analyzeSource analyzes one source into res. ringLater says the source
 // is a ring buffer's file other than the first, read alone: flows found
 // without their SYN may have begun in the file before.
-func analyzeSource(name string, src capture.Source, o readOptions, res fileResult, ringLater bool) fileResult {
+func analyzeSource(in int, name string, src capture.Source, o readOptions, res fileResult, ringLater bool) fileResult {
 	var keep func(*capture.Packet) bool
 	var filter *capture.Filter
 	if o.filter != "" {
@@ -333,22 +320,23 @@ func analyzeSource(name string, src capture.Source, o readOptions, res fileResul
 		keep = filter.Match
 	}
 	if o.html != nil {
-		res.sum = o.html.read(name, src, keep, o.cfg, &res)
+		res.Sum = o.html.read(name, src, keep, o.cfg, &res)
 	} else {
-		c := newCollector(name, &o, &res)
+		c := newCollector(in, name, o.sink, o.format == report.FormatNDJSON)
 		c.ringLater = ringLater
-		res.sum = analyze.Run(src, keep, o.cfg, c.add)
-		c.done()
+		res.Sum = analyze.Run(src, keep, o.cfg, c.add)
+		c.done(&res)
 		if c.noSYN > 0 {
-			res.sum.Warnings = append(res.sum.Warnings, fmt.Sprintf("%s: a ring buffer's file after the first (dumpcap -b, tcpdump -C): "+
+			res.Sum.Warnings = append(res.Sum.Warnings, fmt.Sprintf("%s: a ring buffer's file after the first (dumpcap -b, tcpdump -C): "+
 				"%s began without a SYN here, and their handshakes may be in the file before; rwin read --merge reads the set as one capture",
 				name, plural(c.noSYN, "flow")))
 		}
 	}
-	res.err = res.sum.Err
-	if res.err == nil && filter != nil && filter.Err() != nil {
-		res.err = fmt.Errorf("%s: filter: %w", name, filter.Err())
+	res.Err = res.Sum.Err
+	if res.Err == nil && filter != nil && filter.Err() != nil {
+		res.Err = fmt.Errorf("%s: filter: %w", name, filter.Err())
 	}
+	o.endInput(in, &res)
 	return res
 }
 
@@ -375,7 +363,9 @@ func colorWanted(mode string, out io.Writer) (bool, error) {
 	return false, fmt.Errorf("unknown --color %q (want auto, always or never)", mode)
 }
 
-// durationString renders a flow or capture duration.
-func durationString(ns int64) string {
-	return time.Duration(ns).Round(time.Millisecond).String()
+// endInput tells the sink an input has no more flows.
+func (o *readOptions) endInput(in int, res *fileResult) {
+	if o.sink != nil {
+		o.sink.EndInput(in, res)
+	}
 }

@@ -1,4 +1,4 @@
-package main
+package report
 
 import (
 	"fmt"
@@ -15,7 +15,7 @@ func flowStart(f *analyze.Flow) *string {
 	if !f.Timed {
 		return nil
 	}
-	return ptr(timeString(f.Start))
+	return ptr(TimeString(f.Start))
 }
 
 // flowDuration is the flow's duration in seconds, or nil.
@@ -31,5 +31,5 @@ func flowSpan(f *analyze.Flow) string {
 	if !f.Timed {
 		return "start and duration unknown (no packet had a timestamp)"
 	}
-	return fmt.Sprintf("from %s, %s", timeString(f.Start), durationString(f.End-f.Start))
+	return fmt.Sprintf("from %s, %s", TimeString(f.Start), DurationString(f.End-f.Start))
 }
