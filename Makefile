@@ -29,7 +29,7 @@ VERSION      ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo
 # The packages rwin ships; the lab under fixtures/ is Linux-only.
 SHIPPED_PKGS := ./cmd/... ./capture/... ./analyze/... ./rules/...
 
-.PHONY: all build demo test check cross dist deps-build deps-test fixtures fuzz bench pgo soak stress uplot screenshots
+.PHONY: all build install demo test check cross dist deps-build deps-test fixtures fuzz bench pgo soak stress uplot screenshots
 
 all: build
 
@@ -46,11 +46,22 @@ deps-build deps-test: deps-%:
 build: deps-build
 	$(GO) build -o rwin ./cmd/rwin
 
+# Installs the libpcap build of rwin as $(DESTDIR)$(PREFIX)/bin/rwin, so
+# the README's `rwin …` command lines work as written. DESTDIR stages the
+# install for a package (make install DESTDIR=pkgroot PREFIX=/usr).
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+install: build
+	install -d "$(DESTDIR)$(BINDIR)"
+	install -m 0755 rwin "$(DESTDIR)$(BINDIR)/rwin"
+
 # The main job on a bundled capture.
 demo: build
 	./rwin read -v $(DEMO_CAPTURE)
 
-# The full test suite: formatting, vet, then every test. Under CI=true the
+# The full test suite: formatting, vet, go.mod and go.sum tidy (go mod
+# tidy -diff prints what tidying would change and fails), then every
+# test. Under CI=true the
 # tests that need the corpus, root or namespaces run and must pass. The
 # filter tests run again without cgo: libpcap loaded at run time must
 # select the same packets.
@@ -58,6 +69,7 @@ test: deps-test
 	@bad=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$bad" ]; then echo "gofmt needed:"; echo "$$bad"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) mod tidy -diff
 	@$(MAKE) --no-print-directory cross
 	$(GO) test -count=1 ./...
 	CGO_ENABLED=0 $(GO) test -count=1 -run Filter ./capture

@@ -399,7 +399,7 @@ type Flow struct {
 	Service string
 
 	// First and Last are the flow's first and last packet numbers and
-	// timestamps (ns).
+	// timestamps (ns). Start and End are valid when Timed.
 	FirstPacket, LastPacket uint64
 	Start, End              int64
 
@@ -434,7 +434,11 @@ type Flow struct {
 	SYNACKAckMismatch         bool // the SYN-ACK did not acknowledge the SYN's ISN+1
 	// Evicted is true when the flow table was full and this flow, the
 	// least recently active, was finished early.
-	Evicted    bool
+	Evicted bool
+	// Timed says a packet of the flow carried a timestamp. A flow of only
+	// pcapng Simple Packet Blocks has none: its start and duration are
+	// unknown, not the epoch and 0.
+	Timed      bool
 	Negotiated Negotiation
 }
 

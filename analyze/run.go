@@ -80,11 +80,24 @@ func (s *Summary) warn(format string, args ...any) {
 //
 // With more than one CPU, reading, decoding and hashing each segment's
 // flow run on a goroutine of their own, a batch of segments ahead of the
-// analyzer: on one file that takes the reader's share (a third of the
-// time) off the analyzer's path.
+// analyzer, and the flows are analyzed in shards, one per CPU (see
+// shardedRun): flows, their order and every counter are the same as on
+// one CPU. With Config.Series set, or an idle timeout, the analyzer is
+// one, behind the reader (see pipeline).
 // emit is called from Run's own goroutine either way.
 func Run(src capture.Source, keep func(*capture.Packet) bool, cfg Config, emit func(*Flow)) Summary {
+	return run(src, keep, cfg, emit, shardCount(cfg))
+}
+
+// run is Run on the given number of shards; 0 runs one table, behind its
+// own reader when there is more than one CPU.
+func run(src capture.Source, keep func(*capture.Packet) bool, cfg Config, emit func(*Flow), shards int) Summary {
 	sum := Summary{Source: src.Name()}
+	if shards > 0 {
+		sum.shardedRun(src, keep, cfg, emit, shards)
+		sum.noTCP()
+		return sum
+	}
 	a := New(cfg, emit)
 	if runtime.GOMAXPROCS(0) > 1 {
 		sum.pipeline(src, keep, a)

@@ -95,6 +95,9 @@ type Analyzer struct {
 	stats                  Stats
 	recent                 recentSegments // to tell copies of a segment from retransmissions
 	unanswered             unansweredTable
+	// shard is set when the table is one shard of a sharded run (see
+	// shardedRun): its flows are emitted by the merge, not by finish.
+	shard *shard
 }
 
 // New returns an Analyzer that hands each finished flow to emit. The *Flow
@@ -182,6 +185,18 @@ func (a *Analyzer) addHashed(seg *capture.Segment, h uint64) {
 	if seg.Time > a.clock {
 		a.clock = seg.Time
 	}
+	a.analyze(seg, h)
+	// Due by the clock alone, after a copy too: a sharded analyzer's
+	// reader decides when the sweep runs (see shardedRun), and cannot
+	// tell copies.
+	if a.clock-a.lastSweep >= int64(time.Second) {
+		a.lastSweep = a.clock
+		a.expire()
+	}
+}
+
+// analyze folds one segment into its flow, at the table's clock.
+func (a *Analyzer) analyze(seg *capture.Segment, h uint64) {
 	fs := a.index.find(h, seg)
 	if a.recent.copyOf(seg, h, fs) {
 		a.stats.Duplicates++
@@ -197,8 +212,8 @@ func (a *Analyzer) addHashed(seg *capture.Segment, h uint64) {
 		fs = nil
 	}
 	if fs == nil {
-		if a.live >= a.cfg.MaxFlows {
-			a.evictOne()
+		if a.full() {
+			a.evict()
 		}
 		a.nextID++
 		fs = a.newFlowState()
@@ -207,6 +222,9 @@ func (a *Analyzer) addHashed(seg *capture.Segment, h uint64) {
 		a.live++
 		a.stats.Flows++
 		a.stats.PeakFlows = max(a.stats.PeakFlows, a.live)
+		if a.shard != nil {
+			a.shard.created(fs)
+		}
 	}
 	fs.update(seg)
 	fs.Encap |= seg.Encap
@@ -214,10 +232,24 @@ func (a *Analyzer) addHashed(seg *capture.Segment, h uint64) {
 		a.cfg.Series.record(fs, seg)
 	}
 	a.touch(fs)
-	if a.clock-a.lastSweep >= int64(time.Second) {
-		a.lastSweep = a.clock
-		a.expire()
+}
+
+// full reports whether a new flow must make room first: the table holds
+// MaxFlows flows (a shard's table: the shards together, see shard.full).
+func (a *Analyzer) full() bool {
+	if a.shard != nil {
+		return a.shard.full()
 	}
+	return a.live >= a.cfg.MaxFlows
+}
+
+// evict makes room for a new flow (see evictOne and shardGroup.evict).
+func (a *Analyzer) evict() {
+	if a.shard != nil {
+		a.shard.g.evict(a.shard.at)
+		return
+	}
+	a.evictOne()
 }
 
 // Flush finishes every flow still in the table, oldest activity first.
@@ -254,6 +286,9 @@ func (a *Analyzer) touch(fs *flowState) {
 	}
 	want.pushFront(fs)
 	fs.moved = a.clock
+	if a.shard != nil {
+		fs.series = uint32(a.shard.at) // see pushedBefore
+	}
 }
 
 // finishQuiet finishes the flows of l without packets for more than quiet
@@ -315,13 +350,25 @@ func (a *Analyzer) evictOne() {
 }
 
 func (a *Analyzer) finish(fs *flowState) {
-	a.listOf(fs).remove(fs)
+	l := a.listOf(fs)
+	l.remove(fs)
 	a.unlink(fs, a.storedHash(fs))
 	fs.finalize()
+	if a.shard != nil {
+		// Emitted by the merge, in the table's order; the state comes
+		// back to this shard after (shard.reuse).
+		a.shard.finished(fs, l.id)
+		return
+	}
 	a.unanswered.add(&fs.Flow)
 	a.emit(&fs.Flow)
 	// emit's *Flow was valid only during the call: the state can serve
 	// the next flow.
+	a.recycle(fs)
+}
+
+// recycle keeps a finished flow's state for reuse, up to maxFree.
+func (a *Analyzer) recycle(fs *flowState) {
 	if len(a.free) < maxFree {
 		a.free = append(a.free, fs)
 	}

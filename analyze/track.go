@@ -22,14 +22,16 @@ type flowState struct {
 	lastSYNACKTS    bool
 	// synackUntimed, synUntimed and answeredUntimed: the latest SYN-ACK,
 	// the SYN and AnsweredSYN had no timestamp of their own (no RTT from
-	// them); timed: a packet with one was seen, so Start and End are set.
+	// them).
 	synackUntimed   bool
 	synUntimed      bool
 	answeredUntimed bool
-	timed           bool
 	list            listID // the table's list it is on
 	scalingOn       bool   // valid when Negotiated.ScalingFrom is set
-	series          uint32 // Config.Series: its series' slot, see SeriesRecorder.record
+	// series is, with Config.Series, its series' slot (see
+	// SeriesRecorder.record); in a shard, which records no series, the
+	// segment that last moved it to a list's head (see pushedBefore).
+	series uint32
 }
 
 // track is the running sequence state of one endpoint. Its fields are
@@ -175,8 +177,8 @@ func (fs *flowState) update(seg *capture.Segment) {
 	// time span: its Time only repeats the previous packet's.
 	switch {
 	case seg.Untimed:
-	case !fs.timed:
-		fs.Start, fs.End, fs.lastTime, fs.timed = seg.Time, seg.Time, seg.Time, true
+	case !fs.Timed:
+		fs.Start, fs.End, fs.lastTime, fs.Timed = seg.Time, seg.Time, seg.Time, true
 	default:
 		fs.lastTime = seg.Time
 		if seg.Time > fs.End {

@@ -1,10 +1,6 @@
 package analyze_test
 
 import (
-	"encoding/binary"
-	"errors"
-	"io"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -13,58 +9,9 @@ import (
 
 	"rwin/analyze"
 	"rwin/capture"
+	"rwin/capture/capturetest"
 	"rwin/fixtures"
 )
-
-// asPcapng rewrites the capture at path as a pcapng file whose packets
-// are Simple Packet Blocks (no timestamp) where untimed says so and
-// Enhanced Packet Blocks (nanosecond timestamps) otherwise. It returns the
-// new file and every packet's original timestamp, by packet number.
-func asPcapng(t *testing.T, path string, untimed func(n int) bool) (string, []int64) {
-	t.Helper()
-	src, err := capture.Open(path)
-	require.NoError(t, err)
-	defer src.Close()
-	le := binary.LittleEndian
-	var out []byte
-	block := func(typ uint32, body []byte) {
-		for len(body)%4 != 0 {
-			body = append(body, 0)
-		}
-		n := uint32(12 + len(body))
-		out = le.AppendUint32(le.AppendUint32(out, typ), n)
-		out = le.AppendUint32(append(out, body...), n)
-	}
-	shb := le.AppendUint64(le.AppendUint32(le.AppendUint32(nil, 0x1A2B3C4D), 1), ^uint64(0)) // version 1.0, length unknown
-	block(0x0A0D0D0A, shb)
-	times := []int64{0}
-	var pkt capture.Packet
-	for n := 1; ; n++ {
-		err := src.Next(&pkt)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		require.NoError(t, err)
-		if n == 1 {
-			// Interface 0 at if_tsresol 9 (nanoseconds).
-			idb := le.AppendUint32(le.AppendUint32(nil, uint32(pkt.Link)), 0)
-			idb = append(le.AppendUint16(le.AppendUint16(idb, 9), 1), 9, 0, 0, 0)
-			block(1, le.AppendUint32(idb, 0))
-		}
-		times = append(times, pkt.Time)
-		if untimed(n) {
-			block(3, append(le.AppendUint32(nil, uint32(pkt.OrigLen)), pkt.Data...))
-			continue
-		}
-		epb := le.AppendUint32(nil, 0)
-		epb = le.AppendUint32(le.AppendUint32(epb, uint32(uint64(pkt.Time)>>32)), uint32(pkt.Time))
-		epb = le.AppendUint32(le.AppendUint32(epb, uint32(len(pkt.Data))), uint32(pkt.OrigLen))
-		block(6, append(epb, pkt.Data...))
-	}
-	name := filepath.Join(t.TempDir(), "spb.pcapng")
-	require.NoError(t, os.WriteFile(name, out, 0o600))
-	return name, times
-}
 
 // flowsOf analyzes a capture file and returns its flows.
 func flowsOf(t *testing.T, path string) []analyze.Flow {
@@ -88,12 +35,14 @@ func TestSimplePacketBlocksGiveNoTiming(t *testing.T) {
 	require.Len(t, timed, 1)
 	require.Positive(t, timed[0].Client.RTT.Samples+timed[0].Server.RTT.Samples, "the timed capture gives RTT samples")
 	require.Positive(t, timed[0].ServerRTT)
+	require.True(t, timed[0].Timed)
 	_, ok := timed[0].Server.DataSpan()
 	require.True(t, ok, "the timed capture gives the server a data span")
 
 	t.Run("every packet a simple packet block: no duration, no rtt, no rate", func(t *testing.T) {
-		path, _ := asPcapng(t, orig, func(int) bool { return true })
+		path, _ := capturetest.Pcapng(t, orig, func(int) bool { return true })
 		for _, f := range flowsOf(t, path) {
+			assert.False(t, f.Timed, "no packet had a timestamp: start and duration unknown")
 			assert.Zero(t, f.End-f.Start, "duration")
 			assert.Zero(t, f.ServerRTT)
 			assert.Zero(t, f.ClientRTT)
@@ -108,15 +57,16 @@ func TestSimplePacketBlocksGiveNoTiming(t *testing.T) {
 	})
 	t.Run("handshake as simple packet blocks, then timed: the span starts at the first timed packet", func(t *testing.T) {
 		// Packets 1 and 2 are ARP; 3 to 5 the SYN, SYN-ACK and ACK.
-		path, times := asPcapng(t, orig, func(n int) bool { return n <= 5 })
+		path, times := capturetest.Pcapng(t, orig, func(n int) bool { return n <= 5 })
 		f := flowsOf(t, path)[0]
+		assert.True(t, f.Timed)
 		assert.Equal(t, times[6], f.Start, "not 0, the time an untimed packet borrows before any timed one")
 		assert.Equal(t, timed[0].End, f.End)
 		assert.Zero(t, f.ServerRTT, "the SYN and SYN-ACK had no timestamp")
 		assert.Zero(t, f.ClientRTT)
 	})
 	t.Run("every third packet a simple packet block: fewer rtt samples, no rate where data was untimed", func(t *testing.T) {
-		path, times := asPcapng(t, orig, func(n int) bool { return n%3 == 0 })
+		path, times := capturetest.Pcapng(t, orig, func(n int) bool { return n%3 == 0 })
 		f := flowsOf(t, path)[0]
 		assert.Less(t, f.Client.RTT.Samples+f.Server.RTT.Samples, timed[0].Client.RTT.Samples+timed[0].Server.RTT.Samples)
 		assert.GreaterOrEqual(t, f.Client.RTT.Min, timed[0].Client.RTT.Min, "no sample shorter than a timed one: none from a borrowed time")

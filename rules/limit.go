@@ -74,7 +74,7 @@ func lossLimited(f *analyze.Flow, r *Rule, p side, t transfer) (Finding, bool) {
 			Duration(t.rtt)),
 		"Find where the segments are lost: a congested or policed link, a duplex mismatch, a bad cable or Wi-Fi. A capture at the "+
 			"other end (rwin diff) shows whether the loss is on the path between the two points.",
-		Evidence{Packet: p.e.Window.FirstPacket, Time: p.e.Window.FirstTime, What: fmt.Sprintf("%s's first window: %d", p.name, p.e.Window.First)}), true
+		Evidence{Packet: p.e.Window.FirstPacket, Time: p.e.Window.FirstTime, What: fmt.Sprintf("%s's first window field: %d (raw, before scaling)", p.name, p.e.Window.First)}), true
 }
 
 // lossBinds returns the loss ceiling of p's incoming transfer and the loss

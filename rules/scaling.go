@@ -22,7 +22,7 @@ func handshakeEvidence(name string, hs *analyze.HandshakeSegment) Evidence {
 		layout = "no options"
 	}
 	return Evidence{Packet: hs.Packet, Time: hs.Time,
-		What: fmt.Sprintf("%s: %s (%s), window %d, TTL %d", name, layout, ws, hs.Window, hs.TTL)}
+		What: fmt.Sprintf("%s: %s (%s), window field %d (a SYN's is never scaled), TTL %d", name, layout, ws, hs.Window, hs.TTL)}
 }
 
 // firstWindowEvidence cites an endpoint's first window after the

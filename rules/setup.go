@@ -71,12 +71,12 @@ func synUnanswered(f *analyze.Flow, r *Rule) []Finding {
 	if !f.Unanswered() {
 		return nil
 	}
-	sev, why := Warn, fmt.Sprintf("%d SYNs over %s, none answered in the capture", f.SYNs, Duration(f.End-f.Start))
+	sev, why := Warn, fmt.Sprintf("%d SYNs over %s, none answered in the capture", f.SYNs, flowSpan(f))
 	if f.SYNs == 1 {
 		sev, why = Info, "one SYN, not retried: the capture may have ended before an answer or a retry could come"
 	}
 	return []Finding{r.finding(sev, High, ClientToServer, why,
-		fmt.Sprintf("connection attempt never answered: %d SYN(s) to %s over %s", f.SYNs, f.Server.Addr, Duration(f.End-f.Start)),
+		fmt.Sprintf("connection attempt never answered: %d SYN(s) to %s over %s", f.SYNs, f.Server.Addr, flowSpan(f)),
 		"Nothing answered: the server is down or not listening behind a firewall that drops rather than rejects, a filter on "+
 			"the path drops the SYNs, or (in a one-sided capture) the answers took another path. Check the server is up and "+
 			"reachable on this port (Test-NetConnection -Port on Windows, nc -vz elsewhere) from the client's network.",
@@ -121,4 +121,13 @@ func connectionReset(f *analyze.Flow, r *Rule) []Finding {
 			Evidence{Packet: e.RSTPacket, What: p.name + "'s reset"}))
 	}
 	return out
+}
+
+// flowSpan is how long a flow lasted, for messages: unknown when none of
+// its packets carried a timestamp (pcapng Simple Packet Blocks), not 0.
+func flowSpan(f *analyze.Flow) string {
+	if !f.Timed {
+		return "an unknown time (no timestamps)"
+	}
+	return Duration(f.End - f.Start)
 }

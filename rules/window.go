@@ -92,14 +92,18 @@ func windowLimited(f *analyze.Flow, r *Rule) []Finding {
 				Bytes(t.peakWin), 100*t.rate/t.ceiling)
 		}
 		cause, advice := windowCause(f, p)
+		held := "held at" // info: bytes in flight touched the window at their peak, it did not hold the transfer
+		if sev == Info {
+			held = "touched"
+		}
 		out = append(out, r.finding(sev, conf, p.in, why,
-			fmt.Sprintf("%s transfer held at the %s's window: %s achieved against a ceiling of %s (median window %s over RTT %s); "+
+			fmt.Sprintf("%s transfer %s the %s's window: %s achieved against a ceiling of %s (median window %s over RTT %s); "+
 				"the observed rate needs a window of %s, and every 64 KiB of window carries %s at this RTT. Cause: %s",
-				p.in, p.name, Rate(t.rate), Rate(t.ceiling), Bytes(t.window), Duration(t.rtt), Bytes(windowFor(t.rate, t.rtt)),
+				p.in, held, p.name, Rate(t.rate), Rate(t.ceiling), Bytes(t.window), Duration(t.rtt), Bytes(windowFor(t.rate, t.rtt)),
 				Rate(float64(64<<10)*8/(float64(t.rtt)/1e9)), cause),
 			advice,
-			Evidence{Packet: p.e.Window.FirstPacket, Time: p.e.Window.FirstTime, What: fmt.Sprintf("%s's first window: %d", p.name, p.e.Window.First)},
-			Evidence{Packet: p.e.Window.LastPacket, Time: p.e.Window.LastTime, What: fmt.Sprintf("%s's last window: %d", p.name, p.e.Window.Last)}))
+			Evidence{Packet: p.e.Window.FirstPacket, Time: p.e.Window.FirstTime, What: fmt.Sprintf("%s's first window field: %d (raw, before scaling)", p.name, p.e.Window.First)},
+			Evidence{Packet: p.e.Window.LastPacket, Time: p.e.Window.LastTime, What: fmt.Sprintf("%s's last window field: %d (raw, before scaling)", p.name, p.e.Window.Last)}))
 	}
 	return out
 }

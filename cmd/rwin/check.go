@@ -40,36 +40,18 @@ type checked struct {
 func cmdCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
 	var o checkOptions
 	fset := flag.NewFlagSet("check", flag.ContinueOnError)
-	fset.SetOutput(stderr)
 	fset.StringVar(&o.policy, "policy", "", "the policy `file` (JSON) to apply")
 	fset.StringVar(&o.junit, "junit", "", "also write JUnit XML to this `file`: one test case per capture and check")
 	fset.BoolVar(&o.force, "force", false, "replace the --junit file if it exists (never through a symbolic link)")
 	fset.StringVar(&o.format, "format", "text", "output `format`: text or json")
 	fset.IntVar(&o.cfg.MaxFlows, "max-flows", analyze.DefaultMaxFlows, "cap on live flows per capture")
 	fset.DurationVar(&o.cfg.Linger, "linger", analyze.DefaultLinger, lingerHelp)
-	fset.Usage = func() {
-		fmt.Fprint(stderr, `Usage: rwin check --policy FILE [flags] CAPTURE|DIR...
-
-Analyzes the captures (directories are searched for .pcap, .pcapng and .cap
-files; - is standard input) and applies a CI policy: which findings fail
-the run at which severity and confidence, thresholds on negotiated options
-and windows per service port, and the findings each capture must and must
-not raise. The policy format is in README.md ("CI: rwin check").
-
-Exit status: 0 every check passed, 1 policy violations, 2 a usage, policy
-or input error.
-
-Flags:
-`)
-		fset.PrintDefaults()
-	}
-	pos, err := parseInterleaved(fset, args)
+	pos, err := parseArgs(fset, args, stdout)
 	if err != nil {
 		return usageResult(err)
 	}
-	if o.policy == "" || len(pos) == 0 {
-		fset.Usage()
-		return exitInput, errUsage
+	if err := checkInputs(o.policy, pos); err != nil {
+		return exitInput, err
 	}
 	if err := checkTableFlags("check", o.cfg); err != nil {
 		return exitInput, err

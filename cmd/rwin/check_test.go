@@ -119,8 +119,8 @@ func TestCheckErrors(t *testing.T) {
 		args     []string
 		stderrRE string
 	}{
-		{"no policy", []string{"check", capture}, "Usage: rwin check"},
-		{"no captures", []string{"check", "--policy", good}, "Usage: rwin check"},
+		{"no policy", []string{"check", capture}, `^rwin: check: no policy given: rwin check --policy FILE CAPTURE\|DIR\.\.\. `},
+		{"no captures", []string{"check", "--policy", good}, `^rwin: check: no captures given: rwin check --policy .*policy.json CAPTURE\|DIR\.\.\.\n$`},
 		{"missing policy file", []string{"check", "--policy", policy("nope.json"), capture}, `policy: invalid policy: .*nope.json: no such file`},
 		{"unknown key", []string{"check", "--policy", policy("unknown-key.json"), capture}, `unknown-key.json: invalid policy: unknown field "requires"`},
 		{"unknown rule", []string{"check", "--policy", policy("unknown-rule.json"), capture}, `ignore: unknown rule "wscale-strip"`},

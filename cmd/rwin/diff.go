@@ -10,6 +10,7 @@ import (
 
 	"rwin/analyze"
 	"rwin/capture"
+	"rwin/cmd/rwin/report"
 	"rwin/rules"
 )
 
@@ -27,7 +28,6 @@ type diffOptions struct {
 func cmdDiff(args []string, stdout, stderr io.Writer) (int, error) {
 	var o diffOptions
 	fs := flag.NewFlagSet("diff", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.StringVar(&o.format, "format", "text", "output `format`: text, json, ndjson or html")
 	fs.StringVar(&o.out, "o", "", "write the output to a new `file` instead of standard output")
 	fs.BoolVar(&o.force, "force", false, "with -o: replace an existing file")
@@ -35,29 +35,12 @@ func cmdDiff(args []string, stdout, stderr io.Writer) (int, error) {
 	fs.StringVar(&o.color, "color", "auto", "color text output: auto, always or never (NO_COLOR is honored)")
 	fs.IntVar(&o.cfg.MaxFlows, "max-flows", analyze.DefaultMaxFlows, "cap on live flows per capture")
 	fs.DurationVar(&o.cfg.Linger, "linger", analyze.DefaultLinger, lingerHelp)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, `Usage: rwin diff [flags] A.pcap B.pcap
-
-Compares two captures of the same traffic taken at two points, typically
-one at each end: pairs the flows seen in both (also across NAT and
-sequence-number rewriting) and proves what the path between the capture
-points did to each — options stripped, NOP-filled or rewritten, windows
-rewritten, segments that left one point and never reached the other, data
-beyond the unscaled window dropped — and what receive window each end
-really got. Each capture is read twice, so standard input cannot be used;
-a pipe (a FIFO, a shell's <(…)) is first copied to a temporary file.
-
-Flags:
-`)
-		fs.PrintDefaults()
-	}
-	pos, err := parseInterleaved(fs, args)
+	pos, err := parseArgs(fs, args, stdout)
 	if err != nil {
 		return usageResult(err)
 	}
-	if len(pos) != 2 {
-		fs.Usage()
-		return exitInput, errUsage
+	if err := diffInputs(pos); err != nil {
+		return exitInput, err
 	}
 	if err := checkTableFlags("diff", o.cfg); err != nil {
 		return exitInput, err
@@ -365,7 +348,7 @@ func newDiffDocument(files [2]string, res *analyze.DiffResult) diffDocument {
 			}
 		}
 		// The file part of read's summary, for the same keys.
-		fsum := summarize([]fileResult{{name: files[i], sum: side.Summary, err: side.Summary.Err}}).Files[0]
+		fsum := report.Summarize([]report.Input{{Name: files[i], Sum: side.Summary, Err: side.Summary.Err}}).Files[0]
 		fsum.Flows = len(side.Flows)
 		sum.Files = append(sum.Files, fsum)
 	}

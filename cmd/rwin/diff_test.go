@@ -267,9 +267,9 @@ func TestDiffErrors(t *testing.T) {
 		args     []string
 		stderrRE string
 	}{
-		{"no captures", []string{"diff"}, "Usage: rwin diff"},
-		{"one capture", []string{"diff", notCapture}, "Usage: rwin diff"},
-		{"three captures", []string{"diff", notCapture, notCapture, notCapture}, "Usage: rwin diff"},
+		{"no captures", []string{"diff"}, `^rwin: diff: needs two captures of the same traffic, one from each capture point, got 0: rwin diff A.pcap B.pcap\n$`},
+		{"one capture", []string{"diff", notCapture}, `^rwin: diff: needs two captures of the same traffic, one from each capture point, got 1: rwin diff A.pcap B.pcap\n$`},
+		{"three captures", []string{"diff", notCapture, notCapture, notCapture}, `got 3: rwin diff A.pcap B.pcap\n$`},
 		{"standard input", []string{"diff", "-", notCapture}, `standard input \(-\) cannot be one`},
 		{"missing file", []string{"diff", filepath.Join(dir, "nope.pcap"), notCapture}, `nope.pcap: .*no such file`},
 		{"not a capture", []string{"diff", notCapture, notCapture}, `notes.txt: offset 0: not a pcap, pcapng or Network Monitor file`},

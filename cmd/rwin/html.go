@@ -10,6 +10,7 @@ import (
 
 	"rwin/analyze"
 	"rwin/capture"
+	"rwin/cmd/rwin/report"
 	"rwin/rules"
 )
 
@@ -85,6 +86,7 @@ const (
 // record and, while it is a chart candidate, its series.
 type htmlFlow struct {
 	rec     flowRecord
+	find    []rules.Finding // rec's findings, with evidence times as the analyzer keeps them
 	series  *analyze.Series
 	shift   [2]analyze.Shift // client's, server's
 	rtt     int64            // PathRTT, ns
@@ -115,17 +117,13 @@ func (h *htmlReport) read(name string, src capture.Source, keep func(*capture.Pa
 	work := make(chan []taken, 4)
 	free := make(chan []taken, 6) // batches handed back, for reuse
 	done := make(chan struct{})
-	sev := map[string]int{}
 	go func() {
 		defer close(done)
 		for b := range work {
 			for i := range b {
 				f := &b[i].f
 				found := rules.Evaluate(f)
-				res.flows++
-				for _, x := range found {
-					sev[x.Severity.String()]++
-				}
+				res.Count(found)
 				earlier := ringLater && !f.SYN.Seen
 				if earlier {
 					noSYN++
@@ -159,25 +157,24 @@ func (h *htmlReport) read(name string, src capture.Source, keep func(*capture.Pa
 	}
 	close(work)
 	<-done
-	res.severity = sev
 	return sum, noSYN
 }
 
 // add takes one finished flow and its series (nil if not recorded);
 // earlier says its handshake may be in a ring buffer's earlier file.
 func (h *htmlReport) add(file string, f *analyze.Flow, found []rules.Finding, s *analyze.Series, earlier bool) {
-	hf := &htmlFlow{rank: rankOf(f, found), bytes: f.Client.Bytes + f.Server.Bytes, rtt: f.PathRTT(),
-		shift: [2]analyze.Shift{f.Client.Shift, f.Server.Shift}}
-	for _, e := range []*analyze.Endpoint{&f.Client, &f.Server} {
-		if t := trafficOf(f, e, f.Peer(e), hf.rtt); t.CeilingBPS != nil && t.DataPackets > 0 && (hf.ceiling == 0 || *t.CeilingBPS < hf.ceiling) {
-			hf.ceiling = *t.CeilingBPS
-		}
+	rf := report.NewFlow(file, f, found)
+	if earlier {
+		rf.Notes = []string{"handshake-maybe-in-earlier-file"}
 	}
+	hf := &htmlFlow{rank: rf.Rank(), bytes: rf.Bytes(), rtt: rf.RTT,
+		shift: [2]analyze.Shift{f.Client.Shift, f.Server.Shift}}
+	hf.ceiling, _ = rf.Ceiling()
 	warned := len(found) > 0 && found[0].Severity >= rules.Warn
 
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.addRow(file, f, found, hf.rank)
+	h.addRow(&rf, hf.rank)
 	for i := range found {
 		h.addFinding(file, f.ID, &found[i])
 	}
@@ -204,11 +201,7 @@ func (h *htmlReport) add(file string, f *analyze.Flow, found []rules.Finding, s 
 	}
 	if worst || hf.reasons != 0 {
 		// Kept, for now: the record is what the page renders of it.
-		hf.rec = newFlowRecord(file, f, found)
-		hf.rec.flow = nil // valid only during this call
-		if earlier {
-			hf.rec.HandshakeNotes = append(hf.rec.HandshakeNotes, "handshake-maybe-in-earlier-file")
-		}
+		hf.rec, hf.find = rf.Record(), found
 	}
 }
 
@@ -276,9 +269,9 @@ func (h *htmlReport) addFinding(file string, id uint64, x *rules.Finding) {
 // htmlMaxRows are listed: the rows are then a heap with that one on top,
 // and a flow that would not displace it is not rendered at all (a SYN
 // flood of a million flows rendered a million rows to drop).
-func (h *htmlReport) addRow(file string, f *analyze.Flow, found []rules.Finding, rank int) {
+func (h *htmlReport) addRow(f *report.Flow, rank int) {
 	if len(h.rows) < htmlMaxRows {
-		h.rows = append(h.rows, newHTMLRow(file, f, found, rank))
+		h.rows = append(h.rows, newHTMLRow(f, rank))
 		if len(h.rows) == htmlMaxRows {
 			heap.Init(&h.rows)
 		}
@@ -286,7 +279,7 @@ func (h *htmlReport) addRow(file string, f *analyze.Flow, found []rules.Finding,
 	}
 	h.unlisted++
 	if rank > h.rows[0].rank {
-		h.rows[0] = newHTMLRow(file, f, found, rank)
+		h.rows[0] = newHTMLRow(f, rank)
 		heap.Fix(&h.rows, 0)
 	}
 }
@@ -314,8 +307,9 @@ var nan = math.NaN()
 var htmlColumns = []string{"ID", "Client → server", "Service", "Handshake", "Scale c/s", "RWIN client",
 	"RWIN server", "RTT", "c→s", "s→c", "Findings"}
 
-func newHTMLRow(file string, f *analyze.Flow, found []rules.Finding, rank int) htmlRow {
-	cells := strings.Split(strings.TrimSpace(flowRow(plain, f, found)), "\t")
+func newHTMLRow(rf *report.Flow, rank int) htmlRow {
+	f, found, file := rf.Facts, rf.Findings, rf.File
+	cells := strings.Split(strings.TrimSpace(report.Row(plain.report, rf)), "\t")
 	keys := make([]float64, len(cells))
 	for i := range keys {
 		keys[i] = nan
@@ -329,14 +323,14 @@ func newHTMLRow(file string, f *analyze.Flow, found []rules.Finding, rank int) h
 		}
 		return float64(e.Shift.Value.Scale(e.Window.Quantile(0.5)))
 	}
-	thr := func(e *analyze.Endpoint) float64 {
-		if bps, ok := throughputOf(f, e); ok {
-			return bps
+	thr := func(s *report.Side) float64 {
+		if s.GoodputKnown {
+			return s.Goodput
 		}
 		return -1
 	}
 	keys[0], keys[5], keys[6] = float64(f.ID), median(&f.Client), median(&f.Server)
-	keys[7], keys[8], keys[9], keys[10] = float64(f.PathRTT()), thr(&f.Client), thr(&f.Server), float64(rank)
+	keys[7], keys[8], keys[9], keys[10] = float64(f.PathRTT()), thr(&rf.Client), thr(&rf.Server), float64(rank)
 	if f.PathRTT() == 0 {
 		keys[7] = -1
 	}
@@ -349,11 +343,6 @@ func newHTMLRow(file string, f *analyze.Flow, found []rules.Finding, rank int) h
 
 // writeHTML writes the report page.
 func (h *htmlReport) writeHTML(w io.Writer, results []fileResult) error {
-	for _, r := range results {
-		if r.outErr != nil {
-			return r.outErr
-		}
-	}
 	return renderHTML(w, h.page(results))
 }
 

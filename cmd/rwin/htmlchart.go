@@ -197,7 +197,7 @@ func directionData(hf *htmlFlow, d int, anchor, receiver string) *chartData {
 			c.RTTMin[i], c.RTTMax[i] = float64(p.RTTMin)/1e3, float64(p.RTTMax)/1e3
 		}
 	}
-	for _, f := range hf.rec.find {
+	for _, f := range hf.find {
 		for _, e := range f.Evidence {
 			// By time where the finding gives it, else by packet number.
 			i := s.Bucket(e.Packet)

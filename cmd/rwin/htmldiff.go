@@ -14,6 +14,7 @@ import (
 	_ "embed"
 
 	"rwin/analyze"
+	"rwin/cmd/rwin/report"
 	"rwin/rules"
 )
 
@@ -342,7 +343,8 @@ func diffChartsOf(c *charted, series [2]map[flowKey]*analyze.Series, offset int6
 			continue
 		}
 		f := flows[i]
-		hf[i] = &htmlFlow{rec: newFlowRecord(files[i], f, nil), series: s, rtt: f.PathRTT(),
+		rf := report.NewFlow(files[i], f, nil)
+		hf[i] = &htmlFlow{rec: rf.Record(), series: s, rtt: f.PathRTT(),
 			shift: [2]analyze.Shift{f.Client.Shift, f.Server.Shift}}
 		// The diff's findings, by ID, say whether scaling is in question
 		// (directionData then draws the raw window field too).

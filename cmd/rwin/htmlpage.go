@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"rwin/cmd/rwin/report"
 )
 
 // The page is one file: its styles, uPlot (MIT, see report/uplot/LICENSE;
@@ -108,15 +110,15 @@ var chartKinds = []string{"win", "thr", "rtt"}
 func (h *htmlReport) page(results []fileResult) *htmlPage {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	p := &htmlPage{Summary: summarize(results), Columns: htmlColumns, Unlisted: h.unlisted,
+	p := &htmlPage{Summary: report.Summarize(results), Columns: htmlColumns, Unlisted: h.unlisted,
 		CSS: template.CSS(reportCSS), UPlotCSS: template.CSS(uplotCSS), UPlotJS: template.JS(uplotJS),
 		ReportJS: template.JS(reportJS), UPlotLicense: uplotLicense, UPlotVersion: uplotVersion}
 	p.Title = "rwin report"
 	fileIdx := map[string]int{}
 	for i, r := range results {
-		fileIdx[r.name] = i
+		fileIdx[r.Name] = i
 		if i == 0 {
-			p.Title = "rwin report: " + r.name
+			p.Title = "rwin report: " + r.Name
 		}
 	}
 	if len(results) > 1 {
@@ -198,7 +200,7 @@ func (h *htmlReport) page(results []fileResult) *htmlPage {
 		if c := fileIdx[a.file] - fileIdx[b.file]; c != 0 {
 			return c
 		}
-		return cmpID(a.id, b.id)
+		return cmp.Compare(a.id, b.id)
 	})
 	for _, r := range rows {
 		rv := rowView{Anchor: "row-" + anchor(r.file, r.id), Severity: r.sev}

@@ -37,12 +37,11 @@ type liveOptions struct {
 }
 
 // parseLive reads the command line of `rwin live`. Words that are not
-// flags form the BPF filter, as with tcpdump.
-func parseLive(args []string, stderr io.Writer) (liveOptions, error) {
+// flags form the BPF filter, as with tcpdump. -h writes the help to help.
+func parseLive(args []string, help io.Writer) (liveOptions, error) {
 	var o liveOptions
 	var bufKiB int
 	fs := flag.NewFlagSet("live", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.StringVar(&o.iface, "i", "", "capture on this `interface` (rwin live -D lists them)")
 	fs.BoolVar(&o.list, "D", false, "list the interfaces rwin can capture on, and exit")
 	fs.StringVar(&o.capture.Filter, "f", "", "BPF filter `expression`, as tcpdump takes it (or give it after the flags)")
@@ -62,26 +61,7 @@ func parseLive(args []string, stderr io.Writer) (liveOptions, error) {
 	fs.IntVar(&o.capture.Snaplen, "s", capture.DefaultLiveSnaplen, "snapshot length: bytes kept of each packet (the default keeps every header)")
 	fs.IntVar(&bufKiB, "B", capture.DefaultLiveBuffer>>10, "kernel capture buffer in KiB")
 	fs.BoolVar(&o.capture.Promiscuous, "p", false, "promiscuous mode: also capture traffic not addressed to this host")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, `Usage: rwin live -i IFACE [flags] [BPF expression]
-       rwin live -D
-
-Captures on a network interface and reports each TCP flow when it ends
-(FIN both ways or RST, then the linger time; or the idle timeout), with
-the same analysis as rwin read. On Ctrl-C (SIGINT) or SIGTERM it reports
-the flows still in progress, then the capture's statistics, including the
-packets the kernel dropped. SIGHUP reopens the -o file (after logrotate
-renamed it); without -o it stops the capture like SIGTERM. Capturing needs
-root or the capability cap_net_raw; once the capture is open, rwin drops
-every capability it holds, and with -Z becomes that user. When the
-interface goes down or comes back, a line on standard error says so; the
-capture goes on.
-
-Flags:
-`)
-		fs.PrintDefaults()
-	}
-	pos, err := parseInterleaved(fs, args)
+	pos, err := parseArgs(fs, args, help)
 	if err != nil {
 		return o, err
 	}
@@ -95,8 +75,7 @@ Flags:
 		return o, nil
 	}
 	if o.iface == "" {
-		fs.Usage()
-		return o, errUsage
+		return o, noInterface()
 	}
 	switch o.format {
 	case "text", "json", "ndjson":
@@ -128,7 +107,7 @@ Flags:
 }
 
 func cmdLive(args []string, stdout, stderr io.Writer) (int, error) {
-	o, err := parseLive(args, stderr)
+	o, err := parseLive(args, stdout)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK, nil
@@ -321,15 +300,7 @@ capture:
 func liveOpenError(err error) error {
 	switch {
 	case errors.Is(err, capture.ErrNoInterface):
-		names := "none found"
-		if ifs, lerr := capture.Interfaces(); lerr == nil && len(ifs) > 0 {
-			var list []string
-			for _, i := range ifs {
-				list = append(list, i.Name)
-			}
-			names = strings.Join(list, ", ")
-		}
-		return fmt.Errorf("%w; interfaces: %s", err, names)
+		return fmt.Errorf("%w; %s", err, interfaceList())
 	case errors.Is(err, capture.ErrPermission):
 		exe := "$(which rwin)"
 		if p, perr := os.Executable(); perr == nil {

@@ -102,7 +102,8 @@ func watchLink(name string, done <-chan struct{}) <-chan linkChange {
 }
 
 // linkReport writes the one stderr line for each change of the
-// interface's state; since is when it went down.
+// outage of the interface and one when it ends; since is when it went
+// down.
 type linkReport struct {
 	w     io.Writer
 	iface string
@@ -112,9 +113,13 @@ type linkReport struct {
 func (r *linkReport) change(c linkChange) {
 	stamp := c.at.Format(time.RFC3339)
 	if c.state != linkUp {
-		if r.since.IsZero() {
-			r.since = c.at
+		if !r.since.IsZero() {
+			// Still down, for another reason: an interface set up again
+			// passes through no-carrier until its link is back. One
+			// line per outage.
+			return
 		}
+		r.since = c.at
 		fmt.Fprintf(r.w, "rwin: live: %s: interface down (%s) at %s; still capturing, flows in progress are kept\n",
 			shown(r.iface), c.state, stamp)
 		return

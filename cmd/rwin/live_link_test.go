@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"os/exec"
 	"regexp"
@@ -127,4 +128,22 @@ func TestLiveEndsCleanlyWhenItsInterfaceIsDeleted(t *testing.T) {
 	assert.Equal(t, float64(1), summary["flows"])
 	assert.Equal(t, "error", jsonAt(summary, "capture", "stopped"))
 	assert.Regexp(t, `\nrwin: live: `+regexp.QuoteMeta(lab.serverIf)+`: The interface disappeared\n\z`, p.errText())
+}
+
+// TestLinkReportOneLinePerOutage checks that an interface which passes
+// from administratively down through no-carrier back to up (what `ip link
+// set up` does to a veth) is reported as one outage: one line down, one
+// line up.
+func TestLinkReportOneLinePerOutage(t *testing.T) {
+	var buf bytes.Buffer
+	r := linkReport{w: &buf, iface: "eth0"}
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	r.change(linkChange{linkAdminDown, t0})
+	r.change(linkChange{linkNoCarrier, t0.Add(time.Second)})
+	r.change(linkChange{linkUp, t0.Add(2 * time.Second)})
+	r.change(linkChange{linkNoCarrier, t0.Add(5 * time.Second)})
+	assert.Equal(t, "rwin: live: eth0: interface down (administratively) at 2026-01-02T03:04:05Z; still capturing, flows in progress are kept\n"+
+		"rwin: live: eth0: interface up again at 2026-01-02T03:04:07Z, after 2s down; capturing\n"+
+		"rwin: live: eth0: interface down (no carrier) at 2026-01-02T03:04:10Z; still capturing, flows in progress are kept\n",
+		buf.String())
 }

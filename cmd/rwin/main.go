@@ -4,11 +4,10 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strings"
+	"rwin/cmd/rwin/report"
 )
 
 // Exit codes; scripts and CI depend on them.
@@ -20,22 +19,6 @@ const (
 
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "dev"
-
-// errUsage marks command-line mistakes; the message has been printed.
-var errUsage = errors.New("usage")
-
-const topUsage = `rwin — what TCP receive window did each side really get, and who shrank it?
-
-Usage:
-  rwin read [flags] FILE... [BPF expression]   analyze captures (pcap, pcapng; - for stdin)
-  rwin live -i IFACE [flags] [BPF expression]  analyze an interface as traffic flows (-D lists them)
-  rwin diff [flags] A.pcap B.pcap              prove what the path did, from captures at both ends
-  rwin check --policy FILE CAPTURE|DIR...      apply a CI policy; exit 1 on violations
-  rwin rules [--format text|json|markdown]     list the findings rwin can report
-  rwin version                                 print the version
-
-Run 'rwin read -h', 'rwin live -h', 'rwin diff -h' or 'rwin check -h' for their flags.
-`
 
 // ownsProcess is set by main: the command run is the whole process, so
 // rwin live may drop the process's privileges. Tests that run commands in
@@ -50,7 +33,7 @@ func main() {
 // run is main without the process: it returns the exit code.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, topUsage)
+		writeTopUsage(stderr)
 		return exitInput
 	}
 	var err error
@@ -65,19 +48,19 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "check":
 		code, err = cmdCheck(args[1:], stdin, stdout, stderr)
 	case "rules":
-		err = cmdRules(args[1:], stdout, stderr)
+		code, err = cmdRules(args[1:], stdout)
 	case "version", "--version", "-V":
 		fmt.Fprintf(stdout, "rwin %s\n", version)
-	case "help", "-h", "-help", "--help":
-		fmt.Fprint(stdout, topUsage)
+	case "help":
+		return cmdHelp(args[1:], stdout, stderr)
+	case "-h", "-help", "--help":
+		writeTopUsage(stdout)
 	default:
-		fmt.Fprintf(stderr, "rwin: unknown command %q\n\n%s", args[0], topUsage)
+		fmt.Fprintf(stderr, "rwin: unknown command %q (commands: %s; rwin -h describes them)\n", shown(args[0]), commandNames())
 		return exitInput
 	}
 	if err != nil {
-		if !errors.Is(err, errUsage) {
-			fmt.Fprintf(stderr, "rwin: %s\n", oneLine(err.Error()))
-		}
+		fmt.Fprintf(stderr, "rwin: %s\n", oneLine(err.Error()))
 		return exitInput
 	}
 	return code
@@ -86,6 +69,4 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // oneLine folds a message onto one line, so every error is one line, and
 // escapes what a terminal would obey in it (see shown): messages quote
 // file names and other outside text.
-func oneLine(s string) string {
-	return shown(strings.Join(strings.Fields(s), " "))
-}
+func oneLine(s string) string { return report.OneLine(s) }

@@ -113,8 +113,8 @@ func TestReadErrors(t *testing.T) {
 		stderrRE string
 	}{
 		{"no arguments", []string{}, exitInput, "Usage"},
-		{"unknown command", []string{"frobnicate"}, exitInput, `unknown command "frobnicate"`},
-		{"read without files", []string{"read"}, exitInput, "Usage: rwin read"},
+		{"unknown command", []string{"frobnicate"}, exitInput, `^rwin: unknown command "frobnicate" \(commands: read, live, diff, check, rules, version, help; rwin -h describes them\)\n$`},
+		{"read without files", []string{"read"}, exitInput, `^rwin: read: no capture given: rwin read FILE\.\.\. \(a directory reads the captures in it; - is standard input\)\n$`},
 		{"missing file", []string{"read", filepath.Join(dir, "nope.pcap")}, exitInput, `nope.pcap: no such file`},
 		{"not a capture", []string{"read", notCapture}, exitInput, `notes.txt: offset 0: not a pcap, pcapng or Network Monitor file`},
 		{"empty file", []string{"read", empty}, exitInput, `empty.pcap: .*cut short`},
@@ -237,4 +237,11 @@ func TestJSONDocumentIsTheEncodersText(t *testing.T) {
 			assert.Equal(t, want.String(), out)
 		})
 	}
+}
+
+// runRecord is the --format json document: every flow, then the summary.
+type runRecord struct {
+	Schema  int               `json:"schema"`
+	Flows   []json.RawMessage `json:"flows"`
+	Summary summaryRecord     `json:"summary"`
 }

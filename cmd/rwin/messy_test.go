@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"path/filepath"
+	"rwin/cmd/rwin/report"
 	"strings"
 	"testing"
 
@@ -39,7 +40,7 @@ func TestNeverAnsweredSYNsShowNothingNegotiated(t *testing.T) {
 	r, ok := corpusFlows(t, file)["172.16.16.128:53951"]
 	require.True(t, ok)
 	assert.Equal(t, "syn-only", r.Handshake)
-	assert.Equal(t, negotiatedRecord{ScalingBasis: "unknown"}, r.Negotiated, "every negotiated field null")
+	assert.Equal(t, report.NegotiatedRecord{ScalingBasis: "unknown"}, r.Negotiated, "every negotiated field null")
 	assert.Nil(t, r.SYNAnswered)
 	assert.Contains(t, out, "negotiated  scaling unknown; SACK unknown; timestamps unknown")
 }

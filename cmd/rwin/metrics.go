@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"rwin/analyze"
+	"rwin/cmd/rwin/report"
 	"rwin/rules"
 )
 
@@ -107,31 +108,34 @@ func newMetricsSink() *metricsSink {
 	return m
 }
 
-// flow counts one finished flow record and its findings.
-func (m *metricsSink) flow(r *flowRecord) {
+// flow counts one finished flow and its findings.
+func (m *metricsSink) flow(r *report.Flow) {
 	svc := otherService
-	if r.Service != nil {
-		svc = *r.Service
+	if r.Facts.Service != "" {
+		svc = r.Facts.Service
 	}
 	m.flows.WithLabelValues(svc, negotiationOutcome(r)).Inc()
-	for i := range r.find {
-		x := &r.find[i]
+	for i := range r.Findings {
+		x := &r.Findings[i]
 		m.findings.WithLabelValues(x.ID, x.Severity.String(), svc).Inc()
 	}
 	// The server's window limits what the client sends, and the other way
-	// round; trafficOf pairs them the same way for the ceiling.
-	for _, d := range []struct{ dir, receiver, sender string }{
-		{toServer, "server", "client"}, {toClient, "client", "server"},
+	// round: each side's ceiling is its peer's window over the RTT.
+	for _, d := range []struct {
+		dir              string
+		receiver, sender *report.Side
+	}{
+		{toServer, &r.Server, &r.Client}, {toClient, &r.Client, &r.Server},
 	} {
-		if w := r.RWIN[d.receiver]; w.Basis == analyze.BasisNegotiated.String() && w.Median != nil {
-			m.window.WithLabelValues(svc, d.dir).Observe(float64(*w.Median))
+		if w := d.receiver; w.Basis == analyze.BasisNegotiated && w.WindowKnown {
+			m.window.WithLabelValues(svc, d.dir).Observe(float64(w.Window))
 		}
-		if c := r.Traffic[d.sender].CeilingBPS; c != nil {
-			m.ceiling.WithLabelValues(svc, d.dir).Observe(*c / 8)
+		if d.sender.CeilingKnown {
+			m.ceiling.WithLabelValues(svc, d.dir).Observe(d.sender.Ceiling / 8)
 		}
 	}
-	if r.RTT.HandshakeMS != nil {
-		m.rtt.WithLabelValues(svc).Observe(*r.RTT.HandshakeMS / 1e3)
+	if rtt := r.Facts.RTT(); rtt > 0 {
+		m.rtt.WithLabelValues(svc).Observe(float64(rtt) / 1e9)
 	}
 }
 
@@ -141,13 +145,13 @@ func (m *metricsSink) flow(r *flowRecord) {
 // option: its info findings describe a server declining, and a scaled
 // handshake with the option removed beyond the capture point (the client
 // does not scale) is stripped too.
-func negotiationOutcome(r *flowRecord) string {
-	for i := range r.find {
-		if x := &r.find[i]; x.ID == "wscale-stripped" && x.Severity >= rules.Warn {
+func negotiationOutcome(r *report.Flow) string {
+	for i := range r.Findings {
+		if x := &r.Findings[i]; x.ID == "wscale-stripped" && x.Severity >= rules.Warn {
 			return outcomeStripped
 		}
 	}
-	switch r.flow.Negotiated.Scaling {
+	switch r.Facts.Negotiated.Scaling {
 	case analyze.Yes:
 		return outcomeScaled
 	case analyze.No:

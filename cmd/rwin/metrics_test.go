@@ -16,14 +16,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"rwin/analyze"
+	"rwin/cmd/rwin/report"
 	"rwin/fixtures"
 	"rwin/rules"
 )
 
 // metricsRecord is a finished flow as the metrics sink sees it.
-func metricsRecord(service *string, scaling analyze.Tri, found ...rules.Finding) *flowRecord {
-	return &flowRecord{Service: service, flow: &analyze.Flow{Negotiated: analyze.Negotiation{Scaling: scaling}}, find: found,
-		RWIN: map[string]rwinRec{}, Traffic: map[string]trafficR{}}
+func metricsRecord(service string, scaling analyze.Tri, found ...rules.Finding) *report.Flow {
+	return &report.Flow{Facts: &analyze.Flow{Service: service, Negotiated: analyze.Negotiation{Scaling: scaling}}, Findings: found}
 }
 
 func finding(id string, sev rules.Severity) rules.Finding {
@@ -48,24 +48,22 @@ func TestNegotiationOutcome(t *testing.T) {
 		{"handshake not captured", analyze.Unknown, []rules.Finding{finding("scale-unknown", rules.Info)}, outcomeUnknown},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			assert.Equal(t, tc.want, negotiationOutcome(metricsRecord(nil, tc.scaling, tc.found...)))
+			assert.Equal(t, tc.want, negotiationOutcome(metricsRecord("", tc.scaling, tc.found...)))
 		})
 	}
 }
 
 func TestMetricsSinkCountsFlowsWithBoundedLabels(t *testing.T) {
 	m := newMetricsSink()
-	rdp := ptr("rdp")
-	stripped := metricsRecord(rdp, analyze.No, finding("wscale-stripped", rules.Warn), finding("window-limited", rules.Warn))
-	stripped.RWIN["server"] = rwinRec{Basis: "negotiated", Median: ptr(uint64(64240))}
-	stripped.RWIN["client"] = rwinRec{Basis: "negotiated", Median: ptr(uint64(65160))}
-	stripped.Traffic["client"] = trafficR{CeilingBPS: ptr(64240 * 8 / 0.02)}
-	stripped.RTT.HandshakeMS = ptr(20.0)
+	stripped := metricsRecord("rdp", analyze.No, finding("wscale-stripped", rules.Warn), finding("window-limited", rules.Warn))
+	stripped.Server = report.Side{Basis: analyze.BasisNegotiated, Window: 64240, WindowKnown: true}
+	stripped.Client = report.Side{Basis: analyze.BasisNegotiated, Window: 65160, WindowKnown: true, Ceiling: 64240 * 8 / 0.02, CeilingKnown: true}
+	stripped.Facts.ClientRTT, stripped.Facts.ServerRTT = 5e6, 15e6
 	m.flow(stripped)
 	// A port without a name, a window known only as a lower bound, no
 	// RTT: counted, but no window, ceiling or RTT observed.
-	inferred := metricsRecord(nil, analyze.Unknown)
-	inferred.RWIN["server"] = rwinRec{Basis: "inferred", Median: ptr(uint64(1 << 20))}
+	inferred := metricsRecord("", analyze.Unknown)
+	inferred.Server = report.Side{Basis: analyze.BasisInferred, Window: 1 << 20, WindowKnown: true}
 	m.flow(inferred)
 
 	assert.Equal(t, 1.0, testutil.ToFloat64(m.flows.WithLabelValues("rdp", outcomeStripped)))

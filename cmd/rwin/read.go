@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,42 +10,29 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
-	"time"
 
 	"rwin/analyze"
 	"rwin/capture"
+	"rwin/cmd/rwin/report"
 )
 
 // readOptions are the flags of `rwin read`.
 type readOptions struct {
 	files    []string
 	filter   string
-	format   string
+	format   report.Format
 	color    string
 	verbose  bool
-	merge    bool // read the files as one capture, in timestamp order
+	text     report.TextOptions // sort, --findings-only, --top
+	merge    bool               // read the files as one capture, in timestamp order
 	cfg      analyze.Config
-	palette  palette     // text: colors of the rows rendered as flows finish
-	stream   *flowStream // ndjson: where flow records go as flows finish
-	json     *jsonStream // json: the document flow records go to
+	sink     report.Sink // where flows go as they finish (not html)
 	progress *progress   // the progress line on a terminal's stderr, or nil
 	intr     *interrupt  // ends the reading on SIGINT or SIGTERM
 	out      string      // -o: write the report there
 	force    bool        // -o may replace an existing file
-	top      int         // html: flows charted by bytes and by ceiling
+	top      int         // flows charted (html) or named (text) by ceiling, and by bytes (html)
 	html     *htmlReport // html: what the page shows, as flows finish
-}
-
-// fileResult is everything one input produced.
-type fileResult struct {
-	name     string
-	flows    int            // flows finished, listed or not
-	severity map[string]int // findings by severity, over every flow
-	listed   []*listedFlow  // text: the flows the table lists, in ID order
-	unlisted int            // text: flows beyond maxListed left out
-	sum      analyze.Summary
-	err      error // could not open, or reading ended early
-	outErr   error // a flow record could not be encoded
 }
 
 type multiFlag []string
@@ -57,34 +43,22 @@ func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
 	var o readOptions
 	var rFiles multiFlag
+	var format, sortKey string
 	fs := flag.NewFlagSet("read", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.Var(&rFiles, "r", "read this capture `file` (repeatable; - for stdin)")
 	fs.StringVar(&o.filter, "f", "", "BPF filter `expression`, as tcpdump takes it (or give it after the files)")
-	fs.StringVar(&o.format, "format", "text", "output `format`: text, json, ndjson or html")
+	fs.StringVar(&format, "format", "text", "output `format`: text, json, ndjson or html")
+	fs.StringVar(&sortKey, "sort", "start", "text: order of the table: start, ceiling (RWIN/RTT, smallest first), rwin, findings, bytes or rtt")
+	fs.BoolVar(&o.text.FindingsOnly, "findings-only", false, "text: list only the flows with findings")
 	fs.StringVar(&o.out, "o", "", "write the output to `file` instead of standard output (a new file: see --force)")
 	fs.BoolVar(&o.force, "force", false, "let -o replace an existing regular file")
-	fs.IntVar(&o.top, "top", htmlDefaultTop, "html: also chart the `N` flows with the most bytes and the N with the smallest RWIN/RTT ceiling")
+	fs.IntVar(&o.top, "top", htmlDefaultTop, "text: name the `N` flows with the smallest RWIN/RTT ceiling among the worst flows; html: also chart them and the N with the most bytes")
 	fs.StringVar(&o.color, "color", "auto", "color text output: auto, always or never (NO_COLOR is honored)")
 	fs.BoolVar(&o.verbose, "v", false, "per-flow detail in text output")
 	fs.BoolVar(&o.merge, "merge", false, "read the files as one capture in timestamp order, as mergecap would merge them (the files of a dumpcap -b or tcpdump -C ring buffer)")
 	fs.IntVar(&o.cfg.MaxFlows, "max-flows", analyze.DefaultMaxFlows, "cap on live flows; the least recently active is finished early past it")
 	fs.DurationVar(&o.cfg.Linger, "linger", analyze.DefaultLinger, lingerHelp)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, `Usage: rwin read [flags] FILE... [BPF expression]
-       rwin read [flags] -r FILE [-r FILE...] [BPF expression]
-
-Analyzes every TCP flow in the captures: handshake options, what was
-negotiated, the effective receive window each side advertised, RTT,
-throughput and findings. FILE may be - for standard input. Without -r, the
-arguments that name existing files are captures and the rest is a filter.
-Each file is a capture of its own unless --merge makes them one.
-
-Flags:
-`)
-		fs.PrintDefaults()
-	}
-	pos, err := parseInterleaved(fs, args)
+	pos, err := parseArgs(fs, args, stdout)
 	if err != nil {
 		return usageResult(err)
 	}
@@ -100,8 +74,14 @@ Flags:
 		o.filter = expr
 	}
 	if len(o.files) == 0 {
-		fs.Usage()
-		return exitInput, errUsage
+		return exitInput, noReadInput
+	}
+	var notes []string
+	if o.files, notes, err = expandDirs(o.files); err != nil {
+		return exitInput, fmt.Errorf("read: %w", err)
+	}
+	for _, n := range notes {
+		fmt.Fprintf(stderr, "rwin: read: note: %s\n", oneLine(n))
 	}
 	if countOf(o.files, "-") > 1 {
 		return exitInput, fmt.Errorf("read: standard input (-) can be read only once")
@@ -109,15 +89,17 @@ Flags:
 	if err := checkTableFlags("read", o.cfg); err != nil {
 		return exitInput, err
 	}
-	switch o.format {
-	case "text", "json", "ndjson":
-	case "html":
-		if o.top < 0 {
-			return exitInput, fmt.Errorf("read: --top %d: want 0 or more flows", o.top)
-		}
+	if o.format, err = report.ParseFormat(format, report.FormatText, report.FormatJSON, report.FormatNDJSON, report.FormatHTML); err != nil {
+		return exitInput, fmt.Errorf("read: %w", err)
+	}
+	if o.text.Sort, err = report.ParseSortKey(sortKey); err != nil {
+		return exitInput, fmt.Errorf("read: %w", err)
+	}
+	if o.top < 0 {
+		return exitInput, fmt.Errorf("read: --top %d: want 0 or more flows", o.top)
+	}
+	if o.format == report.FormatHTML {
 		o.html = newHTMLReport(o.top)
-	default:
-		return exitInput, fmt.Errorf("read: unknown format %q (want text, json, ndjson or html)", o.format)
 	}
 	stdout, closeOut, err := openOutput(o.out, o.force, stdout)
 	if errors.Is(err, errOutputExists) {
@@ -139,14 +121,16 @@ Flags:
 		}
 	}
 
-	o.palette = newPalette(useColor)
 	switch o.format {
-	case "ndjson":
-		o.stream = newFlowStream(stdout)
-	case "json":
-		o.json = newJSONStream(stdout)
+	case report.FormatNDJSON:
+		o.sink = report.NewNDJSON(stdout)
+	case report.FormatJSON:
+		o.sink = report.NewJSON(stdout)
+	case report.FormatText:
+		o.text.Palette, o.text.Verbose, o.text.Top = report.NewPalette(useColor), o.verbose, o.top
+		o.sink = report.NewText(stdout, o.text)
 	}
-	if o.format == "text" || !isTerminal(stdout) { // records as they come would overwrite it
+	if o.format == report.FormatText || !isTerminal(stdout) { // records as they come would overwrite it
 		o.progress = startProgress(stderr, o.files)
 	}
 	if os.Getenv("GOGC") == "" {
@@ -159,18 +143,10 @@ Flags:
 	}
 	results := readAll(o, stdin)
 	o.progress.stop()
-	switch o.format {
-	case "json":
-		err = o.json.close(summarize(results))
-		for _, r := range results {
-			err = cmp.Or(err, r.outErr)
-		}
-	case "ndjson":
-		err = o.stream.close(summarize(results))
-	case "html":
+	if o.html != nil {
 		err = o.html.writeHTML(stdout, results)
-	default:
-		err = writeText(stdout, results, o.verbose, o.palette)
+	} else {
+		err = o.sink.Close(&report.Run{Inputs: results})
 	}
 	if err == nil {
 		err = closeOut()
@@ -184,16 +160,16 @@ Flags:
 		code = exitCode(sig)
 	}
 	for _, r := range results {
-		for _, w := range r.sum.Warnings {
+		for _, w := range r.Sum.Warnings {
 			fmt.Fprintf(stderr, "rwin: warning: %s\n", oneLine(w))
 		}
-		if r.sum.MoreWarned > 0 {
-			fmt.Fprintf(stderr, "rwin: warning: %s: %d more packet warnings not shown\n", shown(r.name), r.sum.MoreWarned)
+		if r.Sum.MoreWarned > 0 {
+			fmt.Fprintf(stderr, "rwin: warning: %s: %d more packet warnings not shown\n", shown(r.Name), r.Sum.MoreWarned)
 		}
-		if r.err != nil {
-			msg := oneLine(r.err.Error())
-			if errors.Is(r.err, capture.ErrTruncated) {
-				msg += fmt.Sprintf(" (results cover the %d packets read before the cut)", r.sum.Packets)
+		if r.Err != nil {
+			msg := oneLine(r.Err.Error())
+			if errors.Is(r.Err, capture.ErrTruncated) {
+				msg += fmt.Sprintf(" (results cover the %d packets read before the cut)", r.Sum.Packets)
 			}
 			fmt.Fprintf(stderr, "rwin: %s\n", msg)
 			if code == exitOK {
@@ -212,22 +188,6 @@ Flags:
 // to 53 MB for 10% more.
 const readGCPercent = 50
 
-// parseInterleaved parses flags that may come before, between or after the
-// positional arguments (rwin read a.pcap -v), tcpdump-style.
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		if fs.NArg() == 0 {
-			return pos, nil
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-}
-
 // lingerHelp documents --linger for every command that reads captures.
 var lingerHelp = fmt.Sprintf("how long (capture time) an unanswered, data-less or half-closed flow is kept for late packets; "+
 	"one that ended cleanly (RST, or both FINs acknowledged) leaves after at most %v", analyze.DefaultClosedLinger)
@@ -245,54 +205,6 @@ func checkTableFlags(cmd string, cfg analyze.Config) error {
 	return nil
 }
 
-// usageResult is what a command returns when its flags do not parse:
-// success for -h, which printed the usage, a usage error otherwise (the
-// flag package has printed what was wrong).
-func usageResult(err error) (int, error) {
-	if errors.Is(err, flag.ErrHelp) {
-		return exitOK, nil
-	}
-	return exitInput, errUsage
-}
-
-// splitFilesAndFilter takes the leading positional arguments that name
-// files (or -) as captures, unless -r gave them, and returns the rest
-// joined as the filter expression. A word that looks like a capture path
-// but does not exist is an error rather than part of a filter.
-func splitFilesAndFilter(o *readOptions, pos []string) (string, error) {
-	i := 0
-	if len(o.files) == 0 {
-		for ; i < len(pos); i++ {
-			if pos[i] == "-" {
-				o.files = append(o.files, pos[i])
-				continue
-			}
-			if _, err := os.Stat(pos[i]); err != nil {
-				if looksLikePath(pos[i]) {
-					return "", fmt.Errorf("%s: %w", pos[i], errors.Unwrap(err))
-				}
-				break
-			}
-			o.files = append(o.files, pos[i])
-		}
-	}
-	return strings.Join(pos[i:], " "), nil
-}
-
-func countOf(list []string, s string) int {
-	n := 0
-	for _, x := range list {
-		if x == s {
-			n++
-		}
-	}
-	return n
-}
-
-func looksLikePath(s string) bool {
-	return strings.ContainsAny(s, "/\\") || strings.Contains(s, ".pcap") || strings.HasSuffix(s, ".cap")
-}
-
 // readAll analyzes the inputs, several at once (one per CPU), and returns
 // their results in the order given; with --merge, the one result of the
 // inputs read as one capture. For --format json, whose document lists the
@@ -305,8 +217,8 @@ func readAll(o readOptions, stdin io.Reader) []fileResult {
 	later := ringLater(o.files)
 	results := make([]fileResult, len(o.files))
 	parallel := runtime.GOMAXPROCS(0)
-	if o.format == "json" {
-		parallel = 1
+	if o.format == report.FormatJSON {
+		parallel = 1 // the document lists the inputs' flows one input after the other
 	}
 	sem := make(chan struct{}, parallel)
 	var wg sync.WaitGroup
@@ -315,7 +227,7 @@ func readAll(o readOptions, stdin io.Reader) []fileResult {
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
-			results[i] = readOne(name, o, stdin, later[i])
+			results[i] = readOne(i, name, o, stdin, later[i])
 			<-sem
 		}()
 	}
@@ -351,22 +263,23 @@ func ringLater(files []string) []bool {
 	return later
 }
 
-func readOne(name string, o readOptions, stdin io.Reader, ringLater bool) fileResult {
-	res := fileResult{name: name}
+func readOne(in int, name string, o readOptions, stdin io.Reader, ringLater bool) fileResult {
+	res := fileResult{Name: name}
 	src, err := openCapture(name, stdin)
 	if err != nil {
-		res.err = err
-		res.sum.Source = name
+		res.Err = err
+		res.Sum.Source = name
+		o.endInput(in, &res)
 		return res
 	}
 	defer src.Close()
-	return analyzeSource(name, o.intr.source(o.progress.source(name, src)), o, res, ringLater)
+	return analyzeSource(in, name, o.intr.source(o.progress.source(name, src)), o, res, ringLater)
 }
 
 // readMerged reads every input as one capture, in timestamp order.
 func readMerged(o readOptions, stdin io.Reader) fileResult {
 	name := mergedName(o.files)
-	res := fileResult{name: name}
+	res := fileResult{Name: name}
 	srcs := make([]capture.Source, 0, len(o.files))
 	for _, f := range o.files {
 		src, err := openCapture(f, stdin)
@@ -374,15 +287,16 @@ func readMerged(o readOptions, stdin io.Reader) fileResult {
 			for _, s := range srcs {
 				s.Close()
 			}
-			res.err = err
-			res.sum.Source = name
+			res.Err = err
+			res.Sum.Source = name
+			o.endInput(0, &res)
 			return res
 		}
 		srcs = append(srcs, o.progress.source(f, src))
 	}
 	src := o.intr.source(capture.Merge(name, srcs...))
 	defer src.Close()
-	return analyzeSource(name, src, o, res, false)
+	return analyzeSource(0, name, src, o, res, false)
 }
 
 // mergedName names a merged set of files in messages and flow records.
@@ -396,7 +310,7 @@ func mergedName(files []string) string {
 // analyzeSource analyzes one source into res. ringLater says the source
 // is a ring buffer's file other than the first, read alone: flows found
 // without their SYN may have begun in the file before.
-func analyzeSource(name string, src capture.Source, o readOptions, res fileResult, ringLater bool) fileResult {
+func analyzeSource(in int, name string, src capture.Source, o readOptions, res fileResult, ringLater bool) fileResult {
 	var keep func(*capture.Packet) bool
 	var filter *capture.Filter
 	if o.filter != "" {
@@ -407,23 +321,24 @@ func analyzeSource(name string, src capture.Source, o readOptions, res fileResul
 	}
 	noSYN := 0
 	if o.html != nil {
-		res.sum, noSYN = o.html.read(name, src, keep, o.cfg, &res, ringLater)
+		res.Sum, noSYN = o.html.read(name, src, keep, o.cfg, &res, ringLater)
 	} else {
-		c := newCollector(name, &o, &res)
+		c := newCollector(in, name, o.sink, o.format == report.FormatNDJSON)
 		c.ringLater = ringLater
-		res.sum = analyze.Run(src, keep, o.cfg, c.add)
-		c.done()
+		res.Sum = analyze.Run(src, keep, o.cfg, c.add)
+		c.done(&res)
 		noSYN = c.noSYN
 	}
 	if noSYN > 0 {
-		res.sum.Warnings = append(res.sum.Warnings, fmt.Sprintf("%s: a ring buffer's file after the first (dumpcap -b, tcpdump -C): "+
+		res.Sum.Warnings = append(res.Sum.Warnings, fmt.Sprintf("%s: a ring buffer's file after the first (dumpcap -b, tcpdump -C): "+
 			"%s began without a SYN here, and their handshakes may be in the file before; rwin read --merge reads the set as one capture",
 			name, plural(noSYN, "flow")))
 	}
-	res.err = res.sum.Err
-	if res.err == nil && filter != nil && filter.Err() != nil {
-		res.err = fmt.Errorf("%s: filter: %w", name, filter.Err())
+	res.Err = res.Sum.Err
+	if res.Err == nil && filter != nil && filter.Err() != nil {
+		res.Err = fmt.Errorf("%s: filter: %w", name, filter.Err())
 	}
+	o.endInput(in, &res)
 	return res
 }
 
@@ -450,7 +365,9 @@ func colorWanted(mode string, out io.Writer) (bool, error) {
 	return false, fmt.Errorf("unknown --color %q (want auto, always or never)", mode)
 }
 
-// durationString renders a flow or capture duration.
-func durationString(ns int64) string {
-	return time.Duration(ns).Round(time.Millisecond).String()
+// endInput tells the sink an input has no more flows.
+func (o *readOptions) endInput(in int, res *fileResult) {
+	if o.sink != nil {
+		o.sink.EndInput(in, res)
+	}
 }

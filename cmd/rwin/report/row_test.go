@@ -1,9 +1,10 @@
-package main
+package report
 
 import (
 	"bytes"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"regexp"
 	"testing"
@@ -18,9 +19,25 @@ import (
 	"rwin/rules"
 )
 
-// fixtureFlows returns every flow of the fixture captures with its
-// findings.
-func fixtureFlows(tb testing.TB) ([]analyze.Flow, [][]rules.Finding) {
+// fixtureCaptures lists the fixture captures, relative to fixtures.Dir().
+func fixtureCaptures(tb testing.TB) []string {
+	tb.Helper()
+	var files []string
+	root := filepath.Join(fixtures.Dir(), "captures")
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if ext := filepath.Ext(p); err == nil && !d.IsDir() && (ext == ".pcap" || ext == ".pcapng") {
+			rel, _ := filepath.Rel(fixtures.Dir(), p)
+			files = append(files, rel)
+		}
+		return err
+	})
+	require.NoError(tb, err)
+	return files
+}
+
+// fixtureFlows returns every flow of the fixture captures as the report
+// model has it.
+func fixtureFlows(tb testing.TB) []Flow {
 	tb.Helper()
 	var flows []analyze.Flow
 	for _, name := range fixtureCaptures(tb) {
@@ -30,38 +47,38 @@ func fixtureFlows(tb testing.TB) ([]analyze.Flow, [][]rules.Finding) {
 		src.Close()
 	}
 	require.NotEmpty(tb, flows)
-	found := make([][]rules.Finding, len(flows))
+	out := make([]Flow, len(flows))
 	for i := range flows {
-		found[i] = rules.Evaluate(&flows[i])
+		out[i] = NewFlow("x", &flows[i], rules.Evaluate(&flows[i]))
 	}
-	return flows, found
+	return out
 }
 
 // TestFlowRowAllocatesOnce: a text report renders a row for every flow
 // as it finishes, so a row costs one allocation, its string, when colors
 // are off (rows on a pipe or in a file).
 func TestFlowRowAllocatesOnce(t *testing.T) {
-	flows, found := fixtureFlows(t)
-	p := newPalette(false)
+	flows := fixtureFlows(t)
+	p := NewPalette(false)
 	for i := range flows {
-		allocs := testing.AllocsPerRun(10, func() { flowRow(p, &flows[i], found[i]) })
-		assert.LessOrEqual(t, allocs, 1.0, "flow %d: %q", flows[i].ID, flowRow(p, &flows[i], found[i]))
+		allocs := testing.AllocsPerRun(10, func() { Row(p, &flows[i]) })
+		assert.LessOrEqual(t, allocs, 1.0, "flow %d: %q", flows[i].Facts.ID, Row(p, &flows[i]))
 	}
 }
 
 func BenchmarkFlowRow(b *testing.B) {
-	flows, found := fixtureFlows(b)
+	flows := fixtureFlows(b)
 	for _, on := range []bool{false, true} {
 		name := "plain"
 		if on {
 			name = "colored"
 		}
 		b.Run(name, func(b *testing.B) {
-			p := newPalette(on)
+			p := NewPalette(on)
 			b.ReportAllocs()
 			for b.Loop() {
 				for i := range flows {
-					flowRow(p, &flows[i], found[i])
+					Row(p, &flows[i])
 				}
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(flows)), "ns/row")
@@ -73,11 +90,11 @@ func BenchmarkFlowRow(b *testing.B) {
 // with padding 2; the report's rows, and cells with multi-byte runes or
 // nothing in them, come out the same.
 func TestAlignedTableIsTabwriters(t *testing.T) {
-	flows, found := fixtureFlows(t)
-	p := newPalette(false)
-	rows := []string{"  x\t\t≥≥≥\t-\t\t\t\t\t\t\tlast cell\twith a tab"}
+	flows := fixtureFlows(t)
+	p := NewPalette(false)
+	rows := []string{"  x\t\t≥≥≥\t-\t\t\t\t\t\t\tlast cell"}
 	for i := range flows {
-		rows = append(rows, flowRow(p, &flows[i], found[i]))
+		rows = append(rows, Row(p, &flows[i]))
 	}
 	var got bytes.Buffer
 	writeAligned(&got, tableHead(p), rows)
@@ -88,15 +105,15 @@ func TestAlignedTableIsTabwriters(t *testing.T) {
 // terminal, so the colored table, its sequences removed, is the plain
 // table: the colored heading and findings do not push columns apart.
 func TestColoredTableAlignsLikePlain(t *testing.T) {
-	flows, found := fixtureFlows(t)
+	flows := fixtureFlows(t)
 	var plain, colored bytes.Buffer
 	for _, c := range []struct {
 		out *bytes.Buffer
-		p   palette
-	}{{&plain, newPalette(false)}, {&colored, newPalette(true)}} {
-		rows := []string{c.p.warn.Sprint("  7") + "\t" + c.p.bad.Sprint("x") + "\ty"}
+		p   Palette
+	}{{&plain, NewPalette(false)}, {&colored, NewPalette(true)}} {
+		rows := []string{c.p.Warn.Sprint("  7") + "\t" + c.p.Bad.Sprint("x") + "\ty"}
 		for i := range flows {
-			rows = append(rows, flowRow(c.p, &flows[i], found[i]))
+			rows = append(rows, Row(c.p, &flows[i]))
 		}
 		writeAligned(c.out, tableHead(c.p), rows)
 	}
@@ -121,12 +138,12 @@ func tabwritten(t *testing.T, head string, rows []string) string {
 }
 
 // tableRows is n rows of the fixture flows' table, the flows repeated.
-func tableRows(tb testing.TB, p palette, n int) []string {
-	flows, found := fixtureFlows(tb)
+func tableRows(tb testing.TB, p Palette, n int) []string {
+	flows := fixtureFlows(tb)
 	var rows []string
 	for len(rows) < n {
 		for i := range flows {
-			rows = append(rows, flowRow(p, &flows[i], found[i]))
+			rows = append(rows, Row(p, &flows[i]))
 		}
 	}
 	return rows
@@ -135,7 +152,7 @@ func tableRows(tb testing.TB, p palette, n int) []string {
 // TestLongTableIsTabwriters: a long table, its widest cells in its last
 // rows and in the middle, comes out as text/tabwriter lays it out.
 func TestLongTableIsTabwriters(t *testing.T) {
-	p := newPalette(false)
+	p := NewPalette(false)
 	rows := tableRows(t, p, 3*1024+17)
 	rows[len(rows)-1] = "  99999999\t[2001:db8::1]:50000 → [2001:db8::2]:3389\trdp\tcomplete\t8/8\t1 MiB"
 	rows[len(rows)/2] = "  1\t\t\t\t\t\t\t\t\t\tno findings, and a long last cell"
@@ -147,7 +164,7 @@ func TestLongTableIsTabwriters(t *testing.T) {
 // BenchmarkWriteAligned lays out a table as long as the benchmark
 // capture's (make bench).
 func BenchmarkWriteAligned(b *testing.B) {
-	p := newPalette(false)
+	p := NewPalette(false)
 	rows := tableRows(b, p, 38_700)
 	head := tableHead(p)
 	b.ReportAllocs()

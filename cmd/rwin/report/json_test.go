@@ -1,4 +1,4 @@
-package main
+package report
 
 import (
 	"bytes"
@@ -35,7 +35,7 @@ func record(id uint64, pad int) json.RawMessage {
 // soon as every older flow's is; the rest wait.
 func TestJSONStreamWritesFlowsInIDOrderAsTheyFinish(t *testing.T) {
 	var out bytes.Buffer
-	s := newJSONStream(&out)
+	s := NewJSON(&out).(*jsonStream)
 	for _, c := range []struct {
 		finished     uint64
 		writtenSoFar int
@@ -43,11 +43,11 @@ func TestJSONStreamWritesFlowsInIDOrderAsTheyFinish(t *testing.T) {
 		s.add(c.finished, record(c.finished, 1))
 		assert.Equal(t, c.writtenSoFar, s.written, "after flow %d finished", c.finished)
 	}
-	s.endInput()
+	s.EndInput(0, nil)
 	s.add(2, record(2, 1)) // a second input: IDs from 1 again
 	s.add(1, record(1, 1))
-	s.endInput()
-	require.NoError(t, s.close(summaryRecord{}))
+	s.EndInput(0, nil)
+	require.NoError(t, s.Close(&Run{}))
 	assert.Equal(t, []uint64{1, 2, 3, 4, 5, 1, 2}, streamedIDs(t, out.Bytes()))
 }
 
@@ -56,7 +56,7 @@ func TestJSONStreamWritesFlowsInIDOrderAsTheyFinish(t *testing.T) {
 // written out of order; the document is complete and valid.
 func TestJSONStreamHoldsNoMoreThanItsBound(t *testing.T) {
 	var out bytes.Buffer
-	s := newJSONStream(&out)
+	s := NewJSON(&out).(*jsonStream)
 	s.limit = 1000
 	const flows = 500
 	for id := uint64(2); id <= flows; id++ {
@@ -64,8 +64,8 @@ func TestJSONStreamHoldsNoMoreThanItsBound(t *testing.T) {
 		require.LessOrEqual(t, s.heldBytes, s.limit, "after flow %d", id)
 	}
 	s.add(1, record(1, 40)) // the long flow ends last
-	s.endInput()
-	require.NoError(t, s.close(summaryRecord{}))
+	s.EndInput(0, nil)
+	require.NoError(t, s.Close(&Run{}))
 	ids := streamedIDs(t, out.Bytes())
 	require.Len(t, ids, flows)
 	assert.ElementsMatch(t, ids, func() []uint64 {
@@ -77,4 +77,33 @@ func TestJSONStreamHoldsNoMoreThanItsBound(t *testing.T) {
 	}())
 	assert.Greater(t, slices.Index(ids, 1), flows/2, "the long flow comes when it ends, not first")
 	assert.True(t, slices.IsSorted(ids[:slices.Index(ids, 1)]), "the others in ID order")
+}
+
+// TestIndentedIsJSONIndent: appendIndented writes what json.Indent does,
+// for every fixture flow's record and for hostile strings.
+func TestIndentedIsJSONIndent(t *testing.T) {
+	var srcs [][]byte
+	for _, f := range fixtureFlows(t) {
+		r := f.Record()
+		b, err := json.Marshal(&r)
+		require.NoError(t, err)
+		srcs = append(srcs, b)
+	}
+	srcs = append(srcs, []byte(`{"a":[],"b":{},"c":"x\"y\\\\","d":["[{,:}]",{"e":null}],"f":[1,2]}`), []byte(`[]`), []byte(`"s"`))
+	for _, src := range srcs {
+		var want bytes.Buffer
+		require.NoError(t, json.Indent(&want, src, "    ", "  "))
+		assert.Equal(t, want.String(), string(appendIndented(nil, src, "    ")))
+	}
+}
+
+// TestJSONCloseWritesWhatIsHeld: a document closed without ending its
+// input (rwin live) still lists every flow.
+func TestJSONCloseWritesWhatIsHeld(t *testing.T) {
+	var out bytes.Buffer
+	s := NewJSON(&out).(*jsonStream)
+	s.add(3, record(3, 1))
+	s.add(2, record(2, 1))
+	require.NoError(t, s.Close(&Run{}))
+	assert.Equal(t, []uint64{2, 3}, streamedIDs(t, out.Bytes()))
 }

@@ -1,4 +1,4 @@
-package main
+package report
 
 import (
 	"time"
@@ -8,46 +8,42 @@ import (
 	"rwin/rules"
 )
 
-// schemaVersion is the version of the JSON/NDJSON result model documented
+// SchemaVersion is the version of the JSON/NDJSON result model documented
 // in SCHEMA.md. Adding keys keeps it; renaming, removing or changing the
 // meaning of a key bumps it.
-const schemaVersion = 1
+const SchemaVersion = 1
 
-// flowRecord is one flow as rwin reports it: the analyzer's facts, the
-// rules' findings and the numbers derived from both. Text, JSON and NDJSON
-// all render this one value. Pointers are JSON null: not known.
-type flowRecord struct {
-	Type           string              `json:"type"`
-	Schema         int                 `json:"schema"`
-	File           string              `json:"file"`
-	ID             uint64              `json:"id"`
-	Client         string              `json:"client"`
-	Server         string              `json:"server"`
-	Service        *string             `json:"service"`
-	Encap          []string            `json:"encap"`
-	RolesFrom      string              `json:"roles_from"`
-	Start          string              `json:"start"`
-	DurationS      float64             `json:"duration_s"`
-	FirstPacket    uint64              `json:"first_packet"`
-	LastPacket     uint64              `json:"last_packet"`
-	Handshake      string              `json:"handshake"`
-	HandshakeNotes []string            `json:"handshake_notes"`
-	SYN            *handshakeRecord    `json:"syn"`
-	SYNAnswered    *handshakeRecord    `json:"syn_answered"`
-	SYNACK         *handshakeRecord    `json:"synack"`
-	Negotiated     negotiatedRecord    `json:"negotiated"`
-	RWIN           map[string]rwinRec  `json:"rwin"`
-	RTT            rttRecord           `json:"rtt"`
-	Traffic        map[string]trafficR `json:"traffic"`
-	Evicted        bool                `json:"evicted"`
-	Findings       []findingRecord     `json:"findings"`
-
-	flow *analyze.Flow // the facts, for the text renderer
-	find []rules.Finding
+// FlowRecord is a Flow as JSON and NDJSON write it (SCHEMA.md). Pointers
+// are JSON null: not known.
+type FlowRecord struct {
+	Type           string                   `json:"type"`
+	Schema         int                      `json:"schema"`
+	File           string                   `json:"file"`
+	ID             uint64                   `json:"id"`
+	Client         string                   `json:"client"`
+	Server         string                   `json:"server"`
+	Service        *string                  `json:"service"`
+	Encap          []string                 `json:"encap"`
+	RolesFrom      string                   `json:"roles_from"`
+	Start          *string                  `json:"start"`
+	DurationS      *float64                 `json:"duration_s"`
+	FirstPacket    uint64                   `json:"first_packet"`
+	LastPacket     uint64                   `json:"last_packet"`
+	Handshake      string                   `json:"handshake"`
+	HandshakeNotes []string                 `json:"handshake_notes"`
+	SYN            *HandshakeRecord         `json:"syn"`
+	SYNAnswered    *HandshakeRecord         `json:"syn_answered"`
+	SYNACK         *HandshakeRecord         `json:"synack"`
+	Negotiated     NegotiatedRecord         `json:"negotiated"`
+	RWIN           map[string]RWINRecord    `json:"rwin"`
+	RTT            RTTRecord                `json:"rtt"`
+	Traffic        map[string]TrafficRecord `json:"traffic"`
+	Evicted        bool                     `json:"evicted"`
+	Findings       []FindingRecord          `json:"findings"`
 }
 
-// handshakeRecord is a SYN or SYN-ACK's negotiable options.
-type handshakeRecord struct {
+// HandshakeRecord is a SYN or SYN-ACK's negotiable options.
+type HandshakeRecord struct {
 	Packet    uint64  `json:"packet"`
 	Time      string  `json:"time"`
 	WS        *uint8  `json:"ws"`
@@ -62,9 +58,9 @@ type handshakeRecord struct {
 	Malformed *string `json:"options_malformed"`
 }
 
-// negotiatedRecord is what the handshake settled; null where the capture
+// NegotiatedRecord is what the handshake settled; null where the capture
 // cannot tell.
-type negotiatedRecord struct {
+type NegotiatedRecord struct {
 	Scaling      *bool  `json:"scaling"`
 	ClientShift  *uint8 `json:"client_shift"`
 	ServerShift  *uint8 `json:"server_shift"`
@@ -73,11 +69,11 @@ type negotiatedRecord struct {
 	ScalingBasis string `json:"scaling_basis"`
 }
 
-// rwinRec is the effective receive window one endpoint advertised: the
+// RWINRecord is the effective receive window one endpoint advertised: the
 // window field shifted by that endpoint's shift, in bytes. With basis
 // "inferred" the values are lower bounds; with "unknown" they are null and
 // only the raw fields are known.
-type rwinRec struct {
+type RWINRecord struct {
 	Basis      string  `json:"basis"`
 	Shift      *uint8  `json:"shift"`
 	Min        *uint64 `json:"min"`
@@ -94,25 +90,25 @@ type rwinRec struct {
 	RawLast    *uint16 `json:"raw_last"`
 }
 
-// rttRecord holds round-trip times in milliseconds.
-type rttRecord struct {
+// RTTRecord holds round-trip times in milliseconds.
+type RTTRecord struct {
 	HandshakeMS  *float64       `json:"handshake_ms"`
 	ServerSideMS *float64       `json:"server_side_ms"`
 	ClientSideMS *float64       `json:"client_side_ms"`
-	ToServer     *rttSampleStat `json:"data_to_server"`
-	ToClient     *rttSampleStat `json:"data_to_client"`
+	ToServer     *RTTSampleStat `json:"data_to_server"`
+	ToClient     *RTTSampleStat `json:"data_to_client"`
 }
 
-// rttSampleStat summarizes ACK-clocked RTT samples of one direction.
-type rttSampleStat struct {
+// RTTSampleStat summarizes ACK-clocked RTT samples of one direction.
+type RTTSampleStat struct {
 	Samples uint64  `json:"samples"`
 	MinMS   float64 `json:"min_ms"`
 	MeanMS  float64 `json:"mean_ms"`
 	MaxMS   float64 `json:"max_ms"`
 }
 
-// trafficR is what one endpoint sent.
-type trafficR struct {
+// TrafficRecord is what one endpoint sent.
+type TrafficRecord struct {
 	Packets        uint64   `json:"packets"`
 	Bytes          uint64   `json:"bytes"`
 	DataPackets    uint64   `json:"data_packets"`
@@ -133,9 +129,9 @@ type trafficR struct {
 	Duplicates     uint64   `json:"duplicate_packets"`
 }
 
-// findingRec is a rules.Finding in the result model; E is the evidence
+// FindingRec is a rules.Finding in the result model; E is the evidence
 // record: one packet for rwin read, a packet pair for rwin diff.
-type findingRec[E any] struct {
+type FindingRec[E any] struct {
 	ID         string `json:"id"`
 	Name       string `json:"name"`
 	Severity   string `json:"severity"`
@@ -147,26 +143,27 @@ type findingRec[E any] struct {
 	Advice     string `json:"advice"`
 }
 
-// findingRecord is a finding of rwin read.
-type findingRecord = findingRec[evidenceRecord]
+// FindingRecord is a finding of rwin read.
+type FindingRecord = FindingRec[EvidenceRecord]
 
-// newFindingRec fills the fields every finding record shares.
-func newFindingRec[E any](x *rules.Finding, evidence []E) findingRec[E] {
-	return findingRec[E]{ID: x.ID, Name: x.Name, Severity: x.Severity.String(), Confidence: x.Confidence.String(),
+// NewFindingRec fills the fields every finding record shares.
+func NewFindingRec[E any](x *rules.Finding, evidence []E) FindingRec[E] {
+	return FindingRec[E]{ID: x.ID, Name: x.Name, Severity: x.Severity.String(), Confidence: x.Confidence.String(),
 		Why: x.Why, Direction: x.Direction.String(), Summary: x.Summary, Evidence: evidence, Advice: x.Advice}
 }
 
-type evidenceRecord struct {
+// EvidenceRecord is one packet a finding of rwin read cites.
+type EvidenceRecord struct {
 	Packet uint64  `json:"packet"`
 	Time   *string `json:"time"`
 	What   string  `json:"what"`
 }
 
-// summaryRecord closes a run: what was read, skipped and wrong.
-type summaryRecord struct {
+// SummaryRecord closes a run: what was read, skipped and wrong.
+type SummaryRecord struct {
 	Type     string         `json:"type"`
 	Schema   int            `json:"schema"`
-	Files    []fileSummary  `json:"files"`
+	Files    []FileSummary  `json:"files"`
 	Packets  uint64         `json:"packets"`
 	TCP      uint64         `json:"tcp_packets"`
 	Flows    int            `json:"flows"`
@@ -175,8 +172,8 @@ type summaryRecord struct {
 	Findings map[string]int `json:"findings_by_severity"`
 }
 
-// fileSummary is one input's part of the summary.
-type fileSummary struct {
+// FileSummary is one input's part of the summary.
+type FileSummary struct {
 	File      string   `json:"file"`
 	Packets   uint64   `json:"packets"`
 	TCP       uint64   `json:"tcp_packets"`
@@ -200,17 +197,19 @@ type fileSummary struct {
 
 	// Unanswered: server endpoints whose SYNs nothing answered, by
 	// endpoint across the file's flows (absent when there are none).
-	Unanswered      []unansweredRecord `json:"unanswered_servers,omitempty"`
+	Unanswered      []UnansweredRecord `json:"unanswered_servers,omitempty"`
 	UnansweredOther uint64             `json:"unanswered_other_attempts,omitempty"`
 }
 
 func ptr[T any](v T) *T { return &v }
 
-func timeString(ns int64) string {
+// TimeString renders a capture time (ns since the epoch) as RFC 3339, UTC.
+func TimeString(ns int64) string {
 	return time.Unix(0, ns).UTC().Format(time.RFC3339Nano)
 }
 
-func ms(ns int64) float64 { return float64(ns) / 1e6 }
+// Millis is nanoseconds in milliseconds, as the records give durations.
+func Millis(ns int64) float64 { return float64(ns) / 1e6 }
 
 func triPtr(t analyze.Tri) *bool {
 	switch t {
@@ -222,8 +221,8 @@ func triPtr(t analyze.Tri) *bool {
 	return nil
 }
 
-// unansweredRecord is one server endpoint that left SYNs unanswered.
-type unansweredRecord struct {
+// UnansweredRecord is one server endpoint that left SYNs unanswered.
+type UnansweredRecord struct {
 	Server        string   `json:"server"`
 	Clients       int      `json:"clients"`
 	ClientsCapped bool     `json:"clients_at_least"`
@@ -235,30 +234,31 @@ type unansweredRecord struct {
 
 // unansweredRecords converts the analyzer's table; times stay null when
 // no attempt had a timestamp.
-func unansweredRecords(u *analyze.Unanswered) []unansweredRecord {
-	var out []unansweredRecord
+func unansweredRecords(u *analyze.Unanswered) []UnansweredRecord {
+	var out []UnansweredRecord
 	for _, s := range u.Servers {
-		r := unansweredRecord{Server: s.Server.String(), Clients: s.Clients, ClientsCapped: s.ClientsCapped,
+		r := UnansweredRecord{Server: s.Server.String(), Clients: s.Clients, ClientsCapped: s.ClientsCapped,
 			Attempts: s.Attempts, SYNs: s.SYNs}
 		if s.Last != 0 {
-			r.First, r.DurationS = ptr(timeString(s.First)), ptr(float64(s.Last-s.First)/1e9)
+			r.First, r.DurationS = ptr(TimeString(s.First)), ptr(float64(s.Last-s.First)/1e9)
 		}
 		out = append(out, r)
 	}
 	return out
 }
 
-// newFlowRecord derives the reported values of a finished flow.
-func newFlowRecord(file string, f *analyze.Flow, found []rules.Finding) flowRecord {
-	r := flowRecord{
-		Type: "flow", Schema: schemaVersion, File: file, ID: f.ID,
+// Record is the flow as JSON and NDJSON write it (SCHEMA.md).
+func (fl *Flow) Record() FlowRecord {
+	f, found := fl.Facts, fl.Findings
+	r := FlowRecord{
+		Type: "flow", Schema: SchemaVersion, File: fl.File, ID: f.ID,
 		Client: f.Client.Addr.String(), Server: f.Server.Addr.String(),
-		RolesFrom: f.Roles.String(), Start: timeString(f.Start), DurationS: float64(f.End-f.Start) / 1e9,
+		RolesFrom: f.Roles.String(), Start: flowStart(f), DurationS: flowDuration(f),
 		FirstPacket: f.FirstPacket, LastPacket: f.LastPacket,
-		Handshake: f.Handshake.String(), HandshakeNotes: handshakeNotes(f),
+		Handshake: f.Handshake.String(), HandshakeNotes: append(handshakeNotes(f), fl.Notes...),
 		SYN: handshakeRec(&f.SYN), SYNACK: handshakeRec(&f.SYNACK),
-		Encap: f.Encap.Names(), Evicted: f.Evicted, flow: f, find: found,
-		Findings: make([]findingRecord, 0, len(found)),
+		Encap: f.Encap.Names(), Evicted: f.Evicted,
+		Findings: make([]FindingRecord, 0, len(found)),
 	}
 	if r.Encap == nil {
 		r.Encap = []string{}
@@ -269,7 +269,7 @@ func newFlowRecord(file string, f *analyze.Flow, found []rules.Finding) flowReco
 	if f.SYNs > 1 {
 		r.SYNAnswered = handshakeRec(&f.AnsweredSYN)
 	}
-	r.Negotiated = negotiatedRecord{
+	r.Negotiated = NegotiatedRecord{
 		Scaling: triPtr(f.Negotiated.Scaling), SACK: triPtr(f.Negotiated.SACK), TS: triPtr(f.Negotiated.Timestamps),
 		ScalingBasis: f.Negotiated.ScalingFrom.String(),
 	}
@@ -279,37 +279,37 @@ func newFlowRecord(file string, f *analyze.Flow, found []rules.Finding) flowReco
 	if f.Server.Shift.Basis == analyze.BasisNegotiated {
 		r.Negotiated.ServerShift = ptr(uint8(f.Server.Shift.Value))
 	}
-	r.RWIN = map[string]rwinRec{"client": rwinOf(&f.Client), "server": rwinOf(&f.Server)}
+	r.RWIN = map[string]RWINRecord{"client": RWINOf(&f.Client), "server": RWINOf(&f.Server)}
 
 	rtt := f.RTT()
 	if rtt > 0 {
-		r.RTT.HandshakeMS = ptr(ms(rtt))
+		r.RTT.HandshakeMS = ptr(Millis(rtt))
 	}
 	if f.ServerRTT > 0 {
-		r.RTT.ServerSideMS = ptr(ms(f.ServerRTT))
+		r.RTT.ServerSideMS = ptr(Millis(f.ServerRTT))
 	}
 	if f.ClientRTT > 0 {
-		r.RTT.ClientSideMS = ptr(ms(f.ClientRTT))
+		r.RTT.ClientSideMS = ptr(Millis(f.ClientRTT))
 	}
 	r.RTT.ToServer = rttStat(f.Client.RTT)
 	r.RTT.ToClient = rttStat(f.Server.RTT)
-	r.Traffic = map[string]trafficR{
-		"client": trafficOf(f, &f.Client, &f.Server, f.PathRTT()),
-		"server": trafficOf(f, &f.Server, &f.Client, f.PathRTT()),
+	r.Traffic = map[string]TrafficRecord{
+		"client": trafficOf(&f.Client, &fl.Client),
+		"server": trafficOf(&f.Server, &fl.Server),
 	}
 	for _, x := range found {
-		r.Findings = append(r.Findings, newFindingRec(&x, evidenceRecords(x.Evidence)))
+		r.Findings = append(r.Findings, NewFindingRec(&x, EvidenceRecords(x.Evidence)))
 	}
 	return r
 }
 
-// evidenceRecords renders a finding's evidence; never nil, so JSON shows [].
-func evidenceRecords(ev []rules.Evidence) []evidenceRecord {
-	out := make([]evidenceRecord, 0, len(ev))
+// EvidenceRecords renders a finding's evidence; never nil, so JSON shows [].
+func EvidenceRecords(ev []rules.Evidence) []EvidenceRecord {
+	out := make([]EvidenceRecord, 0, len(ev))
 	for _, e := range ev {
-		er := evidenceRecord{Packet: e.Packet, What: e.What}
+		er := EvidenceRecord{Packet: e.Packet, What: e.What}
 		if e.Time != 0 {
-			er.Time = ptr(timeString(e.Time))
+			er.Time = ptr(TimeString(e.Time))
 		}
 		out = append(out, er)
 	}
@@ -336,13 +336,13 @@ func handshakeNotes(f *analyze.Flow) []string {
 	return notes
 }
 
-func handshakeRec(hs *analyze.HandshakeSegment) *handshakeRecord {
+func handshakeRec(hs *analyze.HandshakeSegment) *HandshakeRecord {
 	if !hs.Seen {
 		return nil
 	}
 	o := &hs.Opts
-	r := &handshakeRecord{
-		Packet: hs.Packet, Time: timeString(hs.Time),
+	r := &HandshakeRecord{
+		Packet: hs.Packet, Time: TimeString(hs.Time),
 		SACKPerm: o.Has&capture.HasSACKPerm != 0, TS: o.Has&capture.HasTimestamp != 0,
 		Layout: o.Layout.String(), Window: hs.Window, TTL: hs.TTL, Truncated: o.Truncated,
 	}
@@ -361,9 +361,10 @@ func handshakeRec(hs *analyze.HandshakeSegment) *handshakeRecord {
 	return r
 }
 
-func rwinOf(e *analyze.Endpoint) rwinRec {
+// RWINOf is the record of the windows an endpoint advertised.
+func RWINOf(e *analyze.Endpoint) RWINRecord {
 	w := &e.Window
-	r := rwinRec{Basis: e.Shift.Basis.String(), Samples: w.Samples, Exact: w.Exact()}
+	r := RWINRecord{Basis: e.Shift.Basis.String(), Samples: w.Samples, Exact: w.Exact()}
 	if e.Shift.Basis != analyze.BasisUnknown {
 		r.Shift = ptr(uint8(e.Shift.Value))
 		r.MaxAllowed = ptr(uint64(e.Shift.Value.Scale(0xffff)))
@@ -381,56 +382,32 @@ func rwinOf(e *analyze.Endpoint) rwinRec {
 	return r
 }
 
-func rttStat(s analyze.RTTStats) *rttSampleStat {
+func rttStat(s analyze.RTTStats) *RTTSampleStat {
 	if s.Samples == 0 {
 		return nil
 	}
-	return &rttSampleStat{Samples: s.Samples, MinMS: ms(s.Min), MeanMS: ms(s.Mean()), MaxMS: ms(s.Max)}
+	return &RTTSampleStat{Samples: s.Samples, MinMS: Millis(s.Min), MeanMS: Millis(s.Mean()), MaxMS: Millis(s.Max)}
 }
 
-// throughputOf is s's goodput in bit/s: the bytes its highest sequence
-// number advanced over the time between its first and last data segment,
-// known when that spans a millisecond or more, every data segment had a
-// timestamp, and it is no single flight.
-func throughputOf(f *analyze.Flow, s *analyze.Endpoint) (float64, bool) {
-	span, timed := s.DataSpan()
-	if timed && span >= int64(time.Millisecond) && !singleFlight(f, s) {
-		return float64(s.UniqueBytes) * 8 / (float64(span) / 1e9), true
-	}
-	return 0, false
-}
-
-// singleFlight reports data s sent within less than two round trips: one
-// flight the window let go at once, whose spread at the capture point is
-// the link's pacing, not a rate the flow sustains (it can exceed the
-// RWIN/RTT ceiling it sits next to).
-func singleFlight(f *analyze.Flow, s *analyze.Endpoint) bool {
-	rtt := f.PathRTT()
-	return s.DataPackets > 1 && rtt > 0 && s.LastData-s.FirstData < 2*rtt
-}
-
-// trafficOf reports what s sent to r; rtt (ns, 0 if unknown) turns r's
-// median effective window into the RWIN/RTT ceiling on s's throughput.
-func trafficOf(f *analyze.Flow, s, r *analyze.Endpoint, rtt int64) trafficR {
-	t := trafficR{
+// trafficOf reports what s sent and the derived numbers of its side.
+func trafficOf(s *analyze.Endpoint, d *Side) TrafficRecord {
+	t := TrafficRecord{
 		Packets: s.Packets, Bytes: s.Bytes, DataPackets: s.DataPackets, UniqueBytes: s.UniqueBytes,
 		RetransPackets: s.RetransPackets, RetransBytes: s.RetransBytes, MaxInFlight: s.MaxInFlight,
-		ZeroWindows: s.ZeroWindows, ZeroWindowMS: ms(s.ZeroTime), FIN: s.FINPacket != 0, RST: s.RSTPacket != 0,
-		IgnoredRSTs: s.IgnoredRSTs, Duplicates: s.Duplicates,
+		ZeroWindows: s.ZeroWindows, ZeroWindowMS: Millis(s.ZeroTime), FIN: s.FINPacket != 0, RST: s.RSTPacket != 0,
+		IgnoredRSTs: s.IgnoredRSTs, Duplicates: s.Duplicates, SingleFlight: d.SingleFlight,
 	}
-	if bps, ok := throughputOf(f, s); ok {
-		t.ThroughputBPS = ptr(bps)
+	if d.GoodputKnown {
+		t.ThroughputBPS = ptr(d.Goodput)
 	}
-	t.SingleFlight = singleFlight(f, s)
-	if lc, _, ok := rules.LossCeiling(f, s, r, rtt); ok {
-		t.LossCeilingBPS = ptr(lc)
+	if d.LossCeilingKnown {
+		t.LossCeilingBPS = ptr(d.LossCeiling)
 	}
-	if rtt > 0 && r.Shift.Basis == analyze.BasisNegotiated && r.Window.Samples > 0 {
-		win := float64(r.Shift.Value.Scale(r.Window.Quantile(0.5)))
-		t.CeilingBPS = ptr(win * 8 / (float64(rtt) / 1e9))
+	if d.CeilingKnown {
+		t.CeilingBPS = ptr(d.Ceiling)
 	}
-	if s.DataPackets > 0 && r.Shift.Basis == analyze.BasisNegotiated {
-		t.AtWindowPct = ptr(100 * float64(s.AtWindowPackets) / float64(s.DataPackets))
+	if d.AtWindowPctKnown {
+		t.AtWindowPct = ptr(d.AtWindowPct)
 	}
 	return t
 }

@@ -1,4 +1,4 @@
-package main
+package report
 
 import (
 	"testing"
@@ -20,7 +20,7 @@ func TestShownEscapesWhatATerminalWouldObey(t *testing.T) {
 		{"DEL", "a\x7f", `a\x7f`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			assert.Equal(t, c.want, shown(c.in))
+			assert.Equal(t, c.want, Shown(c.in))
 		})
 	}
 }
