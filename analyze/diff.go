@@ -1,7 +1,6 @@
 package analyze
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
 	"sync"
@@ -25,7 +24,7 @@ const (
 	CaptureUnknown = -1
 )
 
-// Opener opens a capture. Diff reads each capture twice (pairing, then
+// Opener opens a capture. A diff reads each capture twice (pairing, then
 // comparing), so it must return a fresh Source on every call: a file, not
 // standard input.
 type Opener func() (capture.Source, error)
@@ -73,7 +72,8 @@ type SignalCount struct {
 // FlowPair is one connection seen in both captures and what the path did
 // to it. Directions and roles follow A's flow.
 type FlowPair struct {
-	// A and B index the flows in DiffResult.Sides[i].Flows.
+	// A and B index the flows in DiffResult.Sides[i].Flows: each is
+	// the flow's ID − 1 in its capture.
 	A, B int
 	// Score (0–1) and Confidence say how sure the pairing is; Signals are
 	// what matched.
@@ -254,20 +254,105 @@ type HandshakeDiff struct {
 	ISNOffset capture.Seq
 }
 
-// Diff reads both captures, pairs their flows and compares every pair.
-// cfg bounds each capture's flow table as in Run. It returns an error only
-// when a capture cannot be opened; a capture that ends early is read as far
-// as it goes and its Summary.Err says so.
+// DiffFlow is a flow of one capture of a diff, as the second pass
+// finished it. Flow is valid only during the DiffSink call that hands it
+// over: copy it to keep it.
+type DiffFlow struct {
+	Flow *Flow
+	// Series is the flow's time series when DiffConfig.Series is set and
+	// its budget had room, else nil; the receiver owns it (hand it back
+	// with SeriesBudget.Free).
+	Series *Series
+}
+
+// DiffConfig configures a diff.
+type DiffConfig struct {
+	// Config bounds each capture's flow table as in Run (its Series and
+	// Observer must be nil: the diff sets its own).
+	Config
+	// Series, when set, records each flow's time series in the second
+	// pass from this budget (shared by both captures), for charts.
+	Series *SeriesBudget
+}
+
+// DiffHead is what a diff knows once it has paired the flows: each
+// capture's summary and flow count, and the clock offset.
+type DiffHead struct {
+	Summaries [2]Summary
+	Flows     [2]int
+	Pairs     int
+	// ClockOffset is B's clock minus A's in ns, measured on ClockPairs
+	// pairs of high confidence; valid when ClockPairs > 0.
+	ClockOffset int64
+	ClockPairs  int
+}
+
+// DiffSink receives a diff's results as the second pass finds them.
+// Memory then grows with the flows in progress, not with the flows read.
+type DiffSink struct {
+	// Head, if set, is called once, after the pairing and before any
+	// Pair or Unpaired call.
+	Head func(h *DiffHead)
+	// Pair, if set, is called for each pair once both its flows have
+	// finished, in no fixed order: n is the pair's place in the order of
+	// A's flows (0 first; FlowPair.A and B are the flows' IDs − 1).
+	Pair func(n int, p *FlowPair, a, b DiffFlow)
+	// Unpaired, if set, is called for each flow seen in capture c only.
+	Unpaired func(c int, f DiffFlow)
+}
+
+// Diff reads both captures, pairs their flows and compares every pair,
+// keeping every flow in the result: for a program that wants all of it at
+// once. DiffStream does the same in memory bounded by the flows in
+// progress.
 func Diff(open [2]Opener, cfg Config) (*DiffResult, error) {
 	var res DiffResult
-	var sides [2]sideIndex
+	sink := DiffSink{
+		Head: func(h *DiffHead) {
+			res.ClockOffset, res.ClockPairs = h.ClockOffset, h.ClockPairs
+			res.Pairs = make([]FlowPair, h.Pairs)
+			for i := range 2 {
+				res.Sides[i].Flows = make([]Flow, h.Flows[i])
+				res.Sides[i].Pair = make([]int, h.Flows[i])
+				for j := range res.Sides[i].Pair {
+					res.Sides[i].Pair[j] = -1
+				}
+			}
+		},
+		Pair: func(n int, p *FlowPair, a, b DiffFlow) {
+			res.Pairs[n] = *p
+			res.Sides[0].Flows[p.A], res.Sides[1].Flows[p.B] = *a.Flow, *b.Flow
+			res.Sides[0].Pair[p.A], res.Sides[1].Pair[p.B] = n, n
+		},
+		Unpaired: func(c int, f DiffFlow) { res.Sides[c].Flows[f.Flow.ID-1] = *f.Flow },
+	}
+	h, err := DiffStream(open, DiffConfig{Config: cfg}, sink)
+	if err != nil {
+		return nil, err
+	}
+	for i := range 2 {
+		res.Sides[i].Summary = h.Summaries[i]
+	}
+	return &res, nil
+}
+
+// DiffStream reads both captures twice. The first pass (both captures at
+// once) analyzes each and sketches every flow for pairing; the flows are
+// paired; the second pass walks both captures on one time line, analyzes
+// them again and matches the paired flows' segments, handing each pair
+// and each unpaired flow to sink as soon as its flows finish. It returns
+// an error only when a capture cannot be opened; a capture that ends early
+// is read as far as it goes and its Summary.Err says so.
+func DiffStream(open [2]Opener, cfg DiffConfig, sink DiffSink) (*DiffHead, error) {
+	var h DiffHead
+	var digests [2][]flowDigest
 	var errs [2]error
 	var wg sync.WaitGroup
 	for i := range 2 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = diffFirstPass(open[i], cfg, &res.Sides[i], &sides[i])
+			h.Summaries[i], digests[i], errs[i] = diffFirstPass(open[i], cfg.Config)
 		}()
 	}
 	wg.Wait()
@@ -276,57 +361,57 @@ func Diff(open [2]Opener, cfg Config) (*DiffResult, error) {
 			return nil, err
 		}
 	}
-	chosen, theta, thetaPairs := assignPairs(&sides[0], &sides[1])
-	res.ClockOffset, res.ClockPairs = theta, thetaPairs
-	for i := range 2 {
-		res.Sides[i].Pair = make([]int, len(res.Sides[i].Flows))
-		for j := range res.Sides[i].Pair {
-			res.Sides[i].Pair[j] = -1
-		}
-	}
+	a, b := newSideIndex(digests[0]), newSideIndex(digests[1])
+	chosen, theta, thetaPairs := assignPairs(a, b)
+	h.ClockOffset, h.ClockPairs = theta, thetaPairs
+	h.Flows, h.Pairs = [2]int{len(a.flows), len(b.flows)}, len(chosen)
 	// The second pass merges the captures on one time line: B's clock
 	// moved by the measured offset, or without one by the pairs' own.
 	align := theta
 	if thetaPairs == 0 {
 		align = medianPairTheta(chosen)
 	}
-	res.Pairs = make([]FlowPair, len(chosen))
-	states := make([]*pairState, len(chosen))
+	plans := make([]pairPlan, len(chosen))
 	for i, c := range chosen {
-		p := &res.Pairs[i]
-		p.A, p.B = sides[0].flowOf[c.a], sides[1].flowOf[c.b]
-		res.Sides[0].Pair[p.A], res.Sides[1].Pair[p.B] = i, i
-		states[i] = newPairState(p, c, &sides[0], &sides[1], theta, thetaPairs > 0, align)
+		plans[i] = newPairPlan(c, a, b, theta, thetaPairs > 0, align)
 	}
-	if len(states) > 0 {
-		if err := diffSecondPass(open, &res, sides, states, align); err != nil {
-			return nil, err
+	// What the second pass needs of the first is in the plans now: the
+	// samples can go.
+	chosen = nil
+	for _, s := range [...]*sideIndex{a, b} {
+		for i := range s.flows {
+			s.flows[i].samples = nil
 		}
+		s.isnFlows = nil
 	}
-	for i := range res.Pairs {
-		p := &res.Pairs[i]
-		compareHandshakes(p, &res.Sides[0].Flows[p.A], &res.Sides[1].Flows[p.B])
+	if sink.Head != nil {
+		sink.Head(&h)
 	}
-	return &res, nil
+	if err := diffSecondPass(open, cfg, &h, plans, align, sink); err != nil {
+		return nil, err
+	}
+	return &h, nil
 }
 
-// firstPass analyzes one capture and samples its flows for pairing.
-func diffFirstPass(open Opener, cfg Config, side *DiffSide, idx *sideIndex) error {
+// diffFirstPass analyzes one capture and sketches its flows for pairing.
+func diffFirstPass(open Opener, cfg Config) (Summary, []flowDigest, error) {
 	src, err := open()
 	if err != nil {
-		return err
+		return Summary{}, nil, err
 	}
 	defer src.Close()
-	obs := newPairObserver()
-	keep := func(p *capture.Packet) bool {
-		obs.packet(p)
-		return true
+	var st *Stepper
+	var sk *sketcher
+	cfg.Series, cfg.Observer = nil, nil
+	st = NewStepper(src, cfg, func(f *Flow) { sk.finished(f) })
+	sk = newSketcher(&st.Packet)
+	// The Stepper took cfg by value: set the observer on its table.
+	st.a.cfg.Observer = sk
+	for st.Read() {
+		st.File()
 	}
-	side.Summary = Run(src, keep, cfg, func(f *Flow) { side.Flows = append(side.Flows, *f) })
-	sortFlowsByID(side.Flows)
-	idx.obs, idx.flows = obs, side.Flows
-	idx.linkFlows()
-	return nil
+	sum := st.Close()
+	return sum, sk.flows, nil
 }
 
 // medianTheta is the middle of the chosen pairs' own clock offsets, 0
@@ -345,58 +430,78 @@ func medianPairTheta(chosen []*pairCandidate) int64 {
 	return ts[len(ts)/2]
 }
 
-// sortFlows orders flows by ID (the analyzer emits them as they finish).
-func sortFlowsByID(flows []Flow) {
-	slices.SortFunc(flows, func(x, y Flow) int { return cmp.Compare(x.ID, y.ID) })
+// pairPlan is what the pairing settled about one pair, for the second
+// pass: the pair's record as far as the first pass knows it, and how to
+// match its segments.
+type pairPlan struct {
+	a, b     int // flow IDs − 1
+	score    float64
+	signals  []SignalCount
+	swapped  bool
+	xSwapped bool // B's first sender is A's second (see pairCandidate.swapped)
+	nat      bool
+	// cToS is the direction of A's flow (0: from its first sender) that
+	// runs from client to server.
+	cToS       int
+	clientSide int
+	// dirs is indexed by direction of A's flow.
+	dirs [2]dirPlan
 }
 
-// newPairState fills what the pairing knows about p and prepares the
-// segment matching of its two directions.
-func newPairState(p *FlowPair, c *pairCandidate, a, b *sideIndex, theta int64, thetaOK bool, align int64) *pairState {
-	A, B := &a.flows[p.A], &b.flows[p.B]
-	p.Score, p.Confidence, p.Swapped = c.score, pairConfidenceOf(c.score), c.rolesSwapped(a, b)
+// dirPlan is what the pairing settled about one direction.
+type dirPlan struct {
+	seqOff         capture.Seq // B − A
+	ok             bool        // seqOff known: segments can be matched
+	useTS, useIPID bool
+	upstream       int
+	delay          int64
+	delayOK        bool
+	// expect is how much later B's copy comes on the merged time line,
+	// give or take jitter; horizon is how long an unmatched segment waits.
+	expect, jitter, horizon int64
+}
+
+// newPairPlan settles what the pairing knows about a chosen candidate.
+func newPairPlan(c *pairCandidate, a, b *sideIndex, theta int64, thetaOK bool, align int64) pairPlan {
+	A, B := &a.flows[c.a], &b.flows[c.b]
+	pl := pairPlan{a: c.a, b: c.b, score: c.score, swapped: c.rolesSwapped(a, b), xSwapped: c.swapped,
+		nat: A.key != B.key}
 	for s := range numSignals {
 		if c.signals[s] > 0 {
-			p.Signals = append(p.Signals, SignalCount{Signal: s, Count: c.signals[s]})
+			pl.signals = append(pl.signals, SignalCount{Signal: s, Count: c.signals[s]})
 		}
 	}
-	p.NAT = keyOfAddrs(A.Client.Addr, A.Server.Addr) != keyOfAddrs(B.Client.Addr, B.Server.Addr)
-	ps := &pairState{pair: p, obsA: c.a, obsB: c.b, xSwapped: c.swapped}
 	// A's first sender may be its client or its server.
-	ps.cToS = 0
-	if a.obs.inc.flows[c.a].x != A.Client.Addr {
-		ps.cToS = 1
+	if A.serverFirst() {
+		pl.cToS = 1
 	}
 	if !thetaOK {
 		theta, thetaOK = c.theta, c.thetaOK
 	}
 	offs := c.seqOffsets()
 	for d := range 2 {
-		ds := &ps.dirs[d]
-		out := &p.Dirs[ps.outDir(d)]
-		ds.out = out
-		out.Upstream = CaptureUnknown
+		dp := &pl.dirs[d]
+		dp.upstream = CaptureUnknown
 		if off, ok := offs[uint8(d)]; ok {
-			ds.seqOff, ds.ok = capture.Seq(off), true
-		} else if !p.Swapped {
+			dp.seqOff, dp.ok = capture.Seq(off), true
+		} else if !pl.swapped {
 			// No sampled segment of this direction matched: the ISNs give
 			// the offset when both captures hold the handshake.
-			hsA, hsB := &A.AnsweredSYN, &B.AnsweredSYN
-			if ps.outDir(d) == ServerToClient {
-				hsA, hsB = &A.SYNACK, &B.SYNACK
+			hsA, hsB := A.answered, B.answered
+			if pl.outDir(d) == ServerToClient {
+				hsA, hsB = A.synack, B.synack
 			}
-			if hsA.Seen && hsB.Seen {
-				ds.seqOff, ds.ok = hsB.ISN-hsA.ISN, true
+			if hsA.seen && hsB.seen {
+				dp.seqOff, dp.ok = hsB.isn-hsA.isn, true
 			}
 		}
-		out.Compared, out.SeqOffset = ds.ok, ds.seqOff
-		ds.useTS, ds.useIPID = c.preserved(uint8(d))
+		dp.useTS, dp.useIPID = c.preserved(uint8(d))
 	}
 	// Which capture saw each direction first: a segment reaches the
 	// downstream capture one one-way delay after the upstream one, so the
 	// direction whose B − A difference is larger runs from A to B.
 	for d := range 2 {
-		ds := &ps.dirs[d]
+		dp := &pl.dirs[d]
 		// lag is how much later B saw the direction's segments than A,
 		// net of the clock offset: positive when A is upstream.
 		var lag int64
@@ -410,35 +515,65 @@ func newPairState(p *FlowPair, c *pairCandidate, a, b *sideIndex, theta int64, t
 		}
 		switch {
 		case lag > 0:
-			ds.out.Upstream = CaptureA
+			dp.upstream = CaptureA
 		case lag < 0:
-			ds.out.Upstream = CaptureB
+			dp.upstream = CaptureB
 		default:
-			ds.out.Upstream = c.upstreamByTTL(uint8(d))
+			dp.upstream = c.upstreamByTTL(uint8(d))
 		}
 		if lag != 0 && (c.deltaOK[0] && c.deltaOK[1] || thetaOK) {
-			ds.out.Delay, ds.out.DelayOK = absNS(lag), true
+			dp.delay, dp.delayOK = absNS(lag), true
 		}
 		// expect is how much later, on the merged time line, B's copy of a
 		// segment comes than A's.
 		switch {
 		case c.deltaOK[d]:
-			ds.expect = c.delta[d] - align
+			dp.expect = c.delta[d] - align
 		case c.thetaOK:
-			ds.expect = c.theta - align
+			dp.expect = c.theta - align
 		}
-		ds.jitter = diffMinJitter + 2*min(c.spread[d], diffMaxSpread)
-		ds.horizon = absNS(ds.expect) + diffMatchSlack + ds.jitter
+		dp.jitter = diffMinJitter + 2*min(c.spread[d], diffMaxSpread)
+		dp.horizon = absNS(dp.expect) + diffMatchSlack + dp.jitter
 	}
+	cs, sc := pl.dirs[pl.cToS].upstream, pl.dirs[1-pl.cToS].upstream
 	switch {
-	case p.Dirs[ClientToServer].Upstream != CaptureUnknown:
-		p.ClientSide = p.Dirs[ClientToServer].Upstream
-	case p.Dirs[ServerToClient].Upstream != CaptureUnknown:
-		p.ClientSide = 1 - p.Dirs[ServerToClient].Upstream
+	case cs != CaptureUnknown:
+		pl.clientSide = cs
+	case sc != CaptureUnknown:
+		pl.clientSide = 1 - sc
 	default:
-		p.ClientSide = CaptureUnknown
+		pl.clientSide = CaptureUnknown
+	}
+	return pl
+}
+
+// state starts the second pass's state of the pair: its record as the
+// plan has it, and empty matching queues.
+func (pl *pairPlan) state(n int) *pairState {
+	ps := &pairState{n: n, cToS: pl.cToS, xSwapped: pl.xSwapped}
+	p := &ps.pair
+	p.A, p.B = pl.a, pl.b
+	p.Score, p.Confidence, p.Swapped, p.Signals = pl.score, pairConfidenceOf(pl.score), pl.swapped, pl.signals
+	p.NAT, p.ClientSide = pl.nat, pl.clientSide
+	for d := range 2 {
+		dp, ds := &pl.dirs[d], &ps.dirs[d]
+		out := &p.Dirs[ps.outDir(d)]
+		ds.out = out
+		out.Compared, out.SeqOffset, out.Upstream = dp.ok, dp.seqOff, dp.upstream
+		out.Delay, out.DelayOK = dp.delay, dp.delayOK
+		ds.seqOff, ds.ok, ds.useTS, ds.useIPID = dp.seqOff, dp.ok, dp.useTS, dp.useIPID
+		ds.expect, ds.jitter, ds.horizon = dp.expect, dp.jitter, dp.horizon
 	}
 	return ps
+}
+
+// outDir maps a direction of A's flow (0: from its first sender) to
+// FlowPair.Dirs.
+func (pl *pairPlan) outDir(d int) int {
+	if d == 0 {
+		return pl.cToS
+	}
+	return 1 - pl.cToS
 }
 
 // outDir maps a direction of A's flow (0: from its first sender) to

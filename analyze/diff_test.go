@@ -338,29 +338,39 @@ func TestPairSketchKeepsTheSmallestTokens(t *testing.T) {
 	assert.Len(t, k.s, sketchSize)
 }
 
-func TestIncarnationsFollowPortReuse(t *testing.T) {
-	in := newIncarnations()
-	c, s := netip.MustParseAddrPort("192.0.2.1:40000"), netip.MustParseAddrPort("192.0.2.2:80")
-	seg := func(from, to netip.AddrPort, fl capture.Flags, seq capture.Seq) *capture.Segment {
-		return &capture.Segment{Src: from.Addr(), Dst: to.Addr(), SrcPort: from.Port(), DstPort: to.Port(), Flags: fl, Seq: seq}
+func TestSketchesFollowTheTablesFlowsAcrossPortReuse(t *testing.T) {
+	c, srv := netip.MustParseAddrPort("192.0.2.1:40000"), netip.MustParseAddrPort("192.0.2.2:80")
+	seg := func(from, to netip.AddrPort, fl capture.Flags, seq capture.Seq, ipid uint16) capture.Segment {
+		return capture.Segment{Src: from.Addr(), Dst: to.Addr(), SrcPort: from.Port(), DstPort: to.Port(), Flags: fl,
+			Seq: seq, IPID: ipid, TTL: 64}
 	}
-	steps := []struct {
-		name  string
-		seg   *capture.Segment
-		idx   int
-		fromX bool
-	}{
-		{"syn opens flow 0", seg(c, s, capture.FlagSYN, 100), 0, true},
-		{"retransmitted syn stays", seg(c, s, capture.FlagSYN, 100), 0, true},
-		{"synack from the other end", seg(s, c, capture.FlagSYN|capture.FlagACK, 900), 0, false},
-		{"data", seg(c, s, capture.FlagACK, 101), 0, true},
-		{"syn with a new isn opens flow 1", seg(c, s, capture.FlagSYN, 5000), 1, true},
-		{"its synack", seg(s, c, capture.FlagSYN|capture.FlagACK, 7000), 1, false},
+	segs := []capture.Segment{
+		seg(c, srv, capture.FlagSYN, 100, 1),
+		seg(c, srv, capture.FlagSYN, 100, 2), // retransmitted: same flow
+		seg(srv, c, capture.FlagSYN|capture.FlagACK, 900, 3),
+		seg(c, srv, capture.FlagACK, 101, 4),
+		seg(c, srv, capture.FlagSYN, 5000, 5), // a new ISN: a new flow
+		seg(srv, c, capture.FlagSYN|capture.FlagACK, 7000, 6),
 	}
-	for _, st := range steps {
-		idx, fromX, _ := in.index(st.seg)
-		assert.Equal(t, st.idx, idx, st.name)
-		assert.Equal(t, st.fromX, fromX, st.name)
+	var pkt capture.Packet
+	sk := newSketcher(&pkt)
+	a := New(Config{Observer: sk}, sk.finished)
+	for i := range segs {
+		segs[i].Packet, segs[i].Time = uint64(i+1), int64(i)*int64(time.Millisecond)
+		a.Add(&segs[i])
+	}
+	a.Flush()
+	require.Len(t, sk.flows, 2, "one digest per flow of the table")
+	assert.Empty(t, sk.live, "finished flows leave no live sketches")
+	for i, want := range []struct {
+		fromX, toX int // IP ID samples per direction
+		synISN     capture.Seq
+	}{{3, 1, 100}, {1, 1, 5000}} {
+		f := &sk.flows[i]
+		assert.Equal(t, c, f.x, "flow %d: its first sender", i+1)
+		assert.Len(t, f.sketch(0, int(SignalIPID)), want.fromX, "flow %d: from its first sender", i+1)
+		assert.Len(t, f.sketch(1, int(SignalIPID)), want.toX, "flow %d: to it", i+1)
+		assert.Equal(t, want.synISN, f.syn.isn, "flow %d", i+1)
 	}
 }
 
@@ -502,28 +512,36 @@ func BenchmarkDiff(b *testing.B) {
 	}
 }
 
-// TestPairObserverDoesNotAllocatePerPacket samples the segments of a
-// known flow: once its sketches exist, a packet costs no allocation.
-func TestPairObserverDoesNotAllocatePerPacket(t *testing.T) {
+// TestSketcherDoesNotAllocatePerPacket samples the segments of a known
+// flow: once its sketches exist, a packet costs no allocation.
+func TestSketcherDoesNotAllocatePerPacket(t *testing.T) {
 	a, _ := writeSynth(t, t.TempDir(), []synthConn{baseConn()}, []synthPath{basePath()})
 	src, err := capture.Open(a)
 	require.NoError(t, err)
 	defer src.Close()
-	o := newPairObserver()
+	var pkt capture.Packet
+	o := newSketcher(&pkt)
 	var pkts []capture.Packet
+	var segs []capture.Segment
+	var dec capture.Decoder
 	for {
 		var p capture.Packet
 		if src.Next(&p) != nil {
 			break
 		}
 		p.Data = append([]byte(nil), p.Data...)
-		pkts = append(pkts, p)
-		o.packet(&pkts[len(pkts)-1])
+		var seg capture.Segment
+		if dec.Decode(&p, &seg) == capture.VerdictTCP {
+			pkts, segs = append(pkts, p), append(segs, seg)
+			pkt = p
+			o.Segment(1, &seg)
+		}
 	}
 	require.NotEmpty(t, pkts)
 	i := 0
 	allocs := testing.AllocsPerRun(500, func() {
-		o.packet(&pkts[i%len(pkts)])
+		pkt = pkts[i%len(pkts)]
+		o.Segment(1, &segs[i%len(segs)])
 		i++
 	})
 	assert.Zero(t, allocs, "allocations per packet")

@@ -1,8 +1,8 @@
 package analyze
 
 import (
-	"io"
 	"math"
+	"net/netip"
 
 	"rwin/capture"
 )
@@ -31,12 +31,22 @@ const (
 	diffMinJitter = 20e6
 )
 
-// pairState is the second pass's state of one pair.
+// pairState is the second pass's state of one pair, from its first
+// segment until both its flows have finished.
 type pairState struct {
-	pair *FlowPair
-	// obsA and obsB are the pair's flows in each capture's incarnation
-	// index.
-	obsA, obsB int
+	pair FlowPair
+	n    int // the pair's place in the order of A's flows
+	// x is, per capture, the endpoint that sent the flow's first segment
+	// (see flowDigest.x), valid when xSet.
+	x    [2]netip.AddrPort
+	xSet [2]bool
+	// flows holds each capture's flow once it finished, until the other
+	// has; done says which have.
+	flows  [2]Flow
+	series [2]*Series
+	done   [2]bool
+	// live is the state's place in diffMerge.live.
+	live int
 	// cToS is the direction of A's flow (0: from its first sender) that
 	// runs from client to server.
 	cToS int
@@ -206,104 +216,149 @@ func (h *hopTally) mode() (d int, ok, vary bool) {
 	return h.v[best], true, vary
 }
 
-// diffReader reads one capture's TCP segments for the second pass.
-type diffReader struct {
-	src   capture.Source
-	dec   capture.Decoder
-	pkt   capture.Packet
-	seg   capture.Segment
-	inc   *incarnations
-	shift int64 // subtracted from capture times to align with A
-	ok    bool  // seg holds the next segment
-	err   error
-}
-
-func (r *diffReader) next() {
-	for {
-		if err := r.src.Next(&r.pkt); err != nil {
-			r.ok = false
-			if err != io.EOF {
-				r.err = err
-			}
-			return
-		}
-		if r.dec.Decode(&r.pkt, &r.seg) == capture.VerdictTCP {
-			r.ok = true
-			return
-		}
-	}
-}
-
-func (r *diffReader) at() int64 { return r.seg.Time - r.shift }
-
-// diffMerge is the second pass: both captures on one time line.
+// diffMerge is the second pass: both captures on one time line, each
+// through its own flow table with the merge as its Observer.
 type diffMerge struct {
-	states []*pairState
-	// pairOf maps each capture's observed flows to their pair state.
-	pairOf [2][]*pairState
+	plans []pairPlan
+	// pairOf maps each capture's flows (by ID − 1) to their pair's
+	// index, -1 when unpaired.
+	pairOf [2][]int32
+	// states holds the pairs in progress, by pair index; live lists them.
+	states map[int]*pairState
+	live   []*pairState
+	series [2]*SeriesRecorder
+	sink   DiffSink
 	// span is each capture's time span on the merged line.
 	span      [2][2]int64
+	shift     [2]int64 // subtracted from capture i's times to align with A
 	clock     int64
 	lastSweep int64
 }
 
-// secondPass matches the paired flows' segments across the captures.
-func diffSecondPass(open [2]Opener, res *DiffResult, sides [2]sideIndex, states []*pairState, align int64) error {
-	m := &diffMerge{states: states}
-	for i := range 2 {
-		m.pairOf[i] = make([]*pairState, len(sides[i].obs.inc.flows))
-		sum := &res.Sides[i].Summary
-		shift := int64(0)
-		if i == CaptureB {
-			shift = align
+// mergeSide is the merge observing one capture's flow table.
+type mergeSide struct {
+	m *diffMerge
+	i int
+}
+
+// Segment hands a segment of a paired flow to its pair (Observer).
+func (o mergeSide) Segment(id uint64, seg *capture.Segment) {
+	m, i := o.m, o.i
+	n := m.pairOf[i][id-1]
+	if n < 0 {
+		return
+	}
+	ps := m.states[int(n)]
+	if ps == nil {
+		ps = m.plans[n].state(int(n))
+		m.states[int(n)] = ps
+		ps.live = len(m.live)
+		m.live = append(m.live, ps)
+	}
+	src := seg.SrcEndpoint()
+	if !ps.xSet[i] {
+		ps.x[i], ps.xSet[i] = src, true
+	}
+	at := seg.Time - m.shift[i]
+	m.clock = max(m.clock, at)
+	ps.segment(m, i, src == ps.x[i], seg, at)
+}
+
+// finished takes a flow capture i's table finished: an unpaired one goes
+// to the sink at once, a paired one when its pair's other flow has
+// finished too.
+func (m *diffMerge) finished(i int, f *Flow) {
+	var series *Series
+	if m.series[i] != nil {
+		series = m.series[i].Take(f.ID)
+	}
+	n := m.pairOf[i][f.ID-1]
+	if n < 0 {
+		if m.sink.Unpaired != nil {
+			m.sink.Unpaired(i, DiffFlow{Flow: f, Series: series})
 		}
-		m.span[i] = [2]int64{sum.FirstTime - shift, sum.LastTime - shift}
+		return
 	}
-	for _, ps := range states {
-		m.pairOf[CaptureA][ps.obsA] = ps
-		m.pairOf[CaptureB][ps.obsB] = ps
+	ps := m.states[int(n)]
+	if ps == nil {
+		// No segment of the pair was filed yet (its flows hold only
+		// copies of other segments): the pair is all plan.
+		ps = m.plans[n].state(int(n))
+		m.states[int(n)] = ps
+		ps.live = len(m.live)
+		m.live = append(m.live, ps)
 	}
-	var rd [2]*diffReader
+	ps.flows[i], ps.series[i], ps.done[i] = *f, series, true
+	if !ps.done[1-i] {
+		return
+	}
+	ps.expire(m, math.MaxInt64)
+	ps.finish()
+	compareHandshakes(&ps.pair, &ps.flows[0], &ps.flows[1])
+	if m.sink.Pair != nil {
+		m.sink.Pair(ps.n, &ps.pair, DiffFlow{&ps.flows[0], ps.series[0]}, DiffFlow{&ps.flows[1], ps.series[1]})
+	}
+	delete(m.states, ps.n)
+	last := m.live[len(m.live)-1]
+	m.live[ps.live], last.live = last, ps.live
+	m.live = m.live[:len(m.live)-1]
+}
+
+// diffSecondPass analyzes both captures again on one time line and
+// matches the paired flows' segments across them.
+func diffSecondPass(open [2]Opener, cfg DiffConfig, h *DiffHead, plans []pairPlan, align int64, sink DiffSink) error {
+	m := &diffMerge{plans: plans, states: make(map[int]*pairState), sink: sink}
+	m.shift[CaptureB] = align
+	for i := range 2 {
+		sum := &h.Summaries[i]
+		m.span[i] = [2]int64{sum.FirstTime - m.shift[i], sum.LastTime - m.shift[i]}
+		m.pairOf[i] = make([]int32, h.Flows[i])
+		for j := range m.pairOf[i] {
+			m.pairOf[i][j] = -1
+		}
+	}
+	for n := range plans {
+		m.pairOf[CaptureA][plans[n].a] = int32(n)
+		m.pairOf[CaptureB][plans[n].b] = int32(n)
+	}
+	var st [2]*Stepper
+	var more [2]bool
 	for i := range 2 {
 		src, err := open[i]()
 		if err != nil {
 			return err
 		}
 		defer src.Close()
-		rd[i] = &diffReader{src: src, inc: newIncarnations()}
-		if i == CaptureB {
-			rd[i].shift = align
+		c := cfg.Config
+		c.Series, c.Observer = nil, mergeSide{m, i}
+		if cfg.Series != nil {
+			m.series[i] = NewSeriesRecorder(cfg.Series)
+			c.Series = m.series[i]
 		}
-		rd[i].next()
+		st[i] = NewStepper(src, c, func(f *Flow) { m.finished(i, f) })
+		more[i] = st[i].Read()
 	}
-	for rd[0].ok || rd[1].ok {
+	at := func(i int) int64 { return st[i].Packet.Time - m.shift[i] }
+	for more[0] || more[1] {
 		i := CaptureA
-		if !rd[0].ok || rd[1].ok && rd[1].at() < rd[0].at() {
+		if !more[0] || more[1] && at(1) < at(0) {
 			i = CaptureB
 		}
-		r := rd[i]
-		idx, fromX, _ := r.inc.index(&r.seg)
-		if ps := m.pairOf[i][idx]; ps != nil {
-			m.clock = max(m.clock, r.at())
-			ps.segment(m, i, fromX, &r.seg, r.at())
-		}
+		st[i].File()
 		if m.clock-m.lastSweep >= pendingSweep {
 			m.lastSweep = m.clock
-			for _, ps := range m.states {
+			for _, ps := range m.live {
 				ps.expire(m, m.clock)
 			}
 		}
-		r.next()
-	}
-	for _, ps := range m.states {
-		ps.expire(m, math.MaxInt64)
-		ps.finish()
+		more[i] = st[i].Read()
 	}
 	for i := range 2 {
+		sum := st[i].Close()
 		// The first pass read the same bytes; an error now means the file
 		// changed under us.
-		if rd[i].err != nil && res.Sides[i].Summary.Err == nil {
-			res.Sides[i].Summary.Err = rd[i].err
+		if sum.Err != nil && h.Summaries[i].Err == nil {
+			h.Summaries[i].Err = sum.Err
 		}
 	}
 	return nil

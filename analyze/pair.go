@@ -114,13 +114,10 @@ const (
 // offsets between the captures are computed from.
 type pairSample struct {
 	h       uint64 // token hash; the sketch keeps the smallest
-	packet  uint64
 	time    int64
 	seq     capture.Seq
 	tsval   uint32
-	payload int32
 	ipid    uint16
-	flags   capture.Flags
 	ttl     uint8
 	hasTS   bool
 	hasIPID bool
@@ -148,61 +145,6 @@ func (k *pairSketch) add(v pairSample) {
 		k.s = k.s[:sketchSize-1]
 	}
 	k.s = slices.Insert(k.s, i, v)
-}
-
-// observed is the pairing state of one flow: a sketch per direction
-// (0: from the flow's first sender) and sampled signal.
-type observed struct {
-	sk [2][sampledSignals]pairSketch
-}
-
-// pairObserver builds the sketches of every flow of one capture. It decodes
-// each packet itself, because the payload bytes are only in the packet.
-type pairObserver struct {
-	inc   *incarnations
-	flows []observed
-	dec   capture.Decoder
-	seg   capture.Segment
-}
-
-func newPairObserver() *pairObserver { return &pairObserver{inc: newIncarnations()} }
-
-// packet samples one captured packet.
-func (o *pairObserver) packet(p *capture.Packet) {
-	seg := &o.seg
-	if o.dec.Decode(p, seg) != capture.VerdictTCP {
-		return
-	}
-	idx, fromX, created := o.inc.index(seg)
-	if created {
-		o.flows = append(o.flows, observed{})
-	}
-	d := 0
-	if !fromX {
-		d = 1
-	}
-	sk := &o.flows[idx].sk[d]
-	v := pairSample{
-		packet: seg.Packet, time: seg.Time, seq: seg.Seq, payload: int32(seg.Payload),
-		flags: seg.Flags, ttl: seg.TTL, ipid: seg.IPID, hasIPID: !seg.IPv6 && seg.IPID != 0,
-		tsval: seg.Opts.TSVal, hasTS: seg.Opts.Has&capture.HasTimestamp != 0,
-	}
-	// Tokens leave out what middleboxes rewrite: addresses, ports,
-	// sequence and acknowledgment numbers, windows, TSecr (a SYN proxy
-	// translates it), TTL.
-	shape := uint64(seg.Payload)&0xffffff<<8 | uint64(seg.Flags&(capture.FlagSYN|capture.FlagFIN|capture.FlagRST))
-	if v.hasTS {
-		v.h, v.sig = mixToken(uint64(SignalTimestamps)<<60^uint64(v.tsval)<<32^shape), SignalTimestamps
-		sk[SignalTimestamps].add(v)
-	}
-	if v.hasIPID {
-		v.h, v.sig = mixToken(uint64(SignalIPID)<<60^uint64(v.ipid)<<32^shape), SignalIPID
-		sk[SignalIPID].add(v)
-	}
-	if pl := seg.CapturedPayload(p.Data); len(pl) > 0 && len(pl) >= min(seg.Payload, payloadPrefix) {
-		v.h, v.sig = mixToken(uint64(SignalPayload)<<60^fnvBytes(pl[:min(len(pl), payloadPrefix)])^shape), SignalPayload
-		sk[SignalPayload].add(v)
-	}
 }
 
 // mix is SplitMix64's finalizer: tokens become uniformly spread hashes, so
@@ -254,66 +196,29 @@ type pairCandidate struct {
 // sender, turned into directions from each flow's client. The first
 // sender is not always the client: a SYN-ACK captured before its SYN.
 func (c *pairCandidate) rolesSwapped(a, b *sideIndex) bool {
-	aServerFirst, bServerFirst := false, false
-	if fa := a.flowOf[c.a]; fa >= 0 {
-		aServerFirst = a.obs.inc.flows[c.a].x != a.flows[fa].Client.Addr
-	}
-	if fb := b.flowOf[c.b]; fb >= 0 {
-		bServerFirst = b.obs.inc.flows[c.b].x != b.flows[fb].Client.Addr
-	}
-	return c.swapped != (aServerFirst != bServerFirst)
+	return c.swapped != (a.flows[c.a].serverFirst() != b.flows[c.b].serverFirst())
 }
 
 // sideIndex is one capture's flows as the pairing sees them.
 type sideIndex struct {
-	obs   *pairObserver
-	flows []Flow // the analyzer's flows
-	// flowOf maps an observed flow to the analyzer's, -1 when none.
-	flowOf []int
+	// flows are the digests of the capture's flows, indexed by ID − 1.
+	flows []flowDigest
 	// isnFlows counts the flows whose SYN or SYN-ACK carried each ISN.
 	isnFlows map[capture.Seq]int
 }
 
-// linkFlows maps each observed flow to the analyzer flow that has its
-// 4-tuple and first packet, or failing that, whose packets span it.
-func (s *sideIndex) linkFlows() {
-	type at struct {
-		k     flowKey
-		first uint64
-	}
-	exact := make(map[at]int, len(s.flows))
-	byKey := make(map[flowKey][]int, len(s.flows))
-	for i := range s.flows {
-		f := &s.flows[i]
-		k := keyOfAddrs(f.Client.Addr, f.Server.Addr)
-		exact[at{k, f.FirstPacket}] = i
-		byKey[k] = append(byKey[k], i)
-	}
-	s.isnFlows = make(map[capture.Seq]int)
-	for i := range s.flows {
-		f := &s.flows[i]
-		if f.SYN.Seen {
-			s.isnFlows[f.SYN.ISN]++
+func newSideIndex(flows []flowDigest) *sideIndex {
+	s := &sideIndex{flows: flows, isnFlows: make(map[capture.Seq]int)}
+	for i := range flows {
+		f := &flows[i]
+		if f.syn.seen {
+			s.isnFlows[f.syn.isn]++
 		}
-		if f.SYNACK.Seen && (!f.SYN.Seen || f.SYNACK.ISN != f.SYN.ISN) {
-			s.isnFlows[f.SYNACK.ISN]++
+		if f.synack.seen && (!f.syn.seen || f.synack.isn != f.syn.isn) {
+			s.isnFlows[f.synack.isn]++
 		}
 	}
-	s.flowOf = make([]int, len(s.obs.inc.flows))
-	for i := range s.obs.inc.flows {
-		inc := &s.obs.inc.flows[i]
-		s.flowOf[i] = -1
-		if j, ok := exact[at{inc.key, inc.firstPacket}]; ok {
-			s.flowOf[i] = j
-			continue
-		}
-		for _, j := range byKey[inc.key] {
-			if f := &s.flows[j]; f.FirstPacket <= inc.firstPacket && inc.firstPacket <= f.LastPacket {
-				s.flowOf[i] = j
-				break
-			}
-		}
-	}
+	return s
 }
 
 // tokenIndex maps each distinctive token of a capture to the samples
@@ -326,12 +231,12 @@ type pairTokenRef struct {
 
 func buildTokenIndex(s *sideIndex) map[uint64][]pairTokenRef {
 	idx := make(map[uint64][]pairTokenRef)
-	for fi := range s.obs.flows {
+	for fi := range s.flows {
 		for d := range 2 {
 			for sig := range sampledSignals {
-				sk := &s.obs.flows[fi].sk[d][sig]
-				for i := range sk.s {
-					if v := &sk.s[i]; !v.dup {
+				sk := s.flows[fi].sketch(d, sig)
+				for i := range sk {
+					if v := &sk[i]; !v.dup {
 						idx[v.h] = append(idx[v.h], pairTokenRef{int32(fi), uint8(d), v})
 					}
 				}
@@ -387,11 +292,11 @@ func pairCandidates(a, b *sideIndex) []*pairCandidate {
 	// more than commonToken flows of either capture joins nothing (it
 	// scores nothing either, see evaluate).
 	byKeyA, byKeyB := make(map[flowKey][]int), make(map[flowKey][]int)
-	for i := range a.obs.inc.flows {
-		byKeyA[a.obs.inc.flows[i].key] = append(byKeyA[a.obs.inc.flows[i].key], i)
+	for i := range a.flows {
+		byKeyA[a.flows[i].key] = append(byKeyA[a.flows[i].key], i)
 	}
-	for i := range b.obs.inc.flows {
-		byKeyB[b.obs.inc.flows[i].key] = append(byKeyB[b.obs.inc.flows[i].key], i)
+	for i := range b.flows {
+		byKeyB[b.flows[i].key] = append(byKeyB[b.flows[i].key], i)
 	}
 	for k, as := range byKeyA {
 		bs := byKeyB[k]
@@ -410,22 +315,18 @@ func pairCandidates(a, b *sideIndex) []*pairCandidate {
 		}
 	}
 	isnB := make(map[capture.Seq][]int)
-	for i, fi := range b.flowOf {
-		if fi >= 0 {
-			for _, hs := range []*HandshakeSegment{&b.flows[fi].SYN, &b.flows[fi].SYNACK} {
-				if hs.Seen && b.isnFlows[hs.ISN] <= commonToken {
-					isnB[hs.ISN] = append(isnB[hs.ISN], i)
-				}
+	for i := range b.flows {
+		for _, hs := range [...]handshakeDigest{b.flows[i].syn, b.flows[i].synack} {
+			if hs.seen && b.isnFlows[hs.isn] <= commonToken {
+				isnB[hs.isn] = append(isnB[hs.isn], i)
 			}
 		}
 	}
-	for i := range a.obs.inc.flows {
-		if fi := a.flowOf[i]; fi >= 0 {
-			for _, hs := range []*HandshakeSegment{&a.flows[fi].SYN, &a.flows[fi].SYNACK} {
-				if hs.Seen && a.isnFlows[hs.ISN] <= commonToken {
-					for _, j := range isnB[hs.ISN] {
-						get(i, j)
-					}
+	for i := range a.flows {
+		for _, hs := range [...]handshakeDigest{a.flows[i].syn, a.flows[i].synack} {
+			if hs.seen && a.isnFlows[hs.isn] <= commonToken {
+				for _, j := range isnB[hs.isn] {
+					get(i, j)
 				}
 			}
 		}
@@ -454,8 +355,8 @@ func addCommonHits(c *pairCandidate, a, b *sideIndex, indexed map[uint64][]pairT
 	for da := range 2 {
 		for db := range 2 {
 			for sig := range sampledSignals {
-				x := a.obs.flows[c.a].sk[da][sig].s
-				y := b.obs.flows[c.b].sk[db][sig].s
+				x := a.flows[c.a].sketch(da, sig)
+				y := b.flows[c.b].sketch(db, sig)
 				for len(x) > 0 && len(y) > 0 {
 					switch {
 					case x[0].h < y[0].h:
@@ -546,16 +447,15 @@ func (c *pairCandidate) evaluate(a, b *sideIndex, theta int64, thetaOK bool) {
 		c.theta, c.thetaOK = c.delta[1], true
 	}
 
-	fa, fb := a.flowOf[c.a], b.flowOf[c.b]
+	A, B := &a.flows[c.a], &b.flows[c.b]
 	isnSame, isnDiff := 0, 0
-	if fa >= 0 && fb >= 0 && !c.rolesSwapped(a, b) {
-		A, B := &a.flows[fa], &b.flows[fb]
-		for _, p := range [][2]*HandshakeSegment{{&A.SYN, &B.SYN}, {&A.SYNACK, &B.SYNACK}} {
-			if p[0].Seen && p[1].Seen {
-				if p[0].ISN == p[1].ISN {
+	if !c.rolesSwapped(a, b) {
+		for _, p := range [...][2]handshakeDigest{{A.syn, B.syn}, {A.synack, B.synack}} {
+			if p[0].seen && p[1].seen {
+				if p[0].isn == p[1].isn {
 					// An ISN several flows share (a broken or crafted
 					// stack) tells none of them apart.
-					if a.isnFlows[p[0].ISN] == 1 && b.isnFlows[p[1].ISN] == 1 {
+					if a.isnFlows[p[0].isn] == 1 && b.isnFlows[p[1].isn] == 1 {
 						isnSame++
 					}
 				} else {
@@ -565,7 +465,7 @@ func (c *pairCandidate) evaluate(a, b *sideIndex, theta int64, thetaOK bool) {
 		}
 	}
 	c.signals[SignalISN] = isnSame
-	if a.obs.inc.flows[c.a].key == b.obs.inc.flows[c.b].key {
+	if A.key == B.key {
 		c.signals[SignalTuple] = 1
 	}
 	timing := 0 // 1 agrees with the clock offset, -1 contradicts it
@@ -575,8 +475,8 @@ func (c *pairCandidate) evaluate(a, b *sideIndex, theta int64, thetaOK bool) {
 			timing = 1
 		case c.thetaOK:
 			timing = -1
-		case fa >= 0 && fb >= 0:
-			off := absNS(b.flows[fb].Start - a.flows[fa].Start - theta)
+		default:
+			off := absNS(B.start - A.start - theta)
 			if off <= timingSlack {
 				timing = 1
 			} else if off > timingFar {
@@ -679,15 +579,13 @@ func assignPairs(a, b *sideIndex) (chosen []*pairCandidate, theta int64, thetaPa
 	})
 	takenA, takenB := make(map[int]bool), make(map[int]bool)
 	for _, c := range cands {
-		// A flow the analyzer split otherwise has nothing to report the
-		// pair under.
-		if c.score < pairLow || takenA[c.a] || takenB[c.b] || a.flowOf[c.a] < 0 || b.flowOf[c.b] < 0 {
+		if c.score < pairLow || takenA[c.a] || takenB[c.b] {
 			continue
 		}
 		takenA[c.a], takenB[c.b] = true, true
 		chosen = append(chosen, c)
 	}
 	// Report pairs in the order of A's flows.
-	slices.SortFunc(chosen, func(x, y *pairCandidate) int { return cmp.Compare(a.flowOf[x.a], a.flowOf[y.a]) })
+	slices.SortFunc(chosen, func(x, y *pairCandidate) int { return cmp.Compare(x.a, y.a) })
 	return chosen, theta, len(thetas)
 }

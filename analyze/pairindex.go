@@ -6,70 +6,148 @@ import (
 	"rwin/capture"
 )
 
-// incarnations numbers the flows of one capture identically on every pass
-// over it, so that the second pass of a diff finds the state the first pass
-// built for each flow. A flow is a 4-tuple until its SYN sender sends a SYN
-// with another initial sequence number (port reuse, RFC 9293 §3.4), or a
-// SYN arrives on a 4-tuple that already carried a connection: the same
-// rule the flow table applies, without its timers.
-type incarnations struct {
-	live  map[flowKey]int32
-	flows []incarnation
+// The first pass of a diff reads each capture through its flow table with
+// a sketcher as the table's Observer: the pairing sketches of a flow
+// live beside the table's flow, under its ID, and when the table finishes
+// the flow they shrink into its digest. So a flow is what the analyzer
+// says it is (its new-incarnation rule, timers, eviction), in both passes
+// alike, and each packet is decoded once a pass.
+
+// flowDigest is what the pairing keeps of one finished flow.
+type flowDigest struct {
+	client, server netip.AddrPort
+	// x is the endpoint that sent the flow's first segment: sketch
+	// directions are "from x" (0) and "to x" (1), the same in both
+	// captures whatever the roles.
+	x                     netip.AddrPort
+	start                 int64
+	syn, answered, synack handshakeDigest
+	key                   flowKey
+	// samples holds the flow's sketches back to back: the samples of
+	// direction d and signal s are samples[at[k]:at[k+1]], k = d*3+s.
+	samples []pairSample
+	at      [2*sampledSignals + 1]uint16
 }
 
-// incarnation is what the index keeps about one flow: enough to tell a new
-// connection on the same 4-tuple, and to find the analyzer's flow.
-type incarnation struct {
-	key flowKey
-	// x is the endpoint that sent the flow's first segment: directions are
-	// "from x" and "to x", the same in both passes whatever the roles.
-	x           netip.AddrPort
-	synFrom     netip.AddrPort
-	synISN      capture.Seq
-	synSeen     bool
-	established bool // a segment without SYN was seen
-	firstPacket uint64
+// handshakeDigest is the part of a HandshakeSegment the pairing reads.
+type handshakeDigest struct {
+	isn  capture.Seq
+	seen bool
 }
 
-func newIncarnations() *incarnations {
-	return &incarnations{live: make(map[flowKey]int32)}
+func digestOf(h *HandshakeSegment) handshakeDigest { return handshakeDigest{h.ISN, h.Seen} }
+
+// sketch returns the samples of direction d and signal s.
+func (f *flowDigest) sketch(d, s int) []pairSample {
+	k := d*sampledSignals + s
+	return f.samples[f.at[k]:f.at[k+1]]
 }
 
-// index returns the flow seg belongs to, whether x sent it, and whether it
-// opened a new flow.
-func (in *incarnations) index(seg *capture.Segment) (idx int, fromX, created bool) {
-	k := keyOf(seg)
-	src := seg.SrcEndpoint()
-	i, ok := in.live[k]
-	if ok && in.flows[i].newConnection(seg, src) {
-		ok = false
-	}
-	if !ok {
-		i = int32(len(in.flows))
-		in.flows = append(in.flows, incarnation{key: k, x: src, firstPacket: seg.Packet})
-		in.live[k] = i
-		created = true
-	}
-	f := &in.flows[i]
-	if seg.IsSYN() && !f.synSeen {
-		f.synSeen, f.synFrom, f.synISN = true, src, seg.Seq
-	}
-	if seg.Flags&capture.FlagSYN == 0 {
-		f.established = true
-	}
-	return int(i), src == f.x, created
+// serverFirst reports whether the flow's first segment came from its
+// server (a SYN-ACK captured before its SYN, or a guess of roles).
+func (f *flowDigest) serverFirst() bool { return f.x != f.client }
+
+// liveSketches are the sketches of a flow the table has not finished.
+type liveSketches struct {
+	x  netip.AddrPort
+	sk [2][sampledSignals]pairSketch
 }
 
-// newConnection reports whether seg, on this flow's 4-tuple, starts
-// another connection.
-func (f *incarnation) newConnection(seg *capture.Segment, src netip.AddrPort) bool {
-	if !seg.IsSYN() {
-		return false
+// sketcher builds the digests of one capture's flows as the first pass
+// files their segments.
+type sketcher struct {
+	pkt  *capture.Packet // the packet being filed (Stepper.Packet)
+	live map[uint64]*liveSketches
+	// last caches the flow of the previous segment: segments of one flow
+	// come in runs.
+	lastID uint64
+	last   *liveSketches
+	free   []*liveSketches
+	// flows are the digests, indexed by flow ID − 1 (IDs are dense).
+	flows []flowDigest
+}
+
+func newSketcher(pkt *capture.Packet) *sketcher {
+	return &sketcher{pkt: pkt, live: make(map[uint64]*liveSketches)}
+}
+
+// Segment samples one segment (Observer).
+func (o *sketcher) Segment(id uint64, seg *capture.Segment) {
+	ls := o.last
+	if id != o.lastID || ls == nil {
+		ls = o.live[id]
+		if ls == nil {
+			if n := len(o.free); n > 0 {
+				ls, o.free = o.free[n-1], o.free[:n-1]
+			} else {
+				ls = new(liveSketches)
+			}
+			ls.x = seg.SrcEndpoint()
+			o.live[id] = ls
+		}
+		o.lastID, o.last = id, ls
 	}
-	if f.synSeen {
-		return src == f.synFrom && seg.Seq != f.synISN
+	d := 0
+	if seg.SrcPort != ls.x.Port() || seg.Src != ls.x.Addr() {
+		d = 1
 	}
-	return f.established
+	sk := &ls.sk[d]
+	v := pairSample{
+		time: seg.Time, seq: seg.Seq, ttl: seg.TTL, ipid: seg.IPID, hasIPID: !seg.IPv6 && seg.IPID != 0,
+		tsval: seg.Opts.TSVal, hasTS: seg.Opts.Has&capture.HasTimestamp != 0,
+	}
+	// Tokens leave out what middleboxes rewrite: addresses, ports,
+	// sequence and acknowledgment numbers, windows, TSecr (a SYN proxy
+	// translates it), TTL.
+	shape := uint64(seg.Payload)&0xffffff<<8 | uint64(seg.Flags&(capture.FlagSYN|capture.FlagFIN|capture.FlagRST))
+	if v.hasTS {
+		v.h, v.sig = mixToken(uint64(SignalTimestamps)<<60^uint64(v.tsval)<<32^shape), SignalTimestamps
+		sk[SignalTimestamps].add(v)
+	}
+	if v.hasIPID {
+		v.h, v.sig = mixToken(uint64(SignalIPID)<<60^uint64(v.ipid)<<32^shape), SignalIPID
+		sk[SignalIPID].add(v)
+	}
+	if pl := seg.CapturedPayload(o.pkt.Data); len(pl) > 0 && len(pl) >= min(seg.Payload, payloadPrefix) {
+		v.h, v.sig = mixToken(uint64(SignalPayload)<<60^fnvBytes(pl[:min(len(pl), payloadPrefix)])^shape), SignalPayload
+		sk[SignalPayload].add(v)
+	}
+}
+
+// finished turns a flow's sketches into its digest.
+func (o *sketcher) finished(f *Flow) {
+	ls := o.live[f.ID]
+	delete(o.live, f.ID)
+	if o.lastID == f.ID {
+		o.last = nil
+	}
+	i := int(f.ID - 1)
+	for len(o.flows) <= i {
+		o.flows = append(o.flows, flowDigest{})
+	}
+	fd := &o.flows[i]
+	*fd = flowDigest{client: f.Client.Addr, server: f.Server.Addr, x: f.Client.Addr, start: f.Start,
+		syn: digestOf(&f.SYN), answered: digestOf(&f.AnsweredSYN), synack: digestOf(&f.SYNACK),
+		key: keyOfAddrs(f.Client.Addr, f.Server.Addr)}
+	if ls == nil {
+		return // nothing filed: the flow holds only copies
+	}
+	fd.x = ls.x
+	n := 0
+	for d := range 2 {
+		for s := range sampledSignals {
+			n += len(ls.sk[d][s].s)
+		}
+	}
+	fd.samples = make([]pairSample, 0, n)
+	for d := range 2 {
+		for s := range sampledSignals {
+			fd.samples = append(fd.samples, ls.sk[d][s].s...)
+			fd.at[d*sampledSignals+s+1] = uint16(len(fd.samples))
+			ls.sk[d][s].s = ls.sk[d][s].s[:0]
+		}
+	}
+	o.free = append(o.free, ls)
 }
 
 // keyOfAddrs is keyOf for two endpoints.
