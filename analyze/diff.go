@@ -478,12 +478,12 @@ func newPairPlan(c *pairCandidate, a, b *sideIndex, theta int64, thetaOK bool, a
 	if !thetaOK {
 		theta, thetaOK = c.theta, c.thetaOK
 	}
-	offs := c.seqOffsets()
+	offs, offsOK := c.seqOffsets()
 	for d := range 2 {
 		dp := &pl.dirs[d]
 		dp.upstream = CaptureUnknown
-		if off, ok := offs[uint8(d)]; ok {
-			dp.seqOff, dp.ok = capture.Seq(off), true
+		if offsOK[d] {
+			dp.seqOff, dp.ok = capture.Seq(offs[d]), true
 		} else if !pl.swapped {
 			// No sampled segment of this direction matched: the ISNs give
 			// the offset when both captures hold the handshake.

@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"runtime/debug"
 	"strings"
 
 	"rwin/analyze"
@@ -82,6 +84,11 @@ Flags:
 		}
 		path := spool[i].path
 		open[i] = func() (capture.Source, error) { return capture.Open(path) }
+	}
+	if os.Getenv("GOGC") == "" {
+		// As for read: flow state and the pairing's digests are most of
+		// the heap.
+		defer debug.SetGCPercent(debug.SetGCPercent(readGCPercent))
 	}
 	out := newDiffOutput(stdout, o.format, useColor, o.files)
 	h, err := analyze.DiffStream(open, analyze.DiffConfig{Config: o.cfg}, out.sink())
