@@ -2,19 +2,18 @@ package analyze
 
 import (
 	"fmt"
-	"slices"
-	"sync"
 
 	"rwin/capture"
 )
 
 // A capture from one end of a flow can only suspect a middlebox; captures
-// from both ends prove what the path did. Diff pairs the flows of two
-// captures (also across NAT and sequence rewriting), then compares each
-// pair segment by segment: handshake options added, removed, NOP-filled
-// or rewritten, window fields rewritten, sequence offsets, hops between
-// the capture points, and segments that left one capture point and never
-// reached the other.
+// from both ends prove what the path did. Package pathdiff pairs the flows
+// of two captures (also across NAT and sequence rewriting), then compares
+// each pair segment by segment: handshake options added, removed,
+// NOP-filled or rewritten, window fields rewritten, sequence offsets, hops
+// between the capture points, and segments that left one capture point
+// and never reached the other. The values it reports are defined here,
+// beside the flows they compare, for the rules and the report to read.
 
 // Capture indices of a diff.
 const (
@@ -39,7 +38,7 @@ type DiffSide struct {
 	Pair []int
 }
 
-// DiffResult is everything Diff found.
+// DiffResult is everything a diff found (pathdiff.Diff).
 type DiffResult struct {
 	Sides [2]DiffSide
 	Pairs []FlowPair
@@ -138,7 +137,7 @@ type DirDiff struct {
 	FirstOnly                 [2]PacketRef
 	// Outside counts unmatched segments whose copy would have fallen
 	// outside the other capture's time span; Overflow those given up
-	// because the matching window (diffMaxPending segments) was full. Neither
+	// because the matching window (8,192 segments) was full. Neither
 	// says anything about the path.
 	Outside, Overflow uint64
 	// WindowRewrites counts matched non-SYN segments whose window field
@@ -254,386 +253,74 @@ type HandshakeDiff struct {
 	ISNOffset capture.Seq
 }
 
-// DiffFlow is a flow of one capture of a diff, as the second pass
-// finished it. Flow is valid only during the DiffSink call that hands it
-// over: copy it to keep it.
-type DiffFlow struct {
-	Flow *Flow
-	// Series is the flow's time series when DiffConfig.Series is set and
-	// its budget had room, else nil; the receiver owns it (hand it back
-	// with SeriesBudget.Free).
-	Series *Series
+// PairSignal names a kind of evidence that two flows, one in each capture,
+// are the same connection. Each survives some middleboxes and not others:
+// a NAT rewrites addresses and ports but keeps timestamps, IP IDs and
+// payload; a sequence-randomizing firewall rewrites sequence numbers only;
+// a SYN proxy answers the handshake with its own ISN and timestamps.
+type PairSignal uint8
+
+// Pairing signals.
+const (
+	// SignalTimestamps: segments with the same TSval (RFC 7323 §3), length
+	// and flags in both captures. Survives NAT and sequence rewriting.
+	SignalTimestamps PairSignal = iota
+	// SignalIPID: segments with the same non-zero IPv4 identification,
+	// length and flags. Linux numbers the segments of a connection from a
+	// random start; survives NAT unless the NAT scrubs IDs.
+	SignalIPID
+	// SignalPayload: segments whose first payload bytes and length match.
+	// Common content (a protocol's fixed header) is not distinctive, so
+	// it counts for less, and tokens shared by many flows are ignored.
+	SignalPayload
+	// SignalISN: the SYN's or SYN-ACK's initial sequence number is the
+	// same: no sequence rewriting and, short of a collision, one
+	// connection.
+	SignalISN
+	// SignalTuple: the same addresses and ports (no NAT between the
+	// capture points).
+	SignalTuple
+	// SignalTiming: the flow's time offset between the captures agrees
+	// with the clock offset measured on the surest pairs.
+	SignalTiming
+	numSignals
+)
+
+func (s PairSignal) String() string {
+	switch s {
+	case SignalTimestamps:
+		return "timestamps"
+	case SignalIPID:
+		return "ip-id"
+	case SignalPayload:
+		return "payload"
+	case SignalISN:
+		return "isn"
+	case SignalTuple:
+		return "4-tuple"
+	}
+	return "timing"
 }
 
-// DiffConfig configures a diff.
-type DiffConfig struct {
-	// Config bounds each capture's flow table as in Run (its Series and
-	// Observer must be nil: the diff sets its own).
-	Config
-	// Series, when set, records each flow's time series in the second
-	// pass from this budget (shared by both captures), for charts.
-	Series *SeriesBudget
-}
+// PairConfidence grades a pairing.
+type PairConfidence uint8
 
-// DiffHead is what a diff knows once it has paired the flows: each
-// capture's summary and flow count, and the clock offset.
-type DiffHead struct {
-	Summaries [2]Summary
-	Flows     [2]int
-	Pairs     int
-	// ClockOffset is B's clock minus A's in ns, measured on ClockPairs
-	// pairs of high confidence; valid when ClockPairs > 0.
-	ClockOffset int64
-	ClockPairs  int
-}
+// Pairing confidences. Only a High pairing is firm enough for findings
+// with confidence proven.
+const (
+	PairLow    PairConfidence = iota // plausible; nothing contradicts it
+	PairMedium                       // likely: weak signals only, or few strong ones
+	PairHigh                         // several independent strong signals agree
+)
 
-// DiffSink receives a diff's results as the second pass finds them.
-// Memory then grows with the flows in progress, not with the flows read.
-type DiffSink struct {
-	// Head, if set, is called once, after the pairing and before any
-	// Pair or Unpaired call.
-	Head func(h *DiffHead)
-	// Pair, if set, is called for each pair once both its flows have
-	// finished, in no fixed order: n is the pair's place in the order of
-	// A's flows (0 first; FlowPair.A and B are the flows' IDs − 1).
-	Pair func(n int, p *FlowPair, a, b DiffFlow)
-	// Unpaired, if set, is called for each flow seen in capture c only.
-	Unpaired func(c int, f DiffFlow)
-}
-
-// Diff reads both captures, pairs their flows and compares every pair,
-// keeping every flow in the result: for a program that wants all of it at
-// once. DiffStream does the same in memory bounded by the flows in
-// progress.
-func Diff(open [2]Opener, cfg Config) (*DiffResult, error) {
-	var res DiffResult
-	sink := DiffSink{
-		Head: func(h *DiffHead) {
-			res.ClockOffset, res.ClockPairs = h.ClockOffset, h.ClockPairs
-			res.Pairs = make([]FlowPair, h.Pairs)
-			for i := range 2 {
-				res.Sides[i].Flows = make([]Flow, h.Flows[i])
-				res.Sides[i].Pair = make([]int, h.Flows[i])
-				for j := range res.Sides[i].Pair {
-					res.Sides[i].Pair[j] = -1
-				}
-			}
-		},
-		Pair: func(n int, p *FlowPair, a, b DiffFlow) {
-			res.Pairs[n] = *p
-			res.Sides[0].Flows[p.A], res.Sides[1].Flows[p.B] = *a.Flow, *b.Flow
-			res.Sides[0].Pair[p.A], res.Sides[1].Pair[p.B] = n, n
-		},
-		Unpaired: func(c int, f DiffFlow) { res.Sides[c].Flows[f.Flow.ID-1] = *f.Flow },
+func (c PairConfidence) String() string {
+	switch c {
+	case PairMedium:
+		return "medium"
+	case PairHigh:
+		return "high"
 	}
-	h, err := DiffStream(open, DiffConfig{Config: cfg}, sink)
-	if err != nil {
-		return nil, err
-	}
-	for i := range 2 {
-		res.Sides[i].Summary = h.Summaries[i]
-	}
-	return &res, nil
-}
-
-// DiffStream reads both captures twice. The first pass (both captures at
-// once) analyzes each and sketches every flow for pairing; the flows are
-// paired; the second pass walks both captures on one time line, analyzes
-// them again and matches the paired flows' segments, handing each pair
-// and each unpaired flow to sink as soon as its flows finish. It returns
-// an error only when a capture cannot be opened; a capture that ends early
-// is read as far as it goes and its Summary.Err says so.
-func DiffStream(open [2]Opener, cfg DiffConfig, sink DiffSink) (*DiffHead, error) {
-	var h DiffHead
-	var digests [2][]flowDigest
-	var errs [2]error
-	var wg sync.WaitGroup
-	for i := range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			h.Summaries[i], digests[i], errs[i] = diffFirstPass(open[i], cfg.Config)
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
-	}
-	a, b := newSideIndex(digests[0]), newSideIndex(digests[1])
-	chosen, theta, thetaPairs := assignPairs(a, b)
-	h.ClockOffset, h.ClockPairs = theta, thetaPairs
-	h.Flows, h.Pairs = [2]int{len(a.flows), len(b.flows)}, len(chosen)
-	// The second pass merges the captures on one time line: B's clock
-	// moved by the measured offset, or without one by the pairs' own.
-	align := theta
-	if thetaPairs == 0 {
-		align = medianPairTheta(chosen)
-	}
-	plans := make([]pairPlan, len(chosen))
-	for i, c := range chosen {
-		plans[i] = newPairPlan(c, a, b, theta, thetaPairs > 0, align)
-	}
-	// What the second pass needs of the first is in the plans now: the
-	// samples can go.
-	chosen = nil
-	for _, s := range [...]*sideIndex{a, b} {
-		for i := range s.flows {
-			s.flows[i].samples = nil
-		}
-		s.isnFlows = nil
-	}
-	if sink.Head != nil {
-		sink.Head(&h)
-	}
-	if err := diffSecondPass(open, cfg, &h, plans, align, sink); err != nil {
-		return nil, err
-	}
-	return &h, nil
-}
-
-// diffFirstPass analyzes one capture and sketches its flows for pairing.
-func diffFirstPass(open Opener, cfg Config) (Summary, []flowDigest, error) {
-	src, err := open()
-	if err != nil {
-		return Summary{}, nil, err
-	}
-	defer src.Close()
-	var st *Stepper
-	var sk *sketcher
-	cfg.Series, cfg.Observer = nil, nil
-	st = NewStepper(src, cfg, func(f *Flow) { sk.finished(f) })
-	sk = newSketcher(&st.Packet)
-	// The Stepper took cfg by value: set the observer on its table.
-	st.a.cfg.Observer = sk
-	for st.Read() {
-		st.File()
-	}
-	sum := st.Close()
-	return sum, sk.flows, nil
-}
-
-// medianTheta is the middle of the chosen pairs' own clock offsets, 0
-// when none has one.
-func medianPairTheta(chosen []*pairCandidate) int64 {
-	var ts []int64
-	for _, c := range chosen {
-		if c.thetaOK {
-			ts = append(ts, c.theta)
-		}
-	}
-	if len(ts) == 0 {
-		return 0
-	}
-	slices.Sort(ts)
-	return ts[len(ts)/2]
-}
-
-// pairPlan is what the pairing settled about one pair, for the second
-// pass: the pair's record as far as the first pass knows it, and how to
-// match its segments.
-type pairPlan struct {
-	a, b     int // flow IDs − 1
-	score    float64
-	signals  []SignalCount
-	swapped  bool
-	xSwapped bool // B's first sender is A's second (see pairCandidate.swapped)
-	nat      bool
-	// cToS is the direction of A's flow (0: from its first sender) that
-	// runs from client to server.
-	cToS       int
-	clientSide int
-	// dirs is indexed by direction of A's flow.
-	dirs [2]dirPlan
-}
-
-// dirPlan is what the pairing settled about one direction.
-type dirPlan struct {
-	seqOff         capture.Seq // B − A
-	ok             bool        // seqOff known: segments can be matched
-	useTS, useIPID bool
-	upstream       int
-	delay          int64
-	delayOK        bool
-	// expect is how much later B's copy comes on the merged time line,
-	// give or take jitter; horizon is how long an unmatched segment waits.
-	expect, jitter, horizon int64
-}
-
-// newPairPlan settles what the pairing knows about a chosen candidate.
-func newPairPlan(c *pairCandidate, a, b *sideIndex, theta int64, thetaOK bool, align int64) pairPlan {
-	A, B := &a.flows[c.a], &b.flows[c.b]
-	pl := pairPlan{a: c.a, b: c.b, score: c.score, swapped: c.rolesSwapped(a, b), xSwapped: c.swapped,
-		nat: A.key != B.key}
-	for s := range numSignals {
-		if c.signals[s] > 0 {
-			pl.signals = append(pl.signals, SignalCount{Signal: s, Count: c.signals[s]})
-		}
-	}
-	// A's first sender may be its client or its server.
-	if A.serverFirst() {
-		pl.cToS = 1
-	}
-	if !thetaOK {
-		theta, thetaOK = c.theta, c.thetaOK
-	}
-	offs, offsOK := c.seqOffsets()
-	for d := range 2 {
-		dp := &pl.dirs[d]
-		dp.upstream = CaptureUnknown
-		if offsOK[d] {
-			dp.seqOff, dp.ok = capture.Seq(offs[d]), true
-		} else if !pl.swapped {
-			// No sampled segment of this direction matched: the ISNs give
-			// the offset when both captures hold the handshake.
-			hsA, hsB := A.answered, B.answered
-			if pl.outDir(d) == ServerToClient {
-				hsA, hsB = A.synack, B.synack
-			}
-			if hsA.seen && hsB.seen {
-				dp.seqOff, dp.ok = hsB.isn-hsA.isn, true
-			}
-		}
-		dp.useTS, dp.useIPID = c.preserved(uint8(d))
-	}
-	// Which capture saw each direction first: a segment reaches the
-	// downstream capture one one-way delay after the upstream one, so the
-	// direction whose B − A difference is larger runs from A to B.
-	for d := range 2 {
-		dp := &pl.dirs[d]
-		// lag is how much later B saw the direction's segments than A,
-		// net of the clock offset: positive when A is upstream.
-		var lag int64
-		switch {
-		case c.deltaOK[0] && c.deltaOK[1] && c.delta[d] != c.delta[1-d]:
-			lag = c.delta[d] - (c.delta[0]+c.delta[1])/2
-		case c.deltaOK[d] && thetaOK:
-			lag = c.delta[d] - theta
-		case c.deltaOK[1-d] && thetaOK:
-			lag = -(c.delta[1-d] - theta)
-		}
-		switch {
-		case lag > 0:
-			dp.upstream = CaptureA
-		case lag < 0:
-			dp.upstream = CaptureB
-		default:
-			dp.upstream = c.upstreamByTTL(uint8(d))
-		}
-		if lag != 0 && (c.deltaOK[0] && c.deltaOK[1] || thetaOK) {
-			dp.delay, dp.delayOK = absNS(lag), true
-		}
-		// expect is how much later, on the merged time line, B's copy of a
-		// segment comes than A's.
-		switch {
-		case c.deltaOK[d]:
-			dp.expect = c.delta[d] - align
-		case c.thetaOK:
-			dp.expect = c.theta - align
-		}
-		dp.jitter = diffMinJitter + 2*min(c.spread[d], diffMaxSpread)
-		dp.horizon = absNS(dp.expect) + diffMatchSlack + dp.jitter
-	}
-	cs, sc := pl.dirs[pl.cToS].upstream, pl.dirs[1-pl.cToS].upstream
-	switch {
-	case cs != CaptureUnknown:
-		pl.clientSide = cs
-	case sc != CaptureUnknown:
-		pl.clientSide = 1 - sc
-	default:
-		pl.clientSide = CaptureUnknown
-	}
-	return pl
-}
-
-// state starts the second pass's state of the pair: its record as the
-// plan has it, and empty matching queues.
-func (pl *pairPlan) state(n int) *pairState {
-	ps := &pairState{n: n, cToS: pl.cToS, xSwapped: pl.xSwapped}
-	p := &ps.pair
-	p.A, p.B = pl.a, pl.b
-	p.Score, p.Confidence, p.Swapped, p.Signals = pl.score, pairConfidenceOf(pl.score), pl.swapped, pl.signals
-	p.NAT, p.ClientSide = pl.nat, pl.clientSide
-	for d := range 2 {
-		dp, ds := &pl.dirs[d], &ps.dirs[d]
-		out := &p.Dirs[ps.outDir(d)]
-		ds.out = out
-		out.Compared, out.SeqOffset, out.Upstream = dp.ok, dp.seqOff, dp.upstream
-		out.Delay, out.DelayOK = dp.delay, dp.delayOK
-		ds.seqOff, ds.ok, ds.useTS, ds.useIPID = dp.seqOff, dp.ok, dp.useTS, dp.useIPID
-		ds.expect, ds.jitter, ds.horizon = dp.expect, dp.jitter, dp.horizon
-	}
-	return ps
-}
-
-// outDir maps a direction of A's flow (0: from its first sender) to
-// FlowPair.Dirs.
-func (pl *pairPlan) outDir(d int) int {
-	if d == 0 {
-		return pl.cToS
-	}
-	return 1 - pl.cToS
-}
-
-// outDir maps a direction of A's flow (0: from its first sender) to
-// FlowPair.Dirs.
-func (ps *pairState) outDir(d int) int {
-	if d == 0 {
-		return ps.cToS
-	}
-	return 1 - ps.cToS
-}
-
-// preserved reports whether the direction's TSvals and IP IDs cross the
-// path unchanged, judged on the sampled segments that matched: then they
-// tell retransmissions apart when matching segment by segment.
-func (c *pairCandidate) preserved(d uint8) (ts, ipid bool) {
-	var tsSame, tsDiff, idSame, idDiff int
-	for _, h := range c.hits {
-		if h.da != d || (h.da != h.db) != c.swapped {
-			continue
-		}
-		if h.sa.hasTS && h.sb.hasTS {
-			if h.sa.tsval == h.sb.tsval {
-				tsSame++
-			} else {
-				tsDiff++
-			}
-		}
-		if h.sa.hasIPID && h.sb.hasIPID {
-			if h.sa.ipid == h.sb.ipid {
-				idSame++
-			} else {
-				idDiff++
-			}
-		}
-	}
-	return tsSame > tsDiff, idSame > idDiff
-}
-
-// upstreamByTTL guesses the capture nearer the sender of direction d from
-// TTLs: routers only lower them. Unknown when no matched sample differs.
-func (c *pairCandidate) upstreamByTTL(d uint8) int {
-	higherA, higherB := 0, 0
-	for _, h := range c.hits {
-		if h.da != d || (h.da != h.db) != c.swapped {
-			continue
-		}
-		switch {
-		case h.sa.ttl > h.sb.ttl:
-			higherA++
-		case h.sb.ttl > h.sa.ttl:
-			higherB++
-		}
-	}
-	switch {
-	case higherA > higherB:
-		return CaptureA
-	case higherB > higherA:
-		return CaptureB
-	}
-	return CaptureUnknown
+	return "low"
 }
 
 // String renders a packet pair as "A 12 ⇄ B 15", for messages.

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"rwin/analyze"
+	"rwin/analyze/pathdiff"
 	"rwin/capture"
 	"rwin/rules"
 )
@@ -91,7 +92,7 @@ Flags:
 		defer debug.SetGCPercent(debug.SetGCPercent(readGCPercent))
 	}
 	out := newDiffOutput(stdout, o.format, useColor, o.files)
-	h, err := analyze.DiffStream(open, analyze.DiffConfig{Config: o.cfg}, out.sink())
+	h, err := pathdiff.Stream(open, pathdiff.Config{Config: o.cfg}, out.sink())
 	if err != nil {
 		return exitInput, fmt.Errorf("diff: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"rwin/analyze"
+	"rwin/analyze/pathdiff"
 )
 
 // diffOutput writes a diff's records as the diff finds them, in the order
@@ -38,13 +39,13 @@ func newDiffOutput(w io.Writer, format string, useColor bool, files [2]string) *
 			Findings:     map[string]int{"info": 0, "warn": 0, "error": 0}}}
 }
 
-// sink is the analyze.DiffSink that feeds o.
-func (o *diffOutput) sink() analyze.DiffSink {
-	return analyze.DiffSink{Head: o.head, Pair: o.pair, Unpaired: o.unpairedFlow}
+// sink is the pathdiff.Sink that feeds o.
+func (o *diffOutput) sink() pathdiff.Sink {
+	return pathdiff.Sink{Head: o.head, Pair: o.pair, Unpaired: o.unpairedFlow}
 }
 
 // head starts the output: for text the captures and the clock offset.
-func (o *diffOutput) head(h *analyze.DiffHead) {
+func (o *diffOutput) head(h *pathdiff.Head) {
 	o.sum.ClockPairs = h.ClockPairs
 	if h.ClockPairs > 0 {
 		o.sum.ClockOffsetMS = ptr(ms(h.ClockOffset))
@@ -58,7 +59,7 @@ func (o *diffOutput) head(h *analyze.DiffHead) {
 }
 
 // pair renders one pair and writes every pair that can go out now.
-func (o *diffOutput) pair(n int, p *analyze.FlowPair, a, b analyze.DiffFlow) {
+func (o *diffOutput) pair(n int, p *analyze.FlowPair, a, b pathdiff.Flow) {
 	rec := newDiffPairRecord(n+1, o.files, p, a.Flow, b.Flow)
 	o.sum.ByConfidence[rec.Pairing.Confidence]++
 	for _, f := range rec.Findings {
@@ -98,7 +99,7 @@ func (o *diffOutput) pair(n int, p *analyze.FlowPair, a, b analyze.DiffFlow) {
 }
 
 // unpairedFlow keeps a reference to a flow seen in one capture only.
-func (o *diffOutput) unpairedFlow(c int, f analyze.DiffFlow) {
+func (o *diffOutput) unpairedFlow(c int, f pathdiff.Flow) {
 	o.unpaired[c] = append(o.unpaired[c], flowRef(o.files[c], f.Flow))
 }
 
@@ -109,7 +110,7 @@ func (o *diffOutput) fail(err error) {
 }
 
 // finish writes the flows seen in one capture only and the summary.
-func (o *diffOutput) finish(h *analyze.DiffHead) error {
+func (o *diffOutput) finish(h *pathdiff.Head) error {
 	for i := range o.unpaired {
 		slices.SortFunc(o.unpaired[i], func(x, y diffFlowRef) int { return int(x.ID) - int(y.ID) })
 	}
@@ -169,7 +170,7 @@ func unpairedRecord(c int, ref diffFlowRef) diffUnpairedRecord {
 
 // writeDiffHead renders the top of rwin diff's text report: the two
 // captures and the clock offset.
-func writeDiffHead(w io.Writer, p palette, files [2]string, h *analyze.DiffHead) {
+func writeDiffHead(w io.Writer, p palette, files [2]string, h *pathdiff.Head) {
 	for i := range h.Summaries {
 		m := &h.Summaries[i]
 		fmt.Fprintf(w, "%s  %s  %d packets, %d TCP, %s", p.head.Sprint(strings.ToUpper(captureKey(i))),

@@ -1,4 +1,4 @@
-package analyze
+package pathdiff
 
 import (
 	"math"
@@ -9,15 +9,16 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"rwin/analyze"
 	"rwin/capture"
 )
 
 // matchingMerge is a second pass over one pair with a known plan: both
 // directions matched at sequence offset 0, A upstream.
 func matchingMerge() *diffMerge {
-	pl := pairPlan{clientSide: CaptureA}
+	pl := pairPlan{clientSide: analyze.CaptureA}
 	for d := range 2 {
-		pl.dirs[d] = dirPlan{ok: true, upstream: CaptureA, expect: int64(time.Millisecond),
+		pl.dirs[d] = dirPlan{ok: true, upstream: analyze.CaptureA, expect: int64(time.Millisecond),
 			jitter: diffMinJitter, horizon: int64(time.Millisecond) + diffMatchSlack + diffMinJitter}
 	}
 	return &diffMerge{plans: []pairPlan{pl}, states: map[int]*pairState{}, pairOf: [2][]int32{{0}, {0}},
@@ -46,8 +47,8 @@ func (f *feeder) next(m *diffMerge) {
 	f.b = f.a
 	f.b.Time += int64(time.Millisecond)
 	f.b.TTL -= 3
-	mergeSide{m, CaptureA}.Segment(1, &f.a)
-	mergeSide{m, CaptureB}.Segment(1, &f.b)
+	mergeSide{m, analyze.CaptureA}.Segment(1, &f.a)
+	mergeSide{m, analyze.CaptureB}.Segment(1, &f.b)
 	m.clock = max(m.clock, f.b.Time)
 	if m.clock-m.lastSweep >= pendingSweep {
 		m.lastSweep = m.clock
@@ -69,7 +70,7 @@ func TestDiffMatchingDoesNotAllocatePerSegment(t *testing.T) {
 	allocs := testing.AllocsPerRun(2000, func() { f.next(m) })
 	assert.Zero(t, allocs, "allocations per segment pair")
 	require.Len(t, m.live, 1)
-	d := &m.live[0].pair.Dirs[ClientToServer]
+	d := &m.live[0].pair.Dirs[analyze.ClientToServer]
 	assert.Equal(t, uint64(f.k), d.Matched, "every segment matched its copy")
 	assert.Zero(t, d.Only, "nothing unmatched")
 }
@@ -88,7 +89,8 @@ func BenchmarkDiffSegment(b *testing.B) {
 // segment into its flow's sketches.
 func BenchmarkDiffSketch(b *testing.B) {
 	var pkt capture.Packet
-	o, f := newSketcher(&pkt), newFeeder()
+	o, f := newSketcher(), newFeeder()
+	o.pkt = &pkt
 	b.ReportAllocs()
 	for b.Loop() {
 		f.k++

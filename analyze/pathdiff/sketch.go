@@ -1,8 +1,10 @@
-package analyze
+package pathdiff
 
 import (
+	"bytes"
 	"net/netip"
 
+	"rwin/analyze"
 	"rwin/capture"
 )
 
@@ -22,7 +24,7 @@ type flowDigest struct {
 	x                     netip.AddrPort
 	start                 int64
 	syn, answered, synack handshakeDigest
-	key                   flowKey
+	key                   tupleKey
 	// samples holds the flow's sketches back to back: the samples of
 	// direction d and signal s are samples[at[k]:at[k+1]], k = d*3+s.
 	samples []pairSample
@@ -35,7 +37,7 @@ type handshakeDigest struct {
 	seen bool
 }
 
-func digestOf(h *HandshakeSegment) handshakeDigest { return handshakeDigest{h.ISN, h.Seen} }
+func digestOf(h *analyze.HandshakeSegment) handshakeDigest { return handshakeDigest{h.ISN, h.Seen} }
 
 // sketch returns the samples of direction d and signal s.
 func (f *flowDigest) sketch(d, s int) []pairSample {
@@ -56,7 +58,7 @@ type liveSketches struct {
 // sketcher builds the digests of one capture's flows as the first pass
 // files their segments.
 type sketcher struct {
-	pkt  *capture.Packet // the packet being filed (Stepper.Packet)
+	pkt  *capture.Packet // the packet being filed (analyze.Stepper.Packet)
 	live map[uint64]*liveSketches
 	// last caches the flow of the previous segment: segments of one flow
 	// come in runs.
@@ -67,8 +69,8 @@ type sketcher struct {
 	flows []flowDigest
 }
 
-func newSketcher(pkt *capture.Packet) *sketcher {
-	return &sketcher{pkt: pkt, live: make(map[uint64]*liveSketches)}
+func newSketcher() *sketcher {
+	return &sketcher{live: make(map[uint64]*liveSketches)}
 }
 
 // Segment samples one segment (Observer).
@@ -101,21 +103,21 @@ func (o *sketcher) Segment(id uint64, seg *capture.Segment) {
 	// translates it), TTL.
 	shape := uint64(seg.Payload)&0xffffff<<8 | uint64(seg.Flags&(capture.FlagSYN|capture.FlagFIN|capture.FlagRST))
 	if v.hasTS {
-		v.h, v.sig = mixToken(uint64(SignalTimestamps)<<60^uint64(v.tsval)<<32^shape), SignalTimestamps
-		sk[SignalTimestamps].add(v)
+		v.h, v.sig = mixToken(uint64(analyze.SignalTimestamps)<<60^uint64(v.tsval)<<32^shape), analyze.SignalTimestamps
+		sk[analyze.SignalTimestamps].add(v)
 	}
 	if v.hasIPID {
-		v.h, v.sig = mixToken(uint64(SignalIPID)<<60^uint64(v.ipid)<<32^shape), SignalIPID
-		sk[SignalIPID].add(v)
+		v.h, v.sig = mixToken(uint64(analyze.SignalIPID)<<60^uint64(v.ipid)<<32^shape), analyze.SignalIPID
+		sk[analyze.SignalIPID].add(v)
 	}
 	if pl := seg.CapturedPayload(o.pkt.Data); len(pl) > 0 && len(pl) >= min(seg.Payload, payloadPrefix) {
-		v.h, v.sig = mixToken(uint64(SignalPayload)<<60^fnvBytes(pl[:min(len(pl), payloadPrefix)])^shape), SignalPayload
-		sk[SignalPayload].add(v)
+		v.h, v.sig = mixToken(uint64(analyze.SignalPayload)<<60^fnvBytes(pl[:min(len(pl), payloadPrefix)])^shape), analyze.SignalPayload
+		sk[analyze.SignalPayload].add(v)
 	}
 }
 
 // finished turns a flow's sketches into its digest.
-func (o *sketcher) finished(f *Flow) {
+func (o *sketcher) finished(f *analyze.Flow) {
 	ls := o.live[f.ID]
 	delete(o.live, f.ID)
 	if o.lastID == f.ID {
@@ -128,7 +130,7 @@ func (o *sketcher) finished(f *Flow) {
 	fd := &o.flows[i]
 	*fd = flowDigest{client: f.Client.Addr, server: f.Server.Addr, x: f.Client.Addr, start: f.Start,
 		syn: digestOf(&f.SYN), answered: digestOf(&f.AnsweredSYN), synack: digestOf(&f.SYNACK),
-		key: keyOfAddrs(f.Client.Addr, f.Server.Addr)}
+		key: tupleOf(f.Client.Addr, f.Server.Addr)}
 	if ls == nil {
 		return // nothing filed: the flow holds only copies
 	}
@@ -150,12 +152,19 @@ func (o *sketcher) finished(f *Flow) {
 	o.free = append(o.free, ls)
 }
 
-// keyOfAddrs is keyOf for two endpoints.
-func keyOfAddrs(a, b netip.AddrPort) flowKey {
-	s := endpointKey{a.Addr().As16(), a.Port()}
-	d := endpointKey{b.Addr().As16(), b.Port()}
-	if lessEndpoint(d, s) {
+// tupleKey names a 4-tuple whichever way its segments go, with IPv4
+// addresses as IPv4-mapped IPv6 ones, as the flow table keys flows.
+type tupleKey struct{ lo, hi tupleEnd }
+
+type tupleEnd struct {
+	addr [16]byte
+	port uint16
+}
+
+func tupleOf(x, y netip.AddrPort) tupleKey {
+	s, d := tupleEnd{x.Addr().As16(), x.Port()}, tupleEnd{y.Addr().As16(), y.Port()}
+	if c := bytes.Compare(d.addr[:], s.addr[:]); c < 0 || c == 0 && d.port < s.port {
 		s, d = d, s
 	}
-	return flowKey{s, d}
+	return tupleKey{s, d}
 }

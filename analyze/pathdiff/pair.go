@@ -1,82 +1,16 @@
-package analyze
+package pathdiff
 
 import (
 	"cmp"
 	"math"
 	"slices"
 
+	"rwin/analyze"
 	"rwin/capture"
 )
 
-// PairSignal names a kind of evidence that two flows, one in each capture,
-// are the same connection. Each survives some middleboxes and not others:
-// a NAT rewrites addresses and ports but keeps timestamps, IP IDs and
-// payload; a sequence-randomizing firewall rewrites sequence numbers only;
-// a SYN proxy answers the handshake with its own ISN and timestamps.
-type PairSignal uint8
-
-// Pairing signals.
-const (
-	// SignalTimestamps: segments with the same TSval (RFC 7323 §3), length
-	// and flags in both captures. Survives NAT and sequence rewriting.
-	SignalTimestamps PairSignal = iota
-	// SignalIPID: segments with the same non-zero IPv4 identification,
-	// length and flags. Linux numbers the segments of a connection from a
-	// random start; survives NAT unless the NAT scrubs IDs.
-	SignalIPID
-	// SignalPayload: segments whose first payload bytes and length match.
-	// Common content (a protocol's fixed header) is not distinctive, so
-	// it counts for less, and tokens shared by many flows are ignored.
-	SignalPayload
-	// SignalISN: the SYN's or SYN-ACK's initial sequence number is the
-	// same: no sequence rewriting and, short of a collision, one
-	// connection.
-	SignalISN
-	// SignalTuple: the same addresses and ports (no NAT between the
-	// capture points).
-	SignalTuple
-	// SignalTiming: the flow's time offset between the captures agrees
-	// with the clock offset measured on the surest pairs.
-	SignalTiming
-	numSignals
-)
-
-func (s PairSignal) String() string {
-	switch s {
-	case SignalTimestamps:
-		return "timestamps"
-	case SignalIPID:
-		return "ip-id"
-	case SignalPayload:
-		return "payload"
-	case SignalISN:
-		return "isn"
-	case SignalTuple:
-		return "4-tuple"
-	}
-	return "timing"
-}
-
-// PairConfidence grades a pairing.
-type PairConfidence uint8
-
-// Pairing confidences. Only a High pairing is firm enough for findings
-// with confidence proven.
-const (
-	PairLow    PairConfidence = iota // plausible; nothing contradicts it
-	PairMedium                       // likely: weak signals only, or few strong ones
-	PairHigh                         // several independent strong signals agree
-)
-
-func (c PairConfidence) String() string {
-	switch c {
-	case PairMedium:
-		return "medium"
-	case PairHigh:
-		return "high"
-	}
-	return "low"
-}
+// numSignals is the number of pairing signals.
+const numSignals = analyze.SignalTiming + 1
 
 // Score thresholds of the pairing confidences; below pairLow two flows
 // are not paired.
@@ -86,14 +20,14 @@ const (
 	pairLow    = 0.35 // a shared 4-tuple alone (0.4), with nothing against it
 )
 
-func pairConfidenceOf(score float64) PairConfidence {
+func pairConfidenceOf(score float64) analyze.PairConfidence {
 	switch {
 	case score >= pairHigh:
-		return PairHigh
+		return analyze.PairHigh
 	case score >= pairMedium:
-		return PairMedium
+		return analyze.PairMedium
 	}
-	return PairLow
+	return analyze.PairLow
 }
 
 // Sampling of segments for pairing. Each direction of a flow keeps, per
@@ -121,8 +55,8 @@ type pairSample struct {
 	ttl     uint8
 	hasTS   bool
 	hasIPID bool
-	sig     PairSignal // the signal the token samples
-	dup     bool       // the token recurred (a retransmission): pairs nothing
+	sig     analyze.PairSignal // the signal the token samples
+	dup     bool               // the token recurred (a retransmission): pairs nothing
 }
 
 // pairSketch keeps the sketchSize samples with the smallest token hashes,
@@ -169,7 +103,7 @@ func fnvBytes(b []byte) uint64 {
 
 // pairHit is one sampled segment found in both captures.
 type pairHit struct {
-	signal PairSignal
+	signal analyze.PairSignal
 	da, db uint8 // direction in A's and B's flow (0: from its first sender)
 	sa, sb *pairSample
 }
@@ -338,7 +272,7 @@ func pairCandidates(a, b *sideIndex) []*pairCandidate {
 	// joins B's k-th and its commonToken neighbors either side; an ISN on
 	// more than commonToken flows of either capture joins nothing (it
 	// scores nothing either, see evaluate).
-	byKeyA, byKeyB := make(map[flowKey][]int), make(map[flowKey][]int)
+	byKeyA, byKeyB := make(map[tupleKey][]int), make(map[tupleKey][]int)
 	for i := range a.flows {
 		byKeyA[a.flows[i].key] = append(byKeyA[a.flows[i].key], i)
 	}
@@ -513,9 +447,9 @@ func (c *pairCandidate) evaluate(a, b *sideIndex, theta int64, thetaOK bool) {
 			}
 		}
 	}
-	c.signals[SignalISN] = isnSame
+	c.signals[analyze.SignalISN] = isnSame
 	if A.key == B.key {
-		c.signals[SignalTuple] = 1
+		c.signals[analyze.SignalTuple] = 1
 	}
 	timing := 0 // 1 agrees with the clock offset, -1 contradicts it
 	if thetaOK {
@@ -534,14 +468,14 @@ func (c *pairCandidate) evaluate(a, b *sideIndex, theta int64, thetaOK bool) {
 		}
 	}
 	if timing > 0 {
-		c.signals[SignalTiming] = 1
+		c.signals[analyze.SignalTiming] = 1
 	}
 
-	miss := math.Pow(0.35, float64(c.signals[SignalTimestamps])) *
-		math.Pow(0.45, float64(c.signals[SignalIPID])) *
-		max(math.Pow(0.75, float64(c.signals[SignalPayload])), 0.4) *
+	miss := math.Pow(0.35, float64(c.signals[analyze.SignalTimestamps])) *
+		math.Pow(0.45, float64(c.signals[analyze.SignalIPID])) *
+		max(math.Pow(0.75, float64(c.signals[analyze.SignalPayload])), 0.4) *
 		math.Pow(0.1, float64(isnSame))
-	if c.signals[SignalTuple] > 0 {
+	if c.signals[analyze.SignalTuple] > 0 {
 		miss *= 0.6
 	}
 	if timing > 0 {

@@ -1,9 +1,10 @@
-package analyze
+package pathdiff
 
 import (
 	"math"
 	"net/netip"
 
+	"rwin/analyze"
 	"rwin/capture"
 )
 
@@ -34,7 +35,7 @@ const (
 // pairState is the second pass's state of one pair, from its first
 // segment until both its flows have finished.
 type pairState struct {
-	pair FlowPair
+	pair analyze.FlowPair
 	n    int // the pair's place in the order of A's flows
 	// x is, per capture, the endpoint that sent the flow's first segment
 	// (see flowDigest.x), valid when xSet.
@@ -42,8 +43,8 @@ type pairState struct {
 	xSet [2]bool
 	// flows holds each capture's flow once it finished, until the other
 	// has; done says which have.
-	flows  [2]Flow
-	series [2]*Series
+	flows  [2]analyze.Flow
+	series [2]*analyze.Series
 	done   [2]bool
 	// live is the state's place in diffMerge.live.
 	live int
@@ -58,7 +59,7 @@ type pairState struct {
 
 // dirState matches one direction's segments.
 type dirState struct {
-	out    *DirDiff
+	out    *analyze.DirDiff
 	seqOff capture.Seq // B − A
 	ok     bool        // seqOff known: segments can be matched
 	// expect is how much later B's copy comes on the merged time line,
@@ -226,8 +227,8 @@ type diffMerge struct {
 	// states holds the pairs in progress, by pair index; live lists them.
 	states map[int]*pairState
 	live   []*pairState
-	series [2]*SeriesRecorder
-	sink   DiffSink
+	series [2]*analyze.SeriesRecorder
+	sink   Sink
 	// span is each capture's time span on the merged line.
 	span      [2][2]int64
 	shift     [2]int64 // subtracted from capture i's times to align with A
@@ -267,15 +268,15 @@ func (o mergeSide) Segment(id uint64, seg *capture.Segment) {
 // finished takes a flow capture i's table finished: an unpaired one goes
 // to the sink at once, a paired one when its pair's other flow has
 // finished too.
-func (m *diffMerge) finished(i int, f *Flow) {
-	var series *Series
+func (m *diffMerge) finished(i int, f *analyze.Flow) {
+	var series *analyze.Series
 	if m.series[i] != nil {
 		series = m.series[i].Take(f.ID)
 	}
 	n := m.pairOf[i][f.ID-1]
 	if n < 0 {
 		if m.sink.Unpaired != nil {
-			m.sink.Unpaired(i, DiffFlow{Flow: f, Series: series})
+			m.sink.Unpaired(i, Flow{Flow: f, Series: series})
 		}
 		return
 	}
@@ -296,7 +297,7 @@ func (m *diffMerge) finished(i int, f *Flow) {
 	ps.finish()
 	compareHandshakes(&ps.pair, &ps.flows[0], &ps.flows[1])
 	if m.sink.Pair != nil {
-		m.sink.Pair(ps.n, &ps.pair, DiffFlow{&ps.flows[0], ps.series[0]}, DiffFlow{&ps.flows[1], ps.series[1]})
+		m.sink.Pair(ps.n, &ps.pair, Flow{&ps.flows[0], ps.series[0]}, Flow{&ps.flows[1], ps.series[1]})
 	}
 	delete(m.states, ps.n)
 	last := m.live[len(m.live)-1]
@@ -306,9 +307,9 @@ func (m *diffMerge) finished(i int, f *Flow) {
 
 // diffSecondPass analyzes both captures again on one time line and
 // matches the paired flows' segments across them.
-func diffSecondPass(open [2]Opener, cfg DiffConfig, h *DiffHead, plans []pairPlan, align int64, sink DiffSink) error {
+func diffSecondPass(open [2]analyze.Opener, cfg Config, h *Head, plans []pairPlan, align int64, sink Sink) error {
 	m := &diffMerge{plans: plans, states: make(map[int]*pairState), sink: sink}
-	m.shift[CaptureB] = align
+	m.shift[analyze.CaptureB] = align
 	for i := range 2 {
 		sum := &h.Summaries[i]
 		m.span[i] = [2]int64{sum.FirstTime - m.shift[i], sum.LastTime - m.shift[i]}
@@ -318,10 +319,10 @@ func diffSecondPass(open [2]Opener, cfg DiffConfig, h *DiffHead, plans []pairPla
 		}
 	}
 	for n := range plans {
-		m.pairOf[CaptureA][plans[n].a] = int32(n)
-		m.pairOf[CaptureB][plans[n].b] = int32(n)
+		m.pairOf[analyze.CaptureA][plans[n].a] = int32(n)
+		m.pairOf[analyze.CaptureB][plans[n].b] = int32(n)
 	}
-	var st [2]*Stepper
+	var st [2]*analyze.Stepper
 	var more [2]bool
 	for i := range 2 {
 		src, err := open[i]()
@@ -332,17 +333,17 @@ func diffSecondPass(open [2]Opener, cfg DiffConfig, h *DiffHead, plans []pairPla
 		c := cfg.Config
 		c.Series, c.Observer = nil, mergeSide{m, i}
 		if cfg.Series != nil {
-			m.series[i] = NewSeriesRecorder(cfg.Series)
+			m.series[i] = analyze.NewSeriesRecorder(cfg.Series)
 			c.Series = m.series[i]
 		}
-		st[i] = NewStepper(src, c, func(f *Flow) { m.finished(i, f) })
+		st[i] = analyze.NewStepper(src, c, func(f *analyze.Flow) { m.finished(i, f) })
 		more[i] = st[i].Read()
 	}
 	at := func(i int) int64 { return st[i].Packet.Time - m.shift[i] }
 	for more[0] || more[1] {
-		i := CaptureA
+		i := analyze.CaptureA
 		if !more[0] || more[1] && at(1) < at(0) {
-			i = CaptureB
+			i = analyze.CaptureB
 		}
 		st[i].File()
 		if m.clock-m.lastSweep >= pendingSweep {
@@ -370,7 +371,7 @@ func (ps *pairState) segment(m *diffMerge, i int, fromX bool, seg *capture.Segme
 	if !fromX {
 		d = 1
 	}
-	if i == CaptureB && ps.xSwapped {
+	if i == analyze.CaptureB && ps.xSwapped {
 		d = 1 - d
 	}
 	ds, rev := &ps.dirs[d], &ps.dirs[1-d]
@@ -378,7 +379,7 @@ func (ps *pairState) segment(m *diffMerge, i int, fromX bool, seg *capture.Segme
 	// receiver, which is this segment's sender.
 	if seg.Flags&capture.FlagACK != 0 && seg.Flags&capture.FlagSYN == 0 && seg.Flags&capture.FlagRST == 0 && rev.ok {
 		ack := seg.Ack
-		if i == CaptureB {
+		if i == analyze.CaptureB {
 			ack -= rev.seqOff
 		}
 		rev.acked[i] = diffAck{ok: true, ack: ack, win: seg.Window, packet: seg.Packet, time: seg.Time}
@@ -392,7 +393,7 @@ func (ps *pairState) segment(m *diffMerge, i int, fromX bool, seg *capture.Segme
 		flags: seg.Flags, win: seg.Window, ttl: seg.TTL, ipid: seg.IPID, hasIPID: !seg.IPv6 && seg.IPID != 0,
 		tsval: seg.Opts.TSVal, hasTS: seg.Opts.Has&capture.HasTimestamp != 0, opts: seg.Opts.Has,
 	}
-	if i == CaptureB {
+	if i == analyze.CaptureB {
 		v.seq -= ds.seqOff
 		v.ack -= rev.seqOff
 	}
@@ -407,7 +408,7 @@ func (ps *pairState) segment(m *diffMerge, i int, fromX bool, seg *capture.Segme
 		}
 		y.gone = true
 		other.trim()
-		if i == CaptureA {
+		if i == analyze.CaptureA {
 			ds.matched(&v, y)
 		} else {
 			ds.matched(y, &v)
@@ -538,7 +539,7 @@ func (ds *dirState) matched(a, b *pendingSeg) {
 	o := ds.out
 	o.Matched++
 	up := a
-	if o.Upstream == CaptureB {
+	if o.Upstream == analyze.CaptureB {
 		up = b
 	}
 	ds.delivered(up)
@@ -546,11 +547,11 @@ func (ds *dirState) matched(a, b *pendingSeg) {
 		return // handshake copies are compared with the flows' handshakes
 	}
 	hops := int(a.ttl) - int(b.ttl)
-	if o.Upstream == CaptureB {
+	if o.Upstream == analyze.CaptureB {
 		hops = -hops
 	}
 	ds.hops.add(hops)
-	pair := PacketPair{A: PacketRef{a.packet, a.time}, B: PacketRef{b.packet, b.time}}
+	pair := analyze.PacketPair{A: analyze.PacketRef{Packet: a.packet, Time: a.time}, B: analyze.PacketRef{Packet: b.packet, Time: b.time}}
 	if a.win != b.win {
 		if o.WindowRewrites == 0 {
 			o.FirstWindowRewrite, o.WindowA, o.WindowB = pair, a.win, b.win
@@ -600,7 +601,7 @@ func (ds *dirState) unmatched(m *diffMerge, i int, v *pendingSeg) {
 	v.gone = true
 	o := ds.out
 	expect := v.at + ds.expect
-	if i == CaptureB {
+	if i == analyze.CaptureB {
 		expect = v.at - ds.expect
 	}
 	if sp := m.span[1-i]; expect-ds.jitter < sp[0] || expect+ds.jitter > sp[1] {
@@ -609,7 +610,7 @@ func (ds *dirState) unmatched(m *diffMerge, i int, v *pendingSeg) {
 	}
 	o.Only[i]++
 	if o.FirstOnly[i].Packet == 0 {
-		o.FirstOnly[i] = PacketRef{v.packet, v.time}
+		o.FirstOnly[i] = analyze.PacketRef{Packet: v.packet, Time: v.time}
 	}
 	if v.payload > 0 {
 		o.OnlyData[i]++
@@ -624,16 +625,16 @@ func (ds *dirState) unmatched(m *diffMerge, i int, v *pendingSeg) {
 		u.BeyondSent++
 		u.BeyondLost++
 		if u.FirstBeyondLost.A.Packet == 0 && u.FirstBeyondLost.B.Packet == 0 {
-			seg := PacketRef{v.packet, v.time}
-			ack := PacketRef{v.edgeAck.packet, v.edgeAck.time}
-			if i == CaptureA {
+			seg := analyze.PacketRef{Packet: v.packet, Time: v.time}
+			ack := analyze.PacketRef{Packet: v.edgeAck.packet, Time: v.edgeAck.time}
+			if i == analyze.CaptureA {
 				u.FirstBeyondLost.A = seg
-				if v.edgeFrom == CaptureB {
+				if v.edgeFrom == analyze.CaptureB {
 					u.FirstBeyondLost.B = ack
 				}
 			} else {
 				u.FirstBeyondLost.B = seg
-				if v.edgeFrom == CaptureA {
+				if v.edgeFrom == analyze.CaptureA {
 					u.FirstBeyondLost.A = ack
 				}
 			}
