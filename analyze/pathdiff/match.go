@@ -234,6 +234,7 @@ type diffMerge struct {
 	shift     [2]int64 // subtracted from capture i's times to align with A
 	clock     int64
 	lastSweep int64
+	peak      int // most pairs in progress at once
 }
 
 // mergeSide is the merge observing one capture's flow table.
@@ -253,8 +254,7 @@ func (o mergeSide) Segment(id uint64, seg *capture.Segment) {
 	if ps == nil {
 		ps = m.plans[n].state(int(n))
 		m.states[int(n)] = ps
-		ps.live = len(m.live)
-		m.live = append(m.live, ps)
+		m.start(ps)
 	}
 	src := seg.SrcEndpoint()
 	if !ps.xSet[i] {
@@ -263,6 +263,13 @@ func (o mergeSide) Segment(id uint64, seg *capture.Segment) {
 	at := seg.Time - m.shift[i]
 	m.clock = max(m.clock, at)
 	ps.segment(m, i, src == ps.x[i], seg, at)
+}
+
+// start puts a pair in progress.
+func (m *diffMerge) start(ps *pairState) {
+	ps.live = len(m.live)
+	m.live = append(m.live, ps)
+	m.peak = max(m.peak, len(m.live))
 }
 
 // finished takes a flow capture i's table finished: an unpaired one goes
@@ -286,8 +293,7 @@ func (m *diffMerge) finished(i int, f *analyze.Flow) {
 		// copies of other segments): the pair is all plan.
 		ps = m.plans[n].state(int(n))
 		m.states[int(n)] = ps
-		ps.live = len(m.live)
-		m.live = append(m.live, ps)
+		m.start(ps)
 	}
 	ps.flows[i], ps.series[i], ps.done[i] = *f, series, true
 	if !ps.done[1-i] {
@@ -354,6 +360,7 @@ func diffSecondPass(open [2]analyze.Opener, cfg Config, h *Head, plans []pairPla
 		}
 		more[i] = st[i].Read()
 	}
+	defer func() { h.PeakPairs = m.peak }()
 	for i := range 2 {
 		sum := st[i].Close()
 		// The first pass read the same bytes; an error now means the file

@@ -54,6 +54,10 @@ type Head struct {
 	// pairs of high confidence; valid when ClockPairs > 0.
 	ClockOffset int64
 	ClockPairs  int
+	// PeakPairs is the most pairs the second pass had in progress at
+	// once (a pair is in progress from its first segment until both its
+	// flows have finished); set when Stream returns.
+	PeakPairs int
 }
 
 // Sink receives a diff's results as the second pass finds them.
