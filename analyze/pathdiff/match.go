@@ -43,7 +43,7 @@ type pairState struct {
 	xSet [2]bool
 	// flows holds each capture's flow once it finished, until the other
 	// has; done says which have.
-	flows  [2]analyze.Flow
+	flows  [2]*analyze.Flow
 	series [2]*analyze.Series
 	done   [2]bool
 	// live is the state's place in diffMerge.live.
@@ -295,15 +295,21 @@ func (m *diffMerge) finished(i int, f *analyze.Flow) {
 		m.states[int(n)] = ps
 		m.start(ps)
 	}
-	ps.flows[i], ps.series[i], ps.done[i] = *f, series, true
+	ps.series[i], ps.done[i] = series, true
 	if !ps.done[1-i] {
+		// The table reuses f once this returns: keep a copy until the
+		// other flow finishes (only then, so that a pair in progress
+		// costs no flow's worth of memory).
+		keep := *f
+		ps.flows[i] = &keep
 		return
 	}
+	ps.flows[i] = f
 	ps.expire(m, math.MaxInt64)
 	ps.finish()
-	compareHandshakes(&ps.pair, &ps.flows[0], &ps.flows[1])
+	compareHandshakes(&ps.pair, ps.flows[0], ps.flows[1])
 	if m.sink.Pair != nil {
-		m.sink.Pair(ps.n, &ps.pair, Flow{&ps.flows[0], ps.series[0]}, Flow{&ps.flows[1], ps.series[1]})
+		m.sink.Pair(ps.n, &ps.pair, Flow{ps.flows[0], ps.series[0]}, Flow{ps.flows[1], ps.series[1]})
 	}
 	delete(m.states, ps.n)
 	last := m.live[len(m.live)-1]
