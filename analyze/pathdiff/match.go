@@ -250,12 +250,7 @@ func (o mergeSide) Segment(id uint64, seg *capture.Segment) {
 	if n < 0 {
 		return
 	}
-	ps := m.states[int(n)]
-	if ps == nil {
-		ps = m.plans[n].state(int(n))
-		m.states[int(n)] = ps
-		m.start(ps)
-	}
+	ps := m.state(int(n))
 	src := seg.SrcEndpoint()
 	if !ps.xSet[i] {
 		ps.x[i], ps.xSet[i] = src, true
@@ -265,11 +260,18 @@ func (o mergeSide) Segment(id uint64, seg *capture.Segment) {
 	ps.segment(m, i, src == ps.x[i], seg, at)
 }
 
-// start puts a pair in progress.
-func (m *diffMerge) start(ps *pairState) {
-	ps.live = len(m.live)
-	m.live = append(m.live, ps)
-	m.peak = max(m.peak, len(m.live))
+// state returns the state of pair n, putting the pair in progress if it
+// is not yet.
+func (m *diffMerge) state(n int) *pairState {
+	ps := m.states[n]
+	if ps == nil {
+		ps = m.plans[n].state(n)
+		m.states[n] = ps
+		ps.live = len(m.live)
+		m.live = append(m.live, ps)
+		m.peak = max(m.peak, len(m.live))
+	}
+	return ps
 }
 
 // finished takes a flow capture i's table finished: an unpaired one goes
@@ -287,14 +289,9 @@ func (m *diffMerge) finished(i int, f *analyze.Flow) {
 		}
 		return
 	}
-	ps := m.states[int(n)]
-	if ps == nil {
-		// No segment of the pair was filed yet (its flows hold only
-		// copies of other segments): the pair is all plan.
-		ps = m.plans[n].state(int(n))
-		m.states[int(n)] = ps
-		m.start(ps)
-	}
+	// Without a segment filed yet (its flows held only copies of other
+	// segments) the pair starts here, all plan.
+	ps := m.state(int(n))
 	ps.series[i], ps.done[i] = series, true
 	if !ps.done[1-i] {
 		// The table reuses f once this returns: keep a copy until the

@@ -12,6 +12,29 @@ import (
 	"rwin/capture"
 )
 
+// consecutiveConns writes the two ends of n downloads five seconds apart,
+// each done (FIN both ways) long before the next; nat puts the k-th
+// behind 203.0.113.7:61000+k at B.
+func consecutiveConns(t *testing.T, n int, nat bool) [2]analyze.Opener {
+	var conns []synthConn
+	var paths []synthPath
+	for i := range n {
+		c := baseConn()
+		c.client = netip.AddrPortFrom(c.client.Addr(), uint16(40000+i))
+		c.isnC, c.start = uint32(i*7919), time.Duration(i)*5*time.Second
+		p := basePath()
+		if nat {
+			p.nat = netip.AddrPortFrom(netip.MustParseAddr("203.0.113.7"), uint16(61000+i))
+		}
+		conns, paths = append(conns, c), append(paths, p)
+	}
+	a, b := writeSynth(t, t.TempDir(), conns, paths)
+	return [2]analyze.Opener{
+		func() (capture.Source, error) { return capture.Open(a) },
+		func() (capture.Source, error) { return capture.Open(b) },
+	}
+}
+
 // TestStreamHandsOverEachPairOnceWithItsFlowsAndSeries streams the diff of
 // twenty consecutive connections through a NAT with a series budget: each
 // pair comes once, numbered in the order of A's flows, with both flows
@@ -20,21 +43,7 @@ import (
 // Diff agrees with the stream.
 func TestStreamHandsOverEachPairOnceWithItsFlowsAndSeries(t *testing.T) {
 	const n = 20
-	var conns []synthConn
-	var paths []synthPath
-	for i := range n {
-		c := baseConn()
-		c.client = netip.AddrPortFrom(c.client.Addr(), uint16(40000+i))
-		c.isnC, c.start = uint32(i*7919), time.Duration(i)*5*time.Second
-		p := basePath()
-		p.nat = netip.AddrPortFrom(netip.MustParseAddr("203.0.113.7"), uint16(61000+i))
-		conns, paths = append(conns, c), append(paths, p)
-	}
-	a, b := writeSynth(t, t.TempDir(), conns, paths)
-	open := [2]analyze.Opener{
-		func() (capture.Source, error) { return capture.Open(a) },
-		func() (capture.Source, error) { return capture.Open(b) },
-	}
+	open := consecutiveConns(t, n, true)
 	budget := analyze.NewSeriesBudget(1 << 20)
 	seen := make([]bool, n)
 	var head *Head
@@ -79,24 +88,11 @@ func TestStreamHandsOverEachPairOnceWithItsFlowsAndSeries(t *testing.T) {
 }
 
 // TestStreamKeepsOnlyThePairsInProgress follows the second pass's state:
-// with connections five seconds apart, each finished (FIN both ways) long
-// before the next starts, at most a couple of pairs are in progress at
-// once, however many there are in all.
+// with connections one after the other, at most a couple of pairs are in
+// progress at once, however many there are in all.
 func TestStreamKeepsOnlyThePairsInProgress(t *testing.T) {
 	const n = 30
-	var conns []synthConn
-	var paths []synthPath
-	for i := range n {
-		c := baseConn()
-		c.client = netip.AddrPortFrom(c.client.Addr(), uint16(40000+i))
-		c.isnC, c.start = uint32(i*7919), time.Duration(i)*5*time.Second
-		conns, paths = append(conns, c), append(paths, basePath())
-	}
-	a, b := writeSynth(t, t.TempDir(), conns, paths)
-	open := [2]analyze.Opener{
-		func() (capture.Source, error) { return capture.Open(a) },
-		func() (capture.Source, error) { return capture.Open(b) },
-	}
+	open := consecutiveConns(t, n, false)
 	var pairs int
 	sink := Sink{Pair: func(int, *analyze.FlowPair, Flow, Flow) { pairs++ }}
 	h, err := Stream(open, Config{}, sink)
