@@ -51,6 +51,9 @@ func buildTokenIndex(s *sideIndex) []pairTokenRef {
 	for rest := idx; len(rest) > 0; {
 		g := tokenGroup(rest)
 		if tokenFlows(g) <= commonToken {
+			for _, r := range g {
+				s.sample(r).indexed = true
+			}
 			out = append(out, g...)
 		}
 		rest = rest[len(g):]
@@ -68,12 +71,6 @@ func tokenGroup(idx []pairTokenRef) []pairTokenRef {
 	return idx[:n]
 }
 
-// hasToken reports whether the index holds token h.
-func hasToken(idx []pairTokenRef, h uint64) bool {
-	_, found := slices.BinarySearchFunc(idx, h, func(r pairTokenRef, h uint64) int { return cmp.Compare(r.h, h) })
-	return found
-}
-
 func tokenFlows(refs []pairTokenRef) int {
 	n, last := 0, int32(-1)
 	for _, r := range refs { // refs are in flow order
@@ -88,7 +85,7 @@ func tokenFlows(refs []pairTokenRef) int {
 // candidates collects the pairs of flows that share a distinctive token,
 // a 4-tuple or an initial sequence number: at most a few per flow.
 func pairCandidates(a, b *sideIndex) []*pairCandidate {
-	ia, ib := buildTokenIndex(a), buildTokenIndex(b)
+	ia, ib := a.tokens, b.tokens
 	byPair := make(map[[2]int]*pairCandidate)
 	get := func(x, y int) *pairCandidate {
 		c := byPair[[2]int{x, y}]
@@ -134,7 +131,7 @@ func pairCandidates(a, b *sideIndex) []*pairCandidate {
 	for k, as := range byKeyA {
 		bs := byKeyB[k]
 		if len(as) == 1 && len(bs) == 1 {
-			addCommonHits(get(as[0], bs[0]), a, b, ia)
+			addCommonHits(get(as[0], bs[0]), a, b)
 			continue
 		}
 		for rank, i := range as {
@@ -184,7 +181,7 @@ func pairCandidates(a, b *sideIndex) []*pairCandidate {
 // offset the direction's other hits agree on (see evaluate), say it is
 // the same connection. The sketches are sorted by token, so this is a
 // merge of a few dozen samples.
-func addCommonHits(c *pairCandidate, a, b *sideIndex, indexed []pairTokenRef) {
+func addCommonHits(c *pairCandidate, a, b *sideIndex) {
 	for da := range 2 {
 		for db := range 2 {
 			for sig := range sampledSignals {
@@ -197,7 +194,7 @@ func addCommonHits(c *pairCandidate, a, b *sideIndex, indexed []pairTokenRef) {
 					case x[0].h > y[0].h:
 						y = y[1:]
 					default:
-						if !x[0].dup && !y[0].dup && !hasToken(indexed, x[0].h) {
+						if !x[0].dup && !y[0].dup && !x[0].indexed {
 							c.hits = append(c.hits, pairHit{signal: x[0].sig, da: uint8(da), db: uint8(db), sa: &x[0], sb: &y[0]})
 						}
 						x, y = x[1:], y[1:]

@@ -57,6 +57,9 @@ type pairSample struct {
 	hasIPID bool
 	sig     analyze.PairSignal // the signal the token samples
 	dup     bool               // the token recurred (a retransmission): pairs nothing
+	// indexed: the token is distinctive in its capture (in the token
+	// index), so the joins pair through it.
+	indexed bool
 }
 
 // pairSketch keeps the sketchSize samples with the smallest token hashes,
@@ -64,6 +67,9 @@ type pairSample struct {
 type pairSketch struct{ s []pairSample }
 
 func (k *pairSketch) add(v pairSample) {
+	if n := len(k.s); n == sketchSize && v.h > k.s[n-1].h {
+		return // the common case in a long flow: above every sample kept
+	}
 	i, found := slices.BinarySearchFunc(k.s, v.h, func(e pairSample, h uint64) int { return cmp.Compare(e.h, h) })
 	if found {
 		k.s[i].dup = true
@@ -139,8 +145,12 @@ type sideIndex struct {
 	flows []flowDigest
 	// isnFlows counts the flows whose SYN or SYN-ACK carried each ISN.
 	isnFlows map[capture.Seq]int
+	// tokens is the capture's token index (see buildTokenIndex).
+	tokens []pairTokenRef
 }
 
+// newSideIndex indexes one capture's flows for the pairing: each
+// capture's on its own goroutine.
 func newSideIndex(flows []flowDigest) *sideIndex {
 	s := &sideIndex{flows: flows, isnFlows: make(map[capture.Seq]int)}
 	for i := range flows {
@@ -152,6 +162,7 @@ func newSideIndex(flows []flowDigest) *sideIndex {
 			s.isnFlows[f.synack.isn]++
 		}
 	}
+	s.tokens = buildTokenIndex(s)
 	return s
 }
 

@@ -118,14 +118,16 @@ func Diff(open [2]analyze.Opener, cfg analyze.Config) (*analyze.DiffResult, erro
 // is read as far as it goes and its Summary.Err says so.
 func Stream(open [2]analyze.Opener, cfg Config, sink Sink) (*Head, error) {
 	var h Head
-	var digests [2][]flowDigest
+	var sides [2]*sideIndex
 	var errs [2]error
 	var wg sync.WaitGroup
 	for i := range 2 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			h.Summaries[i], digests[i], errs[i] = diffFirstPass(open[i], cfg.Config)
+			var digests []flowDigest
+			h.Summaries[i], digests, errs[i] = diffFirstPass(open[i], cfg.Config)
+			sides[i] = newSideIndex(digests)
 		}()
 	}
 	wg.Wait()
@@ -134,7 +136,7 @@ func Stream(open [2]analyze.Opener, cfg Config, sink Sink) (*Head, error) {
 			return nil, err
 		}
 	}
-	a, b := newSideIndex(digests[0]), newSideIndex(digests[1])
+	a, b := sides[0], sides[1]
 	chosen, theta, thetaPairs := assignPairs(a, b)
 	h.ClockOffset, h.ClockPairs = theta, thetaPairs
 	h.Flows, h.Pairs = [2]int{len(a.flows), len(b.flows)}, len(chosen)
@@ -155,7 +157,7 @@ func Stream(open [2]analyze.Opener, cfg Config, sink Sink) (*Head, error) {
 		for i := range s.flows {
 			s.flows[i].samples = nil
 		}
-		s.isnFlows = nil
+		s.isnFlows, s.tokens = nil, nil
 	}
 	if sink.Head != nil {
 		sink.Head(&h)
