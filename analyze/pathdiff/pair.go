@@ -149,8 +149,7 @@ type sideIndex struct {
 	tokens []pairTokenRef
 }
 
-// newSideIndex indexes one capture's flows for the pairing: each
-// capture's on its own goroutine.
+// newSideIndex indexes one capture's flows for the pairing.
 func newSideIndex(flows []flowDigest) *sideIndex {
 	s := &sideIndex{flows: flows, isnFlows: make(map[capture.Seq]int)}
 	for i := range flows {
@@ -354,6 +353,7 @@ func absNS(x int64) int64 {
 // offset B − A with the number of pairs it rests on.
 func assignPairs(a, b *sideIndex) (chosen []*pairCandidate, theta int64, thetaPairs int) {
 	cands := pairCandidates(a, b)
+	a.tokens, b.tokens = nil, nil // spent: free them for what follows
 	for _, c := range cands {
 		c.evaluate(a, b, 0, false)
 	}
