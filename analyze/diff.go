@@ -1,21 +1,19 @@
 package analyze
 
 import (
-	"cmp"
 	"fmt"
-	"slices"
-	"sync"
 
 	"rwin/capture"
 )
 
 // A capture from one end of a flow can only suspect a middlebox; captures
-// from both ends prove what the path did. Diff pairs the flows of two
-// captures (also across NAT and sequence rewriting), then compares each
-// pair segment by segment: handshake options added, removed, NOP-filled
-// or rewritten, window fields rewritten, sequence offsets, hops between
-// the capture points, and segments that left one capture point and never
-// reached the other.
+// from both ends prove what the path did. Package pathdiff pairs the flows
+// of two captures (also across NAT and sequence rewriting), then compares
+// each pair segment by segment: handshake options added, removed,
+// NOP-filled or rewritten, window fields rewritten, sequence offsets, hops
+// between the capture points, and segments that left one capture point
+// and never reached the other. The values it reports are defined here,
+// beside the flows they compare, for the rules and the report to read.
 
 // Capture indices of a diff.
 const (
@@ -25,7 +23,7 @@ const (
 	CaptureUnknown = -1
 )
 
-// Opener opens a capture. Diff reads each capture twice (pairing, then
+// Opener opens a capture. A diff reads each capture twice (pairing, then
 // comparing), so it must return a fresh Source on every call: a file, not
 // standard input.
 type Opener func() (capture.Source, error)
@@ -40,7 +38,7 @@ type DiffSide struct {
 	Pair []int
 }
 
-// DiffResult is everything Diff found.
+// DiffResult is everything a diff found (pathdiff.Diff).
 type DiffResult struct {
 	Sides [2]DiffSide
 	Pairs []FlowPair
@@ -73,7 +71,8 @@ type SignalCount struct {
 // FlowPair is one connection seen in both captures and what the path did
 // to it. Directions and roles follow A's flow.
 type FlowPair struct {
-	// A and B index the flows in DiffResult.Sides[i].Flows.
+	// A and B index the flows in DiffResult.Sides[i].Flows: each is
+	// the flow's ID − 1 in its capture.
 	A, B int
 	// Score (0–1) and Confidence say how sure the pairing is; Signals are
 	// what matched.
@@ -138,7 +137,7 @@ type DirDiff struct {
 	FirstOnly                 [2]PacketRef
 	// Outside counts unmatched segments whose copy would have fallen
 	// outside the other capture's time span; Overflow those given up
-	// because the matching window (diffMaxPending segments) was full. Neither
+	// because the matching window (8,192 segments) was full. Neither
 	// says anything about the path.
 	Outside, Overflow uint64
 	// WindowRewrites counts matched non-SYN segments whose window field
@@ -254,251 +253,74 @@ type HandshakeDiff struct {
 	ISNOffset capture.Seq
 }
 
-// Diff reads both captures, pairs their flows and compares every pair.
-// cfg bounds each capture's flow table as in Run. It returns an error only
-// when a capture cannot be opened; a capture that ends early is read as far
-// as it goes and its Summary.Err says so.
-func Diff(open [2]Opener, cfg Config) (*DiffResult, error) {
-	var res DiffResult
-	var sides [2]sideIndex
-	var errs [2]error
-	var wg sync.WaitGroup
-	for i := range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = diffFirstPass(open[i], cfg, &res.Sides[i], &sides[i])
-		}()
+// PairSignal names a kind of evidence that two flows, one in each capture,
+// are the same connection. Each survives some middleboxes and not others:
+// a NAT rewrites addresses and ports but keeps timestamps, IP IDs and
+// payload; a sequence-randomizing firewall rewrites sequence numbers only;
+// a SYN proxy answers the handshake with its own ISN and timestamps.
+type PairSignal uint8
+
+// Pairing signals.
+const (
+	// SignalTimestamps: segments with the same TSval (RFC 7323 §3), length
+	// and flags in both captures. Survives NAT and sequence rewriting.
+	SignalTimestamps PairSignal = iota
+	// SignalIPID: segments with the same non-zero IPv4 identification,
+	// length and flags. Linux numbers the segments of a connection from a
+	// random start; survives NAT unless the NAT scrubs IDs.
+	SignalIPID
+	// SignalPayload: segments whose first payload bytes and length match.
+	// Common content (a protocol's fixed header) is not distinctive, so
+	// it counts for less, and tokens shared by many flows are ignored.
+	SignalPayload
+	// SignalISN: the SYN's or SYN-ACK's initial sequence number is the
+	// same: no sequence rewriting and, short of a collision, one
+	// connection.
+	SignalISN
+	// SignalTuple: the same addresses and ports (no NAT between the
+	// capture points).
+	SignalTuple
+	// SignalTiming: the flow's time offset between the captures agrees
+	// with the clock offset measured on the surest pairs.
+	SignalTiming
+	numSignals
+)
+
+func (s PairSignal) String() string {
+	switch s {
+	case SignalTimestamps:
+		return "timestamps"
+	case SignalIPID:
+		return "ip-id"
+	case SignalPayload:
+		return "payload"
+	case SignalISN:
+		return "isn"
+	case SignalTuple:
+		return "4-tuple"
 	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
-	}
-	chosen, theta, thetaPairs := assignPairs(&sides[0], &sides[1])
-	res.ClockOffset, res.ClockPairs = theta, thetaPairs
-	for i := range 2 {
-		res.Sides[i].Pair = make([]int, len(res.Sides[i].Flows))
-		for j := range res.Sides[i].Pair {
-			res.Sides[i].Pair[j] = -1
-		}
-	}
-	// The second pass merges the captures on one time line: B's clock
-	// moved by the measured offset, or without one by the pairs' own.
-	align := theta
-	if thetaPairs == 0 {
-		align = medianPairTheta(chosen)
-	}
-	res.Pairs = make([]FlowPair, len(chosen))
-	states := make([]*pairState, len(chosen))
-	for i, c := range chosen {
-		p := &res.Pairs[i]
-		p.A, p.B = sides[0].flowOf[c.a], sides[1].flowOf[c.b]
-		res.Sides[0].Pair[p.A], res.Sides[1].Pair[p.B] = i, i
-		states[i] = newPairState(p, c, &sides[0], &sides[1], theta, thetaPairs > 0, align)
-	}
-	if len(states) > 0 {
-		if err := diffSecondPass(open, &res, sides, states, align); err != nil {
-			return nil, err
-		}
-	}
-	for i := range res.Pairs {
-		p := &res.Pairs[i]
-		compareHandshakes(p, &res.Sides[0].Flows[p.A], &res.Sides[1].Flows[p.B])
-	}
-	return &res, nil
+	return "timing"
 }
 
-// firstPass analyzes one capture and samples its flows for pairing.
-func diffFirstPass(open Opener, cfg Config, side *DiffSide, idx *sideIndex) error {
-	src, err := open()
-	if err != nil {
-		return err
-	}
-	defer src.Close()
-	obs := newPairObserver()
-	keep := func(p *capture.Packet) bool {
-		obs.packet(p)
-		return true
-	}
-	side.Summary = Run(src, keep, cfg, func(f *Flow) { side.Flows = append(side.Flows, *f) })
-	sortFlowsByID(side.Flows)
-	idx.obs, idx.flows = obs, side.Flows
-	idx.linkFlows()
-	return nil
-}
+// PairConfidence grades a pairing.
+type PairConfidence uint8
 
-// medianTheta is the middle of the chosen pairs' own clock offsets, 0
-// when none has one.
-func medianPairTheta(chosen []*pairCandidate) int64 {
-	var ts []int64
-	for _, c := range chosen {
-		if c.thetaOK {
-			ts = append(ts, c.theta)
-		}
-	}
-	if len(ts) == 0 {
-		return 0
-	}
-	slices.Sort(ts)
-	return ts[len(ts)/2]
-}
+// Pairing confidences. Only a High pairing is firm enough for findings
+// with confidence proven.
+const (
+	PairLow    PairConfidence = iota // plausible; nothing contradicts it
+	PairMedium                       // likely: weak signals only, or few strong ones
+	PairHigh                         // several independent strong signals agree
+)
 
-// sortFlows orders flows by ID (the analyzer emits them as they finish).
-func sortFlowsByID(flows []Flow) {
-	slices.SortFunc(flows, func(x, y Flow) int { return cmp.Compare(x.ID, y.ID) })
-}
-
-// newPairState fills what the pairing knows about p and prepares the
-// segment matching of its two directions.
-func newPairState(p *FlowPair, c *pairCandidate, a, b *sideIndex, theta int64, thetaOK bool, align int64) *pairState {
-	A, B := &a.flows[p.A], &b.flows[p.B]
-	p.Score, p.Confidence, p.Swapped = c.score, pairConfidenceOf(c.score), c.rolesSwapped(a, b)
-	for s := range numSignals {
-		if c.signals[s] > 0 {
-			p.Signals = append(p.Signals, SignalCount{Signal: s, Count: c.signals[s]})
-		}
+func (c PairConfidence) String() string {
+	switch c {
+	case PairMedium:
+		return "medium"
+	case PairHigh:
+		return "high"
 	}
-	p.NAT = keyOfAddrs(A.Client.Addr, A.Server.Addr) != keyOfAddrs(B.Client.Addr, B.Server.Addr)
-	ps := &pairState{pair: p, obsA: c.a, obsB: c.b, xSwapped: c.swapped}
-	// A's first sender may be its client or its server.
-	ps.cToS = 0
-	if a.obs.inc.flows[c.a].x != A.Client.Addr {
-		ps.cToS = 1
-	}
-	if !thetaOK {
-		theta, thetaOK = c.theta, c.thetaOK
-	}
-	offs := c.seqOffsets()
-	for d := range 2 {
-		ds := &ps.dirs[d]
-		out := &p.Dirs[ps.outDir(d)]
-		ds.out = out
-		out.Upstream = CaptureUnknown
-		if off, ok := offs[uint8(d)]; ok {
-			ds.seqOff, ds.ok = capture.Seq(off), true
-		} else if !p.Swapped {
-			// No sampled segment of this direction matched: the ISNs give
-			// the offset when both captures hold the handshake.
-			hsA, hsB := &A.AnsweredSYN, &B.AnsweredSYN
-			if ps.outDir(d) == ServerToClient {
-				hsA, hsB = &A.SYNACK, &B.SYNACK
-			}
-			if hsA.Seen && hsB.Seen {
-				ds.seqOff, ds.ok = hsB.ISN-hsA.ISN, true
-			}
-		}
-		out.Compared, out.SeqOffset = ds.ok, ds.seqOff
-		ds.useTS, ds.useIPID = c.preserved(uint8(d))
-	}
-	// Which capture saw each direction first: a segment reaches the
-	// downstream capture one one-way delay after the upstream one, so the
-	// direction whose B − A difference is larger runs from A to B.
-	for d := range 2 {
-		ds := &ps.dirs[d]
-		// lag is how much later B saw the direction's segments than A,
-		// net of the clock offset: positive when A is upstream.
-		var lag int64
-		switch {
-		case c.deltaOK[0] && c.deltaOK[1] && c.delta[d] != c.delta[1-d]:
-			lag = c.delta[d] - (c.delta[0]+c.delta[1])/2
-		case c.deltaOK[d] && thetaOK:
-			lag = c.delta[d] - theta
-		case c.deltaOK[1-d] && thetaOK:
-			lag = -(c.delta[1-d] - theta)
-		}
-		switch {
-		case lag > 0:
-			ds.out.Upstream = CaptureA
-		case lag < 0:
-			ds.out.Upstream = CaptureB
-		default:
-			ds.out.Upstream = c.upstreamByTTL(uint8(d))
-		}
-		if lag != 0 && (c.deltaOK[0] && c.deltaOK[1] || thetaOK) {
-			ds.out.Delay, ds.out.DelayOK = absNS(lag), true
-		}
-		// expect is how much later, on the merged time line, B's copy of a
-		// segment comes than A's.
-		switch {
-		case c.deltaOK[d]:
-			ds.expect = c.delta[d] - align
-		case c.thetaOK:
-			ds.expect = c.theta - align
-		}
-		ds.jitter = diffMinJitter + 2*min(c.spread[d], diffMaxSpread)
-		ds.horizon = absNS(ds.expect) + diffMatchSlack + ds.jitter
-	}
-	switch {
-	case p.Dirs[ClientToServer].Upstream != CaptureUnknown:
-		p.ClientSide = p.Dirs[ClientToServer].Upstream
-	case p.Dirs[ServerToClient].Upstream != CaptureUnknown:
-		p.ClientSide = 1 - p.Dirs[ServerToClient].Upstream
-	default:
-		p.ClientSide = CaptureUnknown
-	}
-	return ps
-}
-
-// outDir maps a direction of A's flow (0: from its first sender) to
-// FlowPair.Dirs.
-func (ps *pairState) outDir(d int) int {
-	if d == 0 {
-		return ps.cToS
-	}
-	return 1 - ps.cToS
-}
-
-// preserved reports whether the direction's TSvals and IP IDs cross the
-// path unchanged, judged on the sampled segments that matched: then they
-// tell retransmissions apart when matching segment by segment.
-func (c *pairCandidate) preserved(d uint8) (ts, ipid bool) {
-	var tsSame, tsDiff, idSame, idDiff int
-	for _, h := range c.hits {
-		if h.da != d || (h.da != h.db) != c.swapped {
-			continue
-		}
-		if h.sa.hasTS && h.sb.hasTS {
-			if h.sa.tsval == h.sb.tsval {
-				tsSame++
-			} else {
-				tsDiff++
-			}
-		}
-		if h.sa.hasIPID && h.sb.hasIPID {
-			if h.sa.ipid == h.sb.ipid {
-				idSame++
-			} else {
-				idDiff++
-			}
-		}
-	}
-	return tsSame > tsDiff, idSame > idDiff
-}
-
-// upstreamByTTL guesses the capture nearer the sender of direction d from
-// TTLs: routers only lower them. Unknown when no matched sample differs.
-func (c *pairCandidate) upstreamByTTL(d uint8) int {
-	higherA, higherB := 0, 0
-	for _, h := range c.hits {
-		if h.da != d || (h.da != h.db) != c.swapped {
-			continue
-		}
-		switch {
-		case h.sa.ttl > h.sb.ttl:
-			higherA++
-		case h.sb.ttl > h.sa.ttl:
-			higherB++
-		}
-	}
-	switch {
-	case higherA > higherB:
-		return CaptureA
-	case higherB > higherA:
-		return CaptureB
-	}
-	return CaptureUnknown
+	return "low"
 }
 
 // String renders a packet pair as "A 12 ⇄ B 15", for messages.

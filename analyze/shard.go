@@ -135,10 +135,11 @@ type shardGroup struct {
 }
 
 // shardCount is how many shards Run uses: one per CPU, none (0) on one
-// CPU, when series are recorded or flows idle out.
+// CPU, when series are recorded, an Observer watches (it is called on one
+// goroutine, in packet order) or flows idle out.
 func shardCount(cfg Config) int {
 	n := min(runtime.GOMAXPROCS(0), flowPartitions)
-	if n < 2 || cfg.Series != nil || cfg.IdleTimeout > 0 {
+	if n < 2 || cfg.Series != nil || cfg.Observer != nil || cfg.IdleTimeout > 0 {
 		return 0
 	}
 	return n

@@ -191,6 +191,7 @@ func TestShardCount(t *testing.T) {
 	assert.Equal(t, 4, shardCount(Config{}))
 	assert.Zero(t, shardCount(Config{Series: NewSeriesRecorder(NewSeriesBudget(1 << 20))}), "series are recorded by one table")
 	assert.Zero(t, shardCount(Config{IdleTimeout: time.Minute}), "idle timeouts run one table")
+	assert.Zero(t, shardCount(Config{Observer: observerFunc(nil)}), "an observer sees segments on one goroutine, in order")
 	runtime.GOMAXPROCS(1)
 	assert.Zero(t, shardCount(Config{}))
 	runtime.GOMAXPROCS(64)
@@ -245,3 +246,8 @@ func TestPushedBefore(t *testing.T) {
 		})
 	}
 }
+
+// observerFunc adapts a function to Observer.
+type observerFunc func(flow uint64, seg *capture.Segment)
+
+func (f observerFunc) Segment(flow uint64, seg *capture.Segment) { f(flow, seg) }

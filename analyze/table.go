@@ -55,6 +55,9 @@ type Config struct {
 	// Series, when set, records each flow's time series for charts (see
 	// SeriesRecorder); nil, the default, records none.
 	Series *SeriesRecorder
+	// Observer, when set, sees every segment filed with its flow's ID
+	// (see Observer); nil, the default, costs one comparison a segment.
+	Observer Observer
 }
 
 // Stats counts what the analyzer did.
@@ -230,6 +233,9 @@ func (a *Analyzer) analyze(seg *capture.Segment, h uint64) {
 	fs.Encap |= seg.Encap
 	if a.cfg.Series != nil {
 		a.cfg.Series.record(fs, seg)
+	}
+	if a.cfg.Observer != nil {
+		a.cfg.Observer.Segment(fs.ID, seg)
 	}
 	a.touch(fs)
 }

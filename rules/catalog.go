@@ -2,10 +2,14 @@ package rules
 
 import "rwin/analyze"
 
-// catalog lists every rule in the order findings of equal severity are
-// reported: what breaks windows first, then what limits them, then notes.
-// IDs are stable: policies and scripts name them.
-var catalog = []*Rule{
+// catalog lists every rule: the flow rules, then the pair rules of
+// `rwin diff`. IDs are stable: policies and scripts name them.
+var catalog = append(append([]*Rule{}, flowRules...), pairRuleList()...)
+
+// flowRules are the rules that judge one flow, in the order findings of
+// equal severity are reported: what breaks windows first, then what
+// limits them, then notes.
+var flowRules = []*Rule{
 	{
 		ID: "wscale-stripped", Name: "Window scale stripped", Severity: Error,
 		Doc: "One side offered window scaling (RFC 7323 §2) and the other side's half of the handshake lacks it, so every " +

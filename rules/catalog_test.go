@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"regexp"
+	"slices"
 	"testing"
 	"time"
 
@@ -37,7 +38,13 @@ func TestCatalogEntries(t *testing.T) {
 			seen[r.ID] = true
 			assert.NotEmpty(t, r.Name)
 			assert.NotEmpty(t, r.Doc)
-			assert.NotNil(t, r.check)
+			isPairRule := slices.ContainsFunc(diffRules, func(d struct {
+				rule  *Rule
+				check diffCheck
+			}) bool {
+				return d.rule == r
+			})
+			assert.Equal(t, !isPairRule, r.check != nil, "a flow rule judges flows, a pair rule pairs only")
 			assert.Same(t, r, Lookup(r.ID))
 		})
 	}

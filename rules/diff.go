@@ -14,7 +14,7 @@ import (
 // enforced unscaled — the two copies of the same segments prove: the
 // option left one capture point and did not reach the other. These rules
 // are in the catalog (IDs are reported and named by policies alike), but
-// a single flow never triggers them.
+// they judge a flow pair, never one flow: their Rule has no flow check.
 
 // DiffEvidence is one segment as captured at both points.
 type DiffEvidence struct {
@@ -33,7 +33,8 @@ type DiffFinding struct {
 // diffCheck judges one flow pair.
 type diffCheck func(v *pairView, r *Rule) []DiffFinding
 
-// diffRules are the rules of `rwin diff`, appended to the catalog.
+// diffRules are the pair rules of `rwin diff`, in the order findings of
+// equal severity are reported.
 var diffRules = []struct {
 	rule  *Rule
 	check diffCheck
@@ -111,16 +112,14 @@ var diffRules = []struct {
 	}, pathTranslatesAddresses},
 }
 
-func init() {
-	for _, d := range diffRules {
-		d.rule.check = twoCapturesOnly
-		catalog = append(catalog, d.rule)
+// pairRuleList returns the pair rules, for the catalog.
+func pairRuleList() []*Rule {
+	out := make([]*Rule, len(diffRules))
+	for i, d := range diffRules {
+		out[i] = d.rule
 	}
+	return out
 }
-
-// twoCapturesOnly is the single-flow check of the diff rules: a flow seen
-// at one point never shows them.
-func twoCapturesOnly(*analyze.Flow, *Rule) []Finding { return nil }
 
 // pairView is a flow pair with what every diff rule needs around it.
 type pairView struct {

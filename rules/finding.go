@@ -127,7 +127,9 @@ type Rule struct {
 	Severity Severity
 	// Doc says what the rule detects and how, for `rwin rules` and the
 	// generated catalog.
-	Doc   string
+	Doc string
+	// check judges one flow; nil for the pair rules of `rwin diff`,
+	// which judge two captures of a flow (see EvaluateDiff).
 	check func(f *analyze.Flow, r *Rule) []Finding
 }
 
@@ -153,7 +155,7 @@ func Lookup(id string) *Rule {
 // severe first, then in catalog order.
 func Evaluate(f *analyze.Flow) []Finding {
 	var out []Finding
-	for _, r := range catalog {
+	for _, r := range flowRules {
 		out = append(out, r.check(f, r)...)
 	}
 	slices.SortStableFunc(out, func(a, b Finding) int { return int(b.Severity) - int(a.Severity) })

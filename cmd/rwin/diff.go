@@ -1,16 +1,17 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"runtime/debug"
 	"strings"
 
 	"rwin/analyze"
+	"rwin/analyze/pathdiff"
 	"rwin/capture"
-	"rwin/cmd/rwin/report"
 	"rwin/rules"
 )
 
@@ -81,32 +82,28 @@ func cmdDiff(args []string, stdout, stderr io.Writer) (int, error) {
 		path := spool[i].path
 		open[i] = func() (capture.Source, error) { return capture.Open(path) }
 	}
-	res, err := analyze.Diff(open, o.cfg)
+	if os.Getenv("GOGC") == "" {
+		// As for read: flow state and the pairing's digests are most of
+		// the heap.
+		defer debug.SetGCPercent(debug.SetGCPercent(readGCPercent))
+	}
+	dout := newDiffOutput(out, o.format, useColor, o.files)
+	if o.format == "html" {
+		dout.html = newDiffHTML(o.top, open, o.cfg)
+	}
+	h, err := pathdiff.Stream(open, pathdiff.Config{Config: o.cfg}, dout.sink())
 	if err != nil {
 		return exitInput, fmt.Errorf("diff: %w", err)
 	}
-	doc := newDiffDocument(o.files, res)
-	switch o.format {
-	case "json":
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		err = enc.Encode(doc)
-	case "ndjson":
-		err = writeDiffNDJSON(out, doc)
-	case "html":
-		err = writeDiffHTML(out, &doc, open, o.cfg, o.top)
-	default:
-		err = writeDiffText(out, doc, useColor)
+	if err := dout.finish(h); err != nil {
+		return exitInput, fmt.Errorf("writing output: %w", err)
 	}
-	if err == nil {
-		err = closeOut()
-	}
-	if err != nil {
+	if err := closeOut(); err != nil {
 		return exitInput, fmt.Errorf("writing output: %w", err)
 	}
 	code := exitOK
-	for i := range res.Sides {
-		sum := &res.Sides[i].Summary
+	for i := range h.Summaries {
+		sum := &h.Summaries[i]
 		for _, w := range sum.Warnings {
 			fmt.Fprintf(stderr, "rwin: warning: %s\n", oneLine(w))
 		}
@@ -122,31 +119,14 @@ func cmdDiff(args []string, stdout, stderr io.Writer) (int, error) {
 	return code, nil
 }
 
-func writeDiffNDJSON(w io.Writer, doc diffDocument) error {
-	enc := json.NewEncoder(w)
-	for i := range doc.Pairs {
-		if err := enc.Encode(&doc.Pairs[i]); err != nil {
-			return err
-		}
-	}
-	for i := range doc.Unpaired {
-		if err := enc.Encode(&doc.Unpaired[i]); err != nil {
-			return err
-		}
-	}
-	return enc.Encode(doc.Summary)
-}
-
-// diffDocument is the --format json document of rwin diff; NDJSON writes
-// its records one per line.
+// diffDocument is the --format json document of rwin diff (diffOutput
+// writes it as the diff finds its records); NDJSON writes its records one
+// per line.
 type diffDocument struct {
 	Schema   int                  `json:"schema"`
 	Pairs    []diffPairRecord     `json:"pairs"`
 	Unpaired []diffUnpairedRecord `json:"unpaired"`
 	Summary  diffSummaryRecord    `json:"summary"`
-
-	res   *analyze.DiffResult
-	files [2]string
 }
 
 // diffPairRecord is one connection seen in both captures and what the
@@ -312,49 +292,6 @@ func flowRef(file string, f *analyze.Flow) diffFlowRef {
 	return diffFlowRef{File: file, ID: f.ID, Client: f.Client.Addr.String(), Server: f.Server.Addr.String(),
 		FirstPacket: f.FirstPacket, LastPacket: f.LastPacket, Handshake: f.Handshake.String(),
 		Packets: f.Client.Packets + f.Server.Packets}
-}
-
-// newDiffDocument derives the reported values of a diff.
-func newDiffDocument(files [2]string, res *analyze.DiffResult) diffDocument {
-	doc := diffDocument{Schema: schemaVersion, Pairs: []diffPairRecord{}, Unpaired: []diffUnpairedRecord{}, res: res, files: files}
-	sum := diffSummaryRecord{Type: "diff-summary", Schema: schemaVersion, Files: []fileSummary{},
-		ByConfidence: map[string]int{"high": 0, "medium": 0, "low": 0},
-		Findings:     map[string]int{"info": 0, "warn": 0, "error": 0}, ClockPairs: res.ClockPairs}
-	if res.ClockPairs > 0 {
-		sum.ClockOffsetMS = ptr(ms(res.ClockOffset))
-	}
-	for i := range res.Pairs {
-		p := &res.Pairs[i]
-		fa, fb := &res.Sides[0].Flows[p.A], &res.Sides[1].Flows[p.B]
-		rec := newDiffPairRecord(i+1, files, p, fa, fb)
-		sum.ByConfidence[rec.Pairing.Confidence]++
-		for _, f := range rec.Findings {
-			sum.Findings[f.Severity]++
-		}
-		doc.Pairs = append(doc.Pairs, rec)
-	}
-	for i := range res.Sides {
-		side := &res.Sides[i]
-		for j := range side.Flows {
-			if side.Pair[j] >= 0 {
-				continue
-			}
-			doc.Unpaired = append(doc.Unpaired, diffUnpairedRecord{Type: "unpaired", Schema: schemaVersion,
-				Capture: captureKey(i), diffFlowRef: flowRef(files[i], &side.Flows[j])})
-			if i == analyze.CaptureA {
-				sum.OnlyA++
-			} else {
-				sum.OnlyB++
-			}
-		}
-		// The file part of read's summary, for the same keys.
-		fsum := report.Summarize([]report.Input{{Name: files[i], Sum: side.Summary, Err: side.Summary.Err}}).Files[0]
-		fsum.Flows = len(side.Flows)
-		sum.Files = append(sum.Files, fsum)
-	}
-	sum.Pairs = len(doc.Pairs)
-	doc.Summary = sum
-	return doc
 }
 
 func newDiffPairRecord(n int, files [2]string, p *analyze.FlowPair, fa, fb *analyze.Flow) diffPairRecord {

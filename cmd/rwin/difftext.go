@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"strings"
@@ -10,60 +9,6 @@ import (
 	"rwin/capture"
 	"rwin/rules"
 )
-
-// writeDiffText renders the human report of rwin diff: the two captures,
-// then every pair in detail, then the flows seen in one capture only.
-func writeDiffText(out io.Writer, doc diffDocument, useColor bool) error {
-	w := bufio.NewWriter(out)
-	p := newPalette(useColor)
-	res := doc.res
-	for i := range res.Sides {
-		side := &res.Sides[i]
-		m := &side.Summary
-		fmt.Fprintf(w, "%s  %s  %d packets, %d TCP, %s", p.head.Sprint(strings.ToUpper(captureKey(i))),
-			shown(doc.files[i]), m.Packets, m.TCP, plural(len(side.Flows), "flow"))
-		if m.Packets > 0 {
-			fmt.Fprintf(w, ", %s", durationString(m.LastTime-m.FirstTime))
-		}
-		fmt.Fprintln(w)
-		if m.Err != nil {
-			fmt.Fprintf(w, "   %s\n", p.bad.Sprint(oneLine(m.Err.Error())))
-		}
-	}
-	if res.ClockPairs > 0 {
-		fmt.Fprintf(w, "clock offset B − A: %+.3f ms (measured on %s)\n", ms(res.ClockOffset), plural(res.ClockPairs, "flow pair"))
-	} else {
-		fmt.Fprintln(w, p.dim.Sprint("clock offset B − A: unknown (no pair sure enough to measure it)"))
-	}
-	for i := range doc.Pairs {
-		fmt.Fprintln(w)
-		writePairText(w, p, &doc.Pairs[i])
-	}
-	for _, c := range []string{"a", "b"} {
-		var only []diffUnpairedRecord
-		for _, u := range doc.Unpaired {
-			if u.Capture == c {
-				only = append(only, u)
-			}
-		}
-		if len(only) == 0 {
-			continue
-		}
-		fmt.Fprintf(w, "\n%s\n", p.head.Sprintf("only in %s:", strings.ToUpper(c)))
-		for _, u := range only {
-			fmt.Fprintf(w, "  flow %d  %s → %s, packets %d–%d (%d), handshake %s\n",
-				u.ID, u.Client, u.Server, u.FirstPacket, u.LastPacket, u.Packets, u.Handshake)
-		}
-	}
-	s := doc.Summary
-	fmt.Fprintf(w, "\n%s %s (%d high, %d medium, %d low confidence), %d only in A, %d only in B",
-		p.head.Sprint("total:"), plural(s.Pairs, "flow pair"), s.ByConfidence["high"], s.ByConfidence["medium"],
-		s.ByConfidence["low"], s.OnlyA, s.OnlyB)
-	fmt.Fprintf(w, "; findings: %s, %s, %s\n",
-		p.bad.Sprintf("%d error", s.Findings["error"]), p.warn.Sprintf("%d warn", s.Findings["warn"]),
-		p.info.Sprintf("%d info", s.Findings["info"]))
-	return w.Flush()
-}
 
 func writePairText(w io.Writer, p palette, r *diffPairRecord) {
 	pr := r.p

@@ -14,6 +14,7 @@ import (
 	_ "embed"
 
 	"rwin/analyze"
+	"rwin/analyze/pathdiff"
 	"rwin/cmd/rwin/report"
 	"rwin/rules"
 )
@@ -68,6 +69,7 @@ type diffFindingView struct {
 type diffExampleView struct {
 	Anchor, Label, Summary string
 	Evidence               []diffEvidenceRecord
+	pair                   int
 }
 
 type diffChartView struct {
@@ -124,75 +126,159 @@ func pairRank(r *diffPairRecord) int {
 	return rank
 }
 
-// chartedPairs picks the pairs to draw: those with a warn or error
-// finding (at most htmlFindingFlow, worst first) and the top pairs by
-// bytes, among pairs whose flows carried data.
-func chartedPairs(doc *diffDocument, top int) []*charted {
-	var worst, big []*charted
-	worse := func(a, b *charted) int {
-		return cmp.Or(b.rank-a.rank, cmp.Compare(b.bytes, a.bytes), a.rec.Pair-b.rec.Pair)
+// diffHTML gathers, as the diff hands over its pairs, what the report
+// page shows of them: the pairs to chart (copies of their flows), the
+// table's most notable rows, each rule's findings with a few examples.
+// Everything it keeps is bounded by the page's own limits, not by the
+// number of pairs.
+type diffHTML struct {
+	top   int
+	open  [2]analyze.Opener
+	cfg   analyze.Config
+	worst []*charted // pairs with a warn or error finding, worst first
+	big   []*charted // the top pairs by bytes
+	rows  []pairRow  // at most 2×htmlMaxRows: trimmed as they come
+	pairs int
+	find  map[string]*diffFindingView
+	sev   map[string]rules.Severity
+}
+
+// pairRow is a row of the pair table and how notable its pair is.
+type pairRow struct {
+	pair, rank int
+	row        rowView
+}
+
+func newDiffHTML(top int, open [2]analyze.Opener, cfg analyze.Config) *diffHTML {
+	return &diffHTML{top: top, open: open, cfg: cfg, find: map[string]*diffFindingView{}, sev: map[string]rules.Severity{}}
+}
+
+// worseCharted orders charted pairs worst first: by finding, by bytes,
+// then in pair order.
+func worseCharted(a, b *charted) int {
+	return cmp.Or(b.rank-a.rank, cmp.Compare(b.bytes, a.bytes), a.rec.Pair-b.rec.Pair)
+}
+
+// biggerCharted orders charted pairs by bytes, then in pair order.
+func biggerCharted(a, b *charted) int {
+	return cmp.Or(cmp.Compare(b.bytes, a.bytes), a.rec.Pair-b.rec.Pair)
+}
+
+// keepsAt is where c goes in list (ordered by order, at most n long), or
+// -1 when it does not make the cut.
+func keepsAt(list []*charted, c *charted, n int, order func(a, b *charted) int) int {
+	i, _ := slices.BinarySearchFunc(list, c, order)
+	if i >= n {
+		return -1
 	}
-	keep := func(list []*charted, c *charted, n int, order func(a, b *charted) int) []*charted {
-		i, _ := slices.BinarySearchFunc(list, c, order)
-		if i >= n {
-			return list
-		}
-		list = slices.Insert(list, i, c)
-		return list[:min(len(list), n)]
+	return i
+}
+
+// pair takes one pair as the diff hands it over. rec and the flows it
+// points at are valid only during the call.
+func (d *diffHTML) pair(rec *diffPairRecord) {
+	d.pairs++
+	rank := pairRank(rec)
+	d.rows = append(d.rows, pairRow{pair: rec.Pair, rank: rank, row: pairRowOf(rec)})
+	if len(d.rows) >= 2*htmlMaxRows {
+		d.trimRows()
 	}
-	for i := range doc.Pairs {
-		r := &doc.Pairs[i]
-		// The bytes either capture saw: data may vanish before the other.
-		c := &charted{rec: r, rank: pairRank(r),
-			bytes: max(r.fa.Client.Bytes+r.fa.Server.Bytes, r.fb.Client.Bytes+r.fb.Server.Bytes)}
-		if c.bytes == 0 {
-			continue
+	for j, x := range rec.find {
+		v := d.find[x.ID]
+		if v == nil {
+			v = &diffFindingView{ID: x.ID, Name: x.Name, Severity: x.Severity.String(),
+				Confidence: x.Confidence.String(), Advice: x.Advice}
+			d.find[x.ID] = v
+			d.sev[x.ID] = x.Severity
 		}
-		if c.rank >= 2*(int(rules.Warn)+1) {
-			worst = keep(worst, c, htmlFindingFlow, worse)
+		v.Pairs++
+		// The first pairs in pair order are the examples, whatever order
+		// the pairs finish in.
+		ex := diffExampleView{pair: rec.Pair, Label: fmt.Sprintf("pair %d", rec.Pair), Summary: x.Summary,
+			Evidence: rec.Findings[j].Evidence}
+		i, _ := slices.BinarySearchFunc(v.Examples, ex, func(a, b diffExampleView) int { return a.pair - b.pair })
+		if i < htmlExamples {
+			v.Examples = slices.Insert(v.Examples, i, ex)
+			v.Examples = v.Examples[:min(len(v.Examples), htmlExamples)]
 		}
-		big = keep(big, c, top, func(a, b *charted) int { return cmp.Or(cmp.Compare(b.bytes, a.bytes), a.rec.Pair-b.rec.Pair) })
 	}
-	out := worst
+	// The bytes either capture saw: data may vanish before the other.
+	c := &charted{rec: rec, rank: rank,
+		bytes: max(rec.fa.Client.Bytes+rec.fa.Server.Bytes, rec.fb.Client.Bytes+rec.fb.Server.Bytes)}
+	if c.bytes == 0 {
+		return
+	}
+	wi := -1
+	if c.rank >= 2*(int(rules.Warn)+1) {
+		wi = keepsAt(d.worst, c, htmlFindingFlow, worseCharted)
+	}
+	bi := keepsAt(d.big, c, d.top, biggerCharted)
+	if wi < 0 && bi < 0 {
+		return
+	}
+	// Kept: the pair's flows outlive the call.
+	kept := *rec
+	p, fa, fb := *rec.p, *rec.fa, *rec.fb
+	kept.p, kept.fa, kept.fb = &p, &fa, &fb
+	c.rec = &kept
+	if wi >= 0 {
+		d.worst = slices.Insert(d.worst, wi, c)
+		d.worst = d.worst[:min(len(d.worst), htmlFindingFlow)]
+	}
+	if bi >= 0 {
+		d.big = slices.Insert(d.big, bi, c)
+		d.big = d.big[:min(len(d.big), d.top)]
+	}
+}
+
+// trimRows keeps the htmlMaxRows most notable rows: the highest rank
+// first, then pair order.
+func (d *diffHTML) trimRows() {
+	slices.SortFunc(d.rows, func(a, b pairRow) int { return cmp.Or(b.rank-a.rank, a.pair-b.pair) })
+	d.rows = d.rows[:min(len(d.rows), htmlMaxRows)]
+}
+
+// charted returns the pairs to draw, worst first, and why each is drawn.
+func (d *diffHTML) charted() []*charted {
+	out := slices.Clone(d.worst)
 	for _, c := range out {
 		c.reasons |= 1 << byFinding
 	}
-	for _, c := range big {
+	for _, c := range d.big {
 		c.reasons |= 1 << byBytes
 		if !slices.Contains(out, c) {
 			out = append(out, c)
 		}
 	}
-	slices.SortFunc(out, worse)
+	slices.SortFunc(out, worseCharted)
 	return out
 }
 
-// writeDiffHTML writes the diff's report page. It reads both captures
-// once more for the charted pairs' series.
-func writeDiffHTML(w io.Writer, doc *diffDocument, open [2]analyze.Opener, cfg analyze.Config, top int) error {
-	res := doc.res
-	charts := chartedPairs(doc, top)
+// write writes the diff's report page. It reads both captures once more
+// for the charted pairs' series.
+func (d *diffHTML) write(w io.Writer, files [2]string, h *pathdiff.Head, sum *diffSummaryRecord, unpaired [2][]diffFlowRef) error {
+	charts := d.charted()
 	var want [2][]*analyze.Flow
 	for _, c := range charts {
 		want[0] = append(want[0], c.rec.fa)
 		want[1] = append(want[1], c.rec.fb)
 	}
-	series, err := diffSeries(open, cfg, want)
+	series, err := diffSeries(d.open, d.cfg, want)
 	if err != nil {
 		return err
 	}
-	p := &diffPage{Summary: doc.Summary, Columns: diffColumns,
-		Title: fmt.Sprintf("rwin diff: %s ⇄ %s", doc.files[0], doc.files[1]),
+	p := &diffPage{Summary: *sum, Columns: diffColumns,
+		Title: fmt.Sprintf("rwin diff: %s ⇄ %s", files[0], files[1]),
 		CSS:   template.CSS(reportCSS), UPlotCSS: template.CSS(uplotCSS), UPlotJS: template.JS(uplotJS),
 		ReportJS: template.JS(reportJS), UPlotLicense: uplotLicense, UPlotVersion: uplotVersion}
 	for i := range 2 {
-		p.Files[i] = diffFileView{Name: strings.ToUpper(captureKey(i)), fileSummary: doc.Summary.Files[i]}
+		p.Files[i] = diffFileView{Name: strings.ToUpper(captureKey(i)), fileSummary: sum.Files[i]}
 	}
 	offset := int64(0)
-	if res.ClockPairs > 0 {
-		offset = res.ClockOffset
+	if h.ClockPairs > 0 {
+		offset = h.ClockOffset
 		p.Clock = fmt.Sprintf("B's clock − A's: %+.3f ms (measured on %s); B's times in the charts are moved by it",
-			ms(res.ClockOffset), plural(res.ClockPairs, "flow pair"))
+			ms(h.ClockOffset), plural(h.ClockPairs, "flow pair"))
 	} else {
 		p.Clock = "B's clock − A's: unknown (no pair sure enough to measure it); the charts show B's times as captured"
 	}
@@ -200,23 +286,21 @@ func writeDiffHTML(w io.Writer, doc *diffDocument, open [2]analyze.Opener, cfg a
 	data := map[string]any{}
 	for _, c := range charts {
 		chartOf[c.rec.Pair] = true
-		cv := diffChartsOf(c, series, offset, data)
-		p.Charts = append(p.Charts, cv)
+		p.Charts = append(p.Charts, diffChartsOf(c, series, offset, data))
 	}
 	js, _ := json.Marshal(data) // escapes <, > and &: safe in a script element
 	p.Data = template.JS(js)
-	p.Findings = diffFindingViews(doc, chartOf)
-	p.Rows, p.Unlisted = diffRows(doc)
-	for i, c := range []string{"a", "b"} {
-		u := unpairedView{Capture: strings.ToUpper(c)}
-		for _, r := range doc.Unpaired {
-			if r.Capture != c {
-				continue
-			}
-			u.Count++
-			if len(u.Flows) < htmlMaxUnpaired {
-				u.Flows = append(u.Flows, r)
-			}
+	p.Findings = d.findingViews(chartOf)
+	d.trimRows()
+	slices.SortFunc(d.rows, func(a, b pairRow) int { return a.pair - b.pair })
+	for _, r := range d.rows {
+		p.Rows = append(p.Rows, r.row)
+	}
+	p.Unlisted = d.pairs - len(d.rows)
+	for i := range 2 {
+		u := unpairedView{Capture: strings.ToUpper(captureKey(i)), Count: len(unpaired[i])}
+		for _, ref := range unpaired[i][:min(len(unpaired[i]), htmlMaxUnpaired)] {
+			u.Flows = append(u.Flows, unpairedRecord(i, ref))
 		}
 		p.Unpaired[i] = u
 	}
@@ -233,89 +317,56 @@ func pairLink(charted map[int]bool, n int) string {
 	return "row-" + pairAnchor(n)
 }
 
-// diffFindingViews groups the findings by rule, most severe first, with
-// a few pairs as examples each.
-func diffFindingViews(doc *diffDocument, chartOf map[int]bool) []diffFindingView {
-	byID := map[string]*diffFindingView{}
-	sev := map[string]rules.Severity{}
-	for i := range doc.Pairs {
-		r := &doc.Pairs[i]
-		for j, x := range r.find {
-			v := byID[x.ID]
-			if v == nil {
-				v = &diffFindingView{ID: x.ID, Name: x.Name, Severity: x.Severity.String(),
-					Confidence: x.Confidence.String(), Advice: x.Advice}
-				byID[x.ID] = v
-				sev[x.ID] = x.Severity
-			}
-			v.Pairs++
-			if len(v.Examples) < htmlExamples {
-				v.Examples = append(v.Examples, diffExampleView{Anchor: pairLink(chartOf, r.Pair),
-					Label: fmt.Sprintf("pair %d", r.Pair), Summary: x.Summary, Evidence: r.Findings[j].Evidence})
-			}
-		}
-	}
+// findingViews lists the findings by rule, most severe first, with a few
+// pairs as examples each.
+func (d *diffHTML) findingViews(chartOf map[int]bool) []diffFindingView {
 	var out []diffFindingView
-	for _, v := range byID {
+	for _, v := range d.find {
+		for i := range v.Examples {
+			v.Examples[i].Anchor = pairLink(chartOf, v.Examples[i].pair)
+		}
 		out = append(out, *v)
 	}
 	slices.SortFunc(out, func(a, b diffFindingView) int {
-		return cmp.Or(int(sev[b.ID])-int(sev[a.ID]), b.Pairs-a.Pairs, cmp.Compare(a.ID, b.ID))
+		return cmp.Or(int(d.sev[b.ID])-int(d.sev[a.ID]), b.Pairs-a.Pairs, cmp.Compare(a.ID, b.ID))
 	})
 	return out
 }
 
-// diffRows renders the pair table, at most htmlMaxRows pairs: the most
-// notable, in pair order.
-func diffRows(doc *diffDocument) ([]rowView, int) {
-	idx := make([]int, len(doc.Pairs))
-	for i := range idx {
-		idx[i] = i
+// pairRowOf renders a pair's row of the pair table.
+func pairRowOf(r *diffPairRecord) rowView {
+	pr := r.p
+	vanished := uint64(0)
+	for d := range pr.Dirs {
+		if up := pr.Dirs[d].Upstream; up != analyze.CaptureUnknown {
+			vanished += pr.Dirs[d].OnlyData[up]
+		}
 	}
-	unlisted := 0
-	if len(idx) > htmlMaxRows {
-		slices.SortStableFunc(idx, func(a, b int) int { return pairRank(&doc.Pairs[b]) - pairRank(&doc.Pairs[a]) })
-		unlisted = len(idx) - htmlMaxRows
-		idx = idx[:htmlMaxRows]
-		slices.Sort(idx)
+	nat := "no"
+	if pr.NAT {
+		nat = "yes"
 	}
-	rows := make([]rowView, 0, len(idx))
-	for _, i := range idx {
-		r := &doc.Pairs[i]
-		pr := r.p
-		vanished := uint64(0)
-		for d := range pr.Dirs {
-			if up := pr.Dirs[d].Upstream; up != analyze.CaptureUnknown {
-				vanished += pr.Dirs[d].OnlyData[up]
-			}
+	var found []string
+	sev := ""
+	for _, x := range r.find {
+		found = append(found, x.Severity.String()+" "+x.ID)
+		if sev == "" {
+			sev = x.Severity.String()
 		}
-		nat := "no"
-		if pr.NAT {
-			nat = "yes"
-		}
-		var found []string
-		sev := ""
-		for _, x := range r.find {
-			found = append(found, x.Severity.String()+" "+x.ID)
-			if sev == "" {
-				sev = x.Severity.String()
-			}
-		}
-		num := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
-		cells := []cellView{
-			{Text: strconv.Itoa(r.Pair), Key: num(float64(r.Pair))},
-			{Text: fmt.Sprintf("flow %d: %s → %s", r.A.ID, r.A.Client, r.A.Server)},
-			{Text: fmt.Sprintf("flow %d: %s → %s", r.B.ID, r.B.Client, r.B.Server)},
-			{Text: fmt.Sprintf("%s (%.2f)", pr.Confidence, pr.Score), Key: num(pr.Score)},
-			{Text: nat},
-			{Text: pathText(&pr.Dirs[analyze.ClientToServer])},
-			{Text: pathText(&pr.Dirs[analyze.ServerToClient])},
-			{Text: strconv.FormatUint(vanished, 10), Key: num(float64(vanished))},
-			{Text: strings.Join(found, ", "), Key: num(float64(pairRank(r)))},
-		}
-		rows = append(rows, rowView{Anchor: "row-" + pairAnchor(r.Pair), Severity: sev, Cells: cells})
 	}
-	return rows, unlisted
+	num := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+	cells := []cellView{
+		{Text: strconv.Itoa(r.Pair), Key: num(float64(r.Pair))},
+		{Text: fmt.Sprintf("flow %d: %s → %s", r.A.ID, r.A.Client, r.A.Server)},
+		{Text: fmt.Sprintf("flow %d: %s → %s", r.B.ID, r.B.Client, r.B.Server)},
+		{Text: fmt.Sprintf("%s (%.2f)", pr.Confidence, pr.Score), Key: num(pr.Score)},
+		{Text: nat},
+		{Text: pathText(&pr.Dirs[analyze.ClientToServer])},
+		{Text: pathText(&pr.Dirs[analyze.ServerToClient])},
+		{Text: strconv.FormatUint(vanished, 10), Key: num(float64(vanished))},
+		{Text: strings.Join(found, ", "), Key: num(float64(pairRank(r)))},
+	}
+	return rowView{Anchor: "row-" + pairAnchor(r.Pair), Severity: sev, Cells: cells}
 }
 
 // diffChartsOf lays out one pair's charts and adds their data to data.

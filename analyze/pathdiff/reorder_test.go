@@ -1,4 +1,4 @@
-package analyze
+package pathdiff
 
 import (
 	"os"
@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"rwin/analyze"
 	"rwin/fixtures"
 )
 
@@ -71,8 +72,8 @@ func TestDiffPairsAFlowWhoseSYNACKWasCapturedFirst(t *testing.T) {
 	res := diffFiles(t, reordered, server)
 	got := onlyPair(t, res)
 	f := &res.Sides[0].Flows[got.A]
-	assert.Equal(t, HandshakeComplete, f.Handshake, "the handshake is whole again")
-	assert.Equal(t, RoleFromSYN, f.Roles)
+	assert.Equal(t, analyze.HandshakeComplete, f.Handshake, "the handshake is whole again")
+	assert.Equal(t, analyze.RoleFromSYN, f.Roles)
 	assert.Equal(t, want.Confidence, got.Confidence)
 	assert.Equal(t, want.Swapped, got.Swapped)
 	assert.Equal(t, want.ClientSide, got.ClientSide)

@@ -1,4 +1,4 @@
-package analyze
+package pathdiff
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"os"
 	"testing"
 
+	"rwin/analyze"
 	"rwin/capture"
 )
 
@@ -38,10 +39,10 @@ func FuzzDiff(f *testing.F) {
 		if len(x)+len(y) > 64<<10 {
 			return // larger inputs find nothing more, slowly
 		}
-		opener := func(b []byte, name string) Opener {
+		opener := func(b []byte, name string) analyze.Opener {
 			return func() (capture.Source, error) { return capture.NewReader(bytes.NewReader(b), name) }
 		}
-		res, err := Diff([2]Opener{opener(x, "a"), opener(y, "b")}, Config{})
+		res, err := Diff([2]analyze.Opener{opener(x, "a"), opener(y, "b")}, analyze.Config{})
 		if err != nil {
 			return
 		}

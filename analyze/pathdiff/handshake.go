@@ -1,35 +1,36 @@
-package analyze
+package pathdiff
 
 import (
 	"slices"
 
+	"rwin/analyze"
 	"rwin/capture"
 )
 
 // compareHandshakes compares the SYN and SYN-ACK copies of a pair. With
 // the roles swapped there is no handshake in either capture to compare.
-func compareHandshakes(p *FlowPair, a, b *Flow) {
+func compareHandshakes(p *analyze.FlowPair, a, b *analyze.Flow) {
 	if p.Swapped {
 		return
 	}
-	p.SYN = compareHandshake(&a.AnsweredSYN, &b.AnsweredSYN, &p.Dirs[ClientToServer])
-	p.SYNACK = compareHandshake(&a.SYNACK, &b.SYNACK, &p.Dirs[ServerToClient])
+	p.SYN = compareHandshake(&a.AnsweredSYN, &b.AnsweredSYN, &p.Dirs[analyze.ClientToServer])
+	p.SYNACK = compareHandshake(&a.SYNACK, &b.SYNACK, &p.Dirs[analyze.ServerToClient])
 }
 
 // compareHandshake compares one handshake segment as each capture saw it;
 // dir is its direction, whose upstream capture holds the sent copy.
-func compareHandshake(a, b *HandshakeSegment, dir *DirDiff) HandshakeDiff {
-	var h HandshakeDiff
+func compareHandshake(a, b *analyze.HandshakeSegment, dir *analyze.DirDiff) analyze.HandshakeDiff {
+	var h analyze.HandshakeDiff
 	if !a.Seen || !b.Seen {
 		return h
 	}
 	h.Compared = true
-	h.Pair = PacketPair{A: PacketRef{a.Packet, a.Time}, B: PacketRef{b.Packet, b.Time}}
+	h.Pair = analyze.PacketPair{A: analyze.PacketRef{Packet: a.Packet, Time: a.Time}, B: analyze.PacketRef{Packet: b.Packet, Time: b.Time}}
 	sent, recv := a, b
-	h.SentIn = CaptureA
-	if dir.Upstream == CaptureB {
+	h.SentIn = analyze.CaptureA
+	if dir.Upstream == analyze.CaptureB {
 		sent, recv = b, a
-		h.SentIn = CaptureB
+		h.SentIn = analyze.CaptureB
 	}
 	h.LayoutSent, h.LayoutReceived = sent.Opts.Layout.String(), recv.Opts.Layout.String()
 	h.WindowSent, h.WindowReceived = sent.Window, recv.Window
@@ -53,7 +54,7 @@ var fixedOptionBytes = map[uint8]int{
 // optionDiffs lists the options that differ between the sent and received
 // copies of a handshake segment, in kind order. Presence comes from the
 // layouts, so every kind counts, known or not.
-func handshakeOptionDiffs(sent, recv *capture.Options) []OptionDiff {
+func handshakeOptionDiffs(sent, recv *capture.Options) []analyze.OptionDiff {
 	count := func(l *capture.Layout) (map[uint8]int, int) {
 		m, nops := make(map[uint8]int), 0
 		for i := range l.Len() {
@@ -79,33 +80,33 @@ func handshakeOptionDiffs(sent, recv *capture.Options) []OptionDiff {
 		}
 	}
 	slices.Sort(kinds)
-	var out []OptionDiff
+	var out []analyze.OptionDiff
 	removedBytes, known := 0, true
 	for _, k := range kinds {
-		d := OptionDiff{Kind: k}
+		d := analyze.OptionDiff{Kind: k}
 		d.Sent, _ = handshakeOptionValue(sent, k)
 		d.Received, _ = handshakeOptionValue(recv, k)
 		switch {
 		case cs[k] > cr[k]:
-			d.Change = OptionRemoved
+			d.Change = analyze.OptionRemoved
 			n, ok := fixedOptionBytes[k]
 			removedBytes += n * (cs[k] - cr[k])
 			known = known && ok
 		case cr[k] > cs[k]:
-			d.Change = OptionAdded
+			d.Change = analyze.OptionAdded
 		default:
 			vs, hs := handshakeOptionValue(sent, k)
 			vr, hr := handshakeOptionValue(recv, k)
 			if !hs || !hr || vs == vr {
 				continue
 			}
-			d.Change = OptionValue
+			d.Change = analyze.OptionValue
 		}
 		out = append(out, d)
 	}
 	if known && removedBytes > 0 && nopR-nopS >= removedBytes {
 		for i := range out {
-			if out[i].Change == OptionRemoved {
+			if out[i].Change == analyze.OptionRemoved {
 				out[i].NOPs = true
 			}
 		}

@@ -1,4 +1,4 @@
-package analyze
+package pathdiff
 
 import (
 	"os"
@@ -8,40 +8,21 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"rwin/analyze"
 	"rwin/fixtures"
 )
-
-// labScenarios lists the lab recordings that hold a capture from each end,
-// skipping the test when there are none.
-func labScenarios(t *testing.T) []string {
-	t.Helper()
-	dirs, err := filepath.Glob(filepath.Join(fixtures.Dir(), "captures", "lab", "*"))
-	require.NoError(t, err)
-	var out []string
-	for _, d := range dirs {
-		_, errC := os.Stat(filepath.Join(d, "client.pcap"))
-		_, errS := os.Stat(filepath.Join(d, "server.pcap"))
-		if errC == nil && errS == nil {
-			out = append(out, d)
-		}
-	}
-	if len(out) == 0 {
-		fixtures.SkipUnlessCI(t, "no lab recordings under fixtures/captures/lab (run the lab to record them)")
-	}
-	return out
-}
 
 // TestDiffPairsEveryLabScenario diffs the two ends of every lab
 // recording: the one connection must pair with high confidence, with the
 // client's end recognized as such, and every segment of a direction must
 // match unless the scenario's path drops it.
 func TestDiffPairsEveryLabScenario(t *testing.T) {
-	for _, dir := range labScenarios(t) {
+	for _, dir := range fixtures.LabScenarios(t) {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			res := diffFiles(t, filepath.Join(dir, "client.pcap"), filepath.Join(dir, "server.pcap"))
 			p := onlyPair(t, res)
-			assert.Equal(t, PairHigh, p.Confidence, "score %.3f %v", p.Score, p.Signals)
-			assert.Equal(t, CaptureA, p.ClientSide, "client.pcap is the client's end")
+			assert.Equal(t, analyze.PairHigh, p.Confidence, "score %.3f %v", p.Score, p.Signals)
+			assert.Equal(t, analyze.CaptureA, p.ClientSide, "client.pcap is the client's end")
 			assert.Equal(t, 1, res.ClockPairs)
 			assert.InDelta(t, 0, float64(res.ClockOffset), 2e6, "both ends share one clock in the lab")
 			for d := range 2 {
@@ -60,7 +41,7 @@ func TestDiffPairsEveryLabScenario(t *testing.T) {
 // recording with the ends of another: the same addresses, ports and
 // content, but another connection. Nothing may pair above low confidence.
 func TestDiffUnrelatedLabScenarios(t *testing.T) {
-	dirs := labScenarios(t)
+	dirs := fixtures.LabScenarios(t)
 	for i, x := range dirs {
 		y := dirs[(i+1)%len(dirs)]
 		if x == y {
@@ -70,7 +51,7 @@ func TestDiffUnrelatedLabScenarios(t *testing.T) {
 			t.Run(filepath.Base(x)+" vs "+filepath.Base(y)+" "+end, func(t *testing.T) {
 				res := diffFiles(t, filepath.Join(x, "client.pcap"), filepath.Join(y, end))
 				for _, p := range res.Pairs {
-					assert.Equal(t, PairLow, p.Confidence, "score %.3f %v", p.Score, p.Signals)
+					assert.Equal(t, analyze.PairLow, p.Confidence, "score %.3f %v", p.Score, p.Signals)
 				}
 			})
 		}
@@ -91,15 +72,15 @@ func TestDiffLabUnscaledFirewallNextToTheSender(t *testing.T) {
 		fixtures.SkipUnlessCI(t, "lab recording fw-unscaled-window-2seg is missing: %v", err)
 	}
 	res := diffFiles(t, filepath.Join(dir, "client.pcap"), filepath.Join(dir, "server.pcap"))
-	dd := &onlyPair(t, res).Dirs[ServerToClient]
+	dd := &onlyPair(t, res).Dirs[analyze.ServerToClient]
 	u := dd.Unscaled
-	require.Equal(t, CaptureB, dd.Upstream)
+	require.Equal(t, analyze.CaptureB, dd.Upstream)
 	assert.Zero(t, u.WithinLost, "the firewall drops nothing within the edge it had seen")
 	assert.NotZero(t, u.WithinSent)
 	assert.GreaterOrEqual(t, u.BeyondLost, uint64(2))
 	assert.Equal(t, u.BeyondSent, u.BeyondLost, "nothing past both edges arrives")
 	assert.NotZero(t, u.BetweenSent, "the client's ACKs in flight moved the edge under some segments")
-	assert.Equal(t, dd.OnlyData[CaptureB], u.BeyondLost+u.BetweenLost, "every lost segment ended past the edge the server had seen")
+	assert.Equal(t, dd.OnlyData[analyze.CaptureB], u.BeyondLost+u.BetweenLost, "every lost segment ended past the edge the server had seen")
 	assert.GreaterOrEqual(t, u.MaxWithinDelivered, u.MinBeyondLost, "full-size segments arrived within the edge")
 	assert.Equal(t, 1448, u.MaxWithinDelivered)
 }

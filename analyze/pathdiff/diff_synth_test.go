@@ -1,4 +1,4 @@
-package analyze
+package pathdiff
 
 import (
 	"bytes"
@@ -17,6 +17,7 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/stretchr/testify/require"
 
+	"rwin/analyze"
 	"rwin/capture"
 )
 
@@ -384,18 +385,18 @@ func writeSynth(t testing.TB, dir string, conns []synthConn, paths []synthPath) 
 }
 
 // diffFiles runs Diff over two capture files.
-func diffFiles(t testing.TB, a, b string) *DiffResult {
+func diffFiles(t testing.TB, a, b string) *analyze.DiffResult {
 	t.Helper()
 	res, err := diffFilesErr(a, b)
 	require.NoError(t, err)
 	return res
 }
 
-func diffFilesErr(a, b string) (*DiffResult, error) {
-	return Diff([2]Opener{
+func diffFilesErr(a, b string) (*analyze.DiffResult, error) {
+	return Diff([2]analyze.Opener{
 		func() (capture.Source, error) { return capture.Open(a) },
 		func() (capture.Source, error) { return capture.Open(b) },
-	}, Config{})
+	}, analyze.Config{})
 }
 
 // baseConn is a Linux-like download of 64 KiB with timestamps and shift 7.

@@ -1,4 +1,4 @@
-package analyze
+package pathdiff
 
 import (
 	"fmt"
@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"rwin/analyze"
 )
 
 // crowdedConns are n small connections that share everything a pairing
@@ -81,7 +83,7 @@ func TestCaptureDiffedWithItselfPairsAtHighConfidence(t *testing.T) {
 			low := map[string]int{}
 			for _, p := range res.Pairs {
 				assert.Equal(t, p.A, p.B)
-				if p.Confidence != PairHigh {
+				if p.Confidence != analyze.PairHigh {
 					low[fmt.Sprint(p.Confidence)]++
 				}
 			}

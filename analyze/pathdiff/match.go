@@ -1,9 +1,10 @@
-package analyze
+package pathdiff
 
 import (
-	"io"
 	"math"
+	"net/netip"
 
+	"rwin/analyze"
 	"rwin/capture"
 )
 
@@ -31,12 +32,22 @@ const (
 	diffMinJitter = 20e6
 )
 
-// pairState is the second pass's state of one pair.
+// pairState is the second pass's state of one pair, from its first
+// segment until both its flows have finished.
 type pairState struct {
-	pair *FlowPair
-	// obsA and obsB are the pair's flows in each capture's incarnation
-	// index.
-	obsA, obsB int
+	pair analyze.FlowPair
+	n    int // the pair's place in the order of A's flows
+	// x is, per capture, the endpoint that sent the flow's first segment
+	// (see flowDigest.x), valid when xSet.
+	x    [2]netip.AddrPort
+	xSet [2]bool
+	// flows holds each capture's flow once it finished, until the other
+	// has; done says which have.
+	flows  [2]*analyze.Flow
+	series [2]*analyze.Series
+	done   [2]bool
+	// live is the state's place in diffMerge.live.
+	live int
 	// cToS is the direction of A's flow (0: from its first sender) that
 	// runs from client to server.
 	cToS int
@@ -48,7 +59,7 @@ type pairState struct {
 
 // dirState matches one direction's segments.
 type dirState struct {
-	out    *DirDiff
+	out    *analyze.DirDiff
 	seqOff capture.Seq // B − A
 	ok     bool        // seqOff known: segments can be matched
 	// expect is how much later B's copy comes on the merged time line,
@@ -206,116 +217,13 @@ func (h *hopTally) mode() (d int, ok, vary bool) {
 	return h.v[best], true, vary
 }
 
-// diffReader reads one capture's TCP segments for the second pass.
-type diffReader struct {
-	src   capture.Source
-	dec   capture.Decoder
-	pkt   capture.Packet
-	seg   capture.Segment
-	inc   *incarnations
-	shift int64 // subtracted from capture times to align with A
-	ok    bool  // seg holds the next segment
-	err   error
-}
-
-func (r *diffReader) next() {
-	for {
-		if err := r.src.Next(&r.pkt); err != nil {
-			r.ok = false
-			if err != io.EOF {
-				r.err = err
-			}
-			return
-		}
-		if r.dec.Decode(&r.pkt, &r.seg) == capture.VerdictTCP {
-			r.ok = true
-			return
-		}
-	}
-}
-
-func (r *diffReader) at() int64 { return r.seg.Time - r.shift }
-
-// diffMerge is the second pass: both captures on one time line.
-type diffMerge struct {
-	states []*pairState
-	// pairOf maps each capture's observed flows to their pair state.
-	pairOf [2][]*pairState
-	// span is each capture's time span on the merged line.
-	span      [2][2]int64
-	clock     int64
-	lastSweep int64
-}
-
-// secondPass matches the paired flows' segments across the captures.
-func diffSecondPass(open [2]Opener, res *DiffResult, sides [2]sideIndex, states []*pairState, align int64) error {
-	m := &diffMerge{states: states}
-	for i := range 2 {
-		m.pairOf[i] = make([]*pairState, len(sides[i].obs.inc.flows))
-		sum := &res.Sides[i].Summary
-		shift := int64(0)
-		if i == CaptureB {
-			shift = align
-		}
-		m.span[i] = [2]int64{sum.FirstTime - shift, sum.LastTime - shift}
-	}
-	for _, ps := range states {
-		m.pairOf[CaptureA][ps.obsA] = ps
-		m.pairOf[CaptureB][ps.obsB] = ps
-	}
-	var rd [2]*diffReader
-	for i := range 2 {
-		src, err := open[i]()
-		if err != nil {
-			return err
-		}
-		defer src.Close()
-		rd[i] = &diffReader{src: src, inc: newIncarnations()}
-		if i == CaptureB {
-			rd[i].shift = align
-		}
-		rd[i].next()
-	}
-	for rd[0].ok || rd[1].ok {
-		i := CaptureA
-		if !rd[0].ok || rd[1].ok && rd[1].at() < rd[0].at() {
-			i = CaptureB
-		}
-		r := rd[i]
-		idx, fromX, _ := r.inc.index(&r.seg)
-		if ps := m.pairOf[i][idx]; ps != nil {
-			m.clock = max(m.clock, r.at())
-			ps.segment(m, i, fromX, &r.seg, r.at())
-		}
-		if m.clock-m.lastSweep >= pendingSweep {
-			m.lastSweep = m.clock
-			for _, ps := range m.states {
-				ps.expire(m, m.clock)
-			}
-		}
-		r.next()
-	}
-	for _, ps := range m.states {
-		ps.expire(m, math.MaxInt64)
-		ps.finish()
-	}
-	for i := range 2 {
-		// The first pass read the same bytes; an error now means the file
-		// changed under us.
-		if rd[i].err != nil && res.Sides[i].Summary.Err == nil {
-			res.Sides[i].Summary.Err = rd[i].err
-		}
-	}
-	return nil
-}
-
 // segment handles one segment of the pair from capture i.
 func (ps *pairState) segment(m *diffMerge, i int, fromX bool, seg *capture.Segment, at int64) {
 	d := 0
 	if !fromX {
 		d = 1
 	}
-	if i == CaptureB && ps.xSwapped {
+	if i == analyze.CaptureB && ps.xSwapped {
 		d = 1 - d
 	}
 	ds, rev := &ps.dirs[d], &ps.dirs[1-d]
@@ -323,7 +231,7 @@ func (ps *pairState) segment(m *diffMerge, i int, fromX bool, seg *capture.Segme
 	// receiver, which is this segment's sender.
 	if seg.Flags&capture.FlagACK != 0 && seg.Flags&capture.FlagSYN == 0 && seg.Flags&capture.FlagRST == 0 && rev.ok {
 		ack := seg.Ack
-		if i == CaptureB {
+		if i == analyze.CaptureB {
 			ack -= rev.seqOff
 		}
 		rev.acked[i] = diffAck{ok: true, ack: ack, win: seg.Window, packet: seg.Packet, time: seg.Time}
@@ -337,7 +245,7 @@ func (ps *pairState) segment(m *diffMerge, i int, fromX bool, seg *capture.Segme
 		flags: seg.Flags, win: seg.Window, ttl: seg.TTL, ipid: seg.IPID, hasIPID: !seg.IPv6 && seg.IPID != 0,
 		tsval: seg.Opts.TSVal, hasTS: seg.Opts.Has&capture.HasTimestamp != 0, opts: seg.Opts.Has,
 	}
-	if i == CaptureB {
+	if i == analyze.CaptureB {
 		v.seq -= ds.seqOff
 		v.ack -= rev.seqOff
 	}
@@ -352,7 +260,7 @@ func (ps *pairState) segment(m *diffMerge, i int, fromX bool, seg *capture.Segme
 		}
 		y.gone = true
 		other.trim()
-		if i == CaptureA {
+		if i == analyze.CaptureA {
 			ds.matched(&v, y)
 		} else {
 			ds.matched(y, &v)
@@ -483,7 +391,7 @@ func (ds *dirState) matched(a, b *pendingSeg) {
 	o := ds.out
 	o.Matched++
 	up := a
-	if o.Upstream == CaptureB {
+	if o.Upstream == analyze.CaptureB {
 		up = b
 	}
 	ds.delivered(up)
@@ -491,11 +399,11 @@ func (ds *dirState) matched(a, b *pendingSeg) {
 		return // handshake copies are compared with the flows' handshakes
 	}
 	hops := int(a.ttl) - int(b.ttl)
-	if o.Upstream == CaptureB {
+	if o.Upstream == analyze.CaptureB {
 		hops = -hops
 	}
 	ds.hops.add(hops)
-	pair := PacketPair{A: PacketRef{a.packet, a.time}, B: PacketRef{b.packet, b.time}}
+	pair := analyze.PacketPair{A: analyze.PacketRef{Packet: a.packet, Time: a.time}, B: analyze.PacketRef{Packet: b.packet, Time: b.time}}
 	if a.win != b.win {
 		if o.WindowRewrites == 0 {
 			o.FirstWindowRewrite, o.WindowA, o.WindowB = pair, a.win, b.win
@@ -545,7 +453,7 @@ func (ds *dirState) unmatched(m *diffMerge, i int, v *pendingSeg) {
 	v.gone = true
 	o := ds.out
 	expect := v.at + ds.expect
-	if i == CaptureB {
+	if i == analyze.CaptureB {
 		expect = v.at - ds.expect
 	}
 	if sp := m.span[1-i]; expect-ds.jitter < sp[0] || expect+ds.jitter > sp[1] {
@@ -554,7 +462,7 @@ func (ds *dirState) unmatched(m *diffMerge, i int, v *pendingSeg) {
 	}
 	o.Only[i]++
 	if o.FirstOnly[i].Packet == 0 {
-		o.FirstOnly[i] = PacketRef{v.packet, v.time}
+		o.FirstOnly[i] = analyze.PacketRef{Packet: v.packet, Time: v.time}
 	}
 	if v.payload > 0 {
 		o.OnlyData[i]++
@@ -569,16 +477,16 @@ func (ds *dirState) unmatched(m *diffMerge, i int, v *pendingSeg) {
 		u.BeyondSent++
 		u.BeyondLost++
 		if u.FirstBeyondLost.A.Packet == 0 && u.FirstBeyondLost.B.Packet == 0 {
-			seg := PacketRef{v.packet, v.time}
-			ack := PacketRef{v.edgeAck.packet, v.edgeAck.time}
-			if i == CaptureA {
+			seg := analyze.PacketRef{Packet: v.packet, Time: v.time}
+			ack := analyze.PacketRef{Packet: v.edgeAck.packet, Time: v.edgeAck.time}
+			if i == analyze.CaptureA {
 				u.FirstBeyondLost.A = seg
-				if v.edgeFrom == CaptureB {
+				if v.edgeFrom == analyze.CaptureB {
 					u.FirstBeyondLost.B = ack
 				}
 			} else {
 				u.FirstBeyondLost.B = seg
-				if v.edgeFrom == CaptureA {
+				if v.edgeFrom == analyze.CaptureA {
 					u.FirstBeyondLost.A = ack
 				}
 			}

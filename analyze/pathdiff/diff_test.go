@@ -1,4 +1,4 @@
-package analyze
+package pathdiff
 
 import (
 	"fmt"
@@ -10,17 +10,18 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"rwin/analyze"
 	"rwin/capture"
 )
 
 // onlyPair returns the single pair of res, failing t otherwise.
-func onlyPair(t *testing.T, res *DiffResult) *FlowPair {
+func onlyPair(t *testing.T, res *analyze.DiffResult) *analyze.FlowPair {
 	t.Helper()
 	require.Len(t, res.Pairs, 1, "pairs")
 	return &res.Pairs[0]
 }
 
-func signalCount(p *FlowPair, s PairSignal) int {
+func signalCount(p *analyze.FlowPair, s analyze.PairSignal) int {
 	for _, c := range p.Signals {
 		if c.Signal == s {
 			return c.Count
@@ -38,15 +39,15 @@ func TestDiffSynthetic(t *testing.T) {
 		name  string
 		conn  synthConn
 		path  func(p *synthPath)
-		check func(t *testing.T, res *DiffResult, p *FlowPair)
+		check func(t *testing.T, res *analyze.DiffResult, p *analyze.FlowPair)
 	}{
 		{
 			name: "clean path", conn: baseConn(),
-			check: func(t *testing.T, res *DiffResult, p *FlowPair) {
+			check: func(t *testing.T, res *analyze.DiffResult, p *analyze.FlowPair) {
 				assert.False(t, p.NAT)
-				assert.Equal(t, CaptureA, p.ClientSide)
-				assert.Equal(t, 1, signalCount(p, SignalTuple))
-				assert.Equal(t, 2, signalCount(p, SignalISN))
+				assert.Equal(t, analyze.CaptureA, p.ClientSide)
+				assert.Equal(t, 1, signalCount(p, analyze.SignalTuple))
+				assert.Equal(t, 2, signalCount(p, analyze.SignalISN))
 				for d := range 2 {
 					dd := &p.Dirs[d]
 					assert.True(t, dd.Compared)
@@ -57,8 +58,8 @@ func TestDiffSynthetic(t *testing.T) {
 					assert.InDelta(t, 10e6, float64(dd.Delay), 1e6, "one-way delay")
 					assert.Zero(t, dd.WindowRewrites)
 				}
-				assert.Equal(t, CaptureA, p.Dirs[ClientToServer].Upstream)
-				assert.Equal(t, CaptureB, p.Dirs[ServerToClient].Upstream)
+				assert.Equal(t, analyze.CaptureA, p.Dirs[analyze.ClientToServer].Upstream)
+				assert.Equal(t, analyze.CaptureB, p.Dirs[analyze.ServerToClient].Upstream)
 				assert.True(t, p.SYN.Compared)
 				assert.Empty(t, p.SYN.Options)
 				assert.Empty(t, p.SYNACK.Options)
@@ -69,21 +70,21 @@ func TestDiffSynthetic(t *testing.T) {
 		{
 			name: "nat rewrites the client's address and port", conn: baseConn(),
 			path: func(p *synthPath) { p.nat = netip.MustParseAddrPort("203.0.113.7:61001") },
-			check: func(t *testing.T, _ *DiffResult, p *FlowPair) {
+			check: func(t *testing.T, _ *analyze.DiffResult, p *analyze.FlowPair) {
 				assert.True(t, p.NAT)
-				assert.Zero(t, signalCount(p, SignalTuple))
-				assert.Equal(t, "203.0.113.7:61001", p.Sender(ClientToServer, CaptureB, &Flow{}, &Flow{Client: Endpoint{Addr: netip.MustParseAddrPort("203.0.113.7:61001")}}).Addr.String())
-				assert.NotZero(t, p.Dirs[ClientToServer].Matched)
+				assert.Zero(t, signalCount(p, analyze.SignalTuple))
+				assert.Equal(t, "203.0.113.7:61001", p.Sender(analyze.ClientToServer, analyze.CaptureB, &analyze.Flow{}, &analyze.Flow{Client: analyze.Endpoint{Addr: netip.MustParseAddrPort("203.0.113.7:61001")}}).Addr.String())
+				assert.NotZero(t, p.Dirs[analyze.ClientToServer].Matched)
 			},
 		},
 		{
 			name: "firewall randomizes the client's sequence numbers", conn: baseConn(),
 			path: func(p *synthPath) { p.seqOffset = 0x9e3779b9 },
-			check: func(t *testing.T, _ *DiffResult, p *FlowPair) {
-				assert.Equal(t, capture.Seq(0x9e3779b9), p.Dirs[ClientToServer].SeqOffset)
-				assert.Zero(t, p.Dirs[ServerToClient].SeqOffset)
-				assert.Equal(t, 1, signalCount(p, SignalISN), "only the server's ISN survives")
-				assert.Equal(t, [2]uint64{}, p.Dirs[ServerToClient].Only, "acks translated back match")
+			check: func(t *testing.T, _ *analyze.DiffResult, p *analyze.FlowPair) {
+				assert.Equal(t, capture.Seq(0x9e3779b9), p.Dirs[analyze.ClientToServer].SeqOffset)
+				assert.Zero(t, p.Dirs[analyze.ServerToClient].SeqOffset)
+				assert.Equal(t, 1, signalCount(p, analyze.SignalISN), "only the server's ISN survives")
+				assert.Equal(t, [2]uint64{}, p.Dirs[analyze.ServerToClient].Only, "acks translated back match")
 				assert.Equal(t, capture.Seq(0x9e3779b9), p.SYN.ISNOffset)
 			},
 		},
@@ -92,52 +93,52 @@ func TestDiffSynthetic(t *testing.T) {
 			path: func(p *synthPath) {
 				p.nat, p.seqOffset, p.clock = netip.MustParseAddrPort("203.0.113.7:61001"), 12345, 3*time.Second
 			},
-			check: func(t *testing.T, res *DiffResult, p *FlowPair) {
+			check: func(t *testing.T, res *analyze.DiffResult, p *analyze.FlowPair) {
 				assert.InDelta(t, 3e9, float64(res.ClockOffset), 1e5, "clock offset B − A")
 				assert.Equal(t, 1, res.ClockPairs)
-				assert.Equal(t, capture.Seq(12345), p.Dirs[ClientToServer].SeqOffset)
-				assert.InDelta(t, 10e6, float64(p.Dirs[ClientToServer].Delay), 1e6)
-				assert.Equal(t, [2]uint64{}, p.Dirs[ClientToServer].Only)
+				assert.Equal(t, capture.Seq(12345), p.Dirs[analyze.ClientToServer].SeqOffset)
+				assert.InDelta(t, 10e6, float64(p.Dirs[analyze.ClientToServer].Delay), 1e6)
+				assert.Equal(t, [2]uint64{}, p.Dirs[analyze.ClientToServer].Only)
 			},
 		},
 		{
 			name: "tcpoptstrip overwrites the syn's window scale with nops", conn: baseConn(),
 			path: func(p *synthPath) { p.stripWS = true },
-			check: func(t *testing.T, _ *DiffResult, p *FlowPair) {
+			check: func(t *testing.T, _ *analyze.DiffResult, p *analyze.FlowPair) {
 				require.Len(t, p.SYN.Options, 1)
 				o := p.SYN.Options[0]
-				assert.Equal(t, OptionDiff{Kind: capture.OptKindWScale, Change: OptionRemoved, Sent: 7, NOPs: true}, o)
+				assert.Equal(t, analyze.OptionDiff{Kind: capture.OptKindWScale, Change: analyze.OptionRemoved, Sent: 7, NOPs: true}, o)
 				assert.Equal(t, "mss,sok,ts,nop,ws", p.SYN.LayoutSent)
 				assert.Equal(t, "mss,sok,ts,nop,nop,nop,nop", p.SYN.LayoutReceived)
-				assert.Equal(t, CaptureA, p.SYN.SentIn)
+				assert.Equal(t, analyze.CaptureA, p.SYN.SentIn)
 			},
 		},
 		{
 			name: "path zeroes the syn's shift", conn: baseConn(),
 			path: func(p *synthPath) { p.zeroShift = true },
-			check: func(t *testing.T, _ *DiffResult, p *FlowPair) {
+			check: func(t *testing.T, _ *analyze.DiffResult, p *analyze.FlowPair) {
 				require.Len(t, p.SYN.Options, 1)
-				assert.Equal(t, OptionDiff{Kind: capture.OptKindWScale, Change: OptionValue, Sent: 7, Received: 0}, p.SYN.Options[0])
+				assert.Equal(t, analyze.OptionDiff{Kind: capture.OptKindWScale, Change: analyze.OptionValue, Sent: 7, Received: 0}, p.SYN.Options[0])
 			},
 		},
 		{
 			name: "path rewrites the client's window fields", conn: baseConn(),
 			path: func(p *synthPath) { p.winField = 65535 },
-			check: func(t *testing.T, _ *DiffResult, p *FlowPair) {
-				d := &p.Dirs[ClientToServer]
+			check: func(t *testing.T, _ *analyze.DiffResult, p *analyze.FlowPair) {
+				d := &p.Dirs[analyze.ClientToServer]
 				assert.NotZero(t, d.WindowRewrites)
 				assert.Equal(t, uint16(502), d.WindowA)
 				assert.Equal(t, uint16(65535), d.WindowB)
 				assert.NotZero(t, d.FirstWindowRewrite.A.Packet)
 				assert.NotZero(t, d.FirstWindowRewrite.B.Packet)
-				assert.Zero(t, p.Dirs[ServerToClient].WindowRewrites)
+				assert.Zero(t, p.Dirs[analyze.ServerToClient].WindowRewrites)
 			},
 		},
 		{
 			name: "firewall drops data beyond the unscaled window, data within arrives", conn: fitsTwo,
 			path: func(p *synthPath) { p.unscaled = true },
-			check: func(t *testing.T, _ *DiffResult, p *FlowPair) {
-				u := p.Dirs[ServerToClient].Unscaled
+			check: func(t *testing.T, _ *analyze.DiffResult, p *analyze.FlowPair) {
+				u := p.Dirs[analyze.ServerToClient].Unscaled
 				assert.GreaterOrEqual(t, u.BeyondLost, uint64(10))
 				assert.Equal(t, u.BeyondSent, u.BeyondLost, "nothing beyond the edge arrives")
 				assert.Zero(t, u.WithinLost)
@@ -146,24 +147,24 @@ func TestDiffSynthetic(t *testing.T) {
 				assert.Equal(t, uint16(4000), u.Window)
 				assert.NotZero(t, u.FirstBeyondLost.B.Packet, "the lost segment, at the server's end")
 				assert.NotZero(t, u.FirstBeyondLost.A.Packet, "the client's ACK that set the edge")
-				assert.Equal(t, p.Dirs[ServerToClient].OnlyData[CaptureB], u.BeyondLost)
+				assert.Equal(t, p.Dirs[analyze.ServerToClient].OnlyData[analyze.CaptureB], u.BeyondLost)
 			},
 		},
 		{
 			name: "path loses two segments", conn: baseConn(),
 			path: func(p *synthPath) { p.lose = map[int]bool{3: true, 7: true} },
-			check: func(t *testing.T, _ *DiffResult, p *FlowPair) {
-				d := &p.Dirs[ServerToClient]
+			check: func(t *testing.T, _ *analyze.DiffResult, p *analyze.FlowPair) {
+				d := &p.Dirs[analyze.ServerToClient]
 				assert.Equal(t, [2]uint64{0, 2}, d.OnlyData, "two data segments seen only at the server's end")
-				assert.Equal(t, uint64(2*synthMSS), d.OnlyBytes[CaptureB])
-				assert.NotZero(t, d.FirstOnly[CaptureB].Packet)
+				assert.Equal(t, uint64(2*synthMSS), d.OnlyBytes[analyze.CaptureB])
+				assert.NotZero(t, d.FirstOnly[analyze.CaptureB].Packet)
 			},
 		},
 		{
 			name: "segmentation offload at both ends: super-segments match their pieces", conn: baseConn(),
 			path: func(p *synthPath) { p.tso, p.gro = 8, 3 },
-			check: func(t *testing.T, _ *DiffResult, p *FlowPair) {
-				d := &p.Dirs[ServerToClient]
+			check: func(t *testing.T, _ *analyze.DiffResult, p *analyze.FlowPair) {
+				d := &p.Dirs[analyze.ServerToClient]
 				assert.NotZero(t, d.Resegmented)
 				assert.Equal(t, [2]uint64{}, d.OnlyData, "nothing lost: the bytes arrived in other packets")
 			},
@@ -171,20 +172,20 @@ func TestDiffSynthetic(t *testing.T) {
 		{
 			name: "segmentation offload and a lost segment", conn: baseConn(),
 			path: func(p *synthPath) { p.tso, p.lose = 4, map[int]bool{5: true} },
-			check: func(t *testing.T, _ *DiffResult, p *FlowPair) {
-				d := &p.Dirs[ServerToClient]
-				assert.Equal(t, uint64(1), d.OnlyData[CaptureB], "the super-segment that lost a piece")
-				assert.Equal(t, uint64(synthMSS), d.OnlyBytes[CaptureB], "one segment's bytes are missing")
-				assert.Zero(t, d.OnlyData[CaptureA])
+			check: func(t *testing.T, _ *analyze.DiffResult, p *analyze.FlowPair) {
+				d := &p.Dirs[analyze.ServerToClient]
+				assert.Equal(t, uint64(1), d.OnlyData[analyze.CaptureB], "the super-segment that lost a piece")
+				assert.Equal(t, uint64(synthMSS), d.OnlyBytes[analyze.CaptureB], "one segment's bytes are missing")
+				assert.Zero(t, d.OnlyData[analyze.CaptureA])
 			},
 		},
 		{
 			name: "without timestamps ip ids and isns pair the flow", conn: noTS,
 			path: func(p *synthPath) { p.nat = netip.MustParseAddrPort("203.0.113.7:61001") },
-			check: func(t *testing.T, _ *DiffResult, p *FlowPair) {
-				assert.Zero(t, signalCount(p, SignalTimestamps))
-				assert.NotZero(t, signalCount(p, SignalIPID))
-				assert.Equal(t, [2]uint64{}, p.Dirs[ServerToClient].Only)
+			check: func(t *testing.T, _ *analyze.DiffResult, p *analyze.FlowPair) {
+				assert.Zero(t, signalCount(p, analyze.SignalTimestamps))
+				assert.NotZero(t, signalCount(p, analyze.SignalIPID))
+				assert.Equal(t, [2]uint64{}, p.Dirs[analyze.ServerToClient].Only)
 			},
 		},
 	}
@@ -197,7 +198,7 @@ func TestDiffSynthetic(t *testing.T) {
 			a, b := writeSynth(t, t.TempDir(), []synthConn{tc.conn}, []synthPath{path})
 			res := diffFiles(t, a, b)
 			p := onlyPair(t, res)
-			assert.Equal(t, PairHigh, p.Confidence, "score %.3f %v", p.Score, p.Signals)
+			assert.Equal(t, analyze.PairHigh, p.Confidence, "score %.3f %v", p.Score, p.Signals)
 			tc.check(t, res, p)
 		})
 	}
@@ -236,7 +237,7 @@ func TestDiffPairsParallelFlowsThroughNAT(t *testing.T) {
 		if fb.Client.Addr.Port() == uint16(61000+perm[i]) {
 			right++
 		}
-		assert.Equal(t, PairHigh, p.Confidence, "flow %s: score %.3f %v", fa.Client.Addr, p.Score, p.Signals)
+		assert.Equal(t, analyze.PairHigh, p.Confidence, "flow %s: score %.3f %v", fa.Client.Addr, p.Score, p.Signals)
 	}
 	assert.Equal(t, n, right, "flows paired with their own copy")
 }
@@ -249,10 +250,10 @@ func TestDiffIdenticalParallelFlows(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		isnS     func(i int) uint32
-		wantConf PairConfidence
+		wantConf analyze.PairConfidence
 	}{
-		{"the servers' isns still tell them apart", func(i int) uint32 { return uint32(5000*i + 7) }, PairMedium},
-		{"nothing tells them apart", func(int) uint32 { return 7 }, PairLow},
+		{"the servers' isns still tell them apart", func(i int) uint32 { return uint32(5000*i + 7) }, analyze.PairMedium},
+		{"nothing tells them apart", func(int) uint32 { return 7 }, analyze.PairLow},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var conns []synthConn
@@ -270,13 +271,13 @@ func TestDiffIdenticalParallelFlows(t *testing.T) {
 			}
 			a, b := writeSynth(t, t.TempDir(), conns, paths)
 			res := diffFiles(t, a, b)
-			if tc.wantConf > PairLow {
+			if tc.wantConf > analyze.PairLow {
 				assert.Len(t, res.Pairs, len(conns))
 			}
 			for _, p := range res.Pairs {
 				fa, fb := &res.Sides[0].Flows[p.A], &res.Sides[1].Flows[p.B]
 				assert.LessOrEqual(t, p.Confidence, tc.wantConf, "score %.3f %v", p.Score, p.Signals)
-				if p.Confidence > PairLow {
+				if p.Confidence > analyze.PairLow {
 					assert.Equal(t, 61005-int(fa.Client.Addr.Port()-40000), int(fb.Client.Addr.Port()), "paired with its own copy")
 				}
 			}
@@ -311,7 +312,7 @@ func TestDiffUnrelatedCaptures(t *testing.T) {
 			_, by := writeSynth(t, dir, []synthConn{y}, []synthPath{basePath()})
 			res := diffFiles(t, ax, by)
 			for _, p := range res.Pairs {
-				assert.Equal(t, PairLow, p.Confidence, "score %.3f %v", p.Score, p.Signals)
+				assert.Equal(t, analyze.PairLow, p.Confidence, "score %.3f %v", p.Score, p.Signals)
 			}
 		})
 	}
@@ -338,29 +339,40 @@ func TestPairSketchKeepsTheSmallestTokens(t *testing.T) {
 	assert.Len(t, k.s, sketchSize)
 }
 
-func TestIncarnationsFollowPortReuse(t *testing.T) {
-	in := newIncarnations()
-	c, s := netip.MustParseAddrPort("192.0.2.1:40000"), netip.MustParseAddrPort("192.0.2.2:80")
-	seg := func(from, to netip.AddrPort, fl capture.Flags, seq capture.Seq) *capture.Segment {
-		return &capture.Segment{Src: from.Addr(), Dst: to.Addr(), SrcPort: from.Port(), DstPort: to.Port(), Flags: fl, Seq: seq}
+func TestSketchesFollowTheTablesFlowsAcrossPortReuse(t *testing.T) {
+	c, srv := netip.MustParseAddrPort("192.0.2.1:40000"), netip.MustParseAddrPort("192.0.2.2:80")
+	seg := func(from, to netip.AddrPort, fl capture.Flags, seq capture.Seq, ipid uint16) capture.Segment {
+		return capture.Segment{Src: from.Addr(), Dst: to.Addr(), SrcPort: from.Port(), DstPort: to.Port(), Flags: fl,
+			Seq: seq, IPID: ipid, TTL: 64}
 	}
-	steps := []struct {
-		name  string
-		seg   *capture.Segment
-		idx   int
-		fromX bool
-	}{
-		{"syn opens flow 0", seg(c, s, capture.FlagSYN, 100), 0, true},
-		{"retransmitted syn stays", seg(c, s, capture.FlagSYN, 100), 0, true},
-		{"synack from the other end", seg(s, c, capture.FlagSYN|capture.FlagACK, 900), 0, false},
-		{"data", seg(c, s, capture.FlagACK, 101), 0, true},
-		{"syn with a new isn opens flow 1", seg(c, s, capture.FlagSYN, 5000), 1, true},
-		{"its synack", seg(s, c, capture.FlagSYN|capture.FlagACK, 7000), 1, false},
+	segs := []capture.Segment{
+		seg(c, srv, capture.FlagSYN, 100, 1),
+		seg(c, srv, capture.FlagSYN, 100, 2), // retransmitted: same flow
+		seg(srv, c, capture.FlagSYN|capture.FlagACK, 900, 3),
+		seg(c, srv, capture.FlagACK, 101, 4),
+		seg(c, srv, capture.FlagSYN, 5000, 5), // a new ISN: a new flow
+		seg(srv, c, capture.FlagSYN|capture.FlagACK, 7000, 6),
 	}
-	for _, st := range steps {
-		idx, fromX, _ := in.index(st.seg)
-		assert.Equal(t, st.idx, idx, st.name)
-		assert.Equal(t, st.fromX, fromX, st.name)
+	var pkt capture.Packet
+	sk := newSketcher()
+	sk.pkt = &pkt
+	a := analyze.New(analyze.Config{Observer: sk}, sk.finished)
+	for i := range segs {
+		segs[i].Packet, segs[i].Time = uint64(i+1), int64(i)*int64(time.Millisecond)
+		a.Add(&segs[i])
+	}
+	a.Flush()
+	require.Len(t, sk.flows, 2, "one digest per flow of the table")
+	assert.Empty(t, sk.live, "finished flows leave no live sketches")
+	for i, want := range []struct {
+		fromX, toX int // IP ID samples per direction
+		synISN     capture.Seq
+	}{{3, 1, 100}, {1, 1, 5000}} {
+		f := &sk.flows[i]
+		assert.Equal(t, c, f.x, "flow %d: its first sender", i+1)
+		assert.Len(t, f.sketch(0, int(analyze.SignalIPID)), want.fromX, "flow %d: from its first sender", i+1)
+		assert.Len(t, f.sketch(1, int(analyze.SignalIPID)), want.toX, "flow %d: to it", i+1)
+		assert.Equal(t, want.synISN, f.syn.isn, "flow %d", i+1)
 	}
 }
 
@@ -388,22 +400,22 @@ func TestHandshakeOptionDiffs(t *testing.T) {
 	tests := []struct {
 		name string
 		recv []byte
-		want []OptionDiff
+		want []analyze.OptionDiff
 	}{
 		{"unchanged", linux, nil},
 		{"tcpoptstrip turns ws into nops", cat(mss(1460), sok, ts(5), nop, nop, nop, nop),
-			[]OptionDiff{{Kind: capture.OptKindWScale, Change: OptionRemoved, Sent: 7, NOPs: true}}},
+			[]analyze.OptionDiff{{Kind: capture.OptKindWScale, Change: analyze.OptionRemoved, Sent: 7, NOPs: true}}},
 		{"ws removed and the header repacked", cat(mss(1460), sok, ts(5)),
-			[]OptionDiff{{Kind: capture.OptKindWScale, Change: OptionRemoved, Sent: 7}}},
+			[]analyze.OptionDiff{{Kind: capture.OptKindWScale, Change: analyze.OptionRemoved, Sent: 7}}},
 		{"shift zeroed", cat(mss(1460), sok, ts(5), nop, ws(0)),
-			[]OptionDiff{{Kind: capture.OptKindWScale, Change: OptionValue, Sent: 7}}},
+			[]analyze.OptionDiff{{Kind: capture.OptKindWScale, Change: analyze.OptionValue, Sent: 7}}},
 		{"mss clamped and sack-permitted stripped with nops", cat(mss(1360), nop, nop, ts(5), nop, ws(7)),
-			[]OptionDiff{{Kind: capture.OptKindMSS, Change: OptionValue, Sent: 1460, Received: 1360},
-				{Kind: capture.OptKindSACKPerm, Change: OptionRemoved, NOPs: true}}},
+			[]analyze.OptionDiff{{Kind: capture.OptKindMSS, Change: analyze.OptionValue, Sent: 1460, Received: 1360},
+				{Kind: capture.OptKindSACKPerm, Change: analyze.OptionRemoved, NOPs: true}}},
 		{"timestamps rewritten", cat(mss(1460), sok, ts(99), nop, ws(7)),
-			[]OptionDiff{{Kind: capture.OptKindTimestamp, Change: OptionValue, Sent: 5, Received: 99}}},
+			[]analyze.OptionDiff{{Kind: capture.OptKindTimestamp, Change: analyze.OptionValue, Sent: 5, Received: 99}}},
 		{"an unknown option added", cat(mss(1460), sok, ts(5), nop, ws(7), []byte{253, 4, 0, 0}),
-			[]OptionDiff{{Kind: 253, Change: OptionAdded}}},
+			[]analyze.OptionDiff{{Kind: 253, Change: analyze.OptionAdded}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -434,20 +446,20 @@ func TestClassifyAgainstTheUnscaledEdge(t *testing.T) {
 		wantExcess     uint32
 		wantEdgePacket uint64
 	}{
-		{"within the edge both captures saw", [2]diffAck{inFlight, seen}, base + 1000, edgeWithin, CaptureA, 4000, 0, 9},
-		{"ending exactly at the nearer edge", [2]diffAck{inFlight, seen}, base + 4000 - 1448, edgeWithin, CaptureA, 4000, 0, 9},
-		{"past the server's edge, within the client's: acks in flight", [2]diffAck{inFlight, seen}, base + 4000, edgeBetween, CaptureA, 4000, 0, 9},
-		{"past both edges", [2]diffAck{inFlight, seen}, base + 6000, edgeBeyond, CaptureA, 4000, 6000 + 1448 - 6896, 9},
-		{"only the server's capture saw an ack", [2]diffAck{{}, seen}, base + 4000, edgeBeyond, CaptureB, 4000, 1448, 7},
-		{"only the client's capture saw an ack", [2]diffAck{inFlight, {}}, base + 4000, edgeWithin, CaptureA, 4000, 0, 9},
-		{"the window shrank: the larger edge is the far one", [2]diffAck{ack(base+1448, 1000, 9), seen}, base + 2000, edgeBetween, CaptureB, 4000, 0, 7},
+		{"within the edge both captures saw", [2]diffAck{inFlight, seen}, base + 1000, edgeWithin, analyze.CaptureA, 4000, 0, 9},
+		{"ending exactly at the nearer edge", [2]diffAck{inFlight, seen}, base + 4000 - 1448, edgeWithin, analyze.CaptureA, 4000, 0, 9},
+		{"past the server's edge, within the client's: acks in flight", [2]diffAck{inFlight, seen}, base + 4000, edgeBetween, analyze.CaptureA, 4000, 0, 9},
+		{"past both edges", [2]diffAck{inFlight, seen}, base + 6000, edgeBeyond, analyze.CaptureA, 4000, 6000 + 1448 - 6896, 9},
+		{"only the server's capture saw an ack", [2]diffAck{{}, seen}, base + 4000, edgeBeyond, analyze.CaptureB, 4000, 1448, 7},
+		{"only the client's capture saw an ack", [2]diffAck{inFlight, {}}, base + 4000, edgeWithin, analyze.CaptureA, 4000, 0, 9},
+		{"the window shrank: the larger edge is the far one", [2]diffAck{ack(base+1448, 1000, 9), seen}, base + 2000, edgeBetween, analyze.CaptureB, 4000, 0, 7},
 		{"no ack yet", [2]diffAck{}, base, edgeNone, 0, 0, 0, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ds := dirState{acked: tc.acked}
 			v := pendingSeg{seq: tc.seq, payload: 1448}
-			ds.classify(&v, CaptureB)
+			ds.classify(&v, analyze.CaptureB)
 			assert.Equal(t, tc.want, v.edge)
 			if tc.want == edgeNone {
 				return
@@ -477,8 +489,8 @@ func TestPendingQueueIsBounded(t *testing.T) {
 }
 
 func TestDiffOpenErrors(t *testing.T) {
-	missing := Opener(func() (capture.Source, error) { return capture.Open("/nonexistent/a.pcap") })
-	_, err := Diff([2]Opener{missing, missing}, Config{})
+	missing := analyze.Opener(func() (capture.Source, error) { return capture.Open("/nonexistent/a.pcap") })
+	_, err := Diff([2]analyze.Opener{missing, missing}, analyze.Config{})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "a.pcap")
 }
@@ -502,28 +514,37 @@ func BenchmarkDiff(b *testing.B) {
 	}
 }
 
-// TestPairObserverDoesNotAllocatePerPacket samples the segments of a
-// known flow: once its sketches exist, a packet costs no allocation.
-func TestPairObserverDoesNotAllocatePerPacket(t *testing.T) {
+// TestSketcherDoesNotAllocatePerPacket samples the segments of a known
+// flow: once its sketches exist, a packet costs no allocation.
+func TestSketcherDoesNotAllocatePerPacket(t *testing.T) {
 	a, _ := writeSynth(t, t.TempDir(), []synthConn{baseConn()}, []synthPath{basePath()})
 	src, err := capture.Open(a)
 	require.NoError(t, err)
 	defer src.Close()
-	o := newPairObserver()
+	var pkt capture.Packet
+	o := newSketcher()
+	o.pkt = &pkt
 	var pkts []capture.Packet
+	var segs []capture.Segment
+	var dec capture.Decoder
 	for {
 		var p capture.Packet
 		if src.Next(&p) != nil {
 			break
 		}
 		p.Data = append([]byte(nil), p.Data...)
-		pkts = append(pkts, p)
-		o.packet(&pkts[len(pkts)-1])
+		var seg capture.Segment
+		if dec.Decode(&p, &seg) == capture.VerdictTCP {
+			pkts, segs = append(pkts, p), append(segs, seg)
+			pkt = p
+			o.Segment(1, &seg)
+		}
 	}
 	require.NotEmpty(t, pkts)
 	i := 0
 	allocs := testing.AllocsPerRun(500, func() {
-		o.packet(&pkts[i%len(pkts)])
+		pkt = pkts[i%len(pkts)]
+		o.Segment(1, &segs[i%len(segs)])
 		i++
 	})
 	assert.Zero(t, allocs, "allocations per packet")

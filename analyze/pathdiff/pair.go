@@ -1,0 +1,388 @@
+package pathdiff
+
+import (
+	"cmp"
+	"math"
+	"slices"
+
+	"rwin/analyze"
+	"rwin/capture"
+)
+
+// numSignals is the number of pairing signals.
+const numSignals = analyze.SignalTiming + 1
+
+// Score thresholds of the pairing confidences; below pairLow two flows
+// are not paired.
+const (
+	pairHigh   = 0.95
+	pairMedium = 0.75
+	pairLow    = 0.35 // a shared 4-tuple alone (0.4), with nothing against it
+)
+
+func pairConfidenceOf(score float64) analyze.PairConfidence {
+	switch {
+	case score >= pairHigh:
+		return analyze.PairHigh
+	case score >= pairMedium:
+		return analyze.PairMedium
+	}
+	return analyze.PairLow
+}
+
+// Sampling of segments for pairing. Each direction of a flow keeps, per
+// sampled signal, the sketchSize segments whose token hashes are smallest
+// (a bottom-k sketch): both captures of one flow then sample the same
+// segments wherever each capture starts and ends, in constant memory.
+const (
+	sampledSignals = 3  // timestamps, IP ID, payload
+	sketchSize     = 16 // samples per signal and direction
+	payloadPrefix  = 16 // payload bytes hashed
+	// commonToken: a token seen in more flows than this in one capture
+	// (a protocol's fixed greeting, the same TSval on parallel
+	// connections) pairs nothing.
+	commonToken = 4
+)
+
+// pairSample is one segment a pairSketch kept, with what the pairing and the
+// offsets between the captures are computed from.
+type pairSample struct {
+	h       uint64 // token hash; the sketch keeps the smallest
+	time    int64
+	seq     capture.Seq
+	tsval   uint32
+	ipid    uint16
+	ttl     uint8
+	hasTS   bool
+	hasIPID bool
+	sig     analyze.PairSignal // the signal the token samples
+	dup     bool               // the token recurred (a retransmission): pairs nothing
+	// indexed: the token is distinctive in its capture (in the token
+	// index), so the joins pair through it.
+	indexed bool
+}
+
+// pairSketch keeps the sketchSize samples with the smallest token hashes,
+// sorted by hash.
+type pairSketch struct{ s []pairSample }
+
+func (k *pairSketch) add(v pairSample) {
+	if n := len(k.s); n == sketchSize && v.h > k.s[n-1].h {
+		return // the common case in a long flow: above every sample kept
+	}
+	i, found := slices.BinarySearchFunc(k.s, v.h, func(e pairSample, h uint64) int { return cmp.Compare(e.h, h) })
+	if found {
+		k.s[i].dup = true
+		return
+	}
+	if i >= sketchSize {
+		return
+	}
+	if k.s == nil {
+		k.s = make([]pairSample, 0, sketchSize) // once per flow and signal
+	}
+	if len(k.s) == sketchSize {
+		k.s = k.s[:sketchSize-1]
+	}
+	k.s = slices.Insert(k.s, i, v)
+}
+
+// mix is SplitMix64's finalizer: tokens become uniformly spread hashes, so
+// the smallest ones are a fair sample.
+func mixToken(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
+}
+
+// fnv64 is FNV-1a over b.
+func fnvBytes(b []byte) uint64 {
+	h := uint64(14695981039346656037)
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	return h
+}
+
+// pairHit is one sampled segment found in both captures.
+type pairHit struct {
+	signal analyze.PairSignal
+	da, db uint8 // direction in A's and B's flow (0: from its first sender)
+	sa, sb *pairSample
+}
+
+// pairCandidate is a possible pairing of flow a (in A) with flow b (in B).
+type pairCandidate struct {
+	a, b    int // observed flow indices
+	hits    []pairHit
+	swapped bool // a's first sender is b's second
+	score   float64
+	signals [numSignals]int
+	// theta is the flow's clock offset B − A (ns), halfway between the
+	// two directions' time differences; valid when thetaOK.
+	theta   int64
+	thetaOK bool
+	// delta holds, per direction of a, the median B − A time difference
+	// of its hits and their spread.
+	delta, spread [2]int64
+	deltaOK       [2]bool
+}
+
+// rolesSwapped reports whether B's flow has client and server the other
+// way round from A's: the segments' directions from each flow's first
+// sender, turned into directions from each flow's client. The first
+// sender is not always the client: a SYN-ACK captured before its SYN.
+func (c *pairCandidate) rolesSwapped(a, b *sideIndex) bool {
+	return c.swapped != (a.flows[c.a].serverFirst() != b.flows[c.b].serverFirst())
+}
+
+// sideIndex is one capture's flows as the pairing sees them.
+type sideIndex struct {
+	// flows are the digests of the capture's flows, indexed by ID − 1.
+	flows []flowDigest
+	// isnFlows counts the flows whose SYN or SYN-ACK carried each ISN.
+	isnFlows map[capture.Seq]int
+	// tokens is the capture's token index (see buildTokenIndex).
+	tokens []pairTokenRef
+}
+
+// newSideIndex indexes one capture's flows for the pairing.
+func newSideIndex(flows []flowDigest) *sideIndex {
+	s := &sideIndex{flows: flows, isnFlows: make(map[capture.Seq]int)}
+	for i := range flows {
+		f := &flows[i]
+		if f.syn.seen {
+			s.isnFlows[f.syn.isn]++
+		}
+		if f.synack.seen && (!f.syn.seen || f.synack.isn != f.syn.isn) {
+			s.isnFlows[f.synack.isn]++
+		}
+	}
+	s.tokens = buildTokenIndex(s)
+	return s
+}
+
+// timingSlack is how far a flow's own clock offset may stray from the
+// capture-wide one and still count as agreeing: one-way delays and
+// queueing on real paths stay well below it.
+const timingSlack = 2e9
+
+// timingFar is a start-time disagreement no clock error explains once the
+// clock offset is known from other flows.
+const timingFar = 60e9
+
+// evaluate scores c. theta is the clock offset B − A measured on the
+// surest pairs, valid when thetaOK.
+func (c *pairCandidate) evaluate(a, b *sideIndex, theta int64, thetaOK bool) {
+	same, swapped := 0, 0
+	for _, h := range c.hits {
+		if h.da == h.db {
+			same++
+		} else {
+			swapped++
+		}
+	}
+	c.swapped = swapped > same
+	c.signals = [numSignals]int{}
+	// Count each sampled segment once, and only hits whose sequence offset
+	// agrees with the direction's most common one: a retransmission whose
+	// copy in the other capture is another transmission must not count.
+	offs, offsOK := c.seqOffsets()
+	var tsAgree, tsConflict, ipAgree, ipConflict int
+	var seenBuf [64]*pairSample
+	seen := seenBuf[:0] // few: a scan beats a map
+	var deltaBuf [2][32]int64
+	deltas := [2][]int64{deltaBuf[0][:0], deltaBuf[1][:0]}
+	for _, h := range c.hits {
+		if (h.da != h.db) != c.swapped || slices.Contains(seen, h.sa) {
+			continue
+		}
+		if offsOK[h.da] && uint32(h.sb.seq-h.sa.seq) != offs[h.da] {
+			continue
+		}
+		seen = append(seen, h.sa)
+		c.signals[h.signal]++
+		deltas[h.da] = append(deltas[h.da], h.sb.time-h.sa.time)
+		if h.sa.hasTS && h.sb.hasTS {
+			if h.sa.tsval == h.sb.tsval {
+				tsAgree++
+			} else {
+				tsConflict++
+			}
+		}
+		if h.sa.hasIPID && h.sb.hasIPID {
+			if h.sa.ipid == h.sb.ipid {
+				ipAgree++
+			} else {
+				ipConflict++
+			}
+		}
+	}
+	c.thetaOK = false
+	for d := range 2 {
+		c.deltaOK[d] = len(deltas[d]) > 0
+		if c.deltaOK[d] {
+			slices.Sort(deltas[d])
+			c.delta[d] = deltas[d][len(deltas[d])/2]
+			c.spread[d] = deltas[d][len(deltas[d])-1] - deltas[d][0]
+		}
+	}
+	switch {
+	case c.deltaOK[0] && c.deltaOK[1]:
+		c.theta, c.thetaOK = (c.delta[0]+c.delta[1])/2, true
+	case c.deltaOK[0]:
+		c.theta, c.thetaOK = c.delta[0], true
+	case c.deltaOK[1]:
+		c.theta, c.thetaOK = c.delta[1], true
+	}
+
+	A, B := &a.flows[c.a], &b.flows[c.b]
+	isnSame, isnDiff := 0, 0
+	if !c.rolesSwapped(a, b) {
+		for _, p := range [...][2]handshakeDigest{{A.syn, B.syn}, {A.synack, B.synack}} {
+			if p[0].seen && p[1].seen {
+				if p[0].isn == p[1].isn {
+					// An ISN several flows share (a broken or crafted
+					// stack) tells none of them apart.
+					if a.isnFlows[p[0].isn] == 1 && b.isnFlows[p[1].isn] == 1 {
+						isnSame++
+					}
+				} else {
+					isnDiff++
+				}
+			}
+		}
+	}
+	c.signals[analyze.SignalISN] = isnSame
+	if A.key == B.key {
+		c.signals[analyze.SignalTuple] = 1
+	}
+	timing := 0 // 1 agrees with the clock offset, -1 contradicts it
+	if thetaOK {
+		switch {
+		case c.thetaOK && absNS(c.theta-theta) <= timingSlack:
+			timing = 1
+		case c.thetaOK:
+			timing = -1
+		default:
+			off := absNS(B.start - A.start - theta)
+			if off <= timingSlack {
+				timing = 1
+			} else if off > timingFar {
+				timing = -1
+			}
+		}
+	}
+	if timing > 0 {
+		c.signals[analyze.SignalTiming] = 1
+	}
+
+	miss := math.Pow(0.35, float64(c.signals[analyze.SignalTimestamps])) *
+		math.Pow(0.45, float64(c.signals[analyze.SignalIPID])) *
+		max(math.Pow(0.75, float64(c.signals[analyze.SignalPayload])), 0.4) *
+		math.Pow(0.1, float64(isnSame))
+	if c.signals[analyze.SignalTuple] > 0 {
+		miss *= 0.6
+	}
+	if timing > 0 {
+		miss *= 0.5
+	}
+	score := 1 - miss
+	// Contradictions: the same content with other timestamps (or IP IDs)
+	// and no segment agreeing on them is another connection carrying the
+	// same bytes — e.g. two runs of one test.
+	if tsAgree == 0 && tsConflict > 0 {
+		score *= 0.05
+	} else if tsAgree+ipAgree == 0 && ipConflict > 0 {
+		score *= 0.2
+	}
+	if isnDiff == 2 && tsAgree+ipAgree == 0 {
+		score *= 0.3 // both ends' ISNs differ: only a full proxy or another connection
+	}
+	if timing < 0 {
+		score *= 0.1
+	}
+	c.score = score
+}
+
+// seqOffsets returns, per direction of a, the most common B − A sequence
+// offset among the hits in c's orientation (the smallest of equally
+// common ones), and whether there was one.
+func (c *pairCandidate) seqOffsets() (off [2]uint32, ok [2]bool) {
+	var buf [64]uint32
+	for d := range 2 {
+		offs := buf[:0]
+		for _, h := range c.hits {
+			if int(h.da) == d && (h.da != h.db) == c.swapped {
+				offs = append(offs, uint32(h.sb.seq-h.sa.seq))
+			}
+		}
+		if len(offs) == 0 {
+			continue
+		}
+		slices.Sort(offs)
+		bestN := 0
+		for rest := offs; len(rest) > 0; {
+			n := 1
+			for n < len(rest) && rest[n] == rest[0] {
+				n++
+			}
+			if n > bestN { // ascending: a tie keeps the smaller
+				off[d], bestN = rest[0], n
+			}
+			rest = rest[n:]
+		}
+		ok[d] = true
+	}
+	return off, ok
+}
+
+func absNS(x int64) int64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// assign scores the candidates, measures the clock offset on the surest
+// ones, scores again with timing, and pairs greedily, best first, each
+// flow at most once. It returns the chosen candidates and the clock
+// offset B − A with the number of pairs it rests on.
+func assignPairs(a, b *sideIndex) (chosen []*pairCandidate, theta int64, thetaPairs int) {
+	cands := pairCandidates(a, b)
+	a.tokens, b.tokens = nil, nil // spent: free them for what follows
+	for _, c := range cands {
+		c.evaluate(a, b, 0, false)
+	}
+	var thetas []int64
+	for _, c := range cands {
+		if c.score >= pairHigh && c.thetaOK {
+			thetas = append(thetas, c.theta)
+		}
+	}
+	thetaOK := len(thetas) > 0
+	if thetaOK {
+		slices.Sort(thetas)
+		theta = thetas[len(thetas)/2]
+		for _, c := range cands {
+			c.evaluate(a, b, theta, true)
+		}
+	}
+	slices.SortStableFunc(cands, func(x, y *pairCandidate) int {
+		return cmp.Or(cmp.Compare(y.score, x.score), cmp.Compare(len(y.hits), len(x.hits)))
+	})
+	takenA, takenB := make(map[int]bool), make(map[int]bool)
+	for _, c := range cands {
+		if c.score < pairLow || takenA[c.a] || takenB[c.b] {
+			continue
+		}
+		takenA[c.a], takenB[c.b] = true, true
+		chosen = append(chosen, c)
+	}
+	// Report pairs in the order of A's flows.
+	slices.SortFunc(chosen, func(x, y *pairCandidate) int { return cmp.Compare(x.a, y.a) })
+	return chosen, theta, len(thetas)
+}

@@ -1,0 +1,170 @@
+package pathdiff
+
+import (
+	"bytes"
+	"net/netip"
+
+	"rwin/analyze"
+	"rwin/capture"
+)
+
+// The first pass of a diff reads each capture through its flow table with
+// a sketcher as the table's Observer: the pairing sketches of a flow
+// live beside the table's flow, under its ID, and when the table finishes
+// the flow they shrink into its digest. So a flow is what the analyzer
+// says it is (its new-incarnation rule, timers, eviction), in both passes
+// alike, and each packet is decoded once a pass.
+
+// flowDigest is what the pairing keeps of one finished flow.
+type flowDigest struct {
+	client, server netip.AddrPort
+	// x is the endpoint that sent the flow's first segment: sketch
+	// directions are "from x" (0) and "to x" (1), the same in both
+	// captures whatever the roles.
+	x                     netip.AddrPort
+	start                 int64
+	syn, answered, synack handshakeDigest
+	key                   tupleKey
+	// samples holds the flow's sketches back to back: the samples of
+	// direction d and signal s are samples[at[k]:at[k+1]], k = d*3+s.
+	samples []pairSample
+	at      [2*sampledSignals + 1]uint16
+}
+
+// handshakeDigest is the part of a HandshakeSegment the pairing reads.
+type handshakeDigest struct {
+	isn  capture.Seq
+	seen bool
+}
+
+func digestOf(h *analyze.HandshakeSegment) handshakeDigest { return handshakeDigest{h.ISN, h.Seen} }
+
+// sketch returns the samples of direction d and signal s.
+func (f *flowDigest) sketch(d, s int) []pairSample {
+	k := d*sampledSignals + s
+	return f.samples[f.at[k]:f.at[k+1]]
+}
+
+// serverFirst reports whether the flow's first segment came from its
+// server (a SYN-ACK captured before its SYN, or a guess of roles).
+func (f *flowDigest) serverFirst() bool { return f.x != f.client }
+
+// liveSketches are the sketches of a flow the table has not finished.
+type liveSketches struct {
+	x  netip.AddrPort
+	sk [2][sampledSignals]pairSketch
+}
+
+// sketcher builds the digests of one capture's flows as the first pass
+// files their segments.
+type sketcher struct {
+	pkt  *capture.Packet // the packet being filed (analyze.Stepper.Packet)
+	live map[uint64]*liveSketches
+	// last caches the flow of the previous segment: segments of one flow
+	// come in runs.
+	lastID uint64
+	last   *liveSketches
+	free   []*liveSketches
+	// flows are the digests, indexed by flow ID − 1 (IDs are dense).
+	flows []flowDigest
+}
+
+func newSketcher() *sketcher {
+	return &sketcher{live: make(map[uint64]*liveSketches)}
+}
+
+// Segment samples one segment (Observer).
+func (o *sketcher) Segment(id uint64, seg *capture.Segment) {
+	ls := o.last
+	if id != o.lastID || ls == nil {
+		ls = o.live[id]
+		if ls == nil {
+			if n := len(o.free); n > 0 {
+				ls, o.free = o.free[n-1], o.free[:n-1]
+			} else {
+				ls = new(liveSketches)
+			}
+			ls.x = seg.SrcEndpoint()
+			o.live[id] = ls
+		}
+		o.lastID, o.last = id, ls
+	}
+	d := 0
+	if seg.SrcPort != ls.x.Port() || seg.Src != ls.x.Addr() {
+		d = 1
+	}
+	sk := &ls.sk[d]
+	v := pairSample{
+		time: seg.Time, seq: seg.Seq, ttl: seg.TTL, ipid: seg.IPID, hasIPID: !seg.IPv6 && seg.IPID != 0,
+		tsval: seg.Opts.TSVal, hasTS: seg.Opts.Has&capture.HasTimestamp != 0,
+	}
+	// Tokens leave out what middleboxes rewrite: addresses, ports,
+	// sequence and acknowledgment numbers, windows, TSecr (a SYN proxy
+	// translates it), TTL.
+	shape := uint64(seg.Payload)&0xffffff<<8 | uint64(seg.Flags&(capture.FlagSYN|capture.FlagFIN|capture.FlagRST))
+	if v.hasTS {
+		v.h, v.sig = mixToken(uint64(analyze.SignalTimestamps)<<60^uint64(v.tsval)<<32^shape), analyze.SignalTimestamps
+		sk[analyze.SignalTimestamps].add(v)
+	}
+	if v.hasIPID {
+		v.h, v.sig = mixToken(uint64(analyze.SignalIPID)<<60^uint64(v.ipid)<<32^shape), analyze.SignalIPID
+		sk[analyze.SignalIPID].add(v)
+	}
+	if pl := seg.CapturedPayload(o.pkt.Data); len(pl) > 0 && len(pl) >= min(seg.Payload, payloadPrefix) {
+		v.h, v.sig = mixToken(uint64(analyze.SignalPayload)<<60^fnvBytes(pl[:min(len(pl), payloadPrefix)])^shape), analyze.SignalPayload
+		sk[analyze.SignalPayload].add(v)
+	}
+}
+
+// finished turns a flow's sketches into its digest.
+func (o *sketcher) finished(f *analyze.Flow) {
+	ls := o.live[f.ID]
+	delete(o.live, f.ID)
+	if o.lastID == f.ID {
+		o.last = nil
+	}
+	i := int(f.ID - 1)
+	for len(o.flows) <= i {
+		o.flows = append(o.flows, flowDigest{})
+	}
+	fd := &o.flows[i]
+	*fd = flowDigest{client: f.Client.Addr, server: f.Server.Addr, x: f.Client.Addr, start: f.Start,
+		syn: digestOf(&f.SYN), answered: digestOf(&f.AnsweredSYN), synack: digestOf(&f.SYNACK),
+		key: tupleOf(f.Client.Addr, f.Server.Addr)}
+	if ls == nil {
+		return // nothing filed: the flow holds only copies
+	}
+	fd.x = ls.x
+	n := 0
+	for d := range 2 {
+		for s := range sampledSignals {
+			n += len(ls.sk[d][s].s)
+		}
+	}
+	fd.samples = make([]pairSample, 0, n)
+	for d := range 2 {
+		for s := range sampledSignals {
+			fd.samples = append(fd.samples, ls.sk[d][s].s...)
+			fd.at[d*sampledSignals+s+1] = uint16(len(fd.samples))
+			ls.sk[d][s].s = ls.sk[d][s].s[:0]
+		}
+	}
+	o.free = append(o.free, ls)
+}
+
+// tupleKey names a 4-tuple whichever way its segments go, with IPv4
+// addresses as IPv4-mapped IPv6 ones, as the flow table keys flows.
+type tupleKey struct{ lo, hi tupleEnd }
+
+type tupleEnd struct {
+	addr [16]byte
+	port uint16
+}
+
+func tupleOf(x, y netip.AddrPort) tupleKey {
+	s, d := tupleEnd{x.Addr().As16(), x.Port()}, tupleEnd{y.Addr().As16(), y.Port()}
+	if c := bytes.Compare(d.addr[:], s.addr[:]); c < 0 || c == 0 && d.port < s.port {
+		s, d = d, s
+	}
+	return tupleKey{s, d}
+}
