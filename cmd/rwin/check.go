@@ -44,7 +44,7 @@ func cmdCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, er
 	fset.StringVar(&o.junit, "junit", "", "also write JUnit XML to this `file`: one test case per capture and check")
 	fset.BoolVar(&o.force, "force", false, "replace the --junit file if it exists (never through a symbolic link)")
 	fset.StringVar(&o.format, "format", "text", "output `format`: text or json")
-	fset.IntVar(&o.cfg.MaxFlows, "max-flows", analyze.DefaultMaxFlows, "cap on live flows per capture")
+	fset.IntVar(&o.cfg.MaxFlows, "max-flows", analyze.DefaultMaxFlows, "at most `N` live flows per capture")
 	fset.DurationVar(&o.cfg.Linger, "linger", analyze.DefaultLinger, lingerHelp)
 	pos, err := parseArgs(fset, args, stdout)
 	if err != nil {

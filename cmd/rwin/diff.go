@@ -33,8 +33,8 @@ func cmdDiff(args []string, stdout, stderr io.Writer) (int, error) {
 	fs.StringVar(&o.out, "o", "", "write the output to a new `file` instead of standard output")
 	fs.BoolVar(&o.force, "force", false, "with -o: replace an existing file")
 	fs.IntVar(&o.top, "top", htmlDefaultTop, "html: also chart the `N` pairs with the most bytes, beside every pair with a warn or error finding")
-	fs.StringVar(&o.color, "color", "auto", "color text output: auto, always or never (NO_COLOR is honored)")
-	fs.IntVar(&o.cfg.MaxFlows, "max-flows", analyze.DefaultMaxFlows, "cap on live flows per capture")
+	fs.StringVar(&o.color, "color", "auto", "`when` to color text output: auto, always or never (NO_COLOR is honored)")
+	fs.IntVar(&o.cfg.MaxFlows, "max-flows", analyze.DefaultMaxFlows, "at most `N` live flows per capture")
 	fs.DurationVar(&o.cfg.Linger, "linger", analyze.DefaultLinger, lingerHelp)
 	pos, err := parseArgs(fs, args, stdout)
 	if err != nil {

@@ -112,6 +112,9 @@ func TestHelpListsEveryFlag(t *testing.T) {
 				line := regexp.MustCompile(`(?m)^  ` + regexp.QuoteMeta(dash+f) + `( [A-Z]+)?  +\S.*$`)
 				assert.Regexp(t, line, help, "rwin %s -h must list %s%s with its meaning", name, dash, f)
 			}
+			// A placeholder says what the value is, not its Go type.
+			goType := regexp.MustCompile(`(?m)^  --?[a-z-]+ (STRING|INT|INT64|UINT|UINT64|FLOAT|VALUE)  `)
+			assert.NotRegexp(t, goType, help, "rwin %s -h: name the value with `backquotes` in the flag's usage", name)
 		})
 	}
 }
