@@ -82,7 +82,11 @@ func lossLimited(f *analyze.Flow, r *Rule, p side, t transfer) (Finding, bool) {
 // it.
 func lossBinds(f *analyze.Flow, p side, t transfer) (ceiling, loss float64, ok bool) {
 	lc, loss, ok := LossCeiling(f, p.peer, p.e, t.rtt)
-	if !ok || lc >= t.ceiling || t.rate > 1.25*lc || t.rate < 0.5*lc {
+	// Mathis et al. model a congestion window that loss keeps below the
+	// receive window. A sender seen to sit at the window for half its
+	// segments or more was held by the window, whatever the model says
+	// of a few stray losses.
+	if !ok || lc >= t.ceiling || t.rate > 1.25*lc || t.rate < 0.5*lc || t.atShare >= 0.5 {
 		return 0, 0, false
 	}
 	return lc, loss, true

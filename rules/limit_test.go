@@ -48,6 +48,15 @@ func TestWhichLimitHoldsTheTransfer(t *testing.T) {
 			transferFlow(true, 11.8e6, 0, 0, 8000), "", 0},
 		{"loss, but the flow runs far below both ceilings: neither holds it",
 			transferFlow(false, 0.1e6, 100, 0, 65536), "", 0},
+		// One retransmission in 1000 puts the Mathis ceiling (11.3 Mbit/s)
+		// just under the window's (13.1 Mbit/s), where the flow runs. Next
+		// to the sender, 90 % of its segments sat at the window: the
+		// window held it (as the sending kernel's tcpi_rwnd_limited says
+		// of such lab transfers), and the loss model does not apply.
+		{"a stray loss, but next to the sender 90 % of segments sat at the window",
+			transferFlow(true, 11.8e6, 1, 900, 65536), "window-limited", Warn},
+		{"the same loss, seen away from the sender (no bytes in flight): the Mathis ceiling holds it",
+			transferFlow(false, 11.8e6, 1, 0, 65536), "loss-limited", Warn},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
