@@ -5,6 +5,9 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -40,7 +43,7 @@ func TestReadReportsWhatItReadWhenStopped(t *testing.T) {
 			_, err = w.Write(capture) // the pipe stays open: more may come
 			require.NoError(t, err)
 			waitDrained(t, r)
-			time.Sleep(200 * time.Millisecond) // the packets through the analysis
+			waitIdle(t, cmd.Process.Pid) // the packets through the analysis
 			require.NoError(t, cmd.Process.Signal(c.sig))
 			done := make(chan error, 1)
 			go func() { done <- cmd.Wait() }()
@@ -76,4 +79,42 @@ func waitDrained(t *testing.T, r *os.File) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatal("rwin read did not read its input")
+}
+
+// waitIdle waits until every thread of process pid sleeps and none used
+// CPU time for 100 ms: rwin has analyzed what it read and waits for more.
+// A fixed sleep is not enough on a loaded machine.
+func waitIdle(t *testing.T, pid int) {
+	t.Helper()
+	busy := func() (running bool, ticks uint64) {
+		stats, _ := filepath.Glob(filepath.Join("/proc", strconv.Itoa(pid), "task", "*", "stat"))
+		for _, name := range stats {
+			b, err := os.ReadFile(name)
+			if err != nil {
+				continue // the thread ended
+			}
+			// The fields after the command's closing parenthesis: state
+			// first, utime and stime 12th and 13th (proc(5)).
+			f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+			running = running || f[0] == "R"
+			u, _ := strconv.ParseUint(f[11], 10, 64)
+			s, _ := strconv.ParseUint(f[12], 10, 64)
+			ticks += u + s
+		}
+		return running, ticks
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	_, last := busy()
+	quiet := 0
+	for time.Now().Before(deadline) && quiet < 5 {
+		time.Sleep(20 * time.Millisecond)
+		running, ticks := busy()
+		if running || ticks != last {
+			quiet = 0
+		} else {
+			quiet++
+		}
+		last = ticks
+	}
+	require.Equal(t, 5, quiet, "rwin read never went idle")
 }
