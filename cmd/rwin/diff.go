@@ -12,6 +12,7 @@ import (
 	"rwin/analyze"
 	"rwin/analyze/pathdiff"
 	"rwin/capture"
+	"rwin/cmd/rwin/report"
 	"rwin/rules"
 )
 
@@ -32,7 +33,7 @@ func cmdDiff(args []string, stdout, stderr io.Writer) (int, error) {
 	fs.StringVar(&o.format, "format", "text", "output `format`: text, json, ndjson or html")
 	fs.StringVar(&o.out, "o", "", "write the output to a new `file` instead of standard output")
 	fs.BoolVar(&o.force, "force", false, "with -o: replace an existing file")
-	fs.IntVar(&o.top, "top", htmlDefaultTop, "html: also chart the `N` pairs with the most bytes, beside every pair with a warn or error finding")
+	fs.IntVar(&o.top, "top", report.HTMLDefaultTop, "html: also chart the `N` pairs with the most bytes, beside every pair with a warn or error finding")
 	fs.StringVar(&o.color, "color", "auto", "color text output: auto, always or never (NO_COLOR is honored)")
 	fs.IntVar(&o.cfg.MaxFlows, "max-flows", analyze.DefaultMaxFlows, "cap on live flows per capture")
 	fs.DurationVar(&o.cfg.Linger, "linger", analyze.DefaultLinger, lingerHelp)

@@ -18,6 +18,7 @@ import (
 	"rwin/analyze"
 	"rwin/analyze/pathdiff"
 	"rwin/capture"
+	"rwin/cmd/rwin/report"
 	"rwin/fixtures/bench/traffic"
 )
 
@@ -113,7 +114,7 @@ func TestDiffHTMLMovesBByTheClockOffset(t *testing.T) {
 		assert.InDelta(t, ta[0].(float64), tb[0].(float64), 0.01, "%s: B's first bucket within 10 ms of A's, not 1.5 s", key)
 	}
 	assert.Positive(t, charted)
-	assert.LessOrEqual(t, strings.Count(page, `<article class="flow" id=`), htmlFindingFlow+2)
+	assert.LessOrEqual(t, strings.Count(page, `<article class="flow" id=`), report.HTMLFindingFlows+2)
 }
 
 // benchPair writes a pair of the benchmark traffic (traffic.BenchPath) of
@@ -181,8 +182,8 @@ func TestDiffHTMLGathersTheSamePageInAnyOrder(t *testing.T) {
 	res, err := pathdiff.Diff(open, analyze.Config{})
 	require.NoError(t, err)
 	require.Greater(t, len(res.Pairs), 100)
-	defer func(n int) { htmlMaxRows = n }(htmlMaxRows)
-	htmlMaxRows = 40
+	defer func(n int) { report.MaxHTMLRows = n }(report.MaxHTMLRows)
+	report.MaxHTMLRows = 40
 
 	gather := func(order []int) *diffHTML {
 		d := newDiffHTML(3, open, analyze.Config{})
@@ -205,7 +206,7 @@ func TestDiffHTMLGathersTheSamePageInAnyOrder(t *testing.T) {
 	rand.New(rand.NewPCG(1, 2)).Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
 
 	want := gather(forward)
-	require.Len(t, want.rows, htmlMaxRows)
+	require.Len(t, want.rows, report.MaxHTMLRows)
 	assert.Equal(t, len(res.Pairs), want.pairs)
 	require.NotEmpty(t, want.find, "the benchmark path's NAT and loss are findings")
 	pairsOf := func(cs []*charted) (n []int) {
