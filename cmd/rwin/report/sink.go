@@ -44,7 +44,8 @@ func ParseFormat(s string, allowed ...Format) (Format, error) {
 // several goroutines at once and several inputs at once; then EndInput
 // once an input has no more flows, and Close when every input has ended.
 // A sink keeps only what its output needs, and the first write error,
-// which Close returns.
+// which Close returns. (rwin check hands no flows: its sink, JUnit,
+// renders the policy's verdict on each input.)
 type Sink interface {
 	Flow(in int, f *Flow)
 	EndInput(in int, r *Input)
