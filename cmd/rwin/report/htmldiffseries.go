@@ -1,4 +1,4 @@
-package main
+package report
 
 import (
 	"net/netip"
@@ -6,7 +6,6 @@ import (
 
 	"rwin/analyze"
 	"rwin/capture"
-	"rwin/cmd/rwin/report"
 )
 
 // The diff's charts need the time series of a few flows of each capture,
@@ -43,7 +42,7 @@ func endpointsOf(x, y netip.AddrPort) endpoints {
 func diffSeries(open [2]analyze.Opener, cfg analyze.Config, want [2][]*analyze.Flow) ([2]map[flowKey]*analyze.Series, error) {
 	var out [2]map[flowKey]*analyze.Series
 	var errs [2]error
-	budget := analyze.NewSeriesBudget(report.HTMLSeriesBytes)
+	budget := analyze.NewSeriesBudget(HTMLSeriesBytes)
 	var wg sync.WaitGroup
 	for i := range 2 {
 		out[i] = map[flowKey]*analyze.Series{}
