@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"encoding/json"
-	"encoding/xml"
 	"errors"
 	"flag"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 	"sync"
 
 	"rwin/analyze"
+	"rwin/cmd/rwin/report"
 	"rwin/rules"
 )
 
@@ -27,14 +27,6 @@ type checkOptions struct {
 	force  bool
 	format string
 	cfg    analyze.Config
-}
-
-// checked is one capture judged by the policy.
-type checked struct {
-	name    string
-	flows   int
-	verdict rules.Verdict
-	err     error // could not open, or reading ended early
 }
 
 func cmdCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
@@ -74,6 +66,7 @@ func cmdCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, er
 		return exitInput, fmt.Errorf("check: standard input (-) can be read only once")
 	}
 	var junit *os.File
+	var sink report.Sink // --junit's
 	if o.junit != "" {
 		// Opened before the captures are read, so a file that may not be
 		// replaced stops the run before the work rather than after.
@@ -83,8 +76,9 @@ func cmdCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, er
 			}
 			return exitInput, fmt.Errorf("check: --junit %w", err)
 		}
+		sink = report.NewJUnit(junit)
 	}
-	results := checkAll(policy, files, o.cfg, stdin)
+	results := checkAll(policy, files, o.cfg, stdin, sink)
 	unmatched := policy.Unmatched(files)
 
 	switch o.format {
@@ -93,9 +87,14 @@ func cmdCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, er
 	default:
 		err = writeCheckText(stdout, policy, results, unmatched)
 	}
-	if junit != nil {
-		if jerr := writeJUnit(junit, results); err == nil {
-			err = jerr
+	if sink != nil {
+		// The file is closed whether or not the report could be written.
+		jerr := sink.Close(&report.Run{Inputs: results})
+		if cerr := junit.Close(); jerr == nil {
+			jerr = cerr
+		}
+		if jerr != nil && err == nil {
+			err = fmt.Errorf("--junit %s: %w", junit.Name(), jerr)
 		}
 	}
 	if err != nil {
@@ -103,10 +102,10 @@ func cmdCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, er
 	}
 	code := exitOK
 	for _, r := range results {
-		if r.err != nil {
-			fmt.Fprintf(stderr, "rwin: check: %s\n", oneLine(r.err.Error()))
+		if r.Err != nil {
+			fmt.Fprintf(stderr, "rwin: check: %s\n", oneLine(r.Err.Error()))
 			code = exitInput
-		} else if !r.verdict.OK() && code == exitOK {
+		} else if !r.Verdict.OK() && code == exitOK {
 			code = exitFindings
 		}
 	}
@@ -156,9 +155,10 @@ func expandCaptures(args []string) (out, notes []string, err error) {
 	return out, notes, nil
 }
 
-// checkAll judges the captures, several at once, in the order given.
-func checkAll(p *rules.Policy, files []string, cfg analyze.Config, stdin io.Reader) []checked {
-	results := make([]checked, len(files))
+// checkAll judges the captures, several at once, and returns their
+// verdicts in the order given; sink, if any, is told of each as it ends.
+func checkAll(p *rules.Policy, files []string, cfg analyze.Config, stdin io.Reader, sink report.Sink) []report.Input {
+	results := make([]report.Input, len(files))
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
 	var wg sync.WaitGroup
 	for i, name := range files {
@@ -167,6 +167,9 @@ func checkAll(p *rules.Policy, files []string, cfg analyze.Config, stdin io.Read
 		go func() {
 			defer wg.Done()
 			results[i] = checkOne(p, name, cfg, stdin)
+			if sink != nil {
+				sink.EndInput(i, &results[i])
+			}
 			<-sem
 		}()
 	}
@@ -174,74 +177,67 @@ func checkAll(p *rules.Policy, files []string, cfg analyze.Config, stdin io.Read
 	return results
 }
 
-func checkOne(p *rules.Policy, name string, cfg analyze.Config, stdin io.Reader) checked {
-	res := checked{name: name}
+// checkOne judges one capture: the input's verdict and flow count.
+func checkOne(p *rules.Policy, name string, cfg analyze.Config, stdin io.Reader) report.Input {
+	res := report.Input{Name: name, Verdict: &rules.Verdict{}}
 	src, err := openCapture(name, stdin)
 	if err != nil {
-		res.err = err
+		res.Err = err
 		return res
 	}
 	defer src.Close()
 	j := p.Start(name)
-	sum := analyze.Run(src, nil, cfg, func(f *analyze.Flow) {
-		res.flows++
+	res.Sum = analyze.Run(src, nil, cfg, func(f *analyze.Flow) {
+		res.Flows++
 		j.Add(f, rules.Evaluate(f))
 	})
-	res.verdict = j.Done()
-	res.err = sum.Err
+	*res.Verdict = j.Done()
+	res.Err = res.Sum.Err
 	return res
 }
 
 // violationCount returns the violations of a run, and how many captures
 // could not be read to their end (each an ERROR, the run's exit 2).
-func violationCount(results []checked) (failed, violations, unread int) {
+func violationCount(results []report.Input) (failed, violations, unread int) {
 	for _, r := range results {
-		if r.err != nil {
+		if r.Err != nil {
 			unread++
 		}
-		if !r.verdict.OK() {
+		if !r.Verdict.OK() {
 			failed++
 		}
-		for _, c := range r.verdict.Checks {
+		for _, c := range r.Verdict.Checks {
 			violations += len(c.Violations)
 		}
 	}
 	return failed, violations, unread
 }
 
-// flowLabel names a flow in a violation: "flow 3 10.0.0.1:50000 → 10.0.0.2:3389".
-func flowLabel(f *analyze.Flow) string {
-	if f == nil {
-		return ""
-	}
-	return fmt.Sprintf("flow %d %s → %s", f.ID, f.Client.Addr, f.Server.Addr)
-}
-
-func writeCheckText(out io.Writer, p *rules.Policy, results []checked, unmatched []rules.Expectation) error {
+func writeCheckText(out io.Writer, p *rules.Policy, results []report.Input, unmatched []rules.Expectation) error {
 	w := bufio.NewWriter(out)
 	for _, r := range results {
 		waived := 0
-		for _, c := range r.verdict.Checks {
+		for _, c := range r.Verdict.Checks {
 			waived += c.Waived
 		}
-		note := plural(r.flows, "flow")
+		note := plural(r.Flows, "flow")
 		if waived > 0 {
 			note += fmt.Sprintf(", %d expected", waived)
 		}
 		switch {
-		case r.err != nil:
-			fmt.Fprintf(w, "ERROR %s  %s\n", shown(r.name), oneLine(r.err.Error()))
-		case r.verdict.OK():
-			fmt.Fprintf(w, "PASS  %s  (%s)\n", shown(r.name), note)
+		case r.Err != nil:
+			fmt.Fprintf(w, "ERROR %s  %s\n", shown(r.Name), oneLine(r.Err.Error()))
+		case r.Verdict.OK():
+			fmt.Fprintf(w, "PASS  %s  (%s)\n", shown(r.Name), note)
 			continue
 		default:
-			fmt.Fprintf(w, "FAIL  %s  (%s)\n", shown(r.name), note)
+			fmt.Fprintf(w, "FAIL  %s  (%s)\n", shown(r.Name), note)
 		}
-		for _, c := range r.verdict.Checks {
+		for _, c := range r.Verdict.Checks {
 			for _, v := range c.Violations {
 				fmt.Fprintf(w, "  %s: ", c.Name)
 				if v.Flow != nil {
-					fmt.Fprintf(w, "%s: ", flowLabel(v.Flow))
+					fmt.Fprintf(w, "%s: ", report.FlowLabel(v.Flow))
 				}
 				fmt.Fprintln(w, oneLine(v.Message))
 				if v.Finding != nil {
@@ -308,18 +304,18 @@ type unmatchedRecord struct {
 	Captures string `json:"captures"`
 }
 
-func writeCheckJSON(out io.Writer, p *rules.Policy, results []checked, unmatched []rules.Expectation) error {
+func writeCheckJSON(out io.Writer, p *rules.Policy, results []report.Input, unmatched []rules.Expectation) error {
 	failed, violations, unread := violationCount(results)
 	doc := checkRecord{Type: "check", Schema: schemaVersion, Policy: p.Path(), Failed: failed, Violations: violations, Unread: unread,
 		Captures: []checkCaptureRecord{}, Unmatched: []unmatchedRecord{}}
 	doc.OK = failed == 0
 	for _, r := range results {
-		cr := checkCaptureRecord{File: r.name, OK: r.err == nil && r.verdict.OK(), Flows: r.flows, Checks: []checkEntryRecord{}}
-		if r.err != nil {
-			cr.Error = ptr(oneLine(r.err.Error()))
+		cr := checkCaptureRecord{File: r.Name, OK: r.Err == nil && r.Verdict.OK(), Flows: r.Flows, Checks: []checkEntryRecord{}}
+		if r.Err != nil {
+			cr.Error = ptr(oneLine(r.Err.Error()))
 			doc.OK = false
 		}
-		for _, c := range r.verdict.Checks {
+		for _, c := range r.Verdict.Checks {
 			ce := checkEntryRecord{Name: c.Name, OK: c.OK(), Expected: c.Waived, Violations: []violationRecord{}}
 			for _, v := range c.Violations {
 				vr := violationRecord{Message: v.Message, Evidence: []evidenceRecord{}}
@@ -342,85 +338,4 @@ func writeCheckJSON(out io.Writer, p *rules.Policy, results []checked, unmatched
 	enc := json.NewEncoder(out)
 	enc.SetIndent("", "  ")
 	return enc.Encode(doc)
-}
-
-// JUnit XML, as Jenkins, GitLab and GitHub test reporters read it: one
-// test suite per capture, one test case per check.
-type junitSuites struct {
-	XMLName  xml.Name     `xml:"testsuites"`
-	Name     string       `xml:"name,attr"`
-	Tests    int          `xml:"tests,attr"`
-	Failures int          `xml:"failures,attr"`
-	Errors   int          `xml:"errors,attr"`
-	Suites   []junitSuite `xml:"testsuite"`
-}
-
-type junitSuite struct {
-	Name     string      `xml:"name,attr"`
-	Tests    int         `xml:"tests,attr"`
-	Failures int         `xml:"failures,attr"`
-	Errors   int         `xml:"errors,attr"`
-	Cases    []junitCase `xml:"testcase"`
-}
-
-type junitCase struct {
-	Name      string        `xml:"name,attr"`
-	ClassName string        `xml:"classname,attr"`
-	Failure   *junitProblem `xml:"failure,omitempty"`
-	Error     *junitProblem `xml:"error,omitempty"`
-}
-
-type junitProblem struct {
-	Message string `xml:"message,attr"`
-	Text    string `xml:",chardata"`
-}
-
-func junitOf(results []checked) junitSuites {
-	doc := junitSuites{Name: "rwin check"}
-	for _, r := range results {
-		s := junitSuite{Name: r.name}
-		if r.err != nil {
-			s.Cases = append(s.Cases, junitCase{Name: "read", ClassName: r.name,
-				Error: &junitProblem{Message: oneLine(r.err.Error())}})
-			s.Errors++
-		}
-		for _, c := range r.verdict.Checks {
-			jc := junitCase{Name: c.Name, ClassName: r.name}
-			if !c.OK() {
-				var text strings.Builder
-				for _, v := range c.Violations {
-					if v.Flow != nil {
-						text.WriteString(flowLabel(v.Flow) + ": ")
-					}
-					text.WriteString(v.Message + "\n")
-				}
-				jc.Failure = &junitProblem{Message: plural(len(c.Violations), "violation"), Text: text.String()}
-				s.Failures++
-			}
-			s.Cases = append(s.Cases, jc)
-		}
-		s.Tests = len(s.Cases)
-		doc.Tests += s.Tests
-		doc.Failures += s.Failures
-		doc.Errors += s.Errors
-		doc.Suites = append(doc.Suites, s)
-	}
-	return doc
-}
-
-// writeJUnit writes the JUnit XML report to f, opened by createOutput
-// before the captures were read, and closes it.
-func writeJUnit(f *os.File, results []checked) error {
-	b, err := xml.MarshalIndent(junitOf(results), "", "  ")
-	if err == nil {
-		b = append([]byte(xml.Header), append(b, '\n')...)
-		_, err = f.Write(b)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("--junit %s: %w", f.Name(), err)
-	}
-	return nil
 }

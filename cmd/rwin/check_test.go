@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"rwin/cmd/rwin/report"
 	"rwin/fixtures"
 )
 
@@ -57,7 +58,7 @@ func TestProjectPolicyPassesOnItsFixtures(t *testing.T) {
 
 	b, err := os.ReadFile(junit)
 	require.NoError(t, err)
-	var suites junitSuites
+	var suites report.JUnitSuites
 	require.NoError(t, xml.Unmarshal(b, &suites))
 	assert.Len(t, suites.Suites, len(files))
 	assert.Zero(t, suites.Failures)
@@ -90,7 +91,7 @@ func TestPolicyThatMustFail(t *testing.T) {
 
 	b, err := os.ReadFile(junit)
 	require.NoError(t, err)
-	var suites junitSuites
+	var suites report.JUnitSuites
 	require.NoError(t, xml.Unmarshal(b, &suites))
 	assert.Len(t, suites.Suites, 6)
 	assert.Positive(t, suites.Failures)
@@ -156,7 +157,7 @@ func TestCheckWritesJUnitForUnreadableCaptures(t *testing.T) {
 	assert.Equal(t, exitInput, code)
 	b, err := os.ReadFile(junit)
 	require.NoError(t, err)
-	var suites junitSuites
+	var suites report.JUnitSuites
 	require.NoError(t, xml.Unmarshal(b, &suites))
 	require.Len(t, suites.Suites, 1)
 	assert.Equal(t, 1, suites.Errors)

@@ -17,7 +17,9 @@ import (
 // For sinks that write flows in an order of their own (text, JSON),
 // workers, one per CPU, evaluate and render copies of the flows in
 // batches: a capture's flows mostly finish together when it ends. NDJSON
-// takes them in the order they finish, on the analyzer's goroutine.
+// takes them in the order they finish, on the analyzer's goroutine; a
+// report.SeriesSink (HTML) in that order too, from one worker, with each
+// flow's series, recorded for it while the analyzer runs.
 type collector struct {
 	in   int // the input's index, for the sink
 	file string
@@ -26,10 +28,11 @@ type collector struct {
 	ringLater bool
 	noSYN     int
 	sink      report.Sink
-	own       part   // when there are no workers
-	parts     []part // one per worker
-	batch     *[]analyze.Flow
-	work      chan *[]analyze.Flow
+	series    *analyze.SeriesRecorder // for a report.SeriesSink, else nil
+	own       part                    // when there are no workers
+	parts     []part                  // one per worker
+	batch     *[]taken
+	work      chan *[]taken
 	wg        sync.WaitGroup
 }
 
@@ -40,6 +43,12 @@ type part struct {
 	flow   report.Flow
 }
 
+// taken is a finished flow a worker hands on, copied, with its series.
+type taken struct {
+	flow   analyze.Flow
+	series *analyze.Series
+}
+
 // collectBatch is how many flows a worker takes at a time.
 const collectBatch = 64
 
@@ -47,17 +56,24 @@ const collectBatch = 64
 // a flow (about 110 KB), and a new one per batch was most of the garbage
 // of reading a SYN flood.
 var batches = sync.Pool{New: func() any {
-	b := make([]analyze.Flow, 0, collectBatch)
+	b := make([]taken, 0, collectBatch)
 	return &b
 }}
 
-func newCollector(in int, file string, sink report.Sink, ordered bool) *collector {
+// newCollector returns the collector of input in for sink; with a
+// report.SeriesSink it sets cfg.Series to record the input's series. NDJSON
+// (ordered) takes the flows on the analyzer's goroutine.
+func newCollector(in int, file string, sink report.Sink, ordered bool, cfg *analyze.Config) *collector {
 	c := &collector{in: in, file: file, sink: sink}
-	n := runtime.GOMAXPROCS(0)
-	if n == 1 || ordered {
+	n, queue := runtime.GOMAXPROCS(0), runtime.GOMAXPROCS(0)
+	if ss, ok := sink.(report.SeriesSink); ok {
+		c.series = analyze.NewSeriesRecorder(ss.SeriesBudget())
+		cfg.Series = c.series
+		n, queue = 1, 4 // in the order they finish, beside the analyzer
+	} else if n == 1 || ordered {
 		return c
 	}
-	c.work = make(chan *[]analyze.Flow, n)
+	c.work = make(chan *[]taken, queue)
 	c.parts = make([]part, n)
 	for i := range n {
 		c.wg.Add(1)
@@ -65,8 +81,8 @@ func newCollector(in int, file string, sink report.Sink, ordered bool) *collecto
 			defer c.wg.Done()
 			for b := range c.work {
 				for j := range *b {
-					c.hand(&c.parts[i], &(*b)[j])
-					(*b)[j].Release() // handed on: see analyze.Flow.Release
+					c.hand(&c.parts[i], &(*b)[j].flow, (*b)[j].series)
+					(*b)[j].flow.Release() // handed on: see analyze.Flow.Release
 				}
 				*b = (*b)[:0]
 				batches.Put(b)
@@ -81,26 +97,32 @@ func (c *collector) add(f *analyze.Flow) {
 	if c.ringLater && !f.SYN.Seen {
 		c.noSYN++
 	}
+	var s *analyze.Series
+	if c.series != nil {
+		s = c.series.Take(f.ID)
+	}
 	if c.work == nil {
-		c.hand(&c.own, f)
+		c.hand(&c.own, f, s)
 		f.Release()
 		return
 	}
 	if c.batch == nil {
-		c.batch = batches.Get().(*[]analyze.Flow)
+		c.batch = batches.Get().(*[]taken)
 	}
-	*c.batch = append(*c.batch, *f)
+	*c.batch = append(*c.batch, taken{*f, s})
 	if len(*c.batch) == collectBatch {
 		c.work <- c.batch
 		c.batch = nil
 	}
 }
 
-// hand evaluates a flow, counts it and gives it to the sink.
-func (c *collector) hand(p *part, f *analyze.Flow) {
+// hand evaluates a flow, counts it and gives it to the sink, with its
+// series if recorded.
+func (c *collector) hand(p *part, f *analyze.Flow, s *analyze.Series) {
 	found := rules.Evaluate(f)
 	p.counts.Count(found)
 	p.flow = report.NewFlow(c.file, f, found)
+	p.flow.Series = s
 	if c.ringLater && !f.SYN.Seen {
 		p.flow.Notes = []string{"handshake-maybe-in-earlier-file"}
 	}

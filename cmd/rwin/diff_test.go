@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"rwin/cmd/rwin/report"
 	"rwin/fixtures"
 )
 
@@ -29,16 +30,16 @@ func labEnds(t *testing.T, scenario string) (client, server string) {
 }
 
 // diffJSON runs rwin diff --format json and decodes its document.
-func diffJSON(t *testing.T, a, b string) (diffDocument, string) {
+func diffJSON(t *testing.T, a, b string) (report.DiffDocument, string) {
 	t.Helper()
 	code, out, stderr := rwinRun(t, nil, "diff", "--format", "json", a, b)
 	require.Equal(t, exitOK, code, stderr)
-	var doc diffDocument
+	var doc report.DiffDocument
 	require.NoError(t, json.Unmarshal([]byte(out), &doc))
 	return doc, stderr
 }
 
-func findingIDs(r *diffPairRecord) []string {
+func findingIDs(r *report.DiffPairRecord) []string {
 	ids := []string{}
 	for _, f := range r.Findings {
 		ids = append(ids, f.ID)
@@ -47,7 +48,7 @@ func findingIDs(r *diffPairRecord) []string {
 	return ids
 }
 
-func hsOption(h *hsDiffRecord, name string) *optionDiffRecord {
+func hsOption(h *report.HSDiffRecord, name string) *report.OptionDiffRecord {
 	if h == nil {
 		return nil
 	}
@@ -63,7 +64,7 @@ func hsOption(h *hsDiffRecord, name string) *optionDiffRecord {
 // client's capture as A, the server's as B. Each scenario lists the
 // findings its path must produce, and checks the facts behind them.
 func TestDiffLabScenarios(t *testing.T) {
-	type pair = diffPairRecord
+	type pair = report.DiffPairRecord
 	c2s, s2c := "client-to-server", "server-to-client"
 	unscaledFirewall := func(t *testing.T, p *pair) {
 		d := p.Directions[s2c]
@@ -298,7 +299,7 @@ func TestDiffCutShortCapture(t *testing.T) {
 	code, out, stderr := rwinRun(t, nil, "diff", "--format", "json", client, cut)
 	assert.Equal(t, exitInput, code)
 	assert.Contains(t, stderr, "cut short")
-	var doc diffDocument
+	var doc report.DiffDocument
 	require.NoError(t, json.Unmarshal([]byte(out), &doc))
 	require.Len(t, doc.Pairs, 1, "the part read still pairs")
 	assert.True(t, doc.Summary.Files[1].CutShort)

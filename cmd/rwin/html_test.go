@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"rwin/cmd/rwin/report"
 	"rwin/fixtures"
 )
 
@@ -26,8 +27,9 @@ func TestHTMLGolden(t *testing.T) {
 	var out, errOut bytes.Buffer
 	require.Equal(t, exitOK, run([]string{"read", "--format", "html", name}, nil, &out, &errOut), errOut.String())
 	page := out.String()
+	uplotJS, uplotCSS := string(report.Assets.UPlotJS), string(report.Assets.UPlotCSS)
 	require.Contains(t, page, uplotJS)
-	page = strings.Replace(page, uplotJS, "/* uPlot "+strings.TrimSpace(uplotVersion)+" */", 1)
+	page = strings.Replace(page, uplotJS, "/* uPlot "+strings.TrimSpace(report.Assets.UPlotVersion)+" */", 1)
 	page = strings.Replace(page, uplotCSS, "/* uPlot */", 1)
 	golden(t, "html/rdp-fw-unscaled-window.html", page)
 }
@@ -36,21 +38,21 @@ func TestHTMLGolden(t *testing.T) {
 // flows with findings and says how many it left out, and the charts stay
 // within their limits, on a capture of thousands of flows.
 func TestHTMLReportStaysBounded(t *testing.T) {
-	defer func(n int) { htmlMaxRows = n }(htmlMaxRows)
-	htmlMaxRows = 50
+	defer func(n int) { report.MaxHTMLRows = n }(report.MaxHTMLRows)
+	report.MaxHTMLRows = 50
 	capture := manyFlows(t)
 	var out, errOut bytes.Buffer
 	require.Equal(t, exitOK, run([]string{"read", "--format", "html", "--top", "3", capture}, nil, &out, &errOut), errOut.String())
 	page := out.String()
 	rows := regexp.MustCompile(`<tr id="row-`).FindAllStringIndex(page, -1)
-	assert.Len(t, rows, 50, "the table holds htmlMaxRows rows")
+	assert.Len(t, rows, 50, "the table holds MaxHTMLRows rows")
 	m := regexp.MustCompile(`the (\d+) least notable flows are not listed`).FindStringSubmatch(page)
 	require.NotNil(t, m, "the page says how many flows it left out")
 	flowsWithFindings := len(regexp.MustCompile(`<tr id="row-[^"]+" class="(warn|error|info)"`).FindAllStringIndex(page, -1))
 	assert.Positive(t, flowsWithFindings, "flows with findings are kept first")
 	charted := len(regexp.MustCompile(`<article class="flow" id=`).FindAllStringIndex(page, -1))
 	assert.Positive(t, charted)
-	assert.LessOrEqual(t, charted, htmlFindingFlow+2*3, "at most the flows with findings charted, and --top by bytes and by ceiling")
+	assert.LessOrEqual(t, charted, report.HTMLFindingFlows+2*3, "at most the flows with findings charted, and --top by bytes and by ceiling")
 	assert.NotRegexp(t, `(src|href)="[a-z]+:`, page, "no link or request to the network: the page stands alone")
 }
 

@@ -3,21 +3,16 @@ package main
 import (
 	"bufio"
 	"encoding/json"
-	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"rwin/analyze"
-	"rwin/analyze/pathdiff"
-	"rwin/capture"
+	"rwin/cmd/rwin/report"
 	"rwin/fixtures/bench/traffic"
 )
 
@@ -113,7 +108,7 @@ func TestDiffHTMLMovesBByTheClockOffset(t *testing.T) {
 		assert.InDelta(t, ta[0].(float64), tb[0].(float64), 0.01, "%s: B's first bucket within 10 ms of A's, not 1.5 s", key)
 	}
 	assert.Positive(t, charted)
-	assert.LessOrEqual(t, strings.Count(page, `<article class="flow" id=`), htmlFindingFlow+2)
+	assert.LessOrEqual(t, strings.Count(page, `<article class="flow" id=`), report.HTMLFindingFlows+2)
 }
 
 // benchPair writes a pair of the benchmark traffic (traffic.BenchPath) of
@@ -163,81 +158,5 @@ func TestDiffOutputFile(t *testing.T) {
 			require.NoError(t, err)
 			assert.Contains(t, string(b), "path-strips-option")
 		})
-	}
-}
-
-// TestDiffHTMLGathersTheSamePageInAnyOrder: the diff hands its pairs over
-// as they finish, in no fixed order; the report keeps only the page's
-// worth of them (table rows, examples, charted pairs). Whatever the order,
-// it keeps the same ones: the most notable rows in pair order, the first
-// pairs as each finding's examples, the worst and the biggest pairs to
-// chart.
-func TestDiffHTMLGathersTheSamePageInAnyOrder(t *testing.T) {
-	a, b := benchPair(t, 20_000)
-	var open [2]analyze.Opener
-	for i, name := range []string{a, b} {
-		open[i] = func() (capture.Source, error) { return capture.Open(name) }
-	}
-	res, err := pathdiff.Diff(open, analyze.Config{})
-	require.NoError(t, err)
-	require.Greater(t, len(res.Pairs), 100)
-	defer func(n int) { htmlMaxRows = n }(htmlMaxRows)
-	htmlMaxRows = 40
-
-	gather := func(order []int) *diffHTML {
-		d := newDiffHTML(3, open, analyze.Config{})
-		for _, n := range order {
-			p := &res.Pairs[n]
-			rec := newDiffPairRecord(n+1, [2]string{a, b}, p, &res.Sides[0].Flows[p.A], &res.Sides[1].Flows[p.B])
-			d.pair(&rec)
-		}
-		d.trimRows()
-		slices.SortFunc(d.rows, func(x, y pairRow) int { return x.pair - y.pair })
-		return d
-	}
-	forward := make([]int, len(res.Pairs))
-	for i := range forward {
-		forward[i] = i
-	}
-	backward := slices.Clone(forward)
-	slices.Reverse(backward)
-	shuffled := slices.Clone(forward)
-	rand.New(rand.NewPCG(1, 2)).Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
-
-	want := gather(forward)
-	require.Len(t, want.rows, htmlMaxRows)
-	assert.Equal(t, len(res.Pairs), want.pairs)
-	require.NotEmpty(t, want.find, "the benchmark path's NAT and loss are findings")
-	pairsOf := func(cs []*charted) (n []int) {
-		for _, c := range cs {
-			n = append(n, c.rec.Pair)
-		}
-		return n
-	}
-	for name, order := range map[string][]int{"backward": backward, "shuffled": shuffled} {
-		got := gather(order)
-		assert.Equal(t, want.rows, got.rows, name)
-		assert.Equal(t, want.find, got.find, name)
-		assert.Equal(t, pairsOf(want.charted()), pairsOf(got.charted()), name)
-	}
-	// The rows are the most notable pairs: none left out ranks above one
-	// listed.
-	listed := map[int]bool{}
-	least := math.MaxInt
-	for _, r := range want.rows {
-		listed[r.pair] = true
-		least = min(least, r.rank)
-	}
-	for n := range res.Pairs {
-		p := &res.Pairs[n]
-		rec := newDiffPairRecord(n+1, [2]string{a, b}, p, &res.Sides[0].Flows[p.A], &res.Sides[1].Flows[p.B])
-		if !listed[n+1] {
-			assert.LessOrEqual(t, pairRank(&rec), least, "pair %d left out of the table", n+1)
-		}
-	}
-	// The charted pairs outlive the diff's flows: they hold copies.
-	for _, c := range want.charted() {
-		assert.NotSame(t, &res.Sides[0].Flows[c.rec.p.A], c.rec.fa)
-		assert.Equal(t, res.Sides[0].Flows[c.rec.p.A].ID, c.rec.fa.ID)
 	}
 }

@@ -3,10 +3,12 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 )
 
 // errOutputExists is why createOutput refused a file that is already
@@ -76,4 +78,23 @@ func isStream(path string) bool {
 		return err == nil && (real == os.DevNull || strings.HasPrefix(real, "/dev/pts/") || strings.HasPrefix(real, "/dev/tty"))
 	}
 	return false
+}
+
+// openOutput opens -o's file as createOutput does (a new file, or with
+// force an existing regular one; never through a symbolic link), or
+// returns stdout when none is given. Its close function may be called more than once; only the first closes.
+func openOutput(path string, force bool, stdout io.Writer) (io.Writer, func() error, error) {
+	if path == "" {
+		return stdout, func() error { return nil }, nil
+	}
+	f, err := createOutput(path, 0o644, force)
+	if err != nil {
+		return nil, nil, err
+	}
+	var once sync.Once
+	var closeErr error
+	return f, func() error {
+		once.Do(func() { closeErr = f.Close() })
+		return closeErr
+	}, nil
 }

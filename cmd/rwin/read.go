@@ -26,13 +26,12 @@ type readOptions struct {
 	text     report.TextOptions // sort, --findings-only, --top
 	merge    bool               // read the files as one capture, in timestamp order
 	cfg      analyze.Config
-	sink     report.Sink // where flows go as they finish (not html)
+	sink     report.Sink // where flows go as they finish
 	progress *progress   // the progress line on a terminal's stderr, or nil
 	intr     *interrupt  // ends the reading on SIGINT or SIGTERM
 	out      string      // -o: write the report there
 	force    bool        // -o may replace an existing file
 	top      int         // flows charted (html) or named (text) by ceiling, and by bytes (html)
-	html     *htmlReport // html: what the page shows, as flows finish
 }
 
 type multiFlag []string
@@ -52,7 +51,7 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, err
 	fs.BoolVar(&o.text.FindingsOnly, "findings-only", false, "text: list only the flows with findings")
 	fs.StringVar(&o.out, "o", "", "write the output to `file` instead of standard output (a new file: see --force)")
 	fs.BoolVar(&o.force, "force", false, "let -o replace an existing regular file")
-	fs.IntVar(&o.top, "top", htmlDefaultTop, "text: name the `N` flows with the smallest RWIN/RTT ceiling among the worst flows; html: also chart them and the N with the most bytes")
+	fs.IntVar(&o.top, "top", report.HTMLDefaultTop, "text: name the `N` flows with the smallest RWIN/RTT ceiling among the worst flows; html: also chart them and the N with the most bytes")
 	fs.StringVar(&o.color, "color", "auto", "`when` to color text output: auto, always or never (NO_COLOR is honored)")
 	fs.BoolVar(&o.verbose, "v", false, "per-flow detail in text output")
 	fs.BoolVar(&o.merge, "merge", false, "read the files as one capture in timestamp order, as mergecap would merge them (the files of a dumpcap -b or tcpdump -C ring buffer)")
@@ -98,9 +97,6 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, err
 	if o.top < 0 {
 		return exitInput, fmt.Errorf("read: --top %d: want 0 or more flows", o.top)
 	}
-	if o.format == report.FormatHTML {
-		o.html = newHTMLReport(o.top)
-	}
 	stdout, closeOut, err := openOutput(o.out, o.force, stdout)
 	if errors.Is(err, errOutputExists) {
 		return exitInput, fmt.Errorf("read: -o %w (give --force to replace it)", err)
@@ -126,6 +122,8 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, err
 		o.sink = report.NewNDJSON(stdout)
 	case report.FormatJSON:
 		o.sink = report.NewJSON(stdout)
+	case report.FormatHTML:
+		o.sink = report.NewHTML(stdout, o.top)
 	case report.FormatText:
 		o.text.Palette, o.text.Verbose, o.text.Top = report.NewPalette(useColor), o.verbose, o.top
 		o.sink = report.NewText(stdout, o.text)
@@ -143,11 +141,7 @@ func cmdRead(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, err
 	}
 	results := readAll(o, stdin)
 	o.progress.stop()
-	if o.html != nil {
-		err = o.html.writeHTML(stdout, results)
-	} else {
-		err = o.sink.Close(&report.Run{Inputs: results})
-	}
+	err = o.sink.Close(&report.Run{Inputs: results})
 	if err == nil {
 		err = closeOut()
 	}
@@ -319,17 +313,12 @@ func analyzeSource(in int, name string, src capture.Source, o readOptions, res f
 		filter, _ = capture.NewFilter(o.filter, capture.LinkEthernet, 0)
 		keep = filter.Match
 	}
-	noSYN := 0
-	if o.html != nil {
-		res.Sum, noSYN = o.html.read(name, src, keep, o.cfg, &res, ringLater)
-	} else {
-		c := newCollector(in, name, o.sink, o.format == report.FormatNDJSON)
-		c.ringLater = ringLater
-		res.Sum = analyze.Run(src, keep, o.cfg, c.add)
-		c.done(&res)
-		noSYN = c.noSYN
-	}
-	if noSYN > 0 {
+	cfg := o.cfg
+	c := newCollector(in, name, o.sink, o.format == report.FormatNDJSON, &cfg)
+	c.ringLater = ringLater
+	res.Sum = analyze.Run(src, keep, cfg, c.add)
+	c.done(&res)
+	if noSYN := c.noSYN; noSYN > 0 {
 		res.Sum.Warnings = append(res.Sum.Warnings, fmt.Sprintf("%s: a ring buffer's file after the first (dumpcap -b, tcpdump -C): "+
 			"%s began without a SYN here, and their handshakes may be in the file before; rwin read --merge reads the set as one capture",
 			name, plural(noSYN, "flow")))
@@ -367,7 +356,5 @@ func colorWanted(mode string, out io.Writer) (bool, error) {
 
 // endInput tells the sink an input has no more flows.
 func (o *readOptions) endInput(in int, res *fileResult) {
-	if o.sink != nil {
-		o.sink.EndInput(in, res)
-	}
+	o.sink.EndInput(in, res)
 }

@@ -1,5 +1,6 @@
 // Package report is rwin's result model and its sinks: every output
-// format renders the same Flow and summary values, built once per flow.
+// format renders the same Flow and summary values, built once per flow;
+// rwin diff's outputs render its pair records (DiffOutput).
 package report
 
 import (

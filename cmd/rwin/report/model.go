@@ -16,6 +16,10 @@ type Flow struct {
 	// Facts is valid only during Sink.Flow: the analyzer reuses it.
 	Facts    *analyze.Flow
 	Findings []rules.Finding // most severe first
+	// Series is the flow's time series for a SeriesSink, which owns it:
+	// it keeps it or frees it to its budget; nil for other sinks, and when
+	// the budget was spent as the flow began.
+	Series *analyze.Series
 	// Notes are handshake notes the reader adds to the analyzer's (a
 	// handshake that may lie in a ring buffer's earlier file).
 	Notes []string

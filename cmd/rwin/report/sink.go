@@ -3,12 +3,14 @@ package report
 import (
 	"fmt"
 	"strings"
+
+	"rwin/analyze"
 )
 
 // Format is an output format.
 type Format uint8
 
-// The formats; each is a Sink (HTML's lives beside the CLI for now).
+// The formats; each is a Sink.
 const (
 	FormatText Format = iota
 	FormatJSON
@@ -42,11 +44,22 @@ func ParseFormat(s string, allowed ...Format) (Format, error) {
 // several goroutines at once and several inputs at once; then EndInput
 // once an input has no more flows, and Close when every input has ended.
 // A sink keeps only what its output needs, and the first write error,
-// which Close returns.
+// which Close returns. (rwin check hands no flows: its sink, JUnit,
+// renders the policy's verdict on each input.)
 type Sink interface {
 	Flow(in int, f *Flow)
 	EndInput(in int, r *Input)
 	Close(run *Run) error
+}
+
+// A SeriesSink draws flows over time. The reader records each flow's time
+// series (analyze.Series) from the sink's budget and hands it over in
+// Flow.Series; and it hands the flows of an input one at a time, in the
+// order they finish, so that which flows the sink keeps does not depend
+// on how goroutines were scheduled.
+type SeriesSink interface {
+	Sink
+	SeriesBudget() *analyze.SeriesBudget
 }
 
 // Run is what the closing summary covers.

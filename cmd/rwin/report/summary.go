@@ -16,6 +16,9 @@ type Input struct {
 	ByRule   map[string]int
 	Sum      analyze.Summary
 	Err      error // could not open, or reading ended early
+	// Verdict is the policy's verdict on the input (rwin check), nil
+	// where no policy judged it.
+	Verdict *rules.Verdict
 }
 
 // Count adds one flow's findings to the input's counts.

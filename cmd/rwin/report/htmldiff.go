@@ -1,4 +1,4 @@
-package main
+package report
 
 import (
 	"cmp"
@@ -15,7 +15,6 @@ import (
 
 	"rwin/analyze"
 	"rwin/analyze/pathdiff"
-	"rwin/cmd/rwin/report"
 	"rwin/rules"
 )
 
@@ -26,38 +25,33 @@ import (
 // B's times moved by the clock offset the diff measured, so that what one
 // capture point saw sits above what the other saw at the same moment.
 
-//go:embed report/diff.html
+//go:embed diff.html
 var diffPageTemplate string
 
-var diffPageTmpl = reportTemplate("diff", diffPageTemplate)
+var diffPageTmpl = NewPageTemplate("diff", diffPageTemplate)
 
 // htmlMaxUnpaired bounds the flows listed per capture as seen there only.
 const htmlMaxUnpaired = 200
 
 // diffPage is what the diff template renders.
 type diffPage struct {
-	Title        string
-	Summary      diffSummaryRecord
-	Files        [2]diffFileView
-	Clock        string
-	Findings     []diffFindingView
-	Charts       []diffChartView
-	Columns      []string
-	Rows         []rowView
-	Unlisted     int
-	Unpaired     [2]unpairedView
-	Data         template.JS
-	CSS          template.CSS
-	UPlotCSS     template.CSS
-	UPlotJS      template.JS
-	ReportJS     template.JS
-	UPlotLicense string
-	UPlotVersion string
+	Title    string
+	Summary  diffSummaryRecord
+	Files    [2]diffFileView
+	Clock    string
+	Findings []diffFindingView
+	Charts   []diffChartView
+	Columns  []string
+	Rows     []RowView
+	Unlisted int
+	Unpaired [2]unpairedView
+	Data     template.JS
+	PageAssets
 }
 
 type diffFileView struct {
 	Name string
-	fileSummary
+	FileSummary
 }
 
 type diffFindingView struct {
@@ -98,7 +92,7 @@ type unpairedView struct {
 // data rwin read's charts draw, titled with the capture, and the x range
 // both captures' charts open on.
 type diffChartData struct {
-	*chartData
+	*ChartData
 	Capture string  `json:"capture"`
 	X0      float64 `json:"x0"`
 	X1      float64 `json:"x1"`
@@ -110,15 +104,15 @@ var diffColumns = []string{"Pair", "A: client → server", "B: client → server
 
 // charted is a pair the report draws, and why.
 type charted struct {
-	rec     *diffPairRecord
+	rec     *DiffPairRecord
 	rank    int
 	bytes   uint64
-	reasons uint8 // bits of chartReason: byFinding, byBytes
+	reasons uint8 // bits of ChartReason: ByFinding, ByBytes
 }
 
 // pairRank orders pairs by their most severe finding: 0 without one, 2
 // per severity level above that (as rankOf ranks flows).
-func pairRank(r *diffPairRecord) int {
+func pairRank(r *DiffPairRecord) int {
 	rank := 0
 	for _, x := range r.find {
 		rank = max(rank, 2*(int(x.Severity)+1))
@@ -137,7 +131,7 @@ type diffHTML struct {
 	cfg   analyze.Config
 	worst []*charted // pairs with a warn or error finding, worst first
 	big   []*charted // the top pairs by bytes
-	rows  []pairRow  // at most 2×htmlMaxRows: trimmed as they come
+	rows  []pairRow  // at most 2×MaxHTMLRows: trimmed as they come
 	pairs int
 	find  map[string]*diffFindingView
 	sev   map[string]rules.Severity
@@ -146,7 +140,7 @@ type diffHTML struct {
 // pairRow is a row of the pair table and how notable its pair is.
 type pairRow struct {
 	pair, rank int
-	row        rowView
+	row        RowView
 }
 
 func newDiffHTML(top int, open [2]analyze.Opener, cfg analyze.Config) *diffHTML {
@@ -176,11 +170,11 @@ func keepsAt(list []*charted, c *charted, n int, order func(a, b *charted) int) 
 
 // pair takes one pair as the diff hands it over. rec and the flows it
 // points at are valid only during the call.
-func (d *diffHTML) pair(rec *diffPairRecord) {
+func (d *diffHTML) pair(rec *DiffPairRecord) {
 	d.pairs++
 	rank := pairRank(rec)
 	d.rows = append(d.rows, pairRow{pair: rec.Pair, rank: rank, row: pairRowOf(rec)})
-	if len(d.rows) >= 2*htmlMaxRows {
+	if len(d.rows) >= 2*MaxHTMLRows {
 		d.trimRows()
 	}
 	for j, x := range rec.find {
@@ -197,9 +191,9 @@ func (d *diffHTML) pair(rec *diffPairRecord) {
 		ex := diffExampleView{pair: rec.Pair, Label: fmt.Sprintf("pair %d", rec.Pair), Summary: x.Summary,
 			Evidence: rec.Findings[j].Evidence}
 		i, _ := slices.BinarySearchFunc(v.Examples, ex, func(a, b diffExampleView) int { return a.pair - b.pair })
-		if i < htmlExamples {
+		if i < HTMLExamples {
 			v.Examples = slices.Insert(v.Examples, i, ex)
-			v.Examples = v.Examples[:min(len(v.Examples), htmlExamples)]
+			v.Examples = v.Examples[:min(len(v.Examples), HTMLExamples)]
 		}
 	}
 	// The bytes either capture saw: data may vanish before the other.
@@ -210,7 +204,7 @@ func (d *diffHTML) pair(rec *diffPairRecord) {
 	}
 	wi := -1
 	if c.rank >= 2*(int(rules.Warn)+1) {
-		wi = keepsAt(d.worst, c, htmlFindingFlow, worseCharted)
+		wi = keepsAt(d.worst, c, HTMLFindingFlows, worseCharted)
 	}
 	bi := keepsAt(d.big, c, d.top, biggerCharted)
 	if wi < 0 && bi < 0 {
@@ -223,7 +217,7 @@ func (d *diffHTML) pair(rec *diffPairRecord) {
 	c.rec = &kept
 	if wi >= 0 {
 		d.worst = slices.Insert(d.worst, wi, c)
-		d.worst = d.worst[:min(len(d.worst), htmlFindingFlow)]
+		d.worst = d.worst[:min(len(d.worst), HTMLFindingFlows)]
 	}
 	if bi >= 0 {
 		d.big = slices.Insert(d.big, bi, c)
@@ -231,21 +225,21 @@ func (d *diffHTML) pair(rec *diffPairRecord) {
 	}
 }
 
-// trimRows keeps the htmlMaxRows most notable rows: the highest rank
+// trimRows keeps the MaxHTMLRows most notable rows: the highest rank
 // first, then pair order.
 func (d *diffHTML) trimRows() {
 	slices.SortFunc(d.rows, func(a, b pairRow) int { return cmp.Or(b.rank-a.rank, a.pair-b.pair) })
-	d.rows = d.rows[:min(len(d.rows), htmlMaxRows)]
+	d.rows = d.rows[:min(len(d.rows), MaxHTMLRows)]
 }
 
 // charted returns the pairs to draw, worst first, and why each is drawn.
 func (d *diffHTML) charted() []*charted {
 	out := slices.Clone(d.worst)
 	for _, c := range out {
-		c.reasons |= 1 << byFinding
+		c.reasons |= 1 << ByFinding
 	}
 	for _, c := range d.big {
-		c.reasons |= 1 << byBytes
+		c.reasons |= 1 << ByBytes
 		if !slices.Contains(out, c) {
 			out = append(out, c)
 		}
@@ -268,17 +262,16 @@ func (d *diffHTML) write(w io.Writer, files [2]string, h *pathdiff.Head, sum *di
 		return err
 	}
 	p := &diffPage{Summary: *sum, Columns: diffColumns,
-		Title: fmt.Sprintf("rwin diff: %s ⇄ %s", files[0], files[1]),
-		CSS:   template.CSS(reportCSS), UPlotCSS: template.CSS(uplotCSS), UPlotJS: template.JS(uplotJS),
-		ReportJS: template.JS(reportJS), UPlotLicense: uplotLicense, UPlotVersion: uplotVersion}
+		Title:      fmt.Sprintf("rwin diff: %s ⇄ %s", files[0], files[1]),
+		PageAssets: Assets}
 	for i := range 2 {
-		p.Files[i] = diffFileView{Name: strings.ToUpper(captureKey(i)), fileSummary: sum.Files[i]}
+		p.Files[i] = diffFileView{Name: strings.ToUpper(captureKey(i)), FileSummary: sum.Files[i]}
 	}
 	offset := int64(0)
 	if h.ClockPairs > 0 {
 		offset = h.ClockOffset
 		p.Clock = fmt.Sprintf("B's clock − A's: %+.3f ms (measured on %s); B's times in the charts are moved by it",
-			ms(h.ClockOffset), plural(h.ClockPairs, "flow pair"))
+			Millis(h.ClockOffset), Plural(h.ClockPairs, "flow pair"))
 	} else {
 		p.Clock = "B's clock − A's: unknown (no pair sure enough to measure it); the charts show B's times as captured"
 	}
@@ -334,7 +327,7 @@ func (d *diffHTML) findingViews(chartOf map[int]bool) []diffFindingView {
 }
 
 // pairRowOf renders a pair's row of the pair table.
-func pairRowOf(r *diffPairRecord) rowView {
+func pairRowOf(r *DiffPairRecord) RowView {
 	pr := r.p
 	vanished := uint64(0)
 	for d := range pr.Dirs {
@@ -355,7 +348,7 @@ func pairRowOf(r *diffPairRecord) rowView {
 		}
 	}
 	num := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
-	cells := []cellView{
+	cells := []CellView{
 		{Text: strconv.Itoa(r.Pair), Key: num(float64(r.Pair))},
 		{Text: fmt.Sprintf("flow %d: %s → %s", r.A.ID, r.A.Client, r.A.Server)},
 		{Text: fmt.Sprintf("flow %d: %s → %s", r.B.ID, r.B.Client, r.B.Server)},
@@ -366,7 +359,7 @@ func pairRowOf(r *diffPairRecord) rowView {
 		{Text: strconv.FormatUint(vanished, 10), Key: num(float64(vanished))},
 		{Text: strings.Join(found, ", "), Key: num(float64(pairRank(r)))},
 	}
-	return rowView{Anchor: "row-" + pairAnchor(r.Pair), Severity: sev, Cells: cells}
+	return RowView{Anchor: "row-" + pairAnchor(r.Pair), Severity: sev, Cells: cells}
 }
 
 // diffChartsOf lays out one pair's charts and adds their data to data.
@@ -375,7 +368,7 @@ func diffChartsOf(c *charted, series [2]map[flowKey]*analyze.Series, offset int6
 	pr := r.p
 	anchor := pairAnchor(r.Pair)
 	cv := diffChartView{Anchor: anchor, Title: fmt.Sprintf("pair %d: %s → %s", r.Pair, r.A.Client, r.A.Server),
-		Why: chartWhy(c.reasons), Findings: r.Findings}
+		Why: ChartWhy(c.reasons), Findings: r.Findings}
 	for i, ref := range []diffFlowRef{r.A, r.B} {
 		cv.Flows[i] = fmt.Sprintf("%s flow %d: %s → %s, packets %d–%d", strings.ToUpper(captureKey(i)), ref.ID,
 			ref.Client, ref.Server, ref.FirstPacket, ref.LastPacket)
@@ -387,20 +380,20 @@ func diffChartsOf(c *charted, series [2]map[flowKey]*analyze.Series, offset int6
 	}
 	flows := [2]*analyze.Flow{r.fa, r.fb}
 	files := [2]string{r.A.File, r.B.File}
-	var hf [2]*htmlFlow
+	var hf [2]*Charted
 	for i := range 2 {
 		s := series[i][keyOfFlow(flows[i])]
 		if s == nil {
 			continue
 		}
 		f := flows[i]
-		rf := report.NewFlow(files[i], f, nil)
-		hf[i] = &htmlFlow{rec: rf.Record(), series: s, rtt: f.PathRTT(),
-			shift: [2]analyze.Shift{f.Client.Shift, f.Server.Shift}}
+		rf := NewFlow(files[i], f, nil)
+		hf[i] = &Charted{Rec: rf.Record(), Series: s, RTT: f.PathRTT(),
+			Shift: [2]analyze.Shift{f.Client.Shift, f.Server.Shift}}
 		// The diff's findings, by ID, say whether scaling is in question
-		// (directionData then draws the raw window field too).
+		// (DirectionData then draws the raw window field too).
 		for _, x := range r.find {
-			hf[i].rec.Findings = append(hf[i].rec.Findings, findingRecord{ID: x.ID})
+			hf[i].Rec.Findings = append(hf[i].Rec.Findings, FindingRecord{ID: x.ID})
 		}
 	}
 	if hf[0] == nil && hf[1] == nil {
@@ -428,16 +421,16 @@ func diffChartsOf(c *charted, series [2]map[flowKey]*analyze.Series, offset int6
 				continue
 			}
 			bd := dirOf(i, d)
-			cd := directionData(hf[i], bd, anchor, [2]string{"client", "server"}[1-bd])
+			cd := DirectionData(hf[i], bd, anchor, [2]string{"client", "server"}[1-bd])
 			shift := int64(0)
 			if i == analyze.CaptureB {
 				shift = offset
 			}
-			markDiffEvidence(cd, hf[i].series, r.find, i, d)
+			markDiffEvidence(cd, hf[i].Series, r.find, i, d)
 			for k := range cd.T {
 				cd.T[k] -= float64(shift) / 1e9
 			}
-			per[i] = &diffChartData{chartData: cd, Capture: strings.ToUpper(captureKey(i))}
+			per[i] = &diffChartData{ChartData: cd, Capture: strings.ToUpper(captureKey(i))}
 		}
 		if per[0] == nil && per[1] == nil {
 			continue
@@ -451,7 +444,7 @@ func diffChartsOf(c *charted, series [2]map[flowKey]*analyze.Series, offset int6
 		}
 		dv := diffDirView{Label: fmt.Sprintf("%s → %s: %s's data, %s's window, as A and as B saw them",
 			side.sender, side.receiver, side.sender, side.receiver)}
-		for _, kind := range chartKinds {
+		for _, kind := range ChartKinds {
 			for i, cd := range per {
 				if cd == nil {
 					if kind == "win" {
@@ -485,7 +478,7 @@ func diffChartsOf(c *charted, series [2]map[flowKey]*analyze.Series, offset int6
 
 // markDiffEvidence marks on capture c's chart of direction d (A's roles)
 // the packets the pair's findings cite, at their time in that capture.
-func markDiffEvidence(cd *chartData, s *analyze.Series, found []rules.DiffFinding, c, d int) {
+func markDiffEvidence(cd *ChartData, s *analyze.Series, found []rules.DiffFinding, c, d int) {
 	n := len(cd.T)
 	for _, x := range found {
 		if x.Direction != rules.Both && int(x.Direction)-1 != d {
@@ -506,7 +499,7 @@ func markDiffEvidence(cd *chartData, s *analyze.Series, found []rules.DiffFindin
 			if i >= n {
 				continue
 			}
-			cd.markEvidence(i, fmt.Sprintf("%s #%d %s (%s)", strings.ToUpper(captureKey(c)), ref.Packet, e.What, x.ID))
+			cd.MarkEvidence(i, fmt.Sprintf("%s #%d %s (%s)", strings.ToUpper(captureKey(c)), ref.Packet, e.What, x.ID))
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package report
 
 import (
 	"bufio"
@@ -11,19 +11,19 @@ import (
 
 	"rwin/analyze"
 	"rwin/analyze/pathdiff"
-	"rwin/cmd/rwin/report"
 )
 
-// diffOutput writes a diff's records as the diff finds them, in the order
+// DiffOutput writes a diff's records as the diff finds them, in the order
 // the whole document holds them: the pairs in the order of A's flows (a
 // pair that finishes before an earlier one waits, rendered, until the
 // earlier one comes), then the flows seen in one capture only, then the
 // summary. It keeps what the output still needs: rendered pairs waiting
 // for an earlier pair, a reference to each unpaired flow and the counts.
-type diffOutput struct {
+// In HTML it gathers the page instead (see diffHTML).
+type DiffOutput struct {
 	w        *bufio.Writer
-	format   string
-	pal      palette
+	format   Format
+	pal      Palette
 	files    [2]string
 	sum      diffSummaryRecord
 	next     int            // the next pair to write
@@ -33,35 +33,52 @@ type diffOutput struct {
 	err      error
 }
 
-func newDiffOutput(w io.Writer, format string, useColor bool, files [2]string) *diffOutput {
-	return &diffOutput{w: bufio.NewWriter(w), format: format, pal: newPalette(useColor), files: files,
-		held: map[int][]byte{},
-		sum: diffSummaryRecord{Type: "diff-summary", Schema: schemaVersion, Files: []fileSummary{},
-			ByConfidence: map[string]int{"high": 0, "medium": 0, "low": 0},
-			Findings:     map[string]int{"info": 0, "warn": 0, "error": 0}}}
+// DiffOptions are what rwin diff's output is made of besides the records.
+type DiffOptions struct {
+	Format Format
+	Color  bool
+	Files  [2]string
+	// HTML: Top is --top, the pairs charted by bytes; Open and Config read
+	// the captures once more for the series of the pairs charted.
+	Top    int
+	Open   [2]analyze.Opener
+	Config analyze.Config
 }
 
-// sink is the pathdiff.Sink that feeds o.
-func (o *diffOutput) sink() pathdiff.Sink {
+// NewDiffOutput returns the output of a diff, written to w.
+func NewDiffOutput(w io.Writer, opt DiffOptions) *DiffOutput {
+	o := &DiffOutput{w: bufio.NewWriter(w), format: opt.Format, pal: NewPalette(opt.Color), files: opt.Files,
+		held: map[int][]byte{},
+		sum: diffSummaryRecord{Type: "diff-summary", Schema: SchemaVersion, Files: []FileSummary{},
+			ByConfidence: map[string]int{"high": 0, "medium": 0, "low": 0},
+			Findings:     map[string]int{"info": 0, "warn": 0, "error": 0}}}
+	if opt.Format == FormatHTML {
+		o.html = newDiffHTML(opt.Top, opt.Open, opt.Config)
+	}
+	return o
+}
+
+// Sink is the pathdiff.Sink that feeds o.
+func (o *DiffOutput) Sink() pathdiff.Sink {
 	return pathdiff.Sink{Head: o.head, Pair: o.pair, Unpaired: o.unpairedFlow}
 }
 
 // head starts the output: for text the captures and the clock offset.
-func (o *diffOutput) head(h *pathdiff.Head) {
+func (o *DiffOutput) head(h *pathdiff.Head) {
 	o.sum.ClockPairs = h.ClockPairs
 	if h.ClockPairs > 0 {
-		o.sum.ClockOffsetMS = ptr(ms(h.ClockOffset))
+		o.sum.ClockOffsetMS = ptr(Millis(h.ClockOffset))
 	}
 	switch o.format {
-	case "json":
-		fmt.Fprintf(o.w, "{\n  \"schema\": %d,\n  \"pairs\": [", schemaVersion)
-	case "text":
+	case FormatJSON:
+		fmt.Fprintf(o.w, "{\n  \"schema\": %d,\n  \"pairs\": [", SchemaVersion)
+	case FormatText:
 		writeDiffHead(o.w, o.pal, o.files, h)
 	}
 }
 
 // pair renders one pair and writes every pair that can go out now.
-func (o *diffOutput) pair(n int, p *analyze.FlowPair, a, b pathdiff.Flow) {
+func (o *DiffOutput) pair(n int, p *analyze.FlowPair, a, b pathdiff.Flow) {
 	rec := newDiffPairRecord(n+1, o.files, p, a.Flow, b.Flow)
 	o.sum.ByConfidence[rec.Pairing.Confidence]++
 	for _, f := range rec.Findings {
@@ -73,7 +90,7 @@ func (o *diffOutput) pair(n int, p *analyze.FlowPair, a, b pathdiff.Flow) {
 	}
 	var buf bytes.Buffer
 	switch o.format {
-	case "json":
+	case FormatJSON:
 		sep := ","
 		if n == 0 {
 			sep = ""
@@ -82,7 +99,7 @@ func (o *diffOutput) pair(n int, p *analyze.FlowPair, a, b pathdiff.Flow) {
 		o.fail(err)
 		buf.WriteString(sep + "\n    ")
 		buf.Write(out)
-	case "ndjson":
+	case FormatNDJSON:
 		out, err := json.Marshal(&rec)
 		o.fail(err)
 		buf.Write(out)
@@ -105,25 +122,26 @@ func (o *diffOutput) pair(n int, p *analyze.FlowPair, a, b pathdiff.Flow) {
 }
 
 // unpairedFlow keeps a reference to a flow seen in one capture only.
-func (o *diffOutput) unpairedFlow(c int, f pathdiff.Flow) {
+func (o *DiffOutput) unpairedFlow(c int, f pathdiff.Flow) {
 	o.unpaired[c] = append(o.unpaired[c], flowRef(o.files[c], f.Flow))
 }
 
-func (o *diffOutput) fail(err error) {
+func (o *DiffOutput) fail(err error) {
 	if o.err == nil {
 		o.err = err
 	}
 }
 
-// finish writes the flows seen in one capture only and the summary.
-func (o *diffOutput) finish(h *pathdiff.Head) error {
+// Finish writes the flows seen in one capture only and the summary, or
+// the HTML page.
+func (o *DiffOutput) Finish(h *pathdiff.Head) error {
 	for i := range o.unpaired {
 		slices.SortFunc(o.unpaired[i], func(x, y diffFlowRef) int { return int(x.ID) - int(y.ID) })
 	}
 	o.sum.OnlyA, o.sum.OnlyB = len(o.unpaired[0]), len(o.unpaired[1])
 	for i := range h.Summaries {
 		// The file part of read's summary, for the same keys.
-		fsum := report.Summarize([]report.Input{{Name: o.files[i], Sum: h.Summaries[i], Err: h.Summaries[i].Err}}).Files[0]
+		fsum := Summarize([]Input{{Name: o.files[i], Sum: h.Summaries[i], Err: h.Summaries[i].Err}}).Files[0]
 		fsum.Flows = h.Flows[i]
 		o.sum.Files = append(o.sum.Files, fsum)
 	}
@@ -134,7 +152,7 @@ func (o *diffOutput) finish(h *pathdiff.Head) error {
 		return o.err
 	}
 	switch o.format {
-	case "json":
+	case FormatJSON:
 		if o.next > 0 {
 			o.w.WriteString("\n  ")
 		}
@@ -160,7 +178,7 @@ func (o *diffOutput) finish(h *pathdiff.Head) error {
 		o.w.WriteString("],\n  \"summary\": ")
 		o.w.Write(out)
 		o.w.WriteString("\n}\n")
-	case "ndjson":
+	case FormatNDJSON:
 		enc := json.NewEncoder(o.w)
 		for i := range o.unpaired {
 			for _, ref := range o.unpaired[i] {
@@ -176,48 +194,48 @@ func (o *diffOutput) finish(h *pathdiff.Head) error {
 }
 
 func unpairedRecord(c int, ref diffFlowRef) diffUnpairedRecord {
-	return diffUnpairedRecord{Type: "unpaired", Schema: schemaVersion, Capture: captureKey(c), diffFlowRef: ref}
+	return diffUnpairedRecord{Type: "unpaired", Schema: SchemaVersion, Capture: captureKey(c), diffFlowRef: ref}
 }
 
 // writeDiffHead renders the top of rwin diff's text report: the two
 // captures and the clock offset.
-func writeDiffHead(w io.Writer, p palette, files [2]string, h *pathdiff.Head) {
+func writeDiffHead(w io.Writer, p Palette, files [2]string, h *pathdiff.Head) {
 	for i := range h.Summaries {
 		m := &h.Summaries[i]
-		fmt.Fprintf(w, "%s  %s  %d packets, %d TCP, %s", p.head.Sprint(strings.ToUpper(captureKey(i))),
-			shown(files[i]), m.Packets, m.TCP, plural(h.Flows[i], "flow"))
+		fmt.Fprintf(w, "%s  %s  %d packets, %d TCP, %s", p.Head.Sprint(strings.ToUpper(captureKey(i))),
+			Shown(files[i]), m.Packets, m.TCP, Plural(h.Flows[i], "flow"))
 		if m.Packets > 0 {
-			fmt.Fprintf(w, ", %s", durationString(m.LastTime-m.FirstTime))
+			fmt.Fprintf(w, ", %s", DurationString(m.LastTime-m.FirstTime))
 		}
 		fmt.Fprintln(w)
 		if m.Err != nil {
-			fmt.Fprintf(w, "   %s\n", p.bad.Sprint(oneLine(m.Err.Error())))
+			fmt.Fprintf(w, "   %s\n", p.Bad.Sprint(OneLine(m.Err.Error())))
 		}
 	}
 	if h.ClockPairs > 0 {
-		fmt.Fprintf(w, "clock offset B − A: %+.3f ms (measured on %s)\n", ms(h.ClockOffset), plural(h.ClockPairs, "flow pair"))
+		fmt.Fprintf(w, "clock offset B − A: %+.3f ms (measured on %s)\n", Millis(h.ClockOffset), Plural(h.ClockPairs, "flow pair"))
 	} else {
-		fmt.Fprintln(w, p.dim.Sprint("clock offset B − A: unknown (no pair sure enough to measure it)"))
+		fmt.Fprintln(w, p.Dim.Sprint("clock offset B − A: unknown (no pair sure enough to measure it)"))
 	}
 }
 
 // writeDiffTail renders the end of rwin diff's text report: the flows
 // seen in one capture only, and the totals.
-func writeDiffTail(w io.Writer, p palette, unpaired [2][]diffFlowRef, s *diffSummaryRecord) {
+func writeDiffTail(w io.Writer, p Palette, unpaired [2][]diffFlowRef, s *diffSummaryRecord) {
 	for i, only := range unpaired {
 		if len(only) == 0 {
 			continue
 		}
-		fmt.Fprintf(w, "\n%s\n", p.head.Sprintf("only in %s:", strings.ToUpper(captureKey(i))))
+		fmt.Fprintf(w, "\n%s\n", p.Head.Sprintf("only in %s:", strings.ToUpper(captureKey(i))))
 		for _, u := range only {
 			fmt.Fprintf(w, "  flow %d  %s → %s, packets %d–%d (%d), handshake %s\n",
 				u.ID, u.Client, u.Server, u.FirstPacket, u.LastPacket, u.Packets, u.Handshake)
 		}
 	}
 	fmt.Fprintf(w, "\n%s %s (%d high, %d medium, %d low confidence), %d only in A, %d only in B",
-		p.head.Sprint("total:"), plural(s.Pairs, "flow pair"), s.ByConfidence["high"], s.ByConfidence["medium"],
+		p.Head.Sprint("total:"), Plural(s.Pairs, "flow pair"), s.ByConfidence["high"], s.ByConfidence["medium"],
 		s.ByConfidence["low"], s.OnlyA, s.OnlyB)
 	fmt.Fprintf(w, "; findings: %s, %s, %s\n",
-		p.bad.Sprintf("%d error", s.Findings["error"]), p.warn.Sprintf("%d warn", s.Findings["warn"]),
-		p.info.Sprintf("%d info", s.Findings["info"]))
+		p.Bad.Sprintf("%d error", s.Findings["error"]), p.Warn.Sprintf("%d warn", s.Findings["warn"]),
+		p.Info.Sprintf("%d info", s.Findings["info"]))
 }

@@ -1,4 +1,4 @@
-package main
+package report
 
 import (
 	"net/netip"
@@ -42,7 +42,7 @@ func endpointsOf(x, y netip.AddrPort) endpoints {
 func diffSeries(open [2]analyze.Opener, cfg analyze.Config, want [2][]*analyze.Flow) ([2]map[flowKey]*analyze.Series, error) {
 	var out [2]map[flowKey]*analyze.Series
 	var errs [2]error
-	budget := analyze.NewSeriesBudget(htmlSeriesBytes)
+	budget := analyze.NewSeriesBudget(HTMLSeriesBytes)
 	var wg sync.WaitGroup
 	for i := range 2 {
 		out[i] = map[flowKey]*analyze.Series{}

@@ -1,4 +1,4 @@
-package main
+package report
 
 import (
 	"fmt"
@@ -8,9 +8,9 @@ import (
 	"rwin/analyze"
 )
 
-// chartData is what the charts of one direction of one flow draw, one
+// ChartData is what the charts of one direction of one flow draw, one
 // value per time bucket of its series (see analyze.Series); NaN is a gap.
-type chartData struct {
+type ChartData struct {
 	Flow  string `json:"flow"`  // the flow's anchor: its charts share a cursor and zoom
 	Width int64  `json:"width"` // bucket width, ns
 	// T is each bucket's start, in seconds since the epoch.
@@ -87,15 +87,15 @@ func gaps(n int) nums {
 
 // chartsOf builds a charted flow's section and the data of its charts,
 // keyed by the placeholders' data-chart.
-func chartsOf(hf *htmlFlow, anchor, label string) (chartView, map[string]*chartData) {
-	r := &hf.rec
+func chartsOf(hf *htmlFlow, anchor, label string) (chartView, map[string]*ChartData) {
+	r := &hf.Rec
 	cv := chartView{Anchor: anchor, Title: fmt.Sprintf("%s %s → %s", label, r.Client, r.Server),
-		Why: chartWhy(hf.reasons), Findings: r.Findings}
+		Why: ChartWhy(hf.reasons), Findings: r.Findings}
 	if r.Service != nil {
 		cv.Title += " (" + *r.Service + ")"
 	}
-	data := map[string]*chartData{}
-	s := hf.series
+	data := map[string]*ChartData{}
+	s := hf.Series
 	if s == nil {
 		cv.Note = "No time series: the flow started while the report's memory budget for series was spent."
 		return cv, data
@@ -106,9 +106,9 @@ func chartsOf(hf *htmlFlow, anchor, label string) (chartView, map[string]*chartD
 			continue
 		}
 		key := fmt.Sprintf("%s/%d", anchor, d)
-		data[key] = directionData(hf, d, anchor, side.receiver)
+		data[key] = DirectionData(&hf.Charted, d, anchor, side.receiver)
 		dv := dirView{Label: fmt.Sprintf("%s → %s: %s's data, %s's window", side.sender, side.receiver, side.sender, side.receiver)}
-		for _, k := range chartKinds {
+		for _, k := range ChartKinds {
 			if k == "rtt" && !hasRTT(s.Points(d)) {
 				dv.Note = "No RTT samples in this direction: no data segment was acknowledged once, unretransmitted, in the capture."
 				continue
@@ -136,13 +136,14 @@ func hasRTT(pts []analyze.SeriesPoint) bool {
 	return false
 }
 
-// directionData fills one direction's chart data from the series.
-func directionData(hf *htmlFlow, d int, anchor, receiver string) *chartData {
-	s := hf.series
+// DirectionData fills the chart data of direction d (0: the client's
+// data and the server's window) of a flow from its series.
+func DirectionData(hf *Charted, d int, anchor, receiver string) *ChartData {
+	s := hf.Series
 	pts := s.Points(d)
 	n := len(pts)
-	sh := hf.shift[1-d] // the receiver's: d is ToServer (0) for the client's data
-	c := &chartData{Flow: anchor, Width: s.Width(), T: make(times, n), Win: gaps(n), InFlight: gaps(n),
+	sh := hf.Shift[1-d] // the receiver's: d is ToServer (0) for the client's data
+	c := &ChartData{Flow: anchor, Width: s.Width(), T: make(times, n), Win: gaps(n), InFlight: gaps(n),
 		Retrans: gaps(n), Zero: gaps(n), RST: gaps(n), Evidence: gaps(n), EvText: make([]string, n),
 		Thr: make(nums, n), Ceil: gaps(n), RTTMin: gaps(n), RTTMax: gaps(n)}
 	known := sh.Basis != analyze.BasisUnknown
@@ -154,7 +155,7 @@ func directionData(hf *htmlFlow, d int, anchor, receiver string) *chartData {
 	default:
 		c.WinLabel = fmt.Sprintf("%s's window (shift %d)", receiver, sh.Value)
 	}
-	inQuestion := known && sh.Value > 0 && scalingInQuestion(hf.rec.Findings)
+	inQuestion := known && sh.Value > 0 && scalingInQuestion(hf.Rec.Findings)
 	if inQuestion {
 		c.Raw = gaps(n)
 	}
@@ -190,14 +191,14 @@ func directionData(hf *htmlFlow, d int, anchor, receiver string) *chartData {
 			c.RST[i] = 0
 		}
 		c.Thr[i] = float64(p.Bytes) * 8 / width
-		if hf.rtt > 0 && known && !math.IsNaN(win) {
-			c.Ceil[i] = win * 8 / (float64(hf.rtt) / 1e9)
+		if hf.RTT > 0 && known && !math.IsNaN(win) {
+			c.Ceil[i] = win * 8 / (float64(hf.RTT) / 1e9)
 		}
 		if p.RTTs > 0 {
 			c.RTTMin[i], c.RTTMax[i] = float64(p.RTTMin)/1e3, float64(p.RTTMax)/1e3
 		}
 	}
-	for _, f := range hf.find {
+	for _, f := range hf.Find {
 		for _, e := range f.Evidence {
 			// By time where the finding gives it, else by packet number.
 			i := s.Bucket(e.Packet)
@@ -213,16 +214,16 @@ func directionData(hf *htmlFlow, d int, anchor, receiver string) *chartData {
 			if i < 0 || i >= n {
 				continue
 			}
-			c.markEvidence(i, fmt.Sprintf("#%d %s (%s)", e.Packet, e.What, f.ID))
+			c.MarkEvidence(i, fmt.Sprintf("#%d %s (%s)", e.Packet, e.What, f.ID))
 		}
 	}
 	c.Loss = lossCeiling(hf, d)
 	return c
 }
 
-// markEvidence puts an evidence marker in bucket i, at the height of the
+// MarkEvidence puts an evidence marker in bucket i, at the height of the
 // window, and adds what it cites to the bucket's text.
-func (c *chartData) markEvidence(i int, text string) {
+func (c *ChartData) MarkEvidence(i int, text string) {
 	c.Evidence[i] = c.Win[i]
 	if math.IsNaN(c.Evidence[i]) {
 		c.Evidence[i] = 0
@@ -240,7 +241,7 @@ var scalingFindings = map[string]bool{"unscaled-window-enforced": true, "wscale-
 	"wscale-zeroed": true, "wscale-invalid": true, "wscale-non-syn": true, "syn-proxy": true,
 	"path-enforces-unscaled-window": true, "path-rewrites-wscale": true, "path-answers-handshake": true}
 
-func scalingInQuestion(found []findingRecord) bool {
+func scalingInQuestion(found []FindingRecord) bool {
 	for _, x := range found {
 		if scalingFindings[x.ID] {
 			return true
@@ -254,16 +255,16 @@ func scalingInQuestion(found []findingRecord) bool {
 // "The macroscopic behavior of the TCP congestion avoidance algorithm",
 // 1997), 0 without loss or RTT. It takes retransmissions for losses, so
 // it is an estimate, and the chart says so.
-func lossCeiling(hf *htmlFlow, d int) float64 {
+func lossCeiling(hf *Charted, d int) float64 {
 	sender := [2]string{"client", "server"}[d]
-	t := hf.rec.Traffic[sender]
-	if t.RetransPackets == 0 || t.DataPackets == 0 || hf.rtt <= 0 {
+	t := hf.Rec.Traffic[sender]
+	if t.RetransPackets == 0 || t.DataPackets == 0 || hf.RTT <= 0 {
 		return 0
 	}
 	mss := 1460.0
-	if hs := [2]*handshakeRecord{hf.rec.SYNACK, hf.rec.SYN}[d]; hs != nil && hs.MSS != nil {
+	if hs := [2]*HandshakeRecord{hf.Rec.SYNACK, hf.Rec.SYN}[d]; hs != nil && hs.MSS != nil {
 		mss = float64(*hs.MSS) // the receiver's MSS option bounds the sender's segments
 	}
 	p := float64(t.RetransPackets) / float64(t.DataPackets)
-	return mss * 8 / (float64(hf.rtt) / 1e9) * 1.22 / math.Sqrt(p)
+	return mss * 8 / (float64(hf.RTT) / 1e9) * 1.22 / math.Sqrt(p)
 }

@@ -1,4 +1,4 @@
-package main
+package report
 
 import (
 	"fmt"
@@ -10,9 +10,9 @@ import (
 	"rwin/rules"
 )
 
-func writePairText(w io.Writer, p palette, r *diffPairRecord) {
+func writePairText(w io.Writer, p Palette, r *DiffPairRecord) {
 	pr := r.p
-	fmt.Fprintf(w, "%s A flow %d ⇄ B flow %d, %s confidence (score %.2f: %s)\n", p.head.Sprintf("pair %d", r.Pair),
+	fmt.Fprintf(w, "%s A flow %d ⇄ B flow %d, %s confidence (score %.2f: %s)\n", p.Head.Sprintf("pair %d", r.Pair),
 		r.A.ID, r.B.ID, pr.Confidence, pr.Score, diffSignals(pr))
 	for i, ref := range []diffFlowRef{r.A, r.B} {
 		where := ""
@@ -27,7 +27,7 @@ func writePairText(w io.Writer, p palette, r *diffPairRecord) {
 			ref.FirstPacket, ref.LastPacket, where)
 	}
 	if pr.Swapped {
-		fmt.Fprintf(w, "  %-14s %s\n", "", p.dim.Sprint("B took client and server the other way round (no handshake to tell); A's roles are used"))
+		fmt.Fprintf(w, "  %-14s %s\n", "", p.Dim.Sprint("B took client and server the other way round (no handshake to tell); A's roles are used"))
 	}
 	var path []string
 	for d, name := range []string{"client→server", "server→client"} {
@@ -41,10 +41,10 @@ func writePairText(w io.Writer, p palette, r *diffPairRecord) {
 	}
 	for d, name := range []string{"client", "server"} {
 		v := r.RWIN[name]
-		fmt.Fprintf(w, "  %-14s %s's window: %s\n", label(d == 0, "rwin"), name, rwinViewText(name, v, pr, d))
+		fmt.Fprintf(w, "  %-14s %s's window: %s\n", Label(d == 0, "rwin"), name, rwinViewText(name, v, pr, d))
 	}
 	if len(r.find) == 0 {
-		fmt.Fprintf(w, "  %-14s %s\n", "findings", p.good.Sprint("none"))
+		fmt.Fprintf(w, "  %-14s %s\n", "findings", p.Good.Sprint("none"))
 		return
 	}
 	fmt.Fprintf(w, "  %s\n", "findings")
@@ -53,7 +53,7 @@ func writePairText(w io.Writer, p palette, r *diffPairRecord) {
 		for i, e := range x.Pairs {
 			evidence[i] = fmt.Sprintf("%s: %s", e.PacketPair, e.What)
 		}
-		writeFinding(w, p, &x.Finding, evidence)
+		WriteFinding(w, p, &x.Finding, evidence)
 	}
 }
 
@@ -61,7 +61,7 @@ func writePairText(w io.Writer, p palette, r *diffPairRecord) {
 func pathText(d *analyze.DirDiff) string {
 	var parts []string
 	if d.HopsOK {
-		h := plural(d.Hops, "hop")
+		h := Plural(d.Hops, "hop")
 		if d.HopsVary {
 			h += " (varies)"
 		}
@@ -80,9 +80,9 @@ func pathText(d *analyze.DirDiff) string {
 }
 
 // writeHSDiff prints one handshake segment as sent and as received.
-func writeHSDiff(w io.Writer, p palette, name string, h *analyze.HandshakeDiff) {
+func writeHSDiff(w io.Writer, p Palette, name string, h *analyze.HandshakeDiff) {
 	if !h.Compared {
-		fmt.Fprintf(w, "  %-14s %s\n", name, p.dim.Sprint("not in both captures"))
+		fmt.Fprintf(w, "  %-14s %s\n", name, p.Dim.Sprint("not in both captures"))
 		return
 	}
 	sent, recv := h.Pair.A.Packet, h.Pair.B.Packet
@@ -92,7 +92,7 @@ func writeHSDiff(w io.Writer, p palette, name string, h *analyze.HandshakeDiff) 
 	route := fmt.Sprintf("%s %d → %s %d", strings.ToUpper(captureKey(h.SentIn)), sent, strings.ToUpper(captureKey(1-h.SentIn)), recv)
 	var changes []string
 	if h.Originated {
-		changes = append(changes, p.bad.Sprintf("made on the path (ttl %d sent, %d received)", h.TTLSent, h.TTLReceived))
+		changes = append(changes, p.Bad.Sprintf("made on the path (ttl %d sent, %d received)", h.TTLSent, h.TTLReceived))
 	}
 	for _, o := range h.Options {
 		n := capture.OptKindName(o.Kind)
@@ -115,7 +115,7 @@ func writeHSDiff(w io.Writer, p palette, name string, h *analyze.HandshakeDiff) 
 	if h.WindowSent != h.WindowReceived {
 		changes = append(changes, fmt.Sprintf("window %d → %d", h.WindowSent, h.WindowReceived))
 	}
-	what := p.good.Sprint("unchanged") + " (" + layoutText(h.LayoutSent) + ")"
+	what := p.Good.Sprint("unchanged") + " (" + layoutText(h.LayoutSent) + ")"
 	if len(changes) > 0 {
 		what = fmt.Sprintf("%s → %s: %s", layoutText(h.LayoutSent), layoutText(h.LayoutReceived), strings.Join(changes, ", "))
 	}
@@ -143,7 +143,7 @@ func segmentsText(d *analyze.DirDiff) string {
 		parts = append(parts, fmt.Sprintf("sequence offset %+d", int32(d.SeqOffset)))
 	}
 	only := func(i int) string {
-		s := plural(int(d.Only[i]), "segment")
+		s := Plural(int(d.Only[i]), "segment")
 		if d.OnlyData[i] > 0 {
 			s += fmt.Sprintf(" (%d with data, %s)", d.OnlyData[i], rules.Bytes(d.OnlyBytes[i]))
 		}
@@ -194,7 +194,7 @@ func segmentsText(d *analyze.DirDiff) string {
 // (shift 0)".
 func rwinViewText(name string, v rwinViewRecord, pr *analyze.FlowPair, d int) string {
 	seen := func(r rwinSeenR) string {
-		s := rwinCell(r.rwinRec)
+		s := RWINCell(r.RWINRecord)
 		switch {
 		case r.Shift == nil:
 			s += " (scale unknown)"

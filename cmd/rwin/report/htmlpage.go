@@ -1,4 +1,4 @@
-package main
+package report
 
 import (
 	"bytes"
@@ -12,8 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-
-	"rwin/cmd/rwin/report"
 )
 
 // The page is one file: its styles, uPlot (MIT, see report/uplot/LICENSE;
@@ -22,48 +20,57 @@ import (
 // HTML the server side renders: it reads without JavaScript and prints.
 
 var (
-	//go:embed report/page.html
+	//go:embed page.html
 	pageTemplate string
-	//go:embed report/common.html
+	//go:embed common.html
 	commonTemplate string
-	//go:embed report/report.css
+	//go:embed report.css
 	reportCSS string
-	//go:embed report/report.js
+	//go:embed report.js
 	reportJS string
-	//go:embed report/uplot/uPlot.iife.min.js
+	//go:embed uplot/uPlot.iife.min.js
 	uplotJS string
-	//go:embed report/uplot/uPlot.min.css
+	//go:embed uplot/uPlot.min.css
 	uplotCSS string
-	//go:embed report/uplot/LICENSE
+	//go:embed uplot/LICENSE
 	uplotLicense string
-	//go:embed report/uplot/VERSION
+	//go:embed uplot/VERSION
 	uplotVersion string
 )
 
-var pageTmpl = reportTemplate("page", pageTemplate)
+var pageTmpl = NewPageTemplate("page", pageTemplate)
 
-// reportTemplate parses a report page with the parts every page shares.
-func reportTemplate(name, text string) *template.Template {
+// NewPageTemplate parses a report page with the parts every page shares.
+func NewPageTemplate(name, text string) *template.Template {
 	return template.Must(template.Must(template.New(name).Parse(text)).Parse(commonTemplate))
 }
 
-// htmlPage is what the template renders.
-type htmlPage struct {
-	Title        string
-	Summary      summaryRecord
-	Worst        []worstView
-	Findings     []findingView
-	Columns      []string
-	Rows         []rowView
-	Unlisted     int
-	Charts       []chartView
-	Data         template.JS // the charts' data, JSON
+// PageAssets are what every report page inlines.
+type PageAssets struct {
 	CSS          template.CSS
 	UPlotCSS     template.CSS
 	UPlotJS      template.JS
 	ReportJS     template.JS
 	UPlotLicense string
 	UPlotVersion string
+}
+
+// Assets are the report pages' styles and scripts.
+var Assets = PageAssets{CSS: template.CSS(reportCSS), UPlotCSS: template.CSS(uplotCSS), UPlotJS: template.JS(uplotJS),
+	ReportJS: template.JS(reportJS), UPlotLicense: uplotLicense, UPlotVersion: uplotVersion}
+
+// htmlPage is what the template renders.
+type htmlPage struct {
+	Title    string
+	Summary  SummaryRecord
+	Worst    []worstView
+	Findings []findingView
+	Columns  []string
+	Rows     []RowView
+	Unlisted int
+	Charts   []chartView
+	Data     template.JS // the charts' data, JSON
+	PageAssets
 }
 
 type worstView struct {
@@ -78,21 +85,23 @@ type findingView struct {
 
 type exampleView struct {
 	Anchor, Label, Summary string
-	Evidence               []evidenceRecord
+	Evidence               []EvidenceRecord
 }
 
-type rowView struct {
+// RowView is a row of a report's sortable table.
+type RowView struct {
 	Anchor, Severity string
-	Cells            []cellView
+	Cells            []CellView
 }
 
-type cellView struct {
+// CellView is a table cell; Key, when set, is the number it sorts by.
+type CellView struct {
 	Text, Key string
 }
 
 type chartView struct {
 	Anchor, Title, Why string
-	Findings           []findingRecord
+	Findings           []FindingRecord
 	Dirs               []dirView
 	Note               string // why a flow has no charts
 }
@@ -103,16 +112,14 @@ type dirView struct {
 	Note   string   // a chart left out, and why
 }
 
-// chartKinds are the charts drawn per direction of data.
-var chartKinds = []string{"win", "thr", "rtt"}
+// ChartKinds are the charts drawn per direction of data.
+var ChartKinds = []string{"win", "thr", "rtt"}
 
 // page builds the report's view of what was gathered.
-func (h *htmlReport) page(results []fileResult) *htmlPage {
+func (h *HTML) page(results []Input) *htmlPage {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	p := &htmlPage{Summary: report.Summarize(results), Columns: htmlColumns, Unlisted: h.unlisted,
-		CSS: template.CSS(reportCSS), UPlotCSS: template.CSS(uplotCSS), UPlotJS: template.JS(uplotJS),
-		ReportJS: template.JS(reportJS), UPlotLicense: uplotLicense, UPlotVersion: uplotVersion}
+	p := &htmlPage{Summary: Summarize(results), Columns: htmlColumns, Unlisted: h.unlisted, PageAssets: Assets}
 	p.Title = "rwin report"
 	fileIdx := map[string]int{}
 	for i, r := range results {
@@ -153,11 +160,11 @@ func (h *htmlReport) page(results []fileResult) *htmlPage {
 		return 0
 	})
 	chartOf := map[string]bool{}
-	data := map[string]*chartData{}
+	data := map[string]*ChartData{}
 	for _, hf := range charts {
-		a := anchor(hf.rec.File, hf.rec.ID)
+		a := anchor(hf.Rec.File, hf.Rec.ID)
 		chartOf[a] = true
-		cv, cd := chartsOf(hf, a, label(hf.rec.File, hf.rec.ID))
+		cv, cd := chartsOf(hf, a, label(hf.Rec.File, hf.Rec.ID))
 		p.Charts = append(p.Charts, cv)
 		for k, v := range cd {
 			data[k] = v
@@ -167,9 +174,9 @@ func (h *htmlReport) page(results []fileResult) *htmlPage {
 	p.Data = template.JS(js)
 
 	for _, hf := range h.worst {
-		x := hf.rec.Findings[0]
-		p.Worst = append(p.Worst, worstView{Anchor: anchorFor(chartOf, anchor(hf.rec.File, hf.rec.ID)),
-			Label:    label(hf.rec.File, hf.rec.ID) + " " + hf.rec.Client + " → " + hf.rec.Server,
+		x := hf.Rec.Findings[0]
+		p.Worst = append(p.Worst, worstView{Anchor: anchorFor(chartOf, anchor(hf.Rec.File, hf.Rec.ID)),
+			Label:    label(hf.Rec.File, hf.Rec.ID) + " " + hf.Rec.Client + " → " + hf.Rec.Server,
 			Severity: x.Severity, Reason: x.Summary})
 	}
 	groups := make([]*findingGroup, 0, len(h.findings))
@@ -203,9 +210,9 @@ func (h *htmlReport) page(results []fileResult) *htmlPage {
 		return cmp.Compare(a.id, b.id)
 	})
 	for _, r := range rows {
-		rv := rowView{Anchor: "row-" + anchor(r.file, r.id), Severity: r.sev}
+		rv := RowView{Anchor: "row-" + anchor(r.file, r.id), Severity: r.sev}
 		for i, c := range r.cells {
-			cv := cellView{Text: c}
+			cv := CellView{Text: c}
 			if i < len(r.keys) && !math.IsNaN(r.keys[i]) {
 				cv.Key = strconv.FormatFloat(r.keys[i], 'g', -1, 64)
 			}
@@ -234,16 +241,16 @@ func renderHTML(w io.Writer, p *htmlPage) error {
 	return err
 }
 
-// chartWhy says why a flow is charted.
-func chartWhy(reasons uint8) string {
+// ChartWhy says why a flow (a pair) is charted, from its ChartReason bits.
+func ChartWhy(reasons uint8) string {
 	var s []string
-	if reasons&(1<<byFinding) != 0 {
+	if reasons&(1<<ByFinding) != 0 {
 		s = append(s, "it has a warning or an error")
 	}
-	if reasons&(1<<byBytes) != 0 {
+	if reasons&(1<<ByBytes) != 0 {
 		s = append(s, "among the flows with the most bytes (--top)")
 	}
-	if reasons&(1<<byCeiling) != 0 {
+	if reasons&(1<<ByCeiling) != 0 {
 		s = append(s, "among the flows with the smallest RWIN/RTT ceiling (--top)")
 	}
 	return strings.Join(s, "; ")
