@@ -17,7 +17,8 @@ import (
 // For sinks that write flows in an order of their own (text, JSON),
 // workers, one per CPU, evaluate and render copies of the flows in
 // batches: a capture's flows mostly finish together when it ends. NDJSON
-// takes them in the order they finish, on the analyzer's goroutine.
+// takes them in the order they finish, on the analyzer's goroutine. A
+// report.Sequenced sink (JSON) is told that order, which the workers lose.
 type collector struct {
 	in   int // the input's index, for the sink
 	file string
@@ -26,11 +27,20 @@ type collector struct {
 	ringLater bool
 	noSYN     int
 	sink      report.Sink
-	own       part   // when there are no workers
-	parts     []part // one per worker
-	batch     *[]analyze.Flow
-	work      chan *[]analyze.Flow
+	seqSink   report.Sequenced // sink, when it is one
+	seq       uint64           // flows finished so far
+	own       part             // when there are no workers
+	parts     []part           // one per worker
+	batch     *flowBatch
+	work      chan *flowBatch
 	wg        sync.WaitGroup
+}
+
+// flowBatch is the copies of flows a worker takes at a time, and the
+// finishing order of the first.
+type flowBatch struct {
+	flows []analyze.Flow
+	first uint64
 }
 
 // part is what one worker keeps: its counts, and the flow it hands on,
@@ -47,28 +57,28 @@ const collectBatch = 64
 // a flow (about 110 KB), and a new one per batch was most of the garbage
 // of reading a SYN flood.
 var batches = sync.Pool{New: func() any {
-	b := make([]analyze.Flow, 0, collectBatch)
-	return &b
+	return &flowBatch{flows: make([]analyze.Flow, 0, collectBatch)}
 }}
 
 func newCollector(in int, file string, sink report.Sink, ordered bool) *collector {
 	c := &collector{in: in, file: file, sink: sink}
+	c.seqSink, _ = sink.(report.Sequenced)
 	n := runtime.GOMAXPROCS(0)
 	if n == 1 || ordered {
 		return c
 	}
-	c.work = make(chan *[]analyze.Flow, n)
+	c.work = make(chan *flowBatch, n)
 	c.parts = make([]part, n)
 	for i := range n {
 		c.wg.Add(1)
 		go func() {
 			defer c.wg.Done()
 			for b := range c.work {
-				for j := range *b {
-					c.hand(&c.parts[i], &(*b)[j])
-					(*b)[j].Release() // handed on: see analyze.Flow.Release
+				for j := range b.flows {
+					c.hand(&c.parts[i], &b.flows[j], b.first+uint64(j))
+					b.flows[j].Release() // handed on: see analyze.Flow.Release
 				}
-				*b = (*b)[:0]
+				b.flows = b.flows[:0]
 				batches.Put(b)
 			}
 		}()
@@ -81,28 +91,36 @@ func (c *collector) add(f *analyze.Flow) {
 	if c.ringLater && !f.SYN.Seen {
 		c.noSYN++
 	}
+	seq := c.seq
+	c.seq++
 	if c.work == nil {
-		c.hand(&c.own, f)
+		c.hand(&c.own, f, seq)
 		f.Release()
 		return
 	}
 	if c.batch == nil {
-		c.batch = batches.Get().(*[]analyze.Flow)
+		c.batch = batches.Get().(*flowBatch)
+		c.batch.first = seq
 	}
-	*c.batch = append(*c.batch, *f)
-	if len(*c.batch) == collectBatch {
+	c.batch.flows = append(c.batch.flows, *f)
+	if len(c.batch.flows) == collectBatch {
 		c.work <- c.batch
 		c.batch = nil
 	}
 }
 
-// hand evaluates a flow, counts it and gives it to the sink.
-func (c *collector) hand(p *part, f *analyze.Flow) {
+// hand evaluates a flow, the seq-th to finish, counts it and gives it to
+// the sink.
+func (c *collector) hand(p *part, f *analyze.Flow, seq uint64) {
 	found := rules.Evaluate(f)
 	p.counts.Count(found)
 	p.flow = report.NewFlow(c.file, f, found)
 	if c.ringLater && !f.SYN.Seen {
 		p.flow.Notes = []string{"handshake-maybe-in-earlier-file"}
+	}
+	if c.seqSink != nil {
+		c.seqSink.FlowAt(c.in, seq, &p.flow)
+		return
 	}
 	c.sink.Flow(c.in, &p.flow)
 }

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bufio"
+	"bytes"
 	"cmp"
 	"container/heap"
 	"encoding/json"
@@ -20,6 +21,11 @@ import (
 // flows.
 const jsonReorderBytes = 16 << 20
 
+// jsonInFlight bounds how far FlowAt lets a flow run ahead of the oldest
+// one still being encoded: the records in between wait, at most this many,
+// and a goroutine with a flow further ahead waits its turn.
+const jsonInFlight = 512
+
 // jsonStream writes the one document of --format json as flows finish:
 // the text json.Encoder with two-space indentation writes for
 //
@@ -27,48 +33,134 @@ const jsonReorderBytes = 16 << 20
 //
 // without building it, so memory does not grow with the flows. Inputs are
 // written one after the other, each one's flows in ID order within the
-// reorder bound; records come from several goroutines, so every method
-// locks. It is the JSON Sink.
+// reorder bound. Records come from several goroutines, so every method
+// locks; FlowAt first puts them back in the order the flows finished, so
+// that where the bound lets a record through early depends on that order
+// alone, never on which goroutine encoded faster: the document is the
+// same on any number of CPUs. It is the JSON Sink.
 type jsonStream struct {
-	mu        sync.Mutex
-	w         *bufio.Writer
-	written   int         // records in the document so far
+	mu sync.Mutex
+	w  *bufio.Writer
+	// turn wakes the FlowAt calls waiting for seq to come near theirs.
+	turn    *sync.Cond
+	written int // records in the document so far
+	// seq is the current input's next flow in finishing order (FlowAt);
+	// early holds the encoded records ahead of it, at seq%jsonInFlight.
+	seq       uint64
+	early     [jsonInFlight]*jsonRecord
 	next      uint64      // the current input's lowest flow ID not yet written
 	held      encodedHeap // records finished ahead of next
 	heldBytes int         // their size
 	limit     int         // on heldBytes: jsonReorderBytes
 	indented  []byte      // scratch
-	err       error       // the first write error
+	err       error       // the first error
 }
 
 // NewJSON returns the sink of --format json, writing to w. Its inputs must
 // come one after the other: the document lists each input's flows together.
 func NewJSON(w io.Writer) Sink {
 	s := &jsonStream{w: bufio.NewWriterSize(w, 64<<10), next: 1, limit: jsonReorderBytes}
+	s.turn = sync.NewCond(&s.mu)
 	fmt.Fprintf(s.w, "{\n  \"schema\": %d,\n  \"flows\": [", SchemaVersion)
 	return s
 }
 
-// Flow encodes the flow's record and writes it in order. The encoding,
-// most of the cost, runs outside the lock: flows come from several
-// goroutines. Records are held compact and indented as they are written.
+// Sequenced is a Sink that writes flows in an order of its own, and wants
+// to know the order they finished in to stay the same whatever the
+// goroutines that hand them: FlowAt numbers each input's flows from 0 in
+// that order, without gaps. The reader calls it instead of Flow.
+type Sequenced interface {
+	Sink
+	FlowAt(in int, seq uint64, f *Flow)
+}
+
+// jsonRecord is one flow's record, encoded compact by a goroutine of its
+// own; pooled, so that the records written as they come cost no
+// allocation.
+type jsonRecord struct {
+	id  uint64
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+var jsonRecords = sync.Pool{New: func() any {
+	r := new(jsonRecord)
+	r.enc = json.NewEncoder(&r.buf)
+	return r
+}}
+
+// jsonFailed stands in early for a record that could not be encoded.
+var jsonFailed = new(jsonRecord)
+
+// encode encodes f's record as json.Marshal does: Encode with its
+// newline dropped.
+func encode(f *Flow) (*jsonRecord, error) {
+	r := jsonRecords.Get().(*jsonRecord)
+	r.id = f.Facts.ID
+	r.buf.Reset()
+	rec := f.Record()
+	if err := r.enc.Encode(&rec); err != nil {
+		jsonRecords.Put(r)
+		return nil, err
+	}
+	r.buf.Truncate(r.buf.Len() - 1)
+	return r, nil
+}
+
+// Flow encodes the flow's record and writes it in order, taking flows in
+// the order the calls come (rwin live hands them from one goroutine).
+// The encoding, most of the cost, runs outside the lock.
 func (s *jsonStream) Flow(_ int, f *Flow) {
-	r := f.Record()
-	rec, err := json.Marshal(&r)
+	r, err := encode(f)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err != nil {
 		s.err = cmp.Or(s.err, err)
 		return
 	}
-	s.add(f.Facts.ID, rec)
+	s.add(r.id, r.buf.Bytes())
+	jsonRecords.Put(r)
 }
 
-// add takes the encoded record of the current input's flow id. The
-// caller holds s.mu.
-func (s *jsonStream) add(id uint64, rec json.RawMessage) {
+// FlowAt encodes the flow's record outside the lock, then takes the
+// current input's flows in their finishing order seq: a record that comes
+// early waits for those before it.
+func (s *jsonStream) FlowAt(_ int, seq uint64, f *Flow) {
+	r, err := encode(f)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for seq >= s.seq+jsonInFlight {
+		s.turn.Wait()
+	}
+	if err != nil {
+		s.err = cmp.Or(s.err, err)
+		r = jsonFailed
+	}
+	s.early[seq%jsonInFlight] = r
+	if seq != s.seq {
+		return
+	}
+	for {
+		slot := &s.early[s.seq%jsonInFlight]
+		r := *slot
+		if r == nil {
+			break
+		}
+		*slot = nil
+		s.seq++
+		if r != jsonFailed {
+			s.add(r.id, r.buf.Bytes())
+			jsonRecords.Put(r)
+		}
+	}
+	s.turn.Broadcast()
+}
+
+// add takes the encoded record of the current input's flow id; rec is the
+// caller's, and add copies what it holds. The caller holds s.mu.
+func (s *jsonStream) add(id uint64, rec []byte) {
 	if id > s.next {
-		heap.Push(&s.held, encodedFlow{id, rec})
+		heap.Push(&s.held, encodedFlow{id, bytes.Clone(rec)})
 		s.heldBytes += len(rec)
 		for s.heldBytes > s.limit {
 			s.writeHeld()
@@ -92,7 +184,7 @@ func (s *jsonStream) writeHeld() {
 	s.next = max(s.next, e.id+1)
 }
 
-func (s *jsonStream) write(rec json.RawMessage) {
+func (s *jsonStream) write(rec []byte) {
 	if s.err != nil {
 		return
 	}
@@ -106,14 +198,14 @@ func (s *jsonStream) write(rec json.RawMessage) {
 }
 
 // EndInput writes what is held of the current input, whose flows have
-// all finished; the next input's IDs start again at 1.
+// all finished; the next input's IDs and finishing order start again.
 func (s *jsonStream) EndInput(int, *Input) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for len(s.held) > 0 {
 		s.writeHeld()
 	}
-	s.next = 1
+	s.next, s.seq = 1, 0
 }
 
 // Close writes the summary and the end of the document, flushes, and
@@ -144,7 +236,7 @@ func (s *jsonStream) Close(run *Run) error {
 // encodedFlow is one flow record of --format json, encoded.
 type encodedFlow struct {
 	id  uint64
-	rec json.RawMessage
+	rec []byte
 }
 
 // encodedHeap holds records with the lowest flow ID on top.
@@ -157,6 +249,7 @@ func (h *encodedHeap) Push(x any)        { *h = append(*h, x.(encodedFlow)) }
 func (h *encodedHeap) Pop() any {
 	old := *h
 	x := old[len(old)-1]
+	old[len(old)-1] = encodedFlow{}
 	*h = old[:len(old)-1]
 	return x
 }
@@ -217,56 +310,88 @@ func (s *NDJSON) Flush() error {
 // appendIndented appends src, compact JSON as json.Marshal writes it, as
 // json.Indent(dst, src, prefix, "  ") would: the same bytes, without
 // Indent's validating scanner, which cost --format json more than the
-// encoding itself (BenchmarkSinks). Empty objects and arrays stay "{}" and "[]".
+// encoding itself (BenchmarkSinks). Empty objects and arrays stay "{}"
+// and "[]". Runs of bytes it leaves alone (numbers, literals, strings
+// without escapes) are copied whole.
 func appendIndented(dst, src []byte, prefix string) []byte {
 	depth := 0
-	newline := func() {
-		dst = append(dst, '\n')
-		dst = append(dst, prefix...)
-		for range depth {
-			dst = append(dst, "  "...)
+	for i := 0; i < len(src); {
+		j := i
+		for j < len(src) && !jsonStructural[src[j]] {
+			j++
 		}
-	}
-	inString, escaped := false, false
-	for i := 0; i < len(src); i++ {
-		c := src[i]
-		if inString {
-			dst = append(dst, c)
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-			continue
+		dst = append(dst, src[i:j]...)
+		if j == len(src) {
+			break
 		}
+		c := src[j]
+		i = j + 1
 		switch c {
 		case '"':
-			inString = true
-			dst = append(dst, c)
+			i = stringEnd(src, i)
+			dst = append(dst, src[j:i]...)
 		case '{', '[':
 			dst = append(dst, c)
-			if i+1 < len(src) && (src[i+1] == '}' || src[i+1] == ']') {
-				dst = append(dst, src[i+1])
+			if i < len(src) && (src[i] == '}' || src[i] == ']') {
+				dst = append(dst, src[i])
 				i++
 				continue
 			}
 			depth++
-			newline()
+			dst = appendNewline(dst, prefix, depth)
 		case '}', ']':
 			depth--
-			newline()
+			dst = appendNewline(dst, prefix, depth)
 			dst = append(dst, c)
 		case ',':
 			dst = append(dst, c)
-			newline()
+			dst = appendNewline(dst, prefix, depth)
 		case ':':
 			dst = append(dst, ':', ' ')
-		default:
-			dst = append(dst, c)
 		}
+	}
+	return dst
+}
+
+// jsonStructural marks the bytes appendIndented acts on outside strings.
+var jsonStructural = [256]bool{'"': true, '{': true, '[': true, '}': true, ']': true, ',': true, ':': true}
+
+// stringEnd returns the index past the closing quote of the string whose
+// contents start at src[i] (or len(src) if it has none).
+func stringEnd(src []byte, i int) int {
+	for i < len(src) {
+		q := bytes.IndexByte(src[i:], '"')
+		if q < 0 {
+			return len(src)
+		}
+		if bytes.IndexByte(src[i:i+q], '\\') < 0 {
+			return i + q + 1
+		}
+		for i < len(src) { // an escape before the quote: byte by byte
+			switch src[i] {
+			case '\\':
+				i += 2
+				continue
+			case '"':
+				return i + 1
+			}
+			i++
+		}
+	}
+	return len(src)
+}
+
+// indentSpaces is what appendNewline indents with, two per level.
+const indentSpaces = "                                "
+
+// appendNewline appends a newline, prefix and depth levels of indent.
+func appendNewline(dst []byte, prefix string, depth int) []byte {
+	dst = append(dst, '\n')
+	dst = append(dst, prefix...)
+	for n := 2 * depth; n > 0; {
+		k := min(n, len(indentSpaces))
+		dst = append(dst, indentSpaces[:k]...)
+		n -= k
 	}
 	return dst
 }
