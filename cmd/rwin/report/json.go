@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"cmp"
-	"container/heap"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -160,7 +159,7 @@ func (s *jsonStream) FlowAt(_ int, seq uint64, f *Flow) {
 // caller's, and add copies what it holds. The caller holds s.mu.
 func (s *jsonStream) add(id uint64, rec []byte) {
 	if id > s.next {
-		heap.Push(&s.held, encodedFlow{id, bytes.Clone(rec)})
+		s.held.push(encodedFlow{id, bytes.Clone(rec)})
 		s.heldBytes += len(rec)
 		for s.heldBytes > s.limit {
 			s.writeHeld()
@@ -178,7 +177,7 @@ func (s *jsonStream) add(id uint64, rec []byte) {
 
 // writeHeld writes the held record of lowest ID.
 func (s *jsonStream) writeHeld() {
-	e := heap.Pop(&s.held).(encodedFlow)
+	e := s.held.pop()
 	s.heldBytes -= len(e.rec)
 	s.write(e.rec)
 	s.next = max(s.next, e.id+1)
@@ -239,19 +238,45 @@ type encodedFlow struct {
 	rec []byte
 }
 
-// encodedHeap holds records with the lowest flow ID on top.
+// encodedHeap is a binary heap of records with the lowest flow ID on
+// top; typed, as container/heap's any would cost an allocation a record.
 type encodedHeap []encodedFlow
 
-func (h encodedHeap) Len() int           { return len(h) }
-func (h encodedHeap) Less(i, j int) bool { return h[i].id < h[j].id }
-func (h encodedHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *encodedHeap) Push(x any)        { *h = append(*h, x.(encodedFlow)) }
-func (h *encodedHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	old[len(old)-1] = encodedFlow{}
-	*h = old[:len(old)-1]
-	return x
+func (h *encodedHeap) push(e encodedFlow) {
+	*h = append(*h, e)
+	q := *h
+	for i := len(q) - 1; i > 0; {
+		up := (i - 1) / 2
+		if q[up].id <= q[i].id {
+			break
+		}
+		q[up], q[i] = q[i], q[up]
+		i = up
+	}
+}
+
+func (h *encodedHeap) pop() encodedFlow {
+	q := *h
+	top, n := q[0], len(q)-1
+	q[0] = q[n]
+	q[n] = encodedFlow{}
+	q = q[:n]
+	for i := 0; ; {
+		least, l, r := i, 2*i+1, 2*i+2
+		if l < n && q[l].id < q[least].id {
+			least = l
+		}
+		if r < n && q[r].id < q[least].id {
+			least = r
+		}
+		if least == i {
+			break
+		}
+		q[i], q[least] = q[least], q[i]
+		i = least
+	}
+	*h = q
+	return top
 }
 
 // NDJSON is the sink of --format ndjson: one line per flow as flows
@@ -311,9 +336,22 @@ func (s *NDJSON) Flush() error {
 // json.Indent(dst, src, prefix, "  ") would: the same bytes, without
 // Indent's validating scanner, which cost --format json more than the
 // encoding itself (BenchmarkSinks). Empty objects and arrays stay "{}"
-// and "[]". Runs of bytes it leaves alone (numbers, literals, strings
-// without escapes) are copied whole.
+// and "[]". Runs of bytes it leaves alone (numbers, literals, strings)
+// are copied whole.
 func appendIndented(dst, src []byte, prefix string) []byte {
+	// newline[:1+len(prefix)+2*depth] starts a line at depth.
+	var buf [128]byte
+	newline := append(append(buf[:0], '\n'), prefix...)
+	for len(newline) < cap(newline) {
+		newline = append(newline, ' ')
+	}
+	line := func(depth int) []byte {
+		depth = max(depth, 0) // only for input json.Marshal would not write
+		if n := 1 + len(prefix) + 2*depth; n <= len(newline) {
+			return newline[:n]
+		}
+		return append(newline, bytes.Repeat([]byte{' '}, 1+len(prefix)+2*depth-len(newline))...)
+	}
 	depth := 0
 	for i := 0; i < len(src); {
 		j := i
@@ -328,7 +366,13 @@ func appendIndented(dst, src []byte, prefix string) []byte {
 		i = j + 1
 		switch c {
 		case '"':
-			i = stringEnd(src, i)
+			for i < len(src) && src[i] != '"' {
+				if src[i] == '\\' {
+					i++
+				}
+				i++
+			}
+			i = min(i+1, len(src))
 			dst = append(dst, src[j:i]...)
 		case '{', '[':
 			dst = append(dst, c)
@@ -338,14 +382,14 @@ func appendIndented(dst, src []byte, prefix string) []byte {
 				continue
 			}
 			depth++
-			dst = appendNewline(dst, prefix, depth)
+			dst = append(dst, line(depth)...)
 		case '}', ']':
 			depth--
-			dst = appendNewline(dst, prefix, depth)
+			dst = append(dst, line(depth)...)
 			dst = append(dst, c)
 		case ',':
 			dst = append(dst, c)
-			dst = appendNewline(dst, prefix, depth)
+			dst = append(dst, line(depth)...)
 		case ':':
 			dst = append(dst, ':', ' ')
 		}
@@ -355,43 +399,3 @@ func appendIndented(dst, src []byte, prefix string) []byte {
 
 // jsonStructural marks the bytes appendIndented acts on outside strings.
 var jsonStructural = [256]bool{'"': true, '{': true, '[': true, '}': true, ']': true, ',': true, ':': true}
-
-// stringEnd returns the index past the closing quote of the string whose
-// contents start at src[i] (or len(src) if it has none).
-func stringEnd(src []byte, i int) int {
-	for i < len(src) {
-		q := bytes.IndexByte(src[i:], '"')
-		if q < 0 {
-			return len(src)
-		}
-		if bytes.IndexByte(src[i:i+q], '\\') < 0 {
-			return i + q + 1
-		}
-		for i < len(src) { // an escape before the quote: byte by byte
-			switch src[i] {
-			case '\\':
-				i += 2
-				continue
-			case '"':
-				return i + 1
-			}
-			i++
-		}
-	}
-	return len(src)
-}
-
-// indentSpaces is what appendNewline indents with, two per level.
-const indentSpaces = "                                "
-
-// appendNewline appends a newline, prefix and depth levels of indent.
-func appendNewline(dst []byte, prefix string, depth int) []byte {
-	dst = append(dst, '\n')
-	dst = append(dst, prefix...)
-	for n := 2 * depth; n > 0; {
-		k := min(n, len(indentSpaces))
-		dst = append(dst, indentSpaces[:k]...)
-		n -= k
-	}
-	return dst
-}

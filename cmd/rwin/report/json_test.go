@@ -185,3 +185,25 @@ func TestJSONStreamIsTheSameWhicheverGoroutineEncodesFirst(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkAppendIndented indents the fixture flows' records, as
+// --format json writes each.
+func BenchmarkAppendIndented(b *testing.B) {
+	var srcs [][]byte
+	size := 0
+	for _, f := range fixtureFlows(b) {
+		r := f.Record()
+		src, err := json.Marshal(&r)
+		require.NoError(b, err)
+		srcs = append(srcs, src)
+		size += len(src)
+	}
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	var dst []byte
+	for b.Loop() {
+		for _, src := range srcs {
+			dst = appendIndented(dst[:0], src, "    ")
+		}
+	}
+}
