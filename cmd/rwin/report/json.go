@@ -17,10 +17,10 @@ import (
 // progress wait, up to this many bytes of them; past it the lowest IDs
 // are written anyway, and the older flow's record comes later. Every
 // fixture fits: memory does not grow with a capture's flows. A byte held
-// costs about 1.6 bytes of peak RSS (with the garbage collector.s room): on the
-// benchmark capture, whose first flow lasts the whole capture, 16 MiB
-// made --format json take 1.53-1.55 times NDJSON's peak RSS (98 MB), 8
-// MiB 1.33-1.36 times (85-87 MB), three runs each.
+// costs about 1.6 bytes of peak RSS, with the garbage collector's room:
+// on the benchmark capture, whose first flow lasts the whole capture, 16
+// MiB made --format json take 1.53-1.55 times NDJSON's peak RSS (98 MB),
+// 8 MiB 1.33-1.36 times (85-87 MB), three runs each.
 const jsonReorderBytes = 8 << 20
 
 // jsonInFlight bounds how far FlowAt lets a flow run ahead of the oldest
