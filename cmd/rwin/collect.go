@@ -19,7 +19,8 @@ import (
 // batches: a capture's flows mostly finish together when it ends. NDJSON
 // takes them in the order they finish, on the analyzer's goroutine; a
 // report.SeriesSink (HTML) in that order too, from one worker, with each
-// flow's series, recorded for it while the analyzer runs.
+// flow's series, recorded for it while the analyzer runs. A
+// report.Sequenced sink (JSON) is told that order, which the workers lose.
 type collector struct {
 	in   int // the input's index, for the sink
 	file string
@@ -29,11 +30,21 @@ type collector struct {
 	noSYN     int
 	sink      report.Sink
 	series    *analyze.SeriesRecorder // for a report.SeriesSink, else nil
+	seqSink   report.Sequenced        // sink, when it is one
+	seq       uint64                  // flows finished so far
 	own       part                    // when there are no workers
 	parts     []part                  // one per worker
-	batch     *[]taken
-	work      chan *[]taken
+	batch     *flowBatch
+	work      chan *flowBatch
 	wg        sync.WaitGroup
+}
+
+// flowBatch is the copies of flows a worker takes at a time, their
+// series (for a report.SeriesSink), and the finishing order of the first.
+type flowBatch struct {
+	flows  []analyze.Flow
+	series []*analyze.Series
+	first  uint64
 }
 
 // part is what one worker keeps: its counts, and the flow it hands on,
@@ -43,12 +54,6 @@ type part struct {
 	flow   report.Flow
 }
 
-// taken is a finished flow a worker hands on, copied, with its series.
-type taken struct {
-	flow   analyze.Flow
-	series *analyze.Series
-}
-
 // collectBatch is how many flows a worker takes at a time.
 const collectBatch = 64
 
@@ -56,8 +61,7 @@ const collectBatch = 64
 // a flow (about 110 KB), and a new one per batch was most of the garbage
 // of reading a SYN flood.
 var batches = sync.Pool{New: func() any {
-	b := make([]taken, 0, collectBatch)
-	return &b
+	return &flowBatch{flows: make([]analyze.Flow, 0, collectBatch), series: make([]*analyze.Series, 0, collectBatch)}
 }}
 
 // newCollector returns the collector of input in for sink; with a
@@ -65,6 +69,7 @@ var batches = sync.Pool{New: func() any {
 // (ordered) takes the flows on the analyzer's goroutine.
 func newCollector(in int, file string, sink report.Sink, ordered bool, cfg *analyze.Config) *collector {
 	c := &collector{in: in, file: file, sink: sink}
+	c.seqSink, _ = sink.(report.Sequenced)
 	n, queue := runtime.GOMAXPROCS(0), runtime.GOMAXPROCS(0)
 	if ss, ok := sink.(report.SeriesSink); ok {
 		c.series = analyze.NewSeriesRecorder(ss.SeriesBudget())
@@ -73,18 +78,18 @@ func newCollector(in int, file string, sink report.Sink, ordered bool, cfg *anal
 	} else if n == 1 || ordered {
 		return c
 	}
-	c.work = make(chan *[]taken, queue)
+	c.work = make(chan *flowBatch, queue)
 	c.parts = make([]part, n)
 	for i := range n {
 		c.wg.Add(1)
 		go func() {
 			defer c.wg.Done()
 			for b := range c.work {
-				for j := range *b {
-					c.hand(&c.parts[i], &(*b)[j].flow, (*b)[j].series)
-					(*b)[j].flow.Release() // handed on: see analyze.Flow.Release
+				for j := range b.flows {
+					c.hand(&c.parts[i], &b.flows[j], b.series[j], b.first+uint64(j))
+					b.flows[j].Release() // handed on: see analyze.Flow.Release
 				}
-				*b = (*b)[:0]
+				b.flows, b.series = b.flows[:0], b.series[:0]
 				batches.Put(b)
 			}
 		}()
@@ -101,30 +106,38 @@ func (c *collector) add(f *analyze.Flow) {
 	if c.series != nil {
 		s = c.series.Take(f.ID)
 	}
+	seq := c.seq
+	c.seq++
 	if c.work == nil {
-		c.hand(&c.own, f, s)
+		c.hand(&c.own, f, s, seq)
 		f.Release()
 		return
 	}
 	if c.batch == nil {
-		c.batch = batches.Get().(*[]taken)
+		c.batch = batches.Get().(*flowBatch)
+		c.batch.first = seq
 	}
-	*c.batch = append(*c.batch, taken{*f, s})
-	if len(*c.batch) == collectBatch {
+	c.batch.flows = append(c.batch.flows, *f)
+	c.batch.series = append(c.batch.series, s)
+	if len(c.batch.flows) == collectBatch {
 		c.work <- c.batch
 		c.batch = nil
 	}
 }
 
-// hand evaluates a flow, counts it and gives it to the sink, with its
-// series if recorded.
-func (c *collector) hand(p *part, f *analyze.Flow, s *analyze.Series) {
+// hand evaluates a flow, the seq-th to finish, counts it and gives it to
+// the sink, with its series if recorded.
+func (c *collector) hand(p *part, f *analyze.Flow, s *analyze.Series, seq uint64) {
 	found := rules.Evaluate(f)
 	p.counts.Count(found)
 	p.flow = report.NewFlow(c.file, f, found)
 	p.flow.Series = s
 	if c.ringLater && !f.SYN.Seen {
 		p.flow.Notes = []string{"handshake-maybe-in-earlier-file"}
+	}
+	if c.seqSink != nil {
+		c.seqSink.FlowAt(c.in, seq, &p.flow)
+		return
 	}
 	c.sink.Flow(c.in, &p.flow)
 }

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -106,4 +108,102 @@ func TestJSONCloseWritesWhatIsHeld(t *testing.T) {
 	s.add(2, record(2, 1))
 	require.NoError(t, s.Close(&Run{}))
 	assert.Equal(t, []uint64{2, 3}, streamedIDs(t, out.Bytes()))
+}
+
+// TestJSONStreamIsTheSameWhicheverGoroutineEncodesFirst: the reader's
+// workers hand flows out of their finishing order; past the reorder bound
+// the document still depends on that order alone, so it is the same on
+// any number of CPUs.
+func TestJSONStreamIsTheSameWhicheverGoroutineEncodesFirst(t *testing.T) {
+	var flows []Flow // the fixtures' flows, 8 times: more than jsonInFlight
+	fixture := fixtureFlows(t)
+	for range 8 {
+		for _, f := range fixture {
+			facts := *f.Facts
+			f.Facts = &facts
+			flows = append(flows, f)
+		}
+	}
+	require.Greater(t, len(flows), jsonInFlight+128)
+	// The flows finish in a shuffled ID order, the first one last (a
+	// transfer that lasts the whole capture).
+	rng := rand.New(rand.NewPCG(1, 2))
+	ids := rng.Perm(len(flows) - 1)
+	for i := range flows[:len(flows)-1] {
+		flows[i].Facts.ID = uint64(ids[i] + 2)
+	}
+	flows[len(flows)-1].Facts.ID = 1
+	document := func(deliver func(s *jsonStream)) []byte {
+		var out bytes.Buffer
+		s := NewJSON(&out).(*jsonStream)
+		s.limit = 64 << 10 // a few dozen records
+		deliver(s)
+		s.EndInput(0, nil)
+		require.NoError(t, s.Close(&Run{Inputs: []Input{{Flows: len(flows)}}}))
+		return out.Bytes()
+	}
+	// batchesBackwards hands the flows in batches, each from its end.
+	batchesBackwards := func(s *jsonStream, batches <-chan int, size int) {
+		for start := range batches {
+			for i := min(start+size, len(flows)) - 1; i >= start; i-- {
+				s.FlowAt(0, uint64(i), &flows[i])
+			}
+		}
+	}
+	want := document(func(s *jsonStream) {
+		for i := range flows {
+			s.FlowAt(0, uint64(i), &flows[i])
+		}
+	})
+	inOrder := streamedIDs(t, want)
+	require.Len(t, inOrder, len(flows))
+	require.False(t, slices.IsSorted(inOrder), "the bound was reached: some records came out of ID order")
+
+	for _, c := range []struct {
+		name       string
+		goroutines int
+		batch      int
+	}{
+		{"one goroutine, batches of 64 handed from their end", 1, 64},
+		{"eight goroutines, batches of 16", 8, 16},
+		{"eight goroutines, batches of 128: some wait their turn", 8, 128},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got := document(func(s *jsonStream) {
+				batches := make(chan int)
+				var wg sync.WaitGroup
+				for range c.goroutines {
+					wg.Go(func() { batchesBackwards(s, batches, c.batch) })
+				}
+				for start := 0; start < len(flows); start += c.batch {
+					batches <- start
+				}
+				close(batches)
+				wg.Wait()
+			})
+			assert.Equal(t, string(want), string(got))
+		})
+	}
+}
+
+// BenchmarkAppendIndented indents the fixture flows' records, as
+// --format json writes each.
+func BenchmarkAppendIndented(b *testing.B) {
+	var srcs [][]byte
+	size := 0
+	for _, f := range fixtureFlows(b) {
+		r := f.Record()
+		src, err := json.Marshal(&r)
+		require.NoError(b, err)
+		srcs = append(srcs, src)
+		size += len(src)
+	}
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	var dst []byte
+	for b.Loop() {
+		for _, src := range srcs {
+			dst = appendIndented(dst[:0], src, "    ")
+		}
+	}
 }
