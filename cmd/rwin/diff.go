@@ -88,6 +88,7 @@ func cmdDiff(args []string, stdout, stderr io.Writer) (int, error) {
 		defer debug.SetGCPercent(debug.SetGCPercent(readGCPercent))
 	}
 	dout := newDiffOutput(out, o.format, useColor, o.files)
+	defer dout.close()
 	if o.format == "html" {
 		dout.html = newDiffHTML(o.top, open, o.cfg)
 	}
