@@ -2,7 +2,6 @@ package pathdiff
 
 import (
 	"math"
-	"net/netip"
 
 	"rwin/analyze"
 	"rwin/capture"
@@ -37,10 +36,6 @@ const (
 type pairState struct {
 	pair analyze.FlowPair
 	n    int // the pair's place in the order of A's flows
-	// x is, per capture, the endpoint that sent the flow's first segment
-	// (see flowDigest.x), valid when xSet.
-	x    [2]netip.AddrPort
-	xSet [2]bool
 	// flows holds each capture's flow once it finished, until the other
 	// has; done says which have.
 	flows  [2]*analyze.Flow
@@ -249,8 +244,19 @@ func (h *hopTally) mode() (d int, ok, vary bool) {
 	return h.v[best], true, vary
 }
 
-// segment handles one segment of the pair from capture i.
-func (ps *pairState) segment(m *diffMerge, i int, fromX bool, seg *capture.Segment, at int64) {
+// pendingOf is what the matching keeps of a segment; at is its time on
+// the merged time line.
+func pendingOf(seg *capture.Segment, at int64) pendingSeg {
+	return pendingSeg{
+		packet: seg.Packet, time: seg.Time, at: at, seq: seg.Seq, ack: seg.Ack, payload: int32(seg.Payload),
+		flags: seg.Flags, win: seg.Window, ttl: seg.TTL, ipid: seg.IPID, hasIPID: !seg.IPv6 && seg.IPID != 0,
+		tsval: seg.Opts.TSVal, hasTS: seg.Opts.Has&capture.HasTimestamp != 0, opts: seg.Opts.Has,
+	}
+}
+
+// segment handles one segment of the pair from capture i (see
+// pendingOf), fromX when its sender sent the flow's first segment.
+func (ps *pairState) segment(m *diffMerge, i int, fromX bool, v *pendingSeg) {
 	d := 0
 	if !fromX {
 		d = 1
@@ -261,48 +267,43 @@ func (ps *pairState) segment(m *diffMerge, i int, fromX bool, seg *capture.Segme
 	ds, rev := &ps.dirs[d], &ps.dirs[1-d]
 	// The segment's ACK and window describe the reverse direction's
 	// receiver, which is this segment's sender.
-	if seg.Flags&capture.FlagACK != 0 && seg.Flags&capture.FlagSYN == 0 && seg.Flags&capture.FlagRST == 0 && rev.ok {
-		ack := seg.Ack
+	if v.flags&capture.FlagACK != 0 && v.flags&capture.FlagSYN == 0 && v.flags&capture.FlagRST == 0 && rev.ok {
+		ack := v.ack
 		if i == analyze.CaptureB {
 			ack -= rev.seqOff
 		}
-		rev.acked[i] = diffAck{ok: true, ack: ack, win: seg.Window, packet: seg.Packet, time: seg.Time}
+		rev.acked[i] = diffAck{ok: true, ack: ack, win: v.win, packet: v.packet, time: v.time}
 	}
 	if !ds.ok {
 		return
 	}
-	ps.expire(m, at)
-	v := pendingSeg{
-		packet: seg.Packet, time: seg.Time, at: at, seq: seg.Seq, ack: seg.Ack, payload: int32(seg.Payload),
-		flags: seg.Flags, win: seg.Window, ttl: seg.TTL, ipid: seg.IPID, hasIPID: !seg.IPv6 && seg.IPID != 0,
-		tsval: seg.Opts.TSVal, hasTS: seg.Opts.Has&capture.HasTimestamp != 0, opts: seg.Opts.Has,
-	}
+	ps.expire(m, v.at)
 	if i == analyze.CaptureB {
 		v.seq -= ds.seqOff
 		v.ack -= rev.seqOff
 	}
 	if v.payload > 0 && ds.out.Upstream == i {
-		ds.classify(&v, i)
+		ds.classify(v, i)
 	}
 	other := &ds.pend[1-i]
 	for j := other.head; j < len(other.s); j++ {
 		y := &other.s[j]
-		if y.gone || !ds.sameSegment(&v, y, rev.ok) {
+		if y.gone || !ds.sameSegment(v, y, rev.ok) {
 			continue
 		}
 		other.take(j)
 		other.trim()
 		if i == analyze.CaptureA {
-			ds.matched(&v, y)
+			ds.matched(v, y)
 		} else {
-			ds.matched(y, &v)
+			ds.matched(y, v)
 		}
 		return
 	}
-	if ds.coalesced(&v, i, other) {
+	if ds.coalesced(v, i, other) {
 		return
 	}
-	if dropped := ds.pend[i].push(v); dropped != nil {
+	if dropped := ds.pend[i].push(*v); dropped != nil {
 		ds.out.Overflow++
 	}
 }
