@@ -107,16 +107,25 @@ func fnvBytes(b []byte) uint64 {
 	return h
 }
 
-// pairHit is one sampled segment found in both captures.
+// pairHit is one sampled segment found in both captures. It names the
+// samples by their place in their flows' digests (pairSample.samples):
+// a self-diff of the benchmark capture holds millions of hits, and two
+// pointers made each three times the size and gave the collector
+// millions more pointers to scan.
 type pairHit struct {
 	signal analyze.PairSignal
 	da, db uint8 // direction in A's and B's flow (0: from its first sender)
-	sa, sb *pairSample
+	ka, kb uint8 // index of the sample in A's and B's flow digest
 }
+
+// samples returns the two samples of hit h of c.
+func (c *pairCandidate) samples(h pairHit) (sa, sb *pairSample) { return &c.sa[h.ka], &c.sb[h.kb] }
 
 // pairCandidate is a possible pairing of flow a (in A) with flow b (in B).
 type pairCandidate struct {
-	a, b    int // observed flow indices
+	a, b int // observed flow indices
+	// sa and sb are the samples of a's and b's digests, which hits name.
+	sa, sb  []pairSample
 	hits    []pairHit
 	swapped bool // a's first sender is b's second
 	score   float64
@@ -192,29 +201,30 @@ func (c *pairCandidate) evaluate(a, b *sideIndex, theta int64, thetaOK bool) {
 	// copy in the other capture is another transmission must not count.
 	offs, offsOK := c.seqOffsets()
 	var tsAgree, tsConflict, ipAgree, ipConflict int
-	var seenBuf [64]*pairSample
+	var seenBuf [64]uint8
 	seen := seenBuf[:0] // few: a scan beats a map
 	var deltaBuf [2][32]int64
 	deltas := [2][]int64{deltaBuf[0][:0], deltaBuf[1][:0]}
 	for _, h := range c.hits {
-		if (h.da != h.db) != c.swapped || slices.Contains(seen, h.sa) {
+		if (h.da != h.db) != c.swapped || slices.Contains(seen, h.ka) {
 			continue
 		}
-		if offsOK[h.da] && uint32(h.sb.seq-h.sa.seq) != offs[h.da] {
+		sa, sb := c.samples(h)
+		if offsOK[h.da] && uint32(sb.seq-sa.seq) != offs[h.da] {
 			continue
 		}
-		seen = append(seen, h.sa)
+		seen = append(seen, h.ka)
 		c.signals[h.signal]++
-		deltas[h.da] = append(deltas[h.da], h.sb.time-h.sa.time)
-		if h.sa.hasTS && h.sb.hasTS {
-			if h.sa.tsval == h.sb.tsval {
+		deltas[h.da] = append(deltas[h.da], sb.time-sa.time)
+		if sa.hasTS && sb.hasTS {
+			if sa.tsval == sb.tsval {
 				tsAgree++
 			} else {
 				tsConflict++
 			}
 		}
-		if h.sa.hasIPID && h.sb.hasIPID {
-			if h.sa.ipid == h.sb.ipid {
+		if sa.hasIPID && sb.hasIPID {
+			if sa.ipid == sb.ipid {
 				ipAgree++
 			} else {
 				ipConflict++
@@ -317,7 +327,8 @@ func (c *pairCandidate) seqOffsets() (off [2]uint32, ok [2]bool) {
 		offs := buf[:0]
 		for _, h := range c.hits {
 			if int(h.da) == d && (h.da != h.db) == c.swapped {
-				offs = append(offs, uint32(h.sb.seq-h.sa.seq))
+				sa, sb := c.samples(h)
+				offs = append(offs, uint32(sb.seq-sa.seq))
 			}
 		}
 		if len(offs) == 0 {

@@ -136,8 +136,14 @@ func Stream(open [2]analyze.Opener, cfg Config, sink Sink) (*Head, error) {
 	}
 	// The indexes are built once both flow tables are gone: built on the
 	// first pass's goroutines, beside the other capture's table, they
-	// added a sixth to the peak for no time saved.
-	a, b := newSideIndex(digests[0]), newSideIndex(digests[1])
+	// added a sixth to the peak. Built now, side by side, they cost the
+	// same memory in half the time.
+	var sides [2]*sideIndex
+	for i := range 2 {
+		wg.Go(func() { sides[i] = newSideIndex(digests[i]) })
+	}
+	wg.Wait()
+	a, b := sides[0], sides[1]
 	chosen, theta, thetaPairs := assignPairs(a, b)
 	h.ClockOffset, h.ClockPairs = theta, thetaPairs
 	h.Flows, h.Pairs = [2]int{len(a.flows), len(b.flows)}, len(chosen)
@@ -368,15 +374,16 @@ func (c *pairCandidate) preserved(d uint8) (ts, ipid bool) {
 		if h.da != d || (h.da != h.db) != c.swapped {
 			continue
 		}
-		if h.sa.hasTS && h.sb.hasTS {
-			if h.sa.tsval == h.sb.tsval {
+		sa, sb := c.samples(h)
+		if sa.hasTS && sb.hasTS {
+			if sa.tsval == sb.tsval {
 				tsSame++
 			} else {
 				tsDiff++
 			}
 		}
-		if h.sa.hasIPID && h.sb.hasIPID {
-			if h.sa.ipid == h.sb.ipid {
+		if sa.hasIPID && sb.hasIPID {
+			if sa.ipid == sb.ipid {
 				idSame++
 			} else {
 				idDiff++
@@ -394,10 +401,11 @@ func (c *pairCandidate) upstreamByTTL(d uint8) int {
 		if h.da != d || (h.da != h.db) != c.swapped {
 			continue
 		}
+		sa, sb := c.samples(h)
 		switch {
-		case h.sa.ttl > h.sb.ttl:
+		case sa.ttl > sb.ttl:
 			higherA++
-		case h.sb.ttl > h.sa.ttl:
+		case sb.ttl > sa.ttl:
 			higherB++
 		}
 	}

@@ -39,10 +39,11 @@ type handshakeDigest struct {
 
 func digestOf(h *analyze.HandshakeSegment) handshakeDigest { return handshakeDigest{h.ISN, h.Seen} }
 
-// sketch returns the samples of direction d and signal s.
-func (f *flowDigest) sketch(d, s int) []pairSample {
+// sketchAt returns where the samples of direction d and signal s lie in
+// f.samples: from the first index to the second.
+func (f *flowDigest) sketchAt(d, s int) [2]uint16 {
 	k := d*sampledSignals + s
-	return f.samples[f.at[k]:f.at[k+1]]
+	return [2]uint16{f.at[k], f.at[k+1]}
 }
 
 // serverFirst reports whether the flow's first segment came from its
