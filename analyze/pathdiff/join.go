@@ -35,9 +35,7 @@ func buildTokenIndex(s *sideIndex) []pairTokenRef {
 			for sig := range sampledSignals {
 				k := d*sampledSignals + sig
 				for i := f.at[k]; i < f.at[k+1]; i++ {
-					if v := &f.samples[i]; !v.dup {
-						idx = append(idx, pairTokenRef{v.h, int32(fi), uint8(d), uint8(i)})
-					}
+					idx = append(idx, pairTokenRef{f.samples[i].h, int32(fi), uint8(d), uint8(i)})
 				}
 			}
 		}
@@ -195,7 +193,7 @@ func addCommonHits(c *pairCandidate, a, b *sideIndex) {
 					case x.h > y.h:
 						kb[0]++
 					default:
-						if !x.dup && !y.dup && !x.indexed {
+						if !x.indexed {
 							c.hits = append(c.hits, pairHit{signal: x.sig, da: uint8(da), db: uint8(db), ka: uint8(ka[0]), kb: uint8(kb[0])})
 						}
 						ka[0]++

@@ -56,7 +56,7 @@ type pairSample struct {
 	hasTS   bool
 	hasIPID bool
 	sig     analyze.PairSignal // the signal the token samples
-	dup     bool               // the token recurred (a retransmission): pairs nothing
+	dup     bool               // the token recurred (a retransmission): pairs nothing, left out of the digest
 	// indexed: the token is distinctive in its capture (in the token
 	// index), so the joins pair through it.
 	indexed bool
