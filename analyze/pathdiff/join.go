@@ -88,7 +88,7 @@ func pairCandidates(a, b *sideIndex) []*pairCandidate {
 	get := func(x, y int) *pairCandidate {
 		c := byPair[[2]int{x, y}]
 		if c == nil {
-			c = &pairCandidate{a: x, b: y, sa: a.flows[x].samples, sb: b.flows[y].samples}
+			c = &pairCandidate{a: x, b: y}
 			byPair[[2]int{x, y}] = c
 		}
 		return c

@@ -108,7 +108,7 @@ func fnvBytes(b []byte) uint64 {
 }
 
 // pairHit is one sampled segment found in both captures. It names the
-// samples by their place in their flows' digests (pairSample.samples):
+// samples by their place in their flows' digests (flowDigest.samples):
 // a self-diff of the benchmark capture holds millions of hits, and two
 // pointers made each three times the size and gave the collector
 // millions more pointers to scan.
@@ -119,13 +119,13 @@ type pairHit struct {
 }
 
 // samples returns the two samples of hit h of c.
-func (c *pairCandidate) samples(h pairHit) (sa, sb *pairSample) { return &c.sa[h.ka], &c.sb[h.kb] }
+func (c *pairCandidate) samples(a, b *sideIndex, h pairHit) (sa, sb *pairSample) {
+	return &a.flows[c.a].samples[h.ka], &b.flows[c.b].samples[h.kb]
+}
 
 // pairCandidate is a possible pairing of flow a (in A) with flow b (in B).
 type pairCandidate struct {
-	a, b int // observed flow indices
-	// sa and sb are the samples of a's and b's digests, which hits name.
-	sa, sb  []pairSample
+	a, b    int // observed flow indices
 	hits    []pairHit
 	swapped bool // a's first sender is b's second
 	score   float64
@@ -199,7 +199,7 @@ func (c *pairCandidate) evaluate(a, b *sideIndex, theta int64, thetaOK bool) {
 	// Count each sampled segment once, and only hits whose sequence offset
 	// agrees with the direction's most common one: a retransmission whose
 	// copy in the other capture is another transmission must not count.
-	offs, offsOK := c.seqOffsets()
+	offs, offsOK := c.seqOffsets(a, b)
 	var tsAgree, tsConflict, ipAgree, ipConflict int
 	var seenBuf [64]uint8
 	seen := seenBuf[:0] // few: a scan beats a map
@@ -209,7 +209,7 @@ func (c *pairCandidate) evaluate(a, b *sideIndex, theta int64, thetaOK bool) {
 		if (h.da != h.db) != c.swapped || slices.Contains(seen, h.ka) {
 			continue
 		}
-		sa, sb := c.samples(h)
+		sa, sb := c.samples(a, b, h)
 		if offsOK[h.da] && uint32(sb.seq-sa.seq) != offs[h.da] {
 			continue
 		}
@@ -321,13 +321,13 @@ func (c *pairCandidate) evaluate(a, b *sideIndex, theta int64, thetaOK bool) {
 // seqOffsets returns, per direction of a, the most common B − A sequence
 // offset among the hits in c's orientation (the smallest of equally
 // common ones), and whether there was one.
-func (c *pairCandidate) seqOffsets() (off [2]uint32, ok [2]bool) {
+func (c *pairCandidate) seqOffsets(a, b *sideIndex) (off [2]uint32, ok [2]bool) {
 	var buf [64]uint32
 	for d := range 2 {
 		offs := buf[:0]
 		for _, h := range c.hits {
 			if int(h.da) == d && (h.da != h.db) == c.swapped {
-				sa, sb := c.samples(h)
+				sa, sb := c.samples(a, b, h)
 				offs = append(offs, uint32(sb.seq-sa.seq))
 			}
 		}
