@@ -14,11 +14,15 @@ import (
 // hands the record to the merge in batches; the merge replays the two
 // records on one time line.
 
-// Batches: sideBatchPackets packets each, sideBatches of them in flight
-// per capture, recycled, so the readers run ahead of the merge in
-// bounded memory and without allocating per packet.
+// Batches: at most sideBatchPackets packets and sideBatchEvents events
+// each, sideBatches of them in flight per capture, recycled, so the
+// readers run ahead of the merge in bounded memory and without
+// allocating per packet. The events of one packet may span batches: the
+// table finishes every flow left at the end of a capture at once (a
+// 100,000-SYN flood's whole table), and each finished flow is a copy.
 const (
 	sideBatchPackets = 1024
+	sideBatchEvents  = 1024
 	sideBatches      = 4
 )
 
@@ -32,11 +36,14 @@ type sideBatch struct {
 
 // packetMark is one packet read: when it comes on the merged time line
 // and how many events filing it caused. The closing mark stands for the
-// end of the capture and holds the flows its table finished then.
+// end of the capture and holds the flows its table finished then. A
+// mark with more holds more events of the packet before it, in the next
+// batch.
 type packetMark struct {
 	at      int64
 	n       int32
 	closing bool
+	more    bool
 }
 
 // sideEvent is a segment of a paired flow or a finished flow.
@@ -66,6 +73,8 @@ type sideReader struct {
 	out    chan *sideBatch
 	free   chan *sideBatch
 	done   chan struct{}
+	// stopped: the merge returned early, the rest is dropped.
+	stopped bool
 	// sum is the capture's summary; the merge reads it once out is
 	// closed.
 	sum analyze.Summary
@@ -88,9 +97,9 @@ func newSideReader(src capture.Source, cfg Config, i int, pairOf []int32, shift 
 // run reads the capture to its end, or until stop.
 func (r *sideReader) run() {
 	defer close(r.out)
-	for r.st.Read() {
-		if len(r.b.marks) == sideBatchPackets && !r.flush() {
-			return
+	for r.st.Read() && !r.stopped {
+		if len(r.b.marks) == sideBatchPackets {
+			r.flush()
 		}
 		r.b.marks = append(r.b.marks, packetMark{at: r.st.Packet.Time - r.shift})
 		r.st.File()
@@ -100,20 +109,25 @@ func (r *sideReader) run() {
 	r.flush()
 }
 
-// flush hands the batch to the merge and starts another, reporting
-// false when the merge stopped.
-func (r *sideReader) flush() bool {
-	select {
-	case r.out <- r.b:
-	case <-r.done:
-		return false
+// flush hands the batch to the merge and starts another; once the merge
+// has stopped it drops the batch.
+func (r *sideReader) flush() {
+	if !r.stopped {
+		select {
+		case r.out <- r.b:
+		case <-r.done:
+			r.stopped = true
+		}
+	}
+	if r.stopped {
+		r.b.marks, r.b.evs = r.b.marks[:0], r.b.evs[:0]
+		return
 	}
 	select {
 	case r.b = <-r.free:
 	default:
 		r.b = new(sideBatch)
 	}
-	return true
 }
 
 // stop tells run to give up (the merge returns early).
@@ -121,6 +135,12 @@ func (r *sideReader) stop() { close(r.done) }
 
 // event appends an event to the packet being filed.
 func (r *sideReader) event() *sideEvent {
+	if len(r.b.evs) == sideBatchEvents {
+		last := r.b.marks[len(r.b.marks)-1]
+		r.b.marks[len(r.b.marks)-1].more = true
+		r.flush()
+		r.b.marks = append(r.b.marks, packetMark{at: last.at, closing: last.closing})
+	}
 	r.b.marks[len(r.b.marks)-1].n++
 	r.b.evs = append(r.b.evs, sideEvent{})
 	return &r.b.evs[len(r.b.evs)-1]
@@ -194,15 +214,20 @@ func (c *sideCursor) peek() *packetMark {
 
 // take replays the next packet of capture i (peek's) into the merge.
 func (c *sideCursor) take(m *diffMerge, i int) {
-	mk := c.b.marks[c.mi]
-	c.mi++
-	for range mk.n {
-		ev := &c.b.evs[c.ei]
-		c.ei++
-		if ev.fin {
-			m.finished(i, ev.n, ev.flow, ev.series)
-		} else {
-			m.segment(i, ev.n, ev.fromX, &ev.seg)
+	for {
+		mk := c.b.marks[c.mi]
+		c.mi++
+		for range mk.n {
+			ev := &c.b.evs[c.ei]
+			c.ei++
+			if ev.fin {
+				m.finished(i, ev.n, ev.flow, ev.series)
+			} else {
+				m.segment(i, ev.n, ev.fromX, &ev.seg)
+			}
+		}
+		if !mk.more || c.peek() == nil {
+			return
 		}
 	}
 }

@@ -134,3 +134,26 @@ func TestStreamSecondPassHeapStaysFlatAsFlowsAreHandedOver(t *testing.T) {
 	require.Equal(t, n, pairs)
 	assert.Less(t, late-early, int64(256<<10), "live heap grew by %d bytes over %d pairs handed over", late-early, n-n/4)
 }
+
+// TestStreamTakesAWholeTableFinishedAtOnce: connections that all end
+// together are finished at once when the captures end, more than a
+// batch of the second pass's readers holds (sideBatchEvents); they come
+// over in several batches, and every pair is still whole.
+func TestStreamTakesAWholeTableFinishedAtOnce(t *testing.T) {
+	n := 2*sideBatchEvents + 100
+	conns, paths := crowdedConns(n, false)
+	for i := range conns {
+		conns[i].start = time.Duration(i) * time.Microsecond
+	}
+	a, b := writeSynth(t, t.TempDir(), conns, paths)
+	res := diffFiles(t, a, b)
+	require.Len(t, res.Pairs, n, "every flow paired")
+	for k, p := range res.Pairs {
+		assert.Equal(t, k, res.Sides[0].Pair[p.A])
+		assert.Equal(t, uint64(p.A+1), res.Sides[0].Flows[p.A].ID, "pair %d: A's flow is whole", k)
+		assert.Equal(t, uint64(p.B+1), res.Sides[1].Flows[p.B].ID, "pair %d: B's flow is whole", k)
+		for d := range p.Dirs {
+			assert.Zero(t, p.Dirs[d].Only, "pair %d: every segment matched", k)
+		}
+	}
+}
