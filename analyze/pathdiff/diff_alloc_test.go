@@ -47,9 +47,9 @@ func (f *feeder) next(m *diffMerge) {
 	f.b = f.a
 	f.b.Time += int64(time.Millisecond)
 	f.b.TTL -= 3
-	mergeSide{m, analyze.CaptureA}.Segment(1, &f.a)
-	mergeSide{m, analyze.CaptureB}.Segment(1, &f.b)
-	m.clock = max(m.clock, f.b.Time)
+	va, vb := pendingOf(&f.a, f.a.Time), pendingOf(&f.b, f.b.Time)
+	m.segment(analyze.CaptureA, 0, true, &va)
+	m.segment(analyze.CaptureB, 0, true, &vb)
 	if m.clock-m.lastSweep >= pendingSweep {
 		m.lastSweep = m.clock
 		for _, ps := range m.live {

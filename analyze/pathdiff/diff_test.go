@@ -370,8 +370,9 @@ func TestSketchesFollowTheTablesFlowsAcrossPortReuse(t *testing.T) {
 	}{{3, 1, 100}, {1, 1, 5000}} {
 		f := &sk.flows[i]
 		assert.Equal(t, c, f.x, "flow %d: its first sender", i+1)
-		assert.Len(t, f.sketch(0, int(analyze.SignalIPID)), want.fromX, "flow %d: from its first sender", i+1)
-		assert.Len(t, f.sketch(1, int(analyze.SignalIPID)), want.toX, "flow %d: to it", i+1)
+		from, to := f.sketchAt(0, int(analyze.SignalIPID)), f.sketchAt(1, int(analyze.SignalIPID))
+		assert.Equal(t, want.fromX, int(from[1]-from[0]), "flow %d: from its first sender", i+1)
+		assert.Equal(t, want.toX, int(to[1]-to[0]), "flow %d: to it", i+1)
 		assert.Equal(t, want.synISN, f.syn.isn, "flow %d", i+1)
 	}
 }
@@ -483,9 +484,26 @@ func TestPendingQueueIsBounded(t *testing.T) {
 	}
 	assert.Equal(t, 10, dropped)
 	assert.Equal(t, diffMaxPending, len(q.s)-q.head)
-	q.s[q.head].gone = true
+	q.take(q.head)
 	q.trim()
 	assert.Equal(t, uint64(12), q.s[q.head].packet, "matched segments at the head are dropped")
+}
+
+func TestPendingQueueMatchedBehindAWaitingSegmentTakeNoRoom(t *testing.T) {
+	// A lost segment waits at the head for its horizon while the
+	// segments after it are matched as they come: they must neither fill
+	// the queue nor push the waiting one out, and the scan for a match
+	// must not walk them.
+	var q pendingQueue
+	require.Nil(t, q.push(pendingSeg{packet: 1}))
+	for i := range 4 * diffMaxPending {
+		require.Nil(t, q.push(pendingSeg{packet: uint64(i + 2)}), "segment %d pushed out a live one", i+2)
+		q.take(len(q.s) - 1)
+		q.trim()
+	}
+	assert.Equal(t, 1, q.live())
+	assert.Equal(t, uint64(1), q.s[q.head].packet, "the waiting segment is still at the head")
+	assert.LessOrEqual(t, len(q.s)-q.head, 2*compactMin+1, "gone segments are squeezed out")
 }
 
 func TestDiffOpenErrors(t *testing.T) {

@@ -35,9 +35,7 @@ func buildTokenIndex(s *sideIndex) []pairTokenRef {
 			for sig := range sampledSignals {
 				k := d*sampledSignals + sig
 				for i := f.at[k]; i < f.at[k+1]; i++ {
-					if v := &f.samples[i]; !v.dup {
-						idx = append(idx, pairTokenRef{v.h, int32(fi), uint8(d), uint8(i)})
-					}
+					idx = append(idx, pairTokenRef{f.samples[i].h, int32(fi), uint8(d), uint8(i)})
 				}
 			}
 		}
@@ -104,10 +102,10 @@ func pairCandidates(a, b *sideIndex) []*pairCandidate {
 		default:
 			gx, gy := tokenGroup(x), tokenGroup(y)
 			for _, ra := range gx {
-				sa := a.sample(ra)
+				sig := a.sample(ra).sig
 				for _, rb := range gy {
 					c := get(int(ra.flow), int(rb.flow))
-					c.hits = append(c.hits, pairHit{signal: sa.sig, da: ra.dir, db: rb.dir, sa: sa, sb: b.sample(rb)})
+					c.hits = append(c.hits, pairHit{signal: sig, da: ra.dir, db: rb.dir, ka: ra.k, kb: rb.k})
 				}
 			}
 			x, y = x[len(gx):], y[len(gy):]
@@ -185,19 +183,21 @@ func addCommonHits(c *pairCandidate, a, b *sideIndex) {
 	for da := range 2 {
 		for db := range 2 {
 			for sig := range sampledSignals {
-				x := a.flows[c.a].sketch(da, sig)
-				y := b.flows[c.b].sketch(db, sig)
-				for len(x) > 0 && len(y) > 0 {
+				fa, fb := &a.flows[c.a], &b.flows[c.b]
+				ka, kb := fa.sketchAt(da, sig), fb.sketchAt(db, sig)
+				for ka[0] < ka[1] && kb[0] < kb[1] {
+					x, y := &fa.samples[ka[0]], &fb.samples[kb[0]]
 					switch {
-					case x[0].h < y[0].h:
-						x = x[1:]
-					case x[0].h > y[0].h:
-						y = y[1:]
+					case x.h < y.h:
+						ka[0]++
+					case x.h > y.h:
+						kb[0]++
 					default:
-						if !x[0].dup && !y[0].dup && !x[0].indexed {
-							c.hits = append(c.hits, pairHit{signal: x[0].sig, da: uint8(da), db: uint8(db), sa: &x[0], sb: &y[0]})
+						if !x.indexed {
+							c.hits = append(c.hits, pairHit{signal: x.sig, da: uint8(da), db: uint8(db), ka: uint8(ka[0]), kb: uint8(kb[0])})
 						}
-						x, y = x[1:], y[1:]
+						ka[0]++
+						kb[0]++
 					}
 				}
 			}

@@ -2,9 +2,9 @@ package pathdiff
 
 import (
 	"math"
+	"sync"
 
 	"rwin/analyze"
-	"rwin/capture"
 )
 
 // diffMerge is the second pass: both captures on one time line, each
@@ -27,27 +27,10 @@ type diffMerge struct {
 	peak      int // most pairs in progress at once
 }
 
-// mergeSide is the merge observing one capture's flow table.
-type mergeSide struct {
-	m *diffMerge
-	i int
-}
-
-// Segment hands a segment of a paired flow to its pair (Observer).
-func (o mergeSide) Segment(id uint64, seg *capture.Segment) {
-	m, i := o.m, o.i
-	n := m.pairOf[i][id-1]
-	if n < 0 {
-		return
-	}
-	ps := m.state(int(n))
-	src := seg.SrcEndpoint()
-	if !ps.xSet[i] {
-		ps.x[i], ps.xSet[i] = src, true
-	}
-	at := seg.Time - m.shift[i]
-	m.clock = max(m.clock, at)
-	ps.segment(m, i, src == ps.x[i], seg, at)
+// segment hands a segment of pair n, from capture i, to its pair.
+func (m *diffMerge) segment(i int, n int32, fromX bool, v *pendingSeg) {
+	m.clock = max(m.clock, v.at)
+	m.state(int(n)).segment(m, i, fromX, v)
 }
 
 // state returns the state of pair n, putting the pair in progress if it
@@ -64,48 +47,50 @@ func (m *diffMerge) state(n int) *pairState {
 	return ps
 }
 
-// finished takes a flow capture i's table finished: an unpaired one goes
-// to the sink at once, a paired one when its pair's other flow has
-// finished too.
-func (m *diffMerge) finished(i int, f *analyze.Flow) {
-	var series *analyze.Series
-	if m.series[i] != nil {
-		series = m.series[i].Take(f.ID)
-	}
-	n := m.pairOf[i][f.ID-1]
+// finished takes a flow capture i's table finished, a copy of it that
+// the merge owns: an unpaired one goes to the sink at once, a paired one
+// when its pair's other flow has finished too. n is the flow's pair, -1
+// when unpaired.
+func (m *diffMerge) finished(i int, n int32, f *analyze.Flow, series *analyze.Series) {
 	if n < 0 {
 		if m.sink.Unpaired != nil {
 			m.sink.Unpaired(i, Flow{Flow: f, Series: series})
 		}
+		flowCopies.Put(f)
 		return
 	}
 	// Without a segment filed yet (its flows held only copies of other
 	// segments) the pair starts here, all plan.
 	ps := m.state(int(n))
-	ps.series[i], ps.done[i] = series, true
+	ps.flows[i], ps.series[i], ps.done[i] = f, series, true
 	if !ps.done[1-i] {
-		// The table reuses f once this returns: keep a copy until the
-		// other flow finishes (only then, so that a pair in progress
-		// costs no flow's worth of memory).
-		keep := *f
-		ps.flows[i] = &keep
-		return
+		return // kept until the other flow finishes
 	}
-	ps.flows[i] = f
 	ps.expire(m, math.MaxInt64)
 	ps.finish()
 	compareHandshakes(&ps.pair, ps.flows[0], ps.flows[1])
 	if m.sink.Pair != nil {
 		m.sink.Pair(ps.n, &ps.pair, Flow{ps.flows[0], ps.series[0]}, Flow{ps.flows[1], ps.series[1]})
 	}
+	flowCopies.Put(ps.flows[0])
+	flowCopies.Put(ps.flows[1])
 	delete(m.states, ps.n)
 	last := m.live[len(m.live)-1]
 	m.live[ps.live], last.live = last, ps.live
 	m.live = m.live[:len(m.live)-1]
 }
 
+// flowCopies recycles the copies of finished flows the second pass's
+// readers hand to the merge.
+var flowCopies = sync.Pool{New: func() any { return new(analyze.Flow) }}
+
 // diffSecondPass analyzes both captures again on one time line and
-// matches the paired flows' segments across them.
+// matches the paired flows' segments across them. Each capture is read
+// and analyzed on its own goroutine (sideReader), which hands what its
+// flow table did to the merge in batches: the merge, on the caller's
+// goroutine, takes them packet by packet in the order the one-goroutine
+// walk took them (the earlier packet first, A first at a tie), so the
+// result is the same, in about half the time on two cores.
 func diffSecondPass(open [2]analyze.Opener, cfg Config, h *Head, plans []pairPlan, align int64, sink Sink) error {
 	m := &diffMerge{plans: plans, states: make(map[int]*pairState), sink: sink}
 	m.shift[analyze.CaptureB] = align
@@ -121,45 +106,64 @@ func diffSecondPass(open [2]analyze.Opener, cfg Config, h *Head, plans []pairPla
 		m.pairOf[analyze.CaptureA][plans[n].a] = int32(n)
 		m.pairOf[analyze.CaptureB][plans[n].b] = int32(n)
 	}
-	var st [2]*analyze.Stepper
-	var more [2]bool
+	var sides [2]*sideReader
 	for i := range 2 {
 		src, err := open[i]()
 		if err != nil {
+			for _, s := range sides[:i] {
+				s.src.Close()
+			}
 			return err
 		}
-		defer src.Close()
-		c := cfg.Config
-		c.Series, c.Observer = nil, mergeSide{m, i}
-		if cfg.Series != nil {
-			m.series[i] = analyze.NewSeriesRecorder(cfg.Series)
-			c.Series = m.series[i]
-		}
-		st[i] = analyze.NewStepper(src, c, func(f *analyze.Flow) { m.finished(i, f) })
-		more[i] = st[i].Read()
+		sides[i] = newSideReader(src, cfg, i, m.pairOf[i], m.shift[i])
 	}
-	at := func(i int) int64 { return st[i].Packet.Time - m.shift[i] }
-	for more[0] || more[1] {
+	var wg sync.WaitGroup
+	for _, s := range sides {
+		wg.Go(s.run)
+	}
+	defer func() {
+		for _, s := range sides {
+			s.stop()
+		}
+		wg.Wait()
+		for _, s := range sides {
+			s.src.Close()
+		}
+	}()
+	var cur [2]sideCursor
+	for i := range 2 {
+		cur[i] = sideCursor{r: sides[i]}
+	}
+	for {
+		pa, pb := cur[0].peek(), cur[1].peek()
+		moreA, moreB := pa != nil && !pa.closing, pb != nil && !pb.closing
+		if !moreA && !moreB {
+			break
+		}
 		i := analyze.CaptureA
-		if !more[0] || more[1] && at(1) < at(0) {
+		if !moreA || moreB && pb.at < pa.at {
 			i = analyze.CaptureB
 		}
-		st[i].File()
+		cur[i].take(m, i)
 		if m.clock-m.lastSweep >= pendingSweep {
 			m.lastSweep = m.clock
 			for _, ps := range m.live {
 				ps.expire(m, m.clock)
 			}
 		}
-		more[i] = st[i].Read()
 	}
-	defer func() { h.PeakPairs = m.peak }()
+	// The flows still in the tables at the end, A's first.
 	for i := range 2 {
-		sum := st[i].Close()
+		if p := cur[i].peek(); p != nil {
+			cur[i].take(m, i)
+		}
+	}
+	h.PeakPairs = m.peak
+	for i := range 2 {
 		// The first pass read the same bytes; an error now means the file
 		// changed under us.
-		if sum.Err != nil && h.Summaries[i].Err == nil {
-			h.Summaries[i].Err = sum.Err
+		if err := sides[i].sum.Err; err != nil && h.Summaries[i].Err == nil {
+			h.Summaries[i].Err = err
 		}
 	}
 	return nil

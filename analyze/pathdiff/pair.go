@@ -56,7 +56,7 @@ type pairSample struct {
 	hasTS   bool
 	hasIPID bool
 	sig     analyze.PairSignal // the signal the token samples
-	dup     bool               // the token recurred (a retransmission): pairs nothing
+	dup     bool               // the token recurred (a retransmission): pairs nothing, left out of the digest
 	// indexed: the token is distinctive in its capture (in the token
 	// index), so the joins pair through it.
 	indexed bool
@@ -107,11 +107,20 @@ func fnvBytes(b []byte) uint64 {
 	return h
 }
 
-// pairHit is one sampled segment found in both captures.
+// pairHit is one sampled segment found in both captures. It names the
+// samples by their place in their flows' digests (flowDigest.samples):
+// a self-diff of the benchmark capture holds millions of hits, and two
+// pointers made each three times the size and gave the collector
+// millions more pointers to scan.
 type pairHit struct {
 	signal analyze.PairSignal
 	da, db uint8 // direction in A's and B's flow (0: from its first sender)
-	sa, sb *pairSample
+	ka, kb uint8 // index of the sample in A's and B's flow digest
+}
+
+// samples returns the two samples of hit h of c.
+func (c *pairCandidate) samples(a, b *sideIndex, h pairHit) (sa, sb *pairSample) {
+	return &a.flows[c.a].samples[h.ka], &b.flows[c.b].samples[h.kb]
 }
 
 // pairCandidate is a possible pairing of flow a (in A) with flow b (in B).
@@ -190,31 +199,32 @@ func (c *pairCandidate) evaluate(a, b *sideIndex, theta int64, thetaOK bool) {
 	// Count each sampled segment once, and only hits whose sequence offset
 	// agrees with the direction's most common one: a retransmission whose
 	// copy in the other capture is another transmission must not count.
-	offs, offsOK := c.seqOffsets()
+	offs, offsOK := c.seqOffsets(a, b)
 	var tsAgree, tsConflict, ipAgree, ipConflict int
-	var seenBuf [64]*pairSample
+	var seenBuf [64]uint8
 	seen := seenBuf[:0] // few: a scan beats a map
 	var deltaBuf [2][32]int64
 	deltas := [2][]int64{deltaBuf[0][:0], deltaBuf[1][:0]}
 	for _, h := range c.hits {
-		if (h.da != h.db) != c.swapped || slices.Contains(seen, h.sa) {
+		if (h.da != h.db) != c.swapped || slices.Contains(seen, h.ka) {
 			continue
 		}
-		if offsOK[h.da] && uint32(h.sb.seq-h.sa.seq) != offs[h.da] {
+		sa, sb := c.samples(a, b, h)
+		if offsOK[h.da] && uint32(sb.seq-sa.seq) != offs[h.da] {
 			continue
 		}
-		seen = append(seen, h.sa)
+		seen = append(seen, h.ka)
 		c.signals[h.signal]++
-		deltas[h.da] = append(deltas[h.da], h.sb.time-h.sa.time)
-		if h.sa.hasTS && h.sb.hasTS {
-			if h.sa.tsval == h.sb.tsval {
+		deltas[h.da] = append(deltas[h.da], sb.time-sa.time)
+		if sa.hasTS && sb.hasTS {
+			if sa.tsval == sb.tsval {
 				tsAgree++
 			} else {
 				tsConflict++
 			}
 		}
-		if h.sa.hasIPID && h.sb.hasIPID {
-			if h.sa.ipid == h.sb.ipid {
+		if sa.hasIPID && sb.hasIPID {
+			if sa.ipid == sb.ipid {
 				ipAgree++
 			} else {
 				ipConflict++
@@ -311,13 +321,14 @@ func (c *pairCandidate) evaluate(a, b *sideIndex, theta int64, thetaOK bool) {
 // seqOffsets returns, per direction of a, the most common B − A sequence
 // offset among the hits in c's orientation (the smallest of equally
 // common ones), and whether there was one.
-func (c *pairCandidate) seqOffsets() (off [2]uint32, ok [2]bool) {
+func (c *pairCandidate) seqOffsets(a, b *sideIndex) (off [2]uint32, ok [2]bool) {
 	var buf [64]uint32
 	for d := range 2 {
 		offs := buf[:0]
 		for _, h := range c.hits {
 			if int(h.da) == d && (h.da != h.db) == c.swapped {
-				offs = append(offs, uint32(h.sb.seq-h.sa.seq))
+				sa, sb := c.samples(a, b, h)
+				offs = append(offs, uint32(sb.seq-sa.seq))
 			}
 		}
 		if len(offs) == 0 {

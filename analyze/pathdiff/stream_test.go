@@ -2,6 +2,7 @@ package pathdiff
 
 import (
 	"net/netip"
+	"runtime"
 	"testing"
 	"time"
 
@@ -100,4 +101,59 @@ func TestStreamKeepsOnlyThePairsInProgress(t *testing.T) {
 	assert.Equal(t, n, pairs)
 	assert.Positive(t, h.PeakPairs)
 	assert.LessOrEqual(t, h.PeakPairs, 2, "pairs in progress at once")
+}
+
+// TestStreamSecondPassHeapStaysFlatAsFlowsAreHandedOver: once the flows
+// are paired, the second pass keeps only the pairs in progress, so its
+// live heap after a quarter of the pairs and after the last one are the
+// same give or take the pairs in progress, however many were handed over
+// between (a pass that kept each finished flow, 1.5 KB, would grow by
+// more than a megabyte here).
+func TestStreamSecondPassHeapStaysFlatAsFlowsAreHandedOver(t *testing.T) {
+	const n = 1000
+	open := consecutiveConns(t, n, false)
+	live := func() int64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return int64(ms.HeapAlloc)
+	}
+	var early, late int64
+	pairs := 0
+	sink := Sink{Pair: func(int, *analyze.FlowPair, Flow, Flow) {
+		pairs++
+		switch pairs {
+		case n / 4:
+			early = live()
+		case n:
+			late = live()
+		}
+	}}
+	_, err := Stream(open, Config{}, sink)
+	require.NoError(t, err)
+	require.Equal(t, n, pairs)
+	assert.Less(t, late-early, int64(256<<10), "live heap grew by %d bytes over %d pairs handed over", late-early, n-n/4)
+}
+
+// TestStreamTakesAWholeTableFinishedAtOnce: connections that all end
+// together are finished at once when the captures end, more than a
+// batch of the second pass's readers holds (sideBatchEvents); they come
+// over in several batches, and every pair is still whole.
+func TestStreamTakesAWholeTableFinishedAtOnce(t *testing.T) {
+	n := 2*sideBatchEvents + 100
+	conns, paths := crowdedConns(n, false)
+	for i := range conns {
+		conns[i].start = time.Duration(i) * time.Microsecond
+	}
+	a, b := writeSynth(t, t.TempDir(), conns, paths)
+	res := diffFiles(t, a, b)
+	require.Len(t, res.Pairs, n, "every flow paired")
+	for k, p := range res.Pairs {
+		assert.Equal(t, k, res.Sides[0].Pair[p.A])
+		assert.Equal(t, uint64(p.A+1), res.Sides[0].Flows[p.A].ID, "pair %d: A's flow is whole", k)
+		assert.Equal(t, uint64(p.B+1), res.Sides[1].Flows[p.B].ID, "pair %d: B's flow is whole", k)
+		for d := range p.Dirs {
+			assert.Zero(t, p.Dirs[d].Only, "pair %d: every segment matched", k)
+		}
+	}
 }

@@ -88,6 +88,7 @@ func cmdDiff(args []string, stdout, stderr io.Writer) (int, error) {
 	dout := report.NewDiffOutput(out, report.DiffOptions{Format: o.format, Color: useColor, Files: o.files,
 		Top: o.top, Open: open, Config: o.cfg})
 	h, err := pathdiff.Stream(open, pathdiff.Config{Config: o.cfg}, dout.Sink())
+	defer dout.Close()
 	if err != nil {
 		return exitInput, fmt.Errorf("diff: %w", err)
 	}

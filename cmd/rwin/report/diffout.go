@@ -26,8 +26,9 @@ type DiffOutput struct {
 	pal      Palette
 	files    [2]string
 	sum      diffSummaryRecord
-	next     int            // the next pair to write
-	held     map[int][]byte // rendered pairs waiting for an earlier one
+	next     int        // the next pair to write
+	held     *heldPairs // rendered pairs waiting for an earlier one
+	buf      bytes.Buffer
 	unpaired [2][]diffFlowRef
 	html     *diffHTML // --format html: gathers the page instead
 	err      error
@@ -48,7 +49,7 @@ type DiffOptions struct {
 // NewDiffOutput returns the output of a diff, written to w.
 func NewDiffOutput(w io.Writer, opt DiffOptions) *DiffOutput {
 	o := &DiffOutput{w: bufio.NewWriter(w), format: opt.Format, pal: NewPalette(opt.Color), files: opt.Files,
-		held: map[int][]byte{},
+		held: newHeldPairs(diffHoldBudget),
 		sum: diffSummaryRecord{Type: "diff-summary", Schema: SchemaVersion, Files: []FileSummary{},
 			ByConfidence: map[string]int{"high": 0, "medium": 0, "low": 0},
 			Findings:     map[string]int{"info": 0, "warn": 0, "error": 0}}}
@@ -88,7 +89,8 @@ func (o *DiffOutput) pair(n int, p *analyze.FlowPair, a, b pathdiff.Flow) {
 		o.html.pair(&rec)
 		return
 	}
-	var buf bytes.Buffer
+	buf := &o.buf
+	buf.Reset()
 	switch o.format {
 	case FormatJSON:
 		sep := ","
@@ -106,20 +108,25 @@ func (o *DiffOutput) pair(n int, p *analyze.FlowPair, a, b pathdiff.Flow) {
 		buf.WriteByte('\n')
 	default:
 		buf.WriteByte('\n')
-		writePairText(&buf, o.pal, &rec)
+		writePairText(buf, o.pal, &rec)
 	}
-	o.held[n] = buf.Bytes()
-	for {
-		out, ok := o.held[o.next]
+	if n != o.next {
+		o.fail(o.held.hold(n, buf.Bytes()))
+		return
+	}
+	_, err := o.w.Write(buf.Bytes())
+	o.fail(err)
+	for o.next++; ; o.next++ {
+		ok, err := o.held.writeTo(o.w, o.next)
+		o.fail(err)
 		if !ok {
 			return
 		}
-		delete(o.held, o.next)
-		o.next++
-		_, err := o.w.Write(out)
-		o.fail(err)
 	}
 }
+
+// Close removes what the output kept on disk.
+func (o *DiffOutput) Close() { o.held.close() }
 
 // unpairedFlow keeps a reference to a flow seen in one capture only.
 func (o *DiffOutput) unpairedFlow(c int, f pathdiff.Flow) {
