@@ -370,6 +370,7 @@ func (a *Analyzer) finish(fs *flowState) {
 	a.emit(&fs.Flow)
 	// emit's *Flow was valid only during the call: the state can serve
 	// the next flow.
+	fs.release()
 	a.recycle(fs)
 }
 

@@ -41,6 +41,9 @@ type track struct {
 	// unscaled window edge (ack + window field), merged where contiguous;
 	// runs the peer has acknowledged are dropped first when it is full.
 	beyond [maxBeyondRuns]seqRange
+	// windows is the distribution of the raw windows it advertised,
+	// summarized into its Endpoint's Window when the flow is finished.
+	windows windowCounts
 	// timedTime: RTT timing of one of its data segments, sent then, ends
 	// when the peer acknowledges timedEnd (valid when timing).
 	timedTime int64
@@ -554,6 +557,7 @@ func (fs *flowState) ackAndWindow(seg *capture.Segment, s *Endpoint, st, rt *tra
 	}
 	w := seg.Window
 	s.Window.add(w, seg.Packet, seg.Time)
+	st.windows.add(w)
 	st.win, st.winOK = w, true
 	st.maxWin = max(st.maxWin, w)
 	if known := st.shiftKnown; known {
@@ -601,7 +605,9 @@ func (e *Endpoint) stall(d int64, from uint64, toEnd bool) {
 	}
 }
 
-// finalize completes the Flow value before it is handed on.
+// finalize completes the Flow value before it is handed on. It reads the
+// window histograms without changing them, so a copy of a live flow's
+// state may be finalized (Snapshot).
 func (fs *flowState) finalize() {
 	switch {
 	case fs.Handshake == HandshakeSimultaneous:
@@ -633,6 +639,7 @@ func (fs *flowState) finalize() {
 		if p.t.seqTopOK && p.t.nxtOK && p.t.nxt.LessThan(p.t.seqTop) {
 			p.e.UnseenBytes, p.e.UnseenPacket = uint32(p.t.seqTop.Sub(p.t.nxt)), p.t.seqTopPkt
 		}
+		p.e.Window.summarize(&p.t.windows)
 	}
 	if !fs.SYNACK.Seen {
 		// No SYN-ACK answered any of the SYNs: none is the answered one.
@@ -645,6 +652,13 @@ func (fs *flowState) finalize() {
 	fs.Negotiated = fs.negotiation()
 	fs.Client.Shift = fs.shiftResult(&fs.Client, &fs.client, fs.client.shiftKnown, fs.answeredOrFirstSYN())
 	fs.Server.Shift = fs.shiftResult(&fs.Server, &fs.server, fs.server.shiftKnown, &fs.SYNACK)
+}
+
+// release hands back what the flow's state borrowed (the window
+// histograms) once the finished Flow has been emitted.
+func (fs *flowState) release() {
+	fs.client.windows.release()
+	fs.server.windows.release()
 }
 
 // neverAnswered reports a flow of SYNs only, which the peer never answered

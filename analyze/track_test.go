@@ -271,7 +271,7 @@ func TestEffectiveWindowNeverScalesSYN(t *testing.T) {
 	assert.Equal(t, uint64(3), f.Client.Window.Samples)
 	assert.Equal(t, uint16(0), f.Client.Window.Min)
 	assert.Equal(t, uint16(1000), f.Client.Window.Max)
-	assert.Equal(t, uint16(502), f.Client.Window.Quantile(0.5))
+	assert.Equal(t, uint16(502), f.Client.Window.Median)
 	assert.Equal(t, uint32(1000<<7), f.Client.Shift.Value.Scale(f.Client.Window.Max))
 	assert.Equal(t, uint64(1), f.Server.Window.Samples)
 	assert.Equal(t, uint64(1), f.Client.ZeroWindows)

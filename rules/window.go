@@ -41,7 +41,7 @@ func transferOf(f *analyze.Flow, s, r *analyze.Endpoint) (transfer, bool) {
 		s.DataPackets < minTransferPackets || s.UniqueBytes < minTransferBytes || s.OverWindowPackets*10 > s.DataPackets {
 		return transfer{}, false
 	}
-	t := transfer{rtt: rtt, window: uint64(r.Shift.Value.Scale(r.Window.Quantile(0.5))), peakWin: uint64(r.Shift.Value.Scale(r.Window.Max))}
+	t := transfer{rtt: rtt, window: uint64(r.Shift.Value.Scale(r.Window.Median)), peakWin: uint64(r.Shift.Value.Scale(r.Window.Max))}
 	t.rate = float64(s.UniqueBytes) * 8 / (float64(span) / 1e9)
 	t.ceiling = float64(t.window) * 8 / (float64(rtt) / 1e9)
 	t.atShare = float64(s.AtWindowPackets) / float64(s.DataPackets)

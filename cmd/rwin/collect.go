@@ -66,7 +66,6 @@ func newCollector(in int, file string, sink report.Sink, ordered bool) *collecto
 			for b := range c.work {
 				for j := range *b {
 					c.hand(&c.parts[i], &(*b)[j])
-					(*b)[j].Release() // handed on: see analyze.Flow.Release
 				}
 				*b = (*b)[:0]
 				batches.Put(b)
@@ -83,7 +82,6 @@ func (c *collector) add(f *analyze.Flow) {
 	}
 	if c.work == nil {
 		c.hand(&c.own, f)
-		f.Release()
 		return
 	}
 	if c.batch == nil {

@@ -129,7 +129,6 @@ func (h *htmlReport) read(name string, src capture.Source, keep func(*capture.Pa
 					noSYN++
 				}
 				h.add(name, f, found, b[i].s, earlier)
-				f.Release()
 			}
 			select {
 			case free <- b[:0]:
@@ -321,7 +320,7 @@ func newHTMLRow(rf *report.Flow, rank int) htmlRow {
 		if e.Shift.Basis == analyze.BasisUnknown {
 			return float64(e.Window.Max)
 		}
-		return float64(e.Shift.Value.Scale(e.Window.Quantile(0.5)))
+		return float64(e.Shift.Value.Scale(e.Window.Median))
 	}
 	thr := func(s *report.Side) float64 {
 		if s.GoodputKnown {

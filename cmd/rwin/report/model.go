@@ -95,13 +95,13 @@ func NewFlow(file string, f *analyze.Flow, found []rules.Finding) Flow {
 func sideOf(f *analyze.Flow, s, peer *analyze.Endpoint, rtt int64) Side {
 	d := Side{Basis: s.Shift.Basis}
 	if s.Window.Samples > 0 && s.Shift.Basis != analyze.BasisUnknown {
-		d.Window, d.WindowKnown = uint64(s.Shift.Value.Scale(s.Window.Quantile(0.5))), true
+		d.Window, d.WindowKnown = uint64(s.Shift.Value.Scale(s.Window.Median)), true
 	}
 	d.Goodput, d.GoodputKnown = goodput(f, s, rtt)
 	d.SingleFlight = singleFlight(s, rtt)
 	d.LossCeiling, _, d.LossCeilingKnown = rules.LossCeiling(f, s, peer, rtt)
 	if rtt > 0 && peer.Shift.Basis == analyze.BasisNegotiated && peer.Window.Samples > 0 {
-		win := float64(peer.Shift.Value.Scale(peer.Window.Quantile(0.5)))
+		win := float64(peer.Shift.Value.Scale(peer.Window.Median))
 		d.Ceiling, d.CeilingKnown = win*8/(float64(rtt)/1e9), true
 	}
 	if s.DataPackets > 0 && peer.Shift.Basis == analyze.BasisNegotiated {

@@ -364,7 +364,7 @@ func handshakeRec(hs *analyze.HandshakeSegment) *HandshakeRecord {
 // RWINOf is the record of the windows an endpoint advertised.
 func RWINOf(e *analyze.Endpoint) RWINRecord {
 	w := &e.Window
-	r := RWINRecord{Basis: e.Shift.Basis.String(), Samples: w.Samples, Exact: w.Exact()}
+	r := RWINRecord{Basis: e.Shift.Basis.String(), Samples: w.Samples, Exact: !w.Estimated}
 	if e.Shift.Basis != analyze.BasisUnknown {
 		r.Shift = ptr(uint8(e.Shift.Value))
 		r.MaxAllowed = ptr(uint64(e.Shift.Value.Scale(0xffff)))
@@ -378,7 +378,7 @@ func RWINOf(e *analyze.Endpoint) RWINRecord {
 	}
 	scale := func(v uint16) *uint64 { return ptr(uint64(e.Shift.Value.Scale(v))) }
 	r.Min, r.Max, r.Last = scale(w.Min), scale(w.Max), scale(w.Last)
-	r.Median, r.P10, r.P90 = scale(w.Quantile(0.5)), scale(w.Quantile(0.1)), scale(w.Quantile(0.9))
+	r.Median, r.P10, r.P90 = scale(w.Median), scale(w.P10), scale(w.P90)
 	return r
 }
 

@@ -131,7 +131,7 @@ func appendRWIN(b []byte, e *analyze.Endpoint, s *Side) []byte {
 	case s.Basis == analyze.BasisInferred:
 		b = append(b, "≥"...)
 	}
-	return appendSize(b, s.Window, w.Exact())
+	return appendSize(b, s.Window, !w.Estimated)
 }
 
 // appendFindings appends the most severe finding and how many more.

@@ -339,7 +339,7 @@ func worstLine(p Palette, f *Flow) string {
 		dir, s, peer = "s→c", &f.Server, &fc.Client
 	}
 	b = fmt.Appendf(b, "RWIN/RTT ceiling %s %s (window %s over RTT %s)", ceiling(s.Ceiling), dir,
-		appendSize(nil, uint64(peer.Shift.Value.Scale(peer.Window.Quantile(0.5))), peer.Window.Exact()), rules.Duration(f.RTT))
+		appendSize(nil, uint64(peer.Shift.Value.Scale(peer.Window.Median)), !peer.Window.Estimated), rules.Duration(f.RTT))
 	if s.Binds() == LimitLoss {
 		b = fmt.Appendf(b, "; loss holds it lower, at %s", ceiling(s.LossCeiling))
 	}
