@@ -587,16 +587,6 @@ func (fs *flowState) ackAndWindow(seg *capture.Segment, s *Endpoint, st, rt *tra
 	}
 }
 
-// DataSpan is the time from e's first data segment to its last (ns): ok
-// only when it sent more than one and every one had a timestamp, since
-// bytes the capture did not time give no rate.
-func (e *Endpoint) DataSpan() (span int64, ok bool) {
-	if e.DataPackets < 2 || e.UntimedData > 0 {
-		return 0, false
-	}
-	return e.LastData - e.FirstData, true
-}
-
 // stall records a wait of d ns with data outstanding that began at packet
 // from; toEnd marks a wait cut by the end of the flow.
 func (e *Endpoint) stall(d int64, from uint64, toEnd bool) {

@@ -98,7 +98,7 @@ func windowsLevel(f *analyze.Flow, r *Rule, hs *analyze.HandshakeSegment, name s
 		sev = Warn
 		summary += fmt.Sprintf(", and that cap limits this flow: %s %s against a ceiling of %s at RTT %s; level normal "+
 			"(shift 8, up to 16 MiB) would raise the ceiling to %s", dir, Rate(t.rate), Rate(t.ceiling), Duration(t.rtt),
-			Rate(float64(capture.Shift(normalShift).Scale(0xffff))*8/(float64(t.rtt)/1e9)))
+			Rate(analyze.BitRate(float64(capture.Shift(normalShift).Scale(0xffff)), t.rtt)))
 	}
 	return r.finding(sev, conf, dir, why, summary,
 		fmt.Sprintf("On the %s: netsh int tcp show global shows the level; netsh int tcp set global autotuninglevel=normal restores the "+

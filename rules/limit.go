@@ -26,7 +26,7 @@ func LossCeiling(f *analyze.Flow, s, r *analyze.Endpoint, rtt int64) (bps, p flo
 		return 0, 0, false
 	}
 	p = float64(s.RetransPackets) / float64(s.DataPackets)
-	return float64(segmentSize(f, r)) * 8 / (float64(rtt) / 1e9) * mathisC / math.Sqrt(p), p, true
+	return analyze.BitRate(float64(segmentSize(f, r)), rtt) * mathisC / math.Sqrt(p), p, true
 }
 
 // segmentSize is the MSS r announced (what s may send it), else 1460.

@@ -35,15 +35,13 @@ const (
 // sender did not keep to the windows as this capture scales them (a shift
 // the handshake here does not show: other rules explain that).
 func transferOf(f *analyze.Flow, s, r *analyze.Endpoint) (transfer, bool) {
-	rtt := f.PathRTT()
-	span, timed := s.DataSpan()
-	if !timed || r.Shift.Basis != analyze.BasisNegotiated || r.Window.Samples == 0 || rtt <= 0 || span < int64(time.Millisecond) ||
-		s.DataPackets < minTransferPackets || s.UniqueBytes < minTransferBytes || s.OverWindowPackets*10 > s.DataPackets {
+	rate, rated := s.Rate()
+	ceiling, bounded := f.Ceiling(s)
+	if !rated || !bounded || s.DataPackets < minTransferPackets || s.UniqueBytes < minTransferBytes || s.OverWindowPackets*10 > s.DataPackets {
 		return transfer{}, false
 	}
-	t := transfer{rtt: rtt, window: uint64(r.Shift.Value.Scale(r.Window.Median)), peakWin: uint64(r.Shift.Value.Scale(r.Window.Max))}
-	t.rate = float64(s.UniqueBytes) * 8 / (float64(span) / 1e9)
-	t.ceiling = float64(t.window) * 8 / (float64(rtt) / 1e9)
+	t := transfer{rtt: f.PathRTT(), rate: rate, ceiling: ceiling, peakWin: uint64(r.Shift.Value.Scale(r.Window.Max))}
+	t.window, _ = r.MedianWindow()
 	t.atShare = float64(s.AtWindowPackets) / float64(s.DataPackets)
 	t.peak = uint64(s.MaxInFlight)*10 >= t.peakWin*9
 	return t, t.rate <= 1.25*t.ceiling
@@ -100,7 +98,7 @@ func windowLimited(f *analyze.Flow, r *Rule) []Finding {
 			fmt.Sprintf("%s transfer %s the %s's window: %s achieved against a ceiling of %s (median window %s over RTT %s); "+
 				"the observed rate needs a window of %s, and every 64 KiB of window carries %s at this RTT. Cause: %s",
 				p.in, held, p.name, Rate(t.rate), Rate(t.ceiling), Bytes(t.window), Duration(t.rtt), Bytes(windowFor(t.rate, t.rtt)),
-				Rate(float64(64<<10)*8/(float64(t.rtt)/1e9)), cause),
+				Rate(analyze.BitRate(64<<10, t.rtt)), cause),
 			advice,
 			Evidence{Packet: p.e.Window.FirstPacket, Time: p.e.Window.FirstTime, What: fmt.Sprintf("%s's first window field: %d (raw, before scaling)", p.name, p.e.Window.First)},
 			Evidence{Packet: p.e.Window.LastPacket, Time: p.e.Window.LastTime, What: fmt.Sprintf("%s's last window field: %d (raw, before scaling)", p.name, p.e.Window.Last)}))

@@ -314,13 +314,13 @@ func newHTMLRow(rf *report.Flow, rank int) htmlRow {
 		keys[i] = nan
 	}
 	median := func(e *analyze.Endpoint) float64 {
+		if win, ok := e.MedianWindow(); ok {
+			return float64(win)
+		}
 		if e.Window.Samples == 0 {
 			return -1
 		}
-		if e.Shift.Basis == analyze.BasisUnknown {
-			return float64(e.Window.Max)
-		}
-		return float64(e.Shift.Value.Scale(e.Window.Median))
+		return float64(e.Window.Max) // raw: the shift is unknown
 	}
 	thr := func(s *report.Side) float64 {
 		if s.GoodputKnown {

@@ -338,8 +338,9 @@ func worstLine(p Palette, f *Flow) string {
 	if f.Server.CeilingKnown && fc.Server.DataPackets > 0 && (!s.CeilingKnown || fc.Client.DataPackets == 0 || f.Server.Ceiling < s.Ceiling) {
 		dir, s, peer = "s→c", &f.Server, &fc.Client
 	}
+	win, _ := peer.MedianWindow()
 	b = fmt.Appendf(b, "RWIN/RTT ceiling %s %s (window %s over RTT %s)", ceiling(s.Ceiling), dir,
-		appendSize(nil, uint64(peer.Shift.Value.Scale(peer.Window.Median)), !peer.Window.Estimated), rules.Duration(f.RTT))
+		appendSize(nil, win, !peer.Window.Estimated), rules.Duration(f.RTT))
 	if s.Binds() == LimitLoss {
 		b = fmt.Appendf(b, "; loss holds it lower, at %s", ceiling(s.LossCeiling))
 	}
