@@ -7,20 +7,20 @@ import "time"
 
 // minRateSpan is the shortest data span a rate is computed over: data
 // spread over less is a burst the link paced, not a rate.
-const minRateSpan = int64(time.Millisecond)
+const minRateSpan = time.Millisecond
 
-// BitRate returns the rate (bit/s) of bytes carried over ns nanoseconds:
-// a window per round trip (RWIN/RTT), or data per span.
-func BitRate(bytes float64, ns int64) float64 { return bytes * 8 / (float64(ns) / 1e9) }
+// BitRate returns the rate (bit/s) of bytes carried over d: a window per
+// round trip (RWIN/RTT), or data per span.
+func BitRate(bytes float64, d time.Duration) float64 { return bytes * 8 / (float64(d) / 1e9) }
 
-// DataSpan is the time from e's first data segment to its last (ns): ok
+// DataSpan is the time from e's first data segment to its last: ok
 // only when it sent more than one and every one had a timestamp, since
 // bytes the capture did not time give no rate.
-func (e *Endpoint) DataSpan() (span int64, ok bool) {
+func (e *Endpoint) DataSpan() (span time.Duration, ok bool) {
 	if e.DataPackets < 2 || e.UntimedData > 0 {
 		return 0, false
 	}
-	return e.LastData - e.FirstData, true
+	return time.Duration(e.LastData - e.FirstData), true
 }
 
 // Rate returns the rate (bit/s) at which e's data advanced: the bytes its
@@ -45,13 +45,17 @@ func (e *Endpoint) MedianWindow() (bytes uint64, ok bool) {
 	return uint64(e.Shift.Value.Scale(e.Window.Median)), true
 }
 
+// Duration is the time from the flow's first packet to its last, valid
+// when Timed.
+func (f *Flow) Duration() time.Duration { return time.Duration(f.End - f.Start) }
+
 // SingleFlight reports that e sent its data within less than two path
 // round trips: one flight the window let go at once, whose spread at the
 // capture point is the link's pacing, not a rate the flow sustains (it
 // can exceed the RWIN/RTT ceiling it sits next to).
 func (f *Flow) SingleFlight(e *Endpoint) bool {
 	rtt := f.PathRTT()
-	return e.DataPackets > 1 && rtt > 0 && e.LastData-e.FirstData < 2*rtt
+	return e.DataPackets > 1 && rtt > 0 && time.Duration(e.LastData-e.FirstData) < 2*rtt
 }
 
 // Goodput returns the rate (bit/s) e's data achieved (Rate), ok when it

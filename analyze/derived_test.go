@@ -11,7 +11,7 @@ import (
 // 1 MB over the span given and whose server advertised a median window
 // field of 1,000 with the shift given.
 func derivedFlow(span time.Duration, serverShift Shift) Flow {
-	f := Flow{ServerRTT: int64(60 * time.Millisecond), ClientRTT: int64(40 * time.Millisecond)}
+	f := Flow{ServerRTT: 60 * time.Millisecond, ClientRTT: 40 * time.Millisecond}
 	f.Client.DataPackets, f.Client.UniqueBytes = 100, 1_000_000
 	f.Client.FirstData, f.Client.LastData = int64(time.Second), int64(time.Second+span)
 	f.Server.Window = WindowStats{Samples: 10, Min: 1000, Median: 1000, Max: 1000}

@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"fmt"
+	"time"
 
 	"rwin/capture"
 )
@@ -42,11 +43,11 @@ type DiffSide struct {
 type DiffResult struct {
 	Sides [2]DiffSide
 	Pairs []FlowPair
-	// ClockOffset is B's clock minus A's in ns, measured on ClockPairs
+	// ClockOffset is B's clock minus A's, measured on ClockPairs
 	// pairs of high confidence (halfway between the two directions' time
 	// differences, so symmetric one-way delays cancel); valid when
 	// ClockPairs > 0.
-	ClockOffset int64
+	ClockOffset time.Duration
 	ClockPairs  int
 }
 
@@ -113,9 +114,9 @@ type DirDiff struct {
 	// SeqOffset is B's sequence number minus A's for the same byte: 0
 	// unless a middlebox randomizes sequence numbers.
 	SeqOffset capture.Seq
-	// Delay is the one-way delay between the capture points in ns, valid
+	// Delay is the one-way delay between the capture points, valid
 	// when DelayOK (needs the clock offset).
-	Delay   int64
+	Delay   time.Duration
 	DelayOK bool
 	// Hops is the TTL (hop limit) at the upstream capture minus at the
 	// downstream one, over matched segments: the routers between the

@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"sync"
+	"time"
 	"unsafe"
 
 	"rwin/capture"
@@ -67,7 +68,7 @@ type Series struct {
 // a segment changed is the difference.
 type seriesCounters struct {
 	unique, retrans, zero, rtts uint64
-	rttSum                      int64
+	rttSum                      time.Duration
 }
 
 // Start returns when the first bucket begins (ns since the epoch) and

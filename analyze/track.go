@@ -1,6 +1,10 @@
 package analyze
 
-import "rwin/capture"
+import (
+	"time"
+
+	"rwin/capture"
+)
 
 // flowState is a live flow: the Flow being built plus the running state
 // that only matters while packets arrive. Its size is fixed.
@@ -219,7 +223,7 @@ func (fs *flowState) update(seg *capture.Segment) {
 		seg.Flags&capture.FlagACK != 0 && seg.Ack.Sub(fs.SYNACK.ISN.Add(1)) >= 0 {
 		fs.HandshakeACKPacket = seg.Packet
 		if fs.Handshake != HandshakeSimultaneous && !seg.Untimed && !fs.synackUntimed && fs.answersLatestSYNACK(seg) {
-			fs.ClientRTT = seg.Time - fs.lastSYNACKTime
+			fs.ClientRTT = time.Duration(seg.Time - fs.lastSYNACKTime)
 		}
 	}
 
@@ -437,11 +441,11 @@ func (fs *flowState) answeredBy(syn, ack *HandshakeSegment) bool {
 	return syn.Opts.Has&ts == 0 || ack.Opts.Has&ts == 0 || ack.Opts.TSEcr == syn.Opts.TSVal
 }
 
-// synToSYNACK is the server half of the handshake RTT (ns), 0 when Karn's
+// synToSYNACK is the server half of the handshake RTT, 0 when Karn's
 // rule leaves it unknown (RFC 6298 §3): after a retried SYN the SYN-ACK
 // may answer any copy, unless its timestamp echo names the first or the
 // latest.
-func (fs *flowState) synToSYNACK(ack *HandshakeSegment, ackUntimed bool) int64 {
+func (fs *flowState) synToSYNACK(ack *HandshakeSegment, ackUntimed bool) time.Duration {
 	const ts = capture.HasTimestamp
 	latest := &fs.AnsweredSYN
 	switch {
@@ -459,13 +463,13 @@ func (fs *flowState) synToSYNACK(ack *HandshakeSegment, ackUntimed bool) int64 {
 	return 0
 }
 
-// timedSpan is the time from the SYN syn to the SYN-ACK ack (ns), 0
-// (unknown) when the SYN had no timestamp of its own.
-func timedSpan(syn *HandshakeSegment, synUntimed bool, ack *HandshakeSegment) int64 {
+// timedSpan is the time from the SYN syn to the SYN-ACK ack, 0 (unknown)
+// when the SYN had no timestamp of its own.
+func timedSpan(syn *HandshakeSegment, synUntimed bool, ack *HandshakeSegment) time.Duration {
 	if synUntimed {
 		return 0
 	}
-	return ack.Time - syn.Time
+	return time.Duration(ack.Time - syn.Time)
 }
 
 // answersLatestSYNACK reports whether the client's ACK seg can time the
@@ -530,7 +534,7 @@ func (fs *flowState) ackAndWindow(seg *capture.Segment, s *Endpoint, st, rt *tra
 		// sample.
 		if rt.timing && !seg.Ack.LessThan(rt.timedEnd) {
 			if !seg.Untimed {
-				fs.Peer(s).RTT.add(seg.Time - rt.timedTime)
+				fs.Peer(s).RTT.add(time.Duration(seg.Time - rt.timedTime))
 			}
 			rt.timing = false
 		}
@@ -541,7 +545,7 @@ func (fs *flowState) ackAndWindow(seg *capture.Segment, s *Endpoint, st, rt *tra
 		if rt.stalled && seg.Untimed {
 			rt.stalled = false
 		} else if rt.stalled {
-			fs.Peer(s).stall(seg.Time-rt.stallFrom, rt.stallPkt, false)
+			fs.Peer(s).stall(time.Duration(seg.Time-rt.stallFrom), rt.stallPkt, false)
 			if rt.nxtOK && seg.Ack.LessThan(rt.nxt) {
 				rt.stallFrom, rt.stallPkt = seg.Time, seg.Packet
 			} else {
@@ -582,14 +586,14 @@ func (fs *flowState) ackAndWindow(seg *capture.Segment, s *Endpoint, st, rt *tra
 	} else if st.inZero {
 		st.inZero = false
 		if !seg.Untimed && !st.zeroUntimed {
-			s.ZeroTime += seg.Time - st.zeroStart
+			s.ZeroTime += time.Duration(seg.Time - st.zeroStart)
 		}
 	}
 }
 
-// stall records a wait of d ns with data outstanding that began at packet
+// stall records a wait of d with data outstanding that began at packet
 // from; toEnd marks a wait cut by the end of the flow.
-func (e *Endpoint) stall(d int64, from uint64, toEnd bool) {
+func (e *Endpoint) stall(d time.Duration, from uint64, toEnd bool) {
 	if d > e.MaxStall || (d == e.MaxStall && toEnd) {
 		e.MaxStall, e.StallPacket, e.StallToEnd = d, from, toEnd
 	}
@@ -617,13 +621,13 @@ func (fs *flowState) finalize() {
 		t *track
 	}{{&fs.Client, &fs.client}, {&fs.Server, &fs.server}} {
 		if p.t.inZero && !p.t.zeroUntimed {
-			p.e.ZeroTime += fs.lastTime - p.t.zeroStart
+			p.e.ZeroTime += time.Duration(fs.lastTime - p.t.zeroStart)
 		}
 		if p.t.inZero {
 			p.t.inZero = false
 		}
 		if p.t.stalled {
-			p.e.stall(fs.lastTime-p.t.stallFrom, p.t.stallPkt, true)
+			p.e.stall(time.Duration(fs.lastTime-p.t.stallFrom), p.t.stallPkt, true)
 			p.t.stalled = false
 		}
 		if p.t.seqTopOK && p.t.nxtOK && p.t.nxt.LessThan(p.t.seqTop) {

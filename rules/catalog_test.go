@@ -116,7 +116,7 @@ func TestRenderingsMatchFmt(t *testing.T) {
 		for _, n := range []uint64{1 << e, 1<<e - 1, 1<<e + 1, 1<<e + 1<<e/20, rng.Uint64N(1<<(e+1)) + 1} {
 			assert.Equal(t, bytesFmt(n), Bytes(n), "%d", n)
 			ns := int64(n >> 1)
-			assert.Equal(t, durFmt(ns), Duration(ns), "%d ns", ns)
+			assert.Equal(t, durFmt(ns), Duration(time.Duration(ns)), "%d ns", ns)
 			for _, bps := range []float64{float64(n), float64(n) / 7, float64(n) * 0.9995, float64(n) + 0.5} {
 				assert.Equal(t, rateFmt(bps), Rate(bps), "%v bit/s", bps)
 			}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"time"
 
 	"rwin/analyze"
 	"rwin/capture"
@@ -248,9 +249,9 @@ func unscaledLooking(hs *analyze.HandshakeSegment, e *analyze.Endpoint) bool {
 // values (64 vs 255, …): different senders.
 func ttlClassDiffers(a, b uint8) bool { return initialTTL(a) != initialTTL(b) }
 
-// windowFor returns the window (bytes) that carries rate (bit/s) over rtt
-// (ns): the bandwidth-delay product.
-func windowFor(rate float64, rtt int64) uint64 {
+// windowFor returns the window (bytes) that carries rate (bit/s) over rtt:
+// the bandwidth-delay product.
+func windowFor(rate float64, rtt time.Duration) uint64 {
 	return uint64(rate / 8 * float64(rtt) / 1e9)
 }
 

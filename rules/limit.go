@@ -3,6 +3,7 @@ package rules
 import (
 	"fmt"
 	"math"
+	"time"
 
 	"rwin/analyze"
 	"rwin/capture"
@@ -21,7 +22,7 @@ var mathisC = math.Sqrt(1.5)
 // LossCeiling returns the Mathis ceiling (bit/s) of s's transfer to r over
 // rtt (ns) and the loss rate it used (s's retransmitted share of its data
 // segments), ok false without loss or RTT (no ceiling).
-func LossCeiling(f *analyze.Flow, s, r *analyze.Endpoint, rtt int64) (bps, p float64, ok bool) {
+func LossCeiling(f *analyze.Flow, s, r *analyze.Endpoint, rtt time.Duration) (bps, p float64, ok bool) {
 	if s.RetransPackets == 0 || s.DataPackets == 0 || rtt <= 0 {
 		return 0, 0, false
 	}

@@ -53,7 +53,7 @@ func proxied(f *analyze.Flow) proxyEvidence {
 		if d < 0 || d > 2*maxTSRate*elapsed/1000+maxTSRate {
 			p.strong++
 			p.signs = append(p.signs, fmt.Sprintf("the timestamp clock jumps from %d on the SYN-ACK to %d on the server's next segment %s later",
-				ack.Opts.TSVal, after.TSVal, Duration(after.Time-ack.Time)))
+				ack.Opts.TSVal, after.TSVal, Duration(time.Duration(after.Time-ack.Time))))
 			p.ev = append(p.ev, Evidence{Packet: after.Packet, Time: after.Time, What: fmt.Sprintf("server's first timestamp after the handshake: %d", after.TSVal)})
 		}
 	}
@@ -67,7 +67,7 @@ func proxied(f *analyze.Flow) proxyEvidence {
 	// The handshake ACK came back far sooner than the client acknowledges
 	// data (with enough samples that delayed ACKs do not hide the RTT): a
 	// device near the server completed the handshake for the client.
-	if s := f.Server.RTT; f.ClientRTT > 0 && s.Samples >= 4 && f.ClientRTT*10 < s.Min && s.Min-f.ClientRTT > int64(5*time.Millisecond) {
+	if s := f.Server.RTT; f.ClientRTT > 0 && s.Samples >= 4 && f.ClientRTT*10 < s.Min && s.Min-f.ClientRTT > 5*time.Millisecond {
 		p.timing, p.behind = true, true
 		p.ev = append(p.ev, Evidence{Packet: f.HandshakeACKPacket, What: fmt.Sprintf("handshake ACK %s after the SYN-ACK", Duration(f.ClientRTT))})
 		p.signs = append(p.signs, fmt.Sprintf("the handshake's last ACK came %s after the SYN-ACK, while the client takes at least %s to acknowledge data",

@@ -18,7 +18,7 @@ func slowSetup(f *analyze.Flow, r *Rule) []Finding {
 	}
 	ev := []Evidence{{Packet: f.SYN.Packet, Time: f.SYN.Time, What: "first SYN"}}
 	var parts []string
-	delay := f.SYNACK.Time - f.SYN.Time
+	delay := time.Duration(f.SYNACK.Time - f.SYN.Time)
 	if f.SYNs > 1 {
 		parts = append(parts, fmt.Sprintf("the client sent its SYN %d times%s", f.SYNs, retrySchedule(f)))
 		if f.AnsweredSYN.Seen && f.AnsweredSYN.Packet != f.SYN.Packet {
@@ -34,7 +34,7 @@ func slowSetup(f *analyze.Flow, r *Rule) []Finding {
 		why += "; " + parts[1]
 	}
 	sev := Info
-	if delay >= int64(time.Second) || f.SYNACKs > 1 {
+	if delay >= time.Second || f.SYNACKs > 1 {
 		sev = Warn
 	}
 	summary := fmt.Sprintf("slow connection set-up: the first SYN-ACK came %s after the first SYN", Duration(delay))
@@ -59,11 +59,11 @@ func retrySchedule(f *analyze.Flow) string {
 	near := func(d time.Duration) bool { return gap >= d*9/10 && gap <= d*11/10 }
 	switch {
 	case f.SYNs == 2 && near(3*time.Second), f.SYNs == 3 && near(9*time.Second):
-		return fmt.Sprintf(", the answered one %s after the first: Windows' schedule (3 s, then 6 s)", Duration(int64(gap)))
+		return fmt.Sprintf(", the answered one %s after the first: Windows' schedule (3 s, then 6 s)", Duration(gap))
 	case f.SYNs == 2 && near(time.Second), f.SYNs == 3 && near(3*time.Second):
-		return fmt.Sprintf(", the answered one %s after the first: Linux's schedule (1 s, then 2 s)", Duration(int64(gap)))
+		return fmt.Sprintf(", the answered one %s after the first: Linux's schedule (1 s, then 2 s)", Duration(gap))
 	}
-	return fmt.Sprintf(", the answered one %s after the first", Duration(int64(gap)))
+	return fmt.Sprintf(", the answered one %s after the first", Duration(gap))
 }
 
 // synUnanswered: SYNs that nothing answered.
@@ -129,5 +129,5 @@ func flowSpan(f *analyze.Flow) string {
 	if !f.Timed {
 		return "an unknown time (no timestamps)"
 	}
-	return Duration(f.End - f.Start)
+	return Duration(f.Duration())
 }

@@ -13,13 +13,13 @@ import (
 
 // transfer is one direction's data seen against the receiver's windows.
 type transfer struct {
-	rate    float64 // unique bits per second the sender achieved
-	ceiling float64 // RWIN/RTT: the receiver's median effective window per path RTT, bit/s
-	window  uint64  // the receiver's median effective window
-	peakWin uint64  // the receiver's largest effective window
-	rtt     int64   // path RTT, ns
-	atShare float64 // share of data segments that left less than one MSS of the window free
-	peak    bool    // bytes in flight reached the receiver's largest window
+	rate    float64       // unique bits per second the sender achieved
+	ceiling float64       // RWIN/RTT: the receiver's median effective window per path RTT, bit/s
+	window  uint64        // the receiver's median effective window
+	peakWin uint64        // the receiver's largest effective window
+	rtt     time.Duration // path RTT
+	atShare float64       // share of data segments that left less than one MSS of the window free
+	peak    bool          // bytes in flight reached the receiver's largest window
 }
 
 // minTransferPackets and minTransferBytes are what a direction must carry
@@ -129,14 +129,14 @@ func windowCause(f *analyze.Flow, p side) (cause, advice string) {
 
 func zeroWindow(f *analyze.Flow, r *Rule) []Finding {
 	var out []Finding
-	dur := f.End - f.Start
+	dur := f.Duration()
 	for _, p := range sides(f) {
 		if p.e.ZeroWindows == 0 {
 			continue
 		}
 		sev := Info
 		// A stall of a second, or of a tenth of the flow, is felt by users.
-		if p.e.ZeroTime >= int64(time.Second) || (dur > 0 && p.e.ZeroTime*10 >= dur) {
+		if p.e.ZeroTime >= time.Second || (dur > 0 && p.e.ZeroTime*10 >= dur) {
 			sev = Warn
 		}
 		out = append(out, r.finding(sev, High, p.in, "the zero windows are in the packets",
@@ -151,7 +151,7 @@ func zeroWindow(f *analyze.Flow, r *Rule) []Finding {
 // stallLimit is the wait with data outstanding and no progress that counts
 // as a stall: longer than any RTO backoff a healthy path needs (Linux's
 // first RTO is 200 ms plus the RTT, the second twice that).
-const stallLimit = int64(time.Second)
+const stallLimit = time.Second
 
 func unscaledWindowEnforced(f *analyze.Flow, r *Rule) []Finding {
 	if f.Negotiated.Scaling != analyze.Yes {

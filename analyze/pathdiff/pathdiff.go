@@ -18,6 +18,7 @@ package pathdiff
 import (
 	"slices"
 	"sync"
+	"time"
 
 	"rwin/analyze"
 	"rwin/capture"
@@ -50,9 +51,9 @@ type Head struct {
 	Summaries [2]analyze.Summary
 	Flows     [2]int
 	Pairs     int
-	// ClockOffset is B's clock minus A's in ns, measured on ClockPairs
-	// pairs of high confidence; valid when ClockPairs > 0.
-	ClockOffset int64
+	// ClockOffset is B's clock minus A's, measured on ClockPairs pairs
+	// of high confidence; valid when ClockPairs > 0.
+	ClockOffset time.Duration
 	ClockPairs  int
 	// PeakPairs is the most pairs the second pass had in progress at
 	// once (a pair is in progress from its first segment until both its
@@ -139,7 +140,7 @@ func Stream(open [2]analyze.Opener, cfg Config, sink Sink) (*Head, error) {
 	// added a sixth to the peak for no time saved.
 	a, b := newSideIndex(digests[0]), newSideIndex(digests[1])
 	chosen, theta, thetaPairs := assignPairs(a, b)
-	h.ClockOffset, h.ClockPairs = theta, thetaPairs
+	h.ClockOffset, h.ClockPairs = time.Duration(theta), thetaPairs
 	h.Flows, h.Pairs = [2]int{len(a.flows), len(b.flows)}, len(chosen)
 	// The second pass merges the captures on one time line: B's clock
 	// moved by the measured offset, or without one by the pairs' own.
@@ -334,7 +335,7 @@ func (pl *pairPlan) state(n int) *pairState {
 		out := &p.Dirs[ps.outDir(d)]
 		ds.out = out
 		out.Compared, out.SeqOffset, out.Upstream = dp.ok, dp.seqOff, dp.upstream
-		out.Delay, out.DelayOK = dp.delay, dp.delayOK
+		out.Delay, out.DelayOK = time.Duration(dp.delay), dp.delayOK
 		ds.seqOff, ds.ok, ds.useTS, ds.useIPID = dp.seqOff, dp.ok, dp.useTS, dp.useIPID
 		ds.expect, ds.jitter, ds.horizon = dp.expect, dp.jitter, dp.horizon
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"time"
 
 	"rwin/analyze"
 	"rwin/analyze/pathdiff"
@@ -187,7 +188,7 @@ func writeDiffHead(w io.Writer, p palette, files [2]string, h *pathdiff.Head) {
 		fmt.Fprintf(w, "%s  %s  %d packets, %d TCP, %s", p.head.Sprint(strings.ToUpper(captureKey(i))),
 			shown(files[i]), m.Packets, m.TCP, plural(h.Flows[i], "flow"))
 		if m.Packets > 0 {
-			fmt.Fprintf(w, ", %s", durationString(m.LastTime-m.FirstTime))
+			fmt.Fprintf(w, ", %s", durationString(time.Duration(m.LastTime-m.FirstTime)))
 		}
 		fmt.Fprintln(w)
 		if m.Err != nil {

@@ -166,7 +166,7 @@ func (h *htmlReport) add(file string, f *analyze.Flow, found []rules.Finding, s 
 	if earlier {
 		rf.Notes = []string{"handshake-maybe-in-earlier-file"}
 	}
-	hf := &htmlFlow{rank: rf.Rank(), bytes: rf.Bytes(), rtt: rf.RTT,
+	hf := &htmlFlow{rank: rf.Rank(), bytes: rf.Bytes(), rtt: int64(rf.RTT),
 		shift: [2]analyze.Shift{f.Client.Shift, f.Server.Shift}}
 	hf.ceiling, _ = rf.Ceiling()
 	warned := len(found) > 0 && found[0].Severity >= rules.Warn

@@ -276,7 +276,7 @@ func (d *diffHTML) write(w io.Writer, files [2]string, h *pathdiff.Head, sum *di
 	}
 	offset := int64(0)
 	if h.ClockPairs > 0 {
-		offset = h.ClockOffset
+		offset = int64(h.ClockOffset)
 		p.Clock = fmt.Sprintf("B's clock − A's: %+.3f ms (measured on %s); B's times in the charts are moved by it",
 			ms(h.ClockOffset), plural(h.ClockPairs, "flow pair"))
 	} else {
@@ -395,7 +395,7 @@ func diffChartsOf(c *charted, series [2]map[flowKey]*analyze.Series, offset int6
 		}
 		f := flows[i]
 		rf := report.NewFlow(files[i], f, nil)
-		hf[i] = &htmlFlow{rec: rf.Record(), series: s, rtt: f.PathRTT(),
+		hf[i] = &htmlFlow{rec: rf.Record(), series: s, rtt: int64(f.PathRTT()),
 			shift: [2]analyze.Shift{f.Client.Shift, f.Server.Shift}}
 		// The diff's findings, by ID, say whether scaling is in question
 		// (directionData then draws the raw window field too).

@@ -1,6 +1,8 @@
 package report
 
 import (
+	"time"
+
 	"rwin/analyze"
 	"rwin/rules"
 )
@@ -17,8 +19,8 @@ type Flow struct {
 	// Notes are handshake notes the reader adds to the analyzer's (a
 	// handshake that may lie in a ring buffer's earlier file).
 	Notes []string
-	// RTT is the path RTT (ns), 0 when unknown.
-	RTT int64
+	// RTT is the path RTT, 0 when unknown.
+	RTT time.Duration
 	// Client and Server are what each endpoint sent, measured against its
 	// peer's windows, and the windows it advertised itself.
 	Client, Server Side
@@ -91,7 +93,7 @@ func NewFlow(file string, f *analyze.Flow, found []rules.Finding) Flow {
 	return r
 }
 
-func sideOf(f *analyze.Flow, s, peer *analyze.Endpoint, rtt int64) Side {
+func sideOf(f *analyze.Flow, s, peer *analyze.Endpoint, rtt time.Duration) Side {
 	d := Side{Basis: s.Shift.Basis}
 	d.Window, d.WindowKnown = s.MedianWindow()
 	d.Goodput, d.GoodputKnown = f.Goodput(s)

@@ -208,8 +208,8 @@ func TimeString(ns int64) string {
 	return time.Unix(0, ns).UTC().Format(time.RFC3339Nano)
 }
 
-// Millis is nanoseconds in milliseconds, as the records give durations.
-func Millis(ns int64) float64 { return float64(ns) / 1e6 }
+// Millis is d in milliseconds, as the records give durations.
+func Millis(d time.Duration) float64 { return float64(d) / 1e6 }
 
 func triPtr(t analyze.Tri) *bool {
 	switch t {

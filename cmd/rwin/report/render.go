@@ -399,7 +399,7 @@ func writeUnanswered(w io.Writer, p Palette, u *analyze.Unanswered) {
 		line := fmt.Sprintf("SYNs nobody answered: %s from %s, %s in %s", s.Server, clients,
 			Plural(int(s.SYNs), "SYN"), Plural(int(s.Attempts), "attempt"))
 		if s.Last != 0 {
-			line += " over " + DurationString(s.Last-s.First)
+			line += " over " + DurationString(time.Duration(s.Last-s.First))
 		}
 		fmt.Fprintf(w, "  %s\n", p.Warn.Sprint(line))
 	}
@@ -410,8 +410,8 @@ func writeUnanswered(w io.Writer, p Palette, u *analyze.Unanswered) {
 }
 
 // DurationString renders a flow or capture duration.
-func DurationString(ns int64) string {
-	return time.Duration(ns).Round(time.Millisecond).String()
+func DurationString(d time.Duration) string {
+	return d.Round(time.Millisecond).String()
 }
 
 // RWINCell is the RWIN cell of an endpoint's record: "-" without windows,

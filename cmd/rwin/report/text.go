@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"rwin/rules"
@@ -77,7 +78,7 @@ type listed struct {
 	window  uint64
 	winOK   bool
 	bytes   uint64
-	rtt     int64
+	rtt     time.Duration
 	row     string // cells, tab-separated
 	detail  string // -v
 }
@@ -398,7 +399,7 @@ func writeFileHeader(w io.Writer, p Palette, r *Input) {
 	m := &r.Sum
 	fmt.Fprintf(w, "%s  %d packets, %d TCP, %s", p.Head.Sprint(Shown(r.Name)), m.Packets, m.TCP, Plural(r.Flows, "flow"))
 	if m.Packets > m.Untimed {
-		fmt.Fprintf(w, ", %s", DurationString(m.LastTime-m.FirstTime))
+		fmt.Fprintf(w, ", %s", DurationString(time.Duration(m.LastTime-m.FirstTime)))
 	}
 	var skipped []string
 	for _, s := range m.Skipped() {
