@@ -87,7 +87,8 @@ type FlowPair struct {
 	// ClientSide is the capture nearer the client (CaptureA, CaptureB or
 	// CaptureUnknown), from which copy of each direction was seen first.
 	ClientSide int
-	// Dirs compares the client's segments (0) and the server's (1).
+	// Dirs compares the client's segments and the server's, indexed by
+	// Direction.
 	Dirs [2]DirDiff
 	// SYN compares the client's SYN the SYN-ACK answered; SYNACK the
 	// server's first SYN-ACK.
@@ -95,12 +96,6 @@ type FlowPair struct {
 	// NAT is true when the two captures show other addresses or ports.
 	NAT bool
 }
-
-// Directions of FlowPair.Dirs.
-const (
-	ClientToServer = 0
-	ServerToClient = 1
-)
 
 // DirDiff compares one direction of a paired flow: the segments one end
 // sent, as each capture saw them.
@@ -338,23 +333,20 @@ func (pp PacketPair) String() string {
 // Sender returns the endpoint that sends direction d (ClientToServer or
 // ServerToClient) as capture c's flow records it; a and b are the pair's
 // flows.
-func (p *FlowPair) Sender(d, c int, a, b *Flow) *Endpoint {
+func (p *FlowPair) Sender(d Direction, c int, a, b *Flow) *Endpoint {
 	f := a
 	if c == CaptureB {
 		f = b
 		if p.Swapped {
-			d = 1 - d
+			d = d.Reverse()
 		}
 	}
-	if d == ClientToServer {
-		return &f.Client
-	}
-	return &f.Server
+	return f.Sender(d)
 }
 
 // Near returns the capture nearer the sender of direction d, or
 // CaptureUnknown.
-func (p *FlowPair) Near(d int) int {
+func (p *FlowPair) Near(d Direction) int {
 	switch {
 	case p.ClientSide == CaptureUnknown:
 		return CaptureUnknown

@@ -24,12 +24,6 @@ const SeriesBuckets = 240
 // a LAN round trip, so a short transfer is drawn in detail.
 const seriesFirstWidth = 1_000_000
 
-// Directions of a series, by who sends the data.
-const (
-	ToServer = 0 // the client's data, the server's window
-	ToClient = 1 // the server's data, the client's window
-)
-
 // SeriesPoint is one time bucket of one direction of data: the sender's
 // data and the receiver's window advertisements that fell into it.
 type SeriesPoint struct {
@@ -78,9 +72,10 @@ func (s *Series) Start() int64 { return s.start }
 // Width returns the duration of one bucket (ns).
 func (s *Series) Width() int64 { return s.width }
 
-// Points returns the buckets of direction d (ToServer or ToClient) from
-// the first to the last with packets; those without packets are zero.
-func (s *Series) Points(d int) []SeriesPoint { return s.dir[d][:s.n] }
+// Points returns the buckets of direction d (ClientToServer or
+// ServerToClient) from the first to the last with packets; those without
+// packets are zero.
+func (s *Series) Points(d Direction) []SeriesPoint { return s.dir[d][:s.n] }
 
 // Bucket returns the bucket that holds packet number pkt: the last one
 // whose first packet is not after it, or -1 before the series began.
@@ -217,7 +212,7 @@ func (r *SeriesRecorder) record(fs *flowState, seg *capture.Segment) {
 	}
 	fromClient := fs.fromClient(seg)
 	sender, peer, st, rt := &fs.Client, &fs.Server, &fs.client, &fs.server
-	out, in := ToServer, ToClient // the sender's data, its window
+	out, in := ClientToServer, ServerToClient // the sender's data, its window
 	if !fromClient {
 		sender, peer, st, rt = peer, sender, rt, st
 		out, in = in, out
@@ -250,7 +245,7 @@ func (r *SeriesRecorder) record(fs *flowState, seg *capture.Segment) {
 // counters moves what changed in sender's counters since the last segment
 // into bucket i of direction d; receiver is the peer, whose zero windows
 // stop that direction's data.
-func (s *Series) counters(i, d int, sender, receiver *Endpoint) {
+func (s *Series) counters(i int, d Direction, sender, receiver *Endpoint) {
 	c := &s.prev[d]
 	p := &s.dir[d][i]
 	if n := sender.UniqueBytes - c.unique; n > 0 {

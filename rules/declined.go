@@ -46,7 +46,7 @@ func wscaleDeclined(f *analyze.Flow, r *Rule) []Finding {
 	}
 	summary := fmt.Sprintf("window scaling declined: the client offered shift %d and the server (%s) answered without the option, so "+
 		"scaling is off both ways and no window can exceed 64 KiB", syn.Opts.WScale, who)
-	return []Finding{r.finding(sev, conf, Both, why, summary, advice,
+	return []Finding{r.finding(sev, conf, analyze.BothDirections, why, summary, advice,
 		handshakeEvidence("SYN", syn), handshakeEvidence("SYN-ACK", ack))}
 }
 

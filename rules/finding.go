@@ -78,26 +78,6 @@ func ParseConfidence(s string) (Confidence, error) {
 	return 0, fmt.Errorf("unknown confidence %q (want low, medium, high or proven)", s)
 }
 
-// Direction names which way of a flow a finding concerns.
-type Direction uint8
-
-// Directions.
-const (
-	Both           Direction = iota
-	ClientToServer           // data the client sends; windows the server advertises
-	ServerToClient           // data the server sends; windows the client advertises
-)
-
-func (d Direction) String() string {
-	switch d {
-	case ClientToServer:
-		return "client-to-server"
-	case ServerToClient:
-		return "server-to-client"
-	}
-	return "both"
-}
-
 // Evidence is one packet that supports a finding.
 type Evidence struct {
 	Packet uint64 // 1-based packet number in the capture
@@ -113,7 +93,7 @@ type Finding struct {
 	Confidence Confidence
 	// Why explains the confidence: what raised or limited it.
 	Why       string
-	Direction Direction
+	Direction analyze.Direction
 	Summary   string
 	Evidence  []Evidence
 	Advice    string
@@ -134,7 +114,7 @@ type Rule struct {
 }
 
 // finding starts a Finding of rule r.
-func (r *Rule) finding(sev Severity, conf Confidence, dir Direction, why, summary, advice string, ev ...Evidence) Finding {
+func (r *Rule) finding(sev Severity, conf Confidence, dir analyze.Direction, why, summary, advice string, ev ...Evidence) Finding {
 	return Finding{ID: r.ID, Name: r.Name, Severity: sev, Confidence: conf, Why: why,
 		Direction: dir, Summary: summary, Evidence: ev, Advice: advice}
 }

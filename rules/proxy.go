@@ -116,7 +116,7 @@ func synProxy(f *analyze.Flow, r *Rule) []Finding {
 		summary += fmt.Sprintf("; the server's data stalled for %s", Duration(f.Server.MaxStall))
 	}
 	ev := append([]Evidence{handshakeEvidence("SYN", answeredSYN(f)), handshakeEvidence("SYN-ACK", &f.SYNACK)}, p.ev...)
-	return []Finding{r.finding(sev, conf, Both, why, summary,
+	return []Finding{r.finding(sev, conf, analyze.BothDirections, why, summary,
 		"Look at the SYN-flood protection (SYN cookies, SYN proxy) of the load balancer or firewall in front of the server: its "+
 			"SYN-ACK must carry the options the server will use — window scale above all — or the protection must be off for "+
 			"this service. "+look,

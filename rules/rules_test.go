@@ -105,7 +105,7 @@ func TestUnscaledWindowEnforcedNeedsAStall(t *testing.T) {
 	got := only(t, "unscaled-window-enforced", f)
 	require.Len(t, got, 1)
 	assert.Equal(t, Error, got[0].Severity)
-	assert.Equal(t, ServerToClient, got[0].Direction)
+	assert.Equal(t, analyze.ServerToClient, got[0].Direction)
 }
 
 func TestAutotuningLevelEdges(t *testing.T) {

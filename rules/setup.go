@@ -41,7 +41,7 @@ func slowSetup(f *analyze.Flow, r *Rule) []Finding {
 	if f.SYNs < 2 {
 		summary = fmt.Sprintf("slow connection set-up: the SYN-ACK was retried %d times", f.SYNACKs-1)
 	}
-	return []Finding{r.finding(sev, High, Both, why, summary,
+	return []Finding{r.finding(sev, High, analyze.BothDirections, why, summary,
 		"Handshake packets were lost: the first tries went unanswered. Look for a firewall or IPS that drops or rate-limits "+
 			"SYNs (SYN-flood protection, a full connection table), a server whose listen queue overflowed (Linux: nstat "+
 			"TcpExtListenOverflows; Windows: netstat -s), or loss on the path; a capture at the server shows which side lost them.",
@@ -75,7 +75,7 @@ func synUnanswered(f *analyze.Flow, r *Rule) []Finding {
 	if f.SYNs == 1 {
 		sev, why = Info, "one SYN, not retried: the capture may have ended before an answer or a retry could come"
 	}
-	return []Finding{r.finding(sev, High, ClientToServer, why,
+	return []Finding{r.finding(sev, High, analyze.ClientToServer, why,
 		fmt.Sprintf("connection attempt never answered: %d SYN(s) to %s over %s", f.SYNs, f.Server.Addr, flowSpan(f)),
 		"Nothing answered: the server is down or not listening behind a firewall that drops rather than rejects, a filter on "+
 			"the path drops the SYNs, or (in a one-sided capture) the answers took another path. Check the server is up and "+
@@ -88,7 +88,7 @@ func connectionRefused(f *analyze.Flow, r *Rule) []Finding {
 	if !f.SYN.Seen || f.SYNACK.Seen || f.Server.RSTPacket == 0 {
 		return nil
 	}
-	return []Finding{r.finding(Warn, High, ClientToServer,
+	return []Finding{r.finding(Warn, High, analyze.ClientToServer,
 		"the reset acknowledges the client's SYN, which RFC 9293 §3.10.7.3 makes the answer to a SYN for a closed port",
 		fmt.Sprintf("connection refused: %s answered the SYN with a reset (%d SYN(s) sent)", f.Server.Addr, f.SYNs),
 		"Nothing listens on this port on the server, or a firewall rejects with a reset in its name: check the service is "+
@@ -111,7 +111,7 @@ func connectionReset(f *analyze.Flow, r *Rule) []Finding {
 		if !f.SYNACK.Seen && p.name == "server" && f.HandshakeACKPacket == 0 {
 			continue // connectionRefused's
 		}
-		out = append(out, r.finding(Info, High, Both,
+		out = append(out, r.finding(Info, High, analyze.BothDirections,
 			fmt.Sprintf("the %s's reset lies in the %s's window, so the %s accepted it (RFC 9293 §3.10.7.4)", p.name, p.peerName, p.peerName),
 			fmt.Sprintf("connection reset by the %s after %s from the client and %s from the server", p.name,
 				Bytes(f.Client.UniqueBytes), Bytes(f.Server.UniqueBytes)),

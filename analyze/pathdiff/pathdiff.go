@@ -344,20 +344,20 @@ func (pl *pairPlan) state(n int) *pairState {
 
 // outDir maps a direction of A's flow (0: from its first sender) to
 // FlowPair.Dirs.
-func (pl *pairPlan) outDir(d int) int {
+func (pl *pairPlan) outDir(d int) analyze.Direction {
 	if d == 0 {
-		return pl.cToS
+		return analyze.Direction(pl.cToS)
 	}
-	return 1 - pl.cToS
+	return analyze.Direction(1 - pl.cToS)
 }
 
 // outDir maps a direction of A's flow (0: from its first sender) to
 // FlowPair.Dirs.
-func (ps *pairState) outDir(d int) int {
+func (ps *pairState) outDir(d int) analyze.Direction {
 	if d == 0 {
-		return ps.cToS
+		return analyze.Direction(ps.cToS)
 	}
-	return 1 - ps.cToS
+	return analyze.Direction(1 - ps.cToS)
 }
 
 // preserved reports whether the direction's TSvals and IP IDs cross the

@@ -41,7 +41,7 @@ func writePairText(w io.Writer, p palette, r *diffPairRecord) {
 	}
 	for d, name := range []string{"client", "server"} {
 		v := r.RWIN[name]
-		fmt.Fprintf(w, "  %-14s %s's window: %s\n", label(d == 0, "rwin"), name, rwinViewText(name, v, pr, d))
+		fmt.Fprintf(w, "  %-14s %s's window: %s\n", label(d == 0, "rwin"), name, rwinViewText(name, v, pr, analyze.Direction(d)))
 	}
 	if len(r.find) == 0 {
 		fmt.Fprintf(w, "  %-14s %s\n", "findings", p.good.Sprint("none"))
@@ -192,7 +192,7 @@ func segmentsText(d *analyze.DirDiff) string {
 // rwinViewText puts what an endpoint granted beside what its peer
 // believed: "client grants 64.0 KiB (shift 7), server believes 502 B
 // (shift 0)".
-func rwinViewText(name string, v rwinViewRecord, pr *analyze.FlowPair, d int) string {
+func rwinViewText(name string, v rwinViewRecord, pr *analyze.FlowPair, d analyze.Direction) string {
 	seen := func(r rwinSeenR) string {
 		s := rwinCell(r.rwinRec)
 		switch {

@@ -109,7 +109,7 @@ func chartsOf(hf *htmlFlow, anchor, label string) (chartView, map[string]*chartD
 		data[key] = directionData(hf, d, anchor, side.receiver)
 		dv := dirView{Label: fmt.Sprintf("%s → %s: %s's data, %s's window", side.sender, side.receiver, side.sender, side.receiver)}
 		for _, k := range chartKinds {
-			if k == "rtt" && !hasRTT(s.Points(d)) {
+			if k == "rtt" && !hasRTT(s.Points(analyze.Direction(d))) {
 				dv.Note = "No RTT samples in this direction: no data segment was acknowledged once, unretransmitted, in the capture."
 				continue
 			}
@@ -139,9 +139,9 @@ func hasRTT(pts []analyze.SeriesPoint) bool {
 // directionData fills one direction's chart data from the series.
 func directionData(hf *htmlFlow, d int, anchor, receiver string) *chartData {
 	s := hf.series
-	pts := s.Points(d)
+	pts := s.Points(analyze.Direction(d))
 	n := len(pts)
-	sh := hf.shift[1-d] // the receiver's: d is ToServer (0) for the client's data
+	sh := hf.shift[1-d] // the receiver's: d is ClientToServer (0) for the client's data
 	c := &chartData{Flow: anchor, Width: s.Width(), T: make(times, n), Win: gaps(n), InFlight: gaps(n),
 		Retrans: gaps(n), Zero: gaps(n), RST: gaps(n), Evidence: gaps(n), EvText: make([]string, n),
 		Thr: make(nums, n), Ceil: gaps(n), RTTMin: gaps(n), RTTMax: gaps(n)}

@@ -383,7 +383,7 @@ func diffChartsOf(c *charted, series [2]map[flowKey]*analyze.Series, offset int6
 	for d, name := range []string{"client", "server"} {
 		cv.Path[d] = pathText(&pr.Dirs[d])
 		cv.Segments[d] = segmentsText(&pr.Dirs[d])
-		cv.RWIN[d] = rwinViewText(name, r.RWIN[name], pr, d)
+		cv.RWIN[d] = rwinViewText(name, r.RWIN[name], pr, analyze.Direction(d))
 	}
 	flows := [2]*analyze.Flow{r.fa, r.fb}
 	files := [2]string{r.A.File, r.B.File}
@@ -419,7 +419,7 @@ func diffChartsOf(c *charted, series [2]map[flowKey]*analyze.Series, offset int6
 		// A direction is drawn when either capture saw its data: where the
 		// other saw none (it vanished on the path), that capture's chart
 		// still shows the receiver's window.
-		if pr.Sender(d, analyze.CaptureA, r.fa, r.fb).DataPackets == 0 && pr.Sender(d, analyze.CaptureB, r.fa, r.fb).DataPackets == 0 {
+		if dir := analyze.Direction(d); pr.Sender(dir, analyze.CaptureA, r.fa, r.fb).DataPackets == 0 && pr.Sender(dir, analyze.CaptureB, r.fa, r.fb).DataPackets == 0 {
 			continue
 		}
 		var per [2]*diffChartData
@@ -471,7 +471,7 @@ func diffChartsOf(c *charted, series [2]map[flowKey]*analyze.Series, offset int6
 		cv.Dirs = append(cv.Dirs, dv)
 	}
 	// The direction that carried more data first: it is the one to look at.
-	sent := func(d int) uint64 {
+	sent := func(d analyze.Direction) uint64 {
 		return max(pr.Sender(d, analyze.CaptureA, r.fa, r.fb).Bytes, pr.Sender(d, analyze.CaptureB, r.fa, r.fb).Bytes)
 	}
 	if len(cv.Dirs) == 2 && sent(analyze.ServerToClient) > sent(analyze.ClientToServer) {
@@ -488,7 +488,7 @@ func diffChartsOf(c *charted, series [2]map[flowKey]*analyze.Series, offset int6
 func markDiffEvidence(cd *chartData, s *analyze.Series, found []rules.DiffFinding, c, d int) {
 	n := len(cd.T)
 	for _, x := range found {
-		if x.Direction != rules.Both && int(x.Direction)-1 != d {
+		if x.Direction != analyze.BothDirections && x.Direction != analyze.Direction(d) {
 			continue
 		}
 		for _, e := range x.Pairs {
