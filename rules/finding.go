@@ -44,6 +44,33 @@ func ParseSeverity(s string) (Severity, error) {
 	return 0, fmt.Errorf("unknown severity %q (want info, warn or error)", s)
 }
 
+// SeverityCounts counts findings by severity.
+type SeverityCounts [Error + 1]int
+
+// Add counts every finding of found.
+func (c *SeverityCounts) Add(found []Finding) {
+	for i := range found {
+		c[found[i].Severity]++
+	}
+}
+
+// Merge adds the counts of o.
+func (c *SeverityCounts) Merge(o *SeverityCounts) {
+	for sev, n := range o {
+		c[sev] += n
+	}
+}
+
+// ByName returns the counts keyed by severity name, every severity
+// present, as the JSON summaries give them.
+func (c *SeverityCounts) ByName() map[string]int {
+	m := make(map[string]int, len(c))
+	for sev, n := range c {
+		m[Severity(sev).String()] = n
+	}
+	return m
+}
+
 // Confidence says how sure a finding is.
 type Confidence uint8
 

@@ -13,6 +13,7 @@ import (
 	"rwin/analyze"
 	"rwin/analyze/pathdiff"
 	"rwin/cmd/rwin/report"
+	"rwin/rules"
 )
 
 // diffOutput writes a diff's records as the diff finds them, in the order
@@ -27,8 +28,9 @@ type diffOutput struct {
 	pal      palette
 	files    [2]string
 	sum      diffSummaryRecord
-	next     int            // the next pair to write
-	held     map[int][]byte // rendered pairs waiting for an earlier one
+	found    rules.SeverityCounts // the pairs' findings, for sum.Findings
+	next     int                  // the next pair to write
+	held     map[int][]byte       // rendered pairs waiting for an earlier one
 	unpaired [2][]diffFlowRef
 	html     *diffHTML // --format html: gathers the page instead
 	err      error
@@ -38,8 +40,7 @@ func newDiffOutput(w io.Writer, format string, useColor bool, files [2]string) *
 	return &diffOutput{w: bufio.NewWriter(w), format: format, pal: newPalette(useColor), files: files,
 		held: map[int][]byte{},
 		sum: diffSummaryRecord{Type: "diff-summary", Schema: schemaVersion, Files: []fileSummary{},
-			ByConfidence: map[string]int{"high": 0, "medium": 0, "low": 0},
-			Findings:     map[string]int{"info": 0, "warn": 0, "error": 0}}}
+			ByConfidence: map[string]int{"high": 0, "medium": 0, "low": 0}}}
 }
 
 // sink is the pathdiff.Sink that feeds o.
@@ -65,8 +66,8 @@ func (o *diffOutput) head(h *pathdiff.Head) {
 func (o *diffOutput) pair(n int, p *analyze.FlowPair, a, b pathdiff.Flow) {
 	rec := newDiffPairRecord(n+1, o.files, p, a.Flow, b.Flow)
 	o.sum.ByConfidence[rec.Pairing.Confidence]++
-	for _, f := range rec.Findings {
-		o.sum.Findings[f.Severity]++
+	for i := range rec.find {
+		o.found[rec.find[i].Severity]++
 	}
 	if o.html != nil {
 		o.html.pair(&rec)
@@ -129,6 +130,7 @@ func (o *diffOutput) finish(h *pathdiff.Head) error {
 		o.sum.Files = append(o.sum.Files, fsum)
 	}
 	o.sum.Pairs = h.Pairs
+	o.sum.Findings = o.found.ByName()
 	if o.html != nil {
 		o.fail(o.html.write(o.w, o.files, h, &o.sum, o.unpaired))
 		o.fail(o.w.Flush())
@@ -170,7 +172,7 @@ func (o *diffOutput) finish(h *pathdiff.Head) error {
 		}
 		o.fail(enc.Encode(o.sum))
 	default:
-		writeDiffTail(o.w, o.pal, o.unpaired, &o.sum)
+		writeDiffTail(o.w, o.pal, o.unpaired, &o.sum, &o.found)
 	}
 	o.fail(o.w.Flush())
 	return o.err
@@ -204,7 +206,7 @@ func writeDiffHead(w io.Writer, p palette, files [2]string, h *pathdiff.Head) {
 
 // writeDiffTail renders the end of rwin diff's text report: the flows
 // seen in one capture only, and the totals.
-func writeDiffTail(w io.Writer, p palette, unpaired [2][]diffFlowRef, s *diffSummaryRecord) {
+func writeDiffTail(w io.Writer, p palette, unpaired [2][]diffFlowRef, s *diffSummaryRecord, found *rules.SeverityCounts) {
 	for i, only := range unpaired {
 		if len(only) == 0 {
 			continue
@@ -218,7 +220,5 @@ func writeDiffTail(w io.Writer, p palette, unpaired [2][]diffFlowRef, s *diffSum
 	fmt.Fprintf(w, "\n%s %s (%d high, %d medium, %d low confidence), %d only in A, %d only in B",
 		p.head.Sprint("total:"), plural(s.Pairs, "flow pair"), s.ByConfidence["high"], s.ByConfidence["medium"],
 		s.ByConfidence["low"], s.OnlyA, s.OnlyB)
-	fmt.Fprintf(w, "; findings: %s, %s, %s\n",
-		p.bad.Sprintf("%d error", s.Findings["error"]), p.warn.Sprintf("%d warn", s.Findings["warn"]),
-		p.info.Sprintf("%d info", s.Findings["info"]))
+	fmt.Fprintf(w, "; findings: %s\n", report.SeverityText(p.report, found))
 }

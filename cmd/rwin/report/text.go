@@ -262,21 +262,25 @@ func (t *Text) Close(run *Run) error {
 	return w.Flush()
 }
 
+// SeverityText renders counts of findings per severity, the most severe
+// first, each in its colour: "0 error, 2 warn, 5 info".
+func SeverityText(p Palette, c *rules.SeverityCounts) string {
+	return fmt.Sprintf("%s, %s, %s", p.Bad.Sprintf("%d error", c[rules.Error]), p.Warn.Sprintf("%d warn", c[rules.Warn]),
+		p.Info.Sprintf("%d info", c[rules.Info]))
+}
+
 // findingCounts renders the findings of a run per severity, then per rule
 // ID, the most frequent first.
 func findingCounts(p Palette, inputs []Input) string {
-	var sev [rules.Error + 1]int
+	var sev rules.SeverityCounts
 	byRule := map[string]int{}
 	for i := range inputs {
-		for s, n := range inputs[i].Severity {
-			sev[s] += n
-		}
+		sev.Merge(&inputs[i].Severity)
 		for id, n := range inputs[i].ByRule {
 			byRule[id] += n
 		}
 	}
-	s := fmt.Sprintf("%s, %s, %s", p.Bad.Sprintf("%d error", sev[rules.Error]), p.Warn.Sprintf("%d warn", sev[rules.Warn]),
-		p.Info.Sprintf("%d info", sev[rules.Info]))
+	s := SeverityText(p, &sev)
 	if len(byRule) == 0 {
 		return s
 	}
