@@ -152,8 +152,8 @@ func sameOptions(a, b *capture.Options) bool {
 	if a.Has&negotiable != b.Has&negotiable || a.Layout != b.Layout {
 		return false
 	}
-	return (a.Has&capture.HasMSS == 0 || a.MSS == b.MSS) &&
-		(a.Has&capture.HasWScale == 0 || a.WScale == b.WScale)
+	return (!a.Carries(capture.HasMSS) || a.MSS == b.MSS) &&
+		(!a.Carries(capture.HasWScale) || a.WScale == b.WScale)
 }
 
 // Negotiation is what the handshake settled. Every field may be Unknown

@@ -197,7 +197,7 @@ func (r *SeriesRecorder) start(fs *flowState, t int64) {
 // unanswered SYNs takes none of the budget.
 func (r *SeriesRecorder) record(fs *flowState, seg *capture.Segment) {
 	if fs.series == 0 {
-		if seg.Flags&capture.FlagSYN != 0 {
+		if seg.Flags.Has(capture.FlagSYN) {
 			return
 		}
 		r.start(fs, seg.Time)
@@ -217,7 +217,7 @@ func (r *SeriesRecorder) record(fs *flowState, seg *capture.Segment) {
 		sender, peer, st, rt = peer, sender, rt, st
 		out, in = in, out
 	}
-	rst := seg.Flags&capture.FlagRST != 0
+	rst := seg.Flags.Has(capture.FlagRST)
 	if rst {
 		s.dir[0][i].RST, s.dir[1][i].RST = true, true
 	}

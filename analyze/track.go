@@ -207,11 +207,11 @@ func (fs *flowState) update(seg *capture.Segment) {
 	fs.recordOddities(s, seg)
 	fs.timestamps(seg, s, st, rt)
 
-	syn := seg.Flags&capture.FlagSYN != 0
-	if !syn && seg.Flags&capture.FlagRST == 0 {
+	syn := seg.Flags.Has(capture.FlagSYN)
+	if !syn && !seg.Flags.Has(capture.FlagRST) {
 		if !s.AfterHandshake.Seen {
 			s.AfterHandshake = SegmentMark{Seen: true, Packet: seg.Packet, Time: seg.Time, TTL: seg.TTL,
-				TSVal: seg.Opts.TSVal, HasTS: seg.Opts.Has&capture.HasTimestamp != 0}
+				TSVal: seg.Opts.TSVal, HasTS: seg.Opts.Carries(capture.HasTimestamp)}
 		}
 		if !st.seqTopOK || st.seqTop.LessThan(seg.Seq) {
 			st.seqTop, st.seqTopOK, st.seqTopPkt = seg.Seq, true, seg.Packet
@@ -220,7 +220,7 @@ func (fs *flowState) update(seg *capture.Segment) {
 	if syn {
 		fs.handshake(seg, fromClient)
 	} else if fromClient && fs.SYNACK.Seen && fs.HandshakeACKPacket == 0 &&
-		seg.Flags&capture.FlagACK != 0 && seg.Ack.Sub(fs.SYNACK.ISN.Add(1)) >= 0 {
+		seg.Flags.Has(capture.FlagACK) && seg.Ack.Sub(fs.SYNACK.ISN.Add(1)) >= 0 {
 		fs.HandshakeACKPacket = seg.Packet
 		if fs.Handshake != HandshakeSimultaneous && !seg.Untimed && !fs.synackUntimed && fs.answersLatestSYNACK(seg) {
 			fs.ClientRTT = time.Duration(seg.Time - fs.lastSYNACKTime)
@@ -228,7 +228,7 @@ func (fs *flowState) update(seg *capture.Segment) {
 	}
 
 	// The peer's view: acknowledgments and windows this segment carries.
-	if seg.Flags&capture.FlagACK != 0 {
+	if seg.Flags.Has(capture.FlagACK) {
 		fs.ackAndWindow(seg, s, st, rt, syn)
 	}
 
@@ -238,13 +238,13 @@ func (fs *flowState) update(seg *capture.Segment) {
 	if syn {
 		length++
 	}
-	if seg.Flags&capture.FlagFIN != 0 {
+	if seg.Flags.Has(capture.FlagFIN) {
 		length++
 		if s.FINPacket == 0 {
 			s.FINPacket = seg.Packet
 		}
 	}
-	if seg.Flags&capture.FlagRST != 0 {
+	if seg.Flags.Has(capture.FlagRST) {
 		switch {
 		case !fs.acceptableRST(seg, fromClient, rt):
 			s.IgnoredRSTs++
@@ -276,23 +276,23 @@ func (fs *flowState) recordOddities(s *Endpoint, seg *capture.Segment) {
 			s.FirstTruncatedPacket = seg.Packet
 		}
 	}
-	if seg.Flags&capture.FlagSYN != 0 {
+	if seg.Flags.Has(capture.FlagSYN) {
 		return
 	}
 	// RFC 7323 §2.2: window scale on a non-SYN segment is ignored.
-	if o.Has&capture.HasWScale != 0 {
+	if o.Carries(capture.HasWScale) {
 		s.WScaleOnNonSYN++
 		if s.FirstWScaleOnNonSYN == 0 {
 			s.FirstWScaleOnNonSYN = seg.Packet
 		}
 	}
-	if o.Has&capture.HasSACK != 0 && fs.negotiatedNo(capture.HasSACKPerm) {
+	if o.Carries(capture.HasSACK) && fs.negotiatedNo(capture.HasSACKPerm) {
 		s.SACKUnnegotiated++
 		if s.FirstSACKUnneg == 0 {
 			s.FirstSACKUnneg = seg.Packet
 		}
 	}
-	if o.Has&capture.HasTimestamp != 0 && fs.negotiatedNo(capture.HasTimestamp) {
+	if o.Carries(capture.HasTimestamp) && fs.negotiatedNo(capture.HasTimestamp) {
 		s.TSUnnegotiated++
 		if s.FirstTSUnneg == 0 {
 			s.FirstTSUnneg = seg.Packet
@@ -304,7 +304,7 @@ func (fs *flowState) recordOddities(s *Endpoint, seg *capture.Segment) {
 // sends, and whether its echoes belong to the peer's clock.
 func (fs *flowState) timestamps(seg *capture.Segment, s *Endpoint, st, rt *track) {
 	o := &seg.Opts
-	if o.Has&capture.HasTimestamp == 0 {
+	if !o.Carries(capture.HasTimestamp) {
 		return
 	}
 	switch {
@@ -315,7 +315,7 @@ func (fs *flowState) timestamps(seg *capture.Segment, s *Endpoint, st, rt *track
 	}
 	// TSecr is only meaningful with ACK set (RFC 7323 §3.2); 0 is what a
 	// stack sends before it has a value to echo.
-	if seg.Flags&capture.FlagACK == 0 || o.TSEcr == 0 || !rt.tsOK {
+	if !seg.Flags.Has(capture.FlagACK) || o.TSEcr == 0 || !rt.tsOK {
 		return
 	}
 	if int32(rt.tsFirst-o.TSEcr) > foreignTSMargin || int32(o.TSEcr-rt.tsMax) > foreignTSMargin {
@@ -329,8 +329,8 @@ func (fs *flowState) timestamps(seg *capture.Segment, s *Endpoint, st, rt *track
 // negotiatedNo reports that the handshake captured proves an option was not
 // negotiated: a SYN or SYN-ACK that was seen lacked it.
 func (fs *flowState) negotiatedNo(opt capture.OptSet) bool {
-	return (fs.AnsweredSYN.Seen && fs.AnsweredSYN.Opts.Has&opt == 0) ||
-		(fs.SYNACK.Seen && fs.SYNACK.Opts.Has&opt == 0)
+	return (fs.AnsweredSYN.Seen && !fs.AnsweredSYN.Opts.Carries(opt)) ||
+		(fs.SYNACK.Seen && !fs.SYNACK.Opts.Carries(opt))
 }
 
 // handshake follows SYNs and SYN-ACKs.
@@ -370,7 +370,7 @@ func (fs *flowState) handshake(seg *capture.Segment, fromClient bool) {
 	case !fromClient: // SYN-ACK from the server
 		fs.SYNACKs++
 		fs.lastSYNACKTime, fs.synackUntimed = seg.Time, seg.Untimed
-		fs.lastSYNACKTSVal, fs.lastSYNACKTS = seg.Opts.TSVal, seg.Opts.Has&capture.HasTimestamp != 0
+		fs.lastSYNACKTSVal, fs.lastSYNACKTS = seg.Opts.TSVal, seg.Opts.Carries(capture.HasTimestamp)
 		if fs.SYNACK.Seen {
 			if !sameOptions(&fs.SYNACK.Opts, &seg.Opts) {
 				fs.SYNACKChanged = true
@@ -400,8 +400,8 @@ func (fs *flowState) handshake(seg *capture.Segment, fromClient bool) {
 // known and the client's not.
 func (fs *flowState) settle() {
 	syn, ack := &fs.AnsweredSYN, &fs.SYNACK
-	synWS := syn.Seen && syn.Opts.Has&capture.HasWScale != 0
-	ackWS := ack.Seen && ack.Opts.Has&capture.HasWScale != 0
+	synWS := syn.Seen && syn.Opts.Carries(capture.HasWScale)
+	ackWS := ack.Seen && ack.Opts.Carries(capture.HasWScale)
 	from := ScalingFromHandshake
 	switch {
 	case !syn.Seen && ack.Seen:
@@ -438,7 +438,7 @@ func (fs *flowState) answeredBy(syn, ack *HandshakeSegment) bool {
 		return false
 	}
 	const ts = capture.HasTimestamp
-	return syn.Opts.Has&ts == 0 || ack.Opts.Has&ts == 0 || ack.Opts.TSEcr == syn.Opts.TSVal
+	return !syn.Opts.Carries(ts) || !ack.Opts.Carries(ts) || ack.Opts.TSEcr == syn.Opts.TSVal
 }
 
 // synToSYNACK is the server half of the handshake RTT, 0 when Karn's
@@ -453,11 +453,11 @@ func (fs *flowState) synToSYNACK(ack *HandshakeSegment, ackUntimed bool) time.Du
 		return 0
 	case fs.SYNs <= 1:
 		return timedSpan(latest, fs.answeredUntimed, ack)
-	case ack.Opts.Has&ts == 0 || latest.Opts.Has&ts == 0:
+	case !ack.Opts.Carries(ts) || !latest.Opts.Carries(ts):
 		return 0
 	case ack.Opts.TSEcr == latest.Opts.TSVal:
 		return timedSpan(latest, fs.answeredUntimed, ack)
-	case fs.SYN.Opts.Has&ts != 0 && ack.Opts.TSEcr == fs.SYN.Opts.TSVal:
+	case fs.SYN.Opts.Carries(ts) && ack.Opts.TSEcr == fs.SYN.Opts.TSVal:
 		return timedSpan(&fs.SYN, fs.synUntimed, ack)
 	}
 	return 0
@@ -479,7 +479,7 @@ func (fs *flowState) answersLatestSYNACK(seg *capture.Segment) bool {
 	if fs.SYNACKs <= 1 {
 		return true
 	}
-	return fs.lastSYNACKTS && seg.Opts.Has&capture.HasTimestamp != 0 && seg.Opts.TSEcr == fs.lastSYNACKTSVal
+	return fs.lastSYNACKTS && seg.Opts.Carries(capture.HasTimestamp) && seg.Opts.TSEcr == fs.lastSYNACKTSVal
 }
 
 // acceptableRST reports whether the receiver of a reset would accept it
@@ -491,7 +491,7 @@ func (fs *flowState) answersLatestSYNACK(seg *capture.Segment) bool {
 func (fs *flowState) acceptableRST(seg *capture.Segment, fromClient bool, rt *track) bool {
 	if !fromClient && fs.SYN.Seen && !fs.SYNACK.Seen {
 		// SYN-SENT: RFC 9293 §3.10.7.3, SND.UNA < SEG.ACK ≤ SND.NXT.
-		return seg.Flags&capture.FlagACK != 0 && fs.SYN.ISN.LessThan(seg.Ack) && !rt.nxt.LessThan(seg.Ack)
+		return seg.Flags.Has(capture.FlagACK) && fs.SYN.ISN.LessThan(seg.Ack) && !rt.nxt.LessThan(seg.Ack)
 	}
 	if !rt.ackOK {
 		return true
@@ -515,10 +515,10 @@ func (fs *flowState) acceptableRST(seg *capture.Segment, fromClient bool, rt *tr
 
 // applyMSS sets each side's segment size from the peer's MSS option.
 func (fs *flowState) applyMSS() {
-	if fs.SYN.Seen && fs.SYN.Opts.Has&capture.HasMSS != 0 {
+	if fs.SYN.Seen && fs.SYN.Opts.Carries(capture.HasMSS) {
 		fs.server.mss = uint32(fs.SYN.Opts.MSS)
 	}
-	if fs.SYNACK.Seen && fs.SYNACK.Opts.Has&capture.HasMSS != 0 {
+	if fs.SYNACK.Seen && fs.SYNACK.Opts.Carries(capture.HasMSS) {
 		fs.client.mss = uint32(fs.SYNACK.Opts.MSS)
 	}
 }
@@ -556,7 +556,7 @@ func (fs *flowState) ackAndWindow(seg *capture.Segment, s *Endpoint, st, rt *tra
 	// RFC 7323 §2.2: the window of a SYN or SYN-ACK is never scaled; a
 	// reset's window means nothing (RFC 9293 §3.10.7). They are not
 	// advertisements to count.
-	if syn || seg.Flags&capture.FlagRST != 0 {
+	if syn || seg.Flags.Has(capture.FlagRST) {
 		return
 	}
 	w := seg.Window
@@ -571,7 +571,7 @@ func (fs *flowState) ackAndWindow(seg *capture.Segment, s *Endpoint, st, rt *tra
 		}
 	}
 	// Zero windows, as tshark counts them: not on SYN, FIN or RST.
-	if seg.Flags&capture.FlagFIN != 0 {
+	if seg.Flags.Has(capture.FlagFIN) {
 		return
 	}
 	if w == 0 {
@@ -670,7 +670,7 @@ func (fs *flowState) answeredOrFirstSYN() *HandshakeSegment {
 
 func (fs *flowState) shiftResult(e *Endpoint, t *track, known bool, hs *HandshakeSegment) Shift {
 	var sh Shift
-	if hs.Seen && hs.Opts.Has&capture.HasWScale != 0 {
+	if hs.Seen && hs.Opts.Carries(capture.HasWScale) {
 		sh.Announced, sh.AnnouncedSeen = hs.Opts.WScale, true
 	}
 	switch {
@@ -694,7 +694,7 @@ func (fs *flowState) negotiation() Negotiation {
 	}
 	syn := fs.answeredOrFirstSYN()
 	one := func(opt capture.OptSet) Tri {
-		synHas, ackHas := syn.Opts.Has&opt != 0, fs.SYNACK.Opts.Has&opt != 0
+		synHas, ackHas := syn.Opts.Carries(opt), fs.SYNACK.Opts.Carries(opt)
 		switch {
 		case syn.Seen && fs.SYNACK.Seen:
 			return triOf(synHas && ackHas)

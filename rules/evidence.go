@@ -196,12 +196,12 @@ func stackOf(l *capture.Layout) string {
 // it carries SACK-permitted or timestamps, and every such stack also
 // implements window scaling (RFC 7323 and RFC 2018 came together).
 func modern(o *capture.Options) bool {
-	return o.Has&(capture.HasSACKPerm|capture.HasTimestamp) != 0
+	return o.Carries(capture.HasSACKPerm | capture.HasTimestamp)
 }
 
 // hasWS reports whether a captured handshake segment carried window scale.
 func hasWS(hs *analyze.HandshakeSegment) bool {
-	return hs.Seen && hs.Opts.Has&capture.HasWScale != 0
+	return hs.Seen && hs.Opts.Carries(capture.HasWScale)
 }
 
 // answeredSYN is the SYN the SYN-ACK answered (the one the negotiation

@@ -36,7 +36,7 @@ func segmentSize(f *analyze.Flow, r *analyze.Endpoint) uint32 {
 	if r == &f.Client {
 		hs = answeredSYN(f)
 	}
-	if hs.Seen && hs.Opts.Has&capture.HasMSS != 0 && hs.Opts.MSS > 0 {
+	if hs.Seen && hs.Opts.Carries(capture.HasMSS) && hs.Opts.MSS > 0 {
 		return uint32(hs.Opts.MSS)
 	}
 	return 1460

@@ -15,7 +15,7 @@ func wscaleInvalid(f *analyze.Flow, r *Rule) []Finding {
 		dir  analyze.Direction
 	}{{&f.AnsweredSYN, "SYN", analyze.ServerToClient}, {&f.SYNACK, "SYN-ACK", analyze.ClientToServer}} {
 		o := &hs.seg.Opts
-		if !hs.seg.Seen || o.Has&capture.HasWScale == 0 || o.WScale <= capture.MaxShift {
+		if !hs.seg.Seen || !o.Carries(capture.HasWScale) || o.WScale <= capture.MaxShift {
 			continue
 		}
 		out = append(out, r.finding(Warn, High, hs.dir, "the option is in the packet",
@@ -87,7 +87,7 @@ func synOptionsChanged(f *analyze.Flow, r *Rule) []Finding {
 		return nil
 	}
 	first, used := &f.SYN.Opts, &f.AnsweredSYN.Opts
-	lostWS := first.Has&capture.HasWScale != 0 && used.Has&capture.HasWScale == 0 && f.SYNACK.Seen
+	lostWS := first.Carries(capture.HasWScale) && !used.Carries(capture.HasWScale) && f.SYNACK.Seen
 	if lostWS {
 		return []Finding{r.finding(Warn, High, analyze.BothDirections, "the SYN-ACK answers a retry that lacks window scale",
 			fmt.Sprintf("SYN retried %d times; the answered retry dropped window scale (%s → %s), so the connection runs unscaled",

@@ -47,7 +47,7 @@ func proxied(f *analyze.Flow) proxyEvidence {
 		p.ev = append(p.ev, Evidence{Packet: after.Packet, Time: after.Time, What: fmt.Sprintf("server's first segment after the handshake: TTL %d", after.TTL)})
 	}
 	// Windows sends TSval 0 on its SYN-ACK: no clock to compare.
-	if ack.Opts.Has&capture.HasTimestamp != 0 && ack.Opts.TSVal != 0 && after.HasTS {
+	if ack.Opts.Carries(capture.HasTimestamp) && ack.Opts.TSVal != 0 && after.HasTS {
 		d := int64(int32(after.TSVal - ack.Opts.TSVal))
 		elapsed := (after.Time - ack.Time) / int64(time.Millisecond)
 		if d < 0 || d > 2*maxTSRate*elapsed/1000+maxTSRate {

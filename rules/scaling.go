@@ -14,7 +14,7 @@ import (
 func handshakeEvidence(name string, hs *analyze.HandshakeSegment) Evidence {
 	o := &hs.Opts
 	ws := "no window scale"
-	if o.Has&capture.HasWScale != 0 {
+	if o.Carries(capture.HasWScale) {
 		ws = fmt.Sprintf("window scale %d", o.WScale)
 	}
 	layout := o.Layout.String()

@@ -343,16 +343,16 @@ func handshakeRec(hs *analyze.HandshakeSegment) *HandshakeRecord {
 	o := &hs.Opts
 	r := &HandshakeRecord{
 		Packet: hs.Packet, Time: TimeString(hs.Time),
-		SACKPerm: o.Has&capture.HasSACKPerm != 0, TS: o.Has&capture.HasTimestamp != 0,
+		SACKPerm: o.Carries(capture.HasSACKPerm), TS: o.Carries(capture.HasTimestamp),
 		Layout: o.Layout.String(), Window: hs.Window, TTL: hs.TTL, Truncated: o.Truncated,
 	}
-	if o.Has&capture.HasWScale != 0 {
+	if o.Carries(capture.HasWScale) {
 		r.WS = ptr(uint8(o.WScale))
 	}
-	if o.Has&capture.HasMSS != 0 {
+	if o.Carries(capture.HasMSS) {
 		r.MSS = ptr(o.MSS)
 	}
-	if o.Has&capture.HasTimestamp != 0 {
+	if o.Carries(capture.HasTimestamp) {
 		r.TSVal = ptr(o.TSVal)
 	}
 	if o.Issue.Problem != capture.OptOK {

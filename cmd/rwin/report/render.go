@@ -233,18 +233,18 @@ func writeHS(w io.Writer, name string, hs *analyze.HandshakeSegment, count int) 
 	o := &hs.Opts
 	var parts []string
 	opt := func(has capture.OptSet, on, off string) {
-		if o.Has&has != 0 {
+		if o.Carries(has) {
 			parts = append(parts, on)
 		} else {
 			parts = append(parts, off)
 		}
 	}
-	if o.Has&capture.HasMSS != 0 {
+	if o.Carries(capture.HasMSS) {
 		parts = append(parts, fmt.Sprintf("mss %d", o.MSS))
 	} else {
 		parts = append(parts, "mss -")
 	}
-	if o.Has&capture.HasWScale != 0 {
+	if o.Carries(capture.HasWScale) {
 		parts = append(parts, fmt.Sprintf("ws %d", o.WScale))
 	} else {
 		parts = append(parts, "ws -")
