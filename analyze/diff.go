@@ -16,13 +16,28 @@ import (
 // and never reached the other. The values it reports are defined here,
 // beside the flows they compare, for the rules and the report to read.
 
-// Capture indices of a diff.
+// Capture names one of a diff's two captures; CaptureA and CaptureB
+// index per-capture arrays.
+type Capture int8
+
+// Values of Capture.
 const (
-	CaptureA = 0
-	CaptureB = 1
+	CaptureA Capture = 0
+	CaptureB Capture = 1
 	// CaptureUnknown: the captures do not say which one is nearer an end.
-	CaptureUnknown = -1
+	CaptureUnknown Capture = -1
 )
+
+// Captures are a diff's two captures, in index order, for loops.
+var Captures = [2]Capture{CaptureA, CaptureB}
+
+// Other returns the other capture (CaptureUnknown stays).
+func (c Capture) Other() Capture {
+	if c == CaptureUnknown {
+		return c
+	}
+	return 1 - c
+}
 
 // Opener opens a capture. A diff reads each capture twice (pairing, then
 // comparing), so it must return a fresh Source on every call: a file, not
@@ -86,7 +101,7 @@ type FlowPair struct {
 	Swapped bool
 	// ClientSide is the capture nearer the client (CaptureA, CaptureB or
 	// CaptureUnknown), from which copy of each direction was seen first.
-	ClientSide int
+	ClientSide Capture
 	// Dirs compares the client's segments and the server's, indexed by
 	// Direction.
 	Dirs [2]DirDiff
@@ -105,7 +120,7 @@ type DirDiff struct {
 	Compared bool
 	// Upstream is the capture nearer the sender (CaptureUnknown when the
 	// timing and TTLs do not say).
-	Upstream int
+	Upstream Capture
 	// SeqOffset is B's sequence number minus A's for the same byte: 0
 	// unless a middlebox randomizes sequence numbers.
 	SeqOffset capture.Seq
@@ -229,7 +244,7 @@ type HandshakeDiff struct {
 	Compared bool
 	// SentIn is the capture holding the sender's copy (the upstream one of
 	// its direction; A when unknown).
-	SentIn int
+	SentIn Capture
 	// Pair locates both copies.
 	Pair PacketPair
 	// Options lists the options that differ, in kind order.
@@ -333,7 +348,7 @@ func (pp PacketPair) String() string {
 // Sender returns the endpoint that sends direction d (ClientToServer or
 // ServerToClient) as capture c's flow records it; a and b are the pair's
 // flows.
-func (p *FlowPair) Sender(d Direction, c int, a, b *Flow) *Endpoint {
+func (p *FlowPair) Sender(d Direction, c Capture, a, b *Flow) *Endpoint {
 	f := a
 	if c == CaptureB {
 		f = b
@@ -346,12 +361,12 @@ func (p *FlowPair) Sender(d Direction, c int, a, b *Flow) *Endpoint {
 
 // Near returns the capture nearer the sender of direction d, or
 // CaptureUnknown.
-func (p *FlowPair) Near(d Direction) int {
+func (p *FlowPair) Near(d Direction) Capture {
 	switch {
 	case p.ClientSide == CaptureUnknown:
 		return CaptureUnknown
 	case d == ClientToServer:
 		return p.ClientSide
 	}
-	return 1 - p.ClientSide
+	return p.ClientSide.Other()
 }

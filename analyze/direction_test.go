@@ -27,3 +27,10 @@ func TestDirection(t *testing.T) {
 	}
 	assert.Equal(t, [2]Direction{0, 1}, Directions, "the two ways index per-direction arrays")
 }
+
+func TestCaptureOther(t *testing.T) {
+	for c, want := range map[Capture]Capture{CaptureA: CaptureB, CaptureB: CaptureA, CaptureUnknown: CaptureUnknown} {
+		assert.Equal(t, want, c.Other(), "%d", c)
+	}
+	assert.Equal(t, [2]Capture{0, 1}, Captures, "the two captures index per-capture arrays")
+}

@@ -163,7 +163,7 @@ func (v *pairView) finding(r *Rule, sev Severity, dir analyze.Direction, summary
 }
 
 // captureName names capture i in messages.
-func captureName(i int) string {
+func captureName(i analyze.Capture) string {
 	if i == analyze.CaptureB {
 		return "B"
 	}
@@ -213,7 +213,7 @@ func (v *pairView) forwardedOptions(fn func(h handshakeRef, o analyze.OptionDiff
 func copies(hs *analyze.HandshakeDiff, name string) DiffEvidence {
 	return DiffEvidence{PacketPair: hs.Pair, What: fmt.Sprintf("%s as sent (%s: %s, ttl %d) and as received (%s: %s, ttl %d)",
 		name, captureName(hs.SentIn), layoutText(hs.LayoutSent), hs.TTLSent,
-		captureName(1-hs.SentIn), layoutText(hs.LayoutReceived), hs.TTLReceived)}
+		captureName(hs.SentIn.Other()), layoutText(hs.LayoutReceived), hs.TTLReceived)}
 }
 
 func layoutText(l string) string {
@@ -477,7 +477,7 @@ func pathEnforcesUnscaledWindow(v *pairView, r *Rule) []DiffFinding {
 				"disable scaling on the receiver until it is fixed.",
 			DiffEvidence{PacketPair: u.FirstBeyondLost, What: fmt.Sprintf("%s: a data segment that never arrived, ending %d bytes past the "+
 				"unscaled edge; %s: the %s's ACK with window field %d that set the edge",
-				captureName(up), u.Excess, captureName(1-up), receiver, u.Window)})
+				captureName(up), u.Excess, captureName(up.Other()), receiver, u.Window)})
 		f.Why = why
 		f.Confidence = conf
 		out = append(out, f)

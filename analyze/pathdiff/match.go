@@ -113,7 +113,7 @@ type pendingSeg struct {
 	// or edgeBeyond (see classify); edgeAck locates the ACK that set the
 	// farther edge.
 	edge     int8
-	edgeFrom int8
+	edgeFrom analyze.Capture
 	edgeWin  uint16
 	edgeAck  diffAck
 	excess   uint32
@@ -218,7 +218,7 @@ func (h *hopTally) mode() (d int, ok, vary bool) {
 }
 
 // segment handles one segment of the pair from capture i.
-func (ps *pairState) segment(m *diffMerge, i int, fromX bool, seg *capture.Segment, at int64) {
+func (ps *pairState) segment(m *diffMerge, i analyze.Capture, fromX bool, seg *capture.Segment, at int64) {
 	d := 0
 	if !fromX {
 		d = 1
@@ -288,12 +288,12 @@ func (ps *pairState) segment(m *diffMerge, i int, fromX bool, seg *capture.Segme
 // both, and between when the ACKs in flight moved the edge across it:
 // then it tells nothing about the middlebox. The evidence names the
 // farther edge, the one a segment beyond it ran past in any case.
-func (ds *dirState) classify(v *pendingSeg, i int) {
+func (ds *dirState) classify(v *pendingSeg, i analyze.Capture) {
 	// lo is the edge as the upstream capture saw it, hi as the
 	// downstream one did, which normally runs ahead; hiFrom says which
 	// capture saw hi.
 	lo, hi := ds.acked[i], ds.acked[1-i]
-	hiFrom := 1 - i
+	hiFrom := i.Other()
 	switch {
 	case !lo.ok && !hi.ok:
 		return
@@ -309,7 +309,7 @@ func (ds *dirState) classify(v *pendingSeg, i int) {
 		hi, hiFrom = lo, i
 	}
 	end := v.seq.Add(uint32(v.payload))
-	v.edgeFrom, v.edgeWin, v.edgeAck = int8(hiFrom), hi.win, hi
+	v.edgeFrom, v.edgeWin, v.edgeAck = hiFrom, hi.win, hi
 	switch {
 	case hiEdge.LessThan(end):
 		v.edge, v.excess = edgeBeyond, uint32(end.Sub(hiEdge))
@@ -329,7 +329,7 @@ func (ds *dirState) classify(v *pendingSeg, i int) {
 // must still agree. Each overlap counts for both packets; a packet whose
 // bytes are all accounted for is matched. i is v's capture; it reports
 // whether v is wholly accounted for, else v.covered says how much.
-func (ds *dirState) coalesced(v *pendingSeg, i int, other *pendingQueue) bool {
+func (ds *dirState) coalesced(v *pendingSeg, i analyze.Capture, other *pendingQueue) bool {
 	if v.payload == 0 {
 		return false
 	}
@@ -439,7 +439,7 @@ func (ps *pairState) expire(m *diffMerge, now int64) {
 					if now != math.MaxInt64 && now-v.at <= ds.horizon {
 						break
 					}
-					ds.unmatched(m, i, v)
+					ds.unmatched(m, analyze.Capture(i), v)
 				}
 				q.head++
 			}
@@ -449,7 +449,7 @@ func (ps *pairState) expire(m *diffMerge, now int64) {
 }
 
 // unmatched records a segment only capture i saw.
-func (ds *dirState) unmatched(m *diffMerge, i int, v *pendingSeg) {
+func (ds *dirState) unmatched(m *diffMerge, i analyze.Capture, v *pendingSeg) {
 	v.gone = true
 	o := ds.out
 	expect := v.at + ds.expect

@@ -30,7 +30,7 @@ type diffMerge struct {
 // mergeSide is the merge observing one capture's flow table.
 type mergeSide struct {
 	m *diffMerge
-	i int
+	i analyze.Capture
 }
 
 // Segment hands a segment of a paired flow to its pair (Observer).
@@ -67,7 +67,7 @@ func (m *diffMerge) state(n int) *pairState {
 // finished takes a flow capture i's table finished: an unpaired one goes
 // to the sink at once, a paired one when its pair's other flow has
 // finished too.
-func (m *diffMerge) finished(i int, f *analyze.Flow) {
+func (m *diffMerge) finished(i analyze.Capture, f *analyze.Flow) {
 	var series *analyze.Series
 	if m.series[i] != nil {
 		series = m.series[i].Take(f.ID)
@@ -123,7 +123,7 @@ func diffSecondPass(open [2]analyze.Opener, cfg Config, h *Head, plans []pairPla
 	}
 	var st [2]*analyze.Stepper
 	var more [2]bool
-	for i := range 2 {
+	for _, i := range analyze.Captures {
 		src, err := open[i]()
 		if err != nil {
 			return err

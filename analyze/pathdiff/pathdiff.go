@@ -72,7 +72,7 @@ type Sink struct {
 	// A's flows (0 first; FlowPair.A and B are the flows' IDs − 1).
 	Pair func(n int, p *analyze.FlowPair, a, b Flow)
 	// Unpaired, if set, is called for each flow seen in capture c only.
-	Unpaired func(c int, f Flow)
+	Unpaired func(c analyze.Capture, f Flow)
 }
 
 // Diff reads both captures, pairs their flows and compares every pair,
@@ -98,7 +98,7 @@ func Diff(open [2]analyze.Opener, cfg analyze.Config) (*analyze.DiffResult, erro
 			res.Sides[0].Flows[p.A], res.Sides[1].Flows[p.B] = *a.Flow, *b.Flow
 			res.Sides[0].Pair[p.A], res.Sides[1].Pair[p.B] = n, n
 		},
-		Unpaired: func(c int, f Flow) { res.Sides[c].Flows[f.Flow.ID-1] = *f.Flow },
+		Unpaired: func(c analyze.Capture, f Flow) { res.Sides[c].Flows[f.Flow.ID-1] = *f.Flow },
 	}
 	h, err := Stream(open, Config{Config: cfg}, sink)
 	if err != nil {
@@ -218,7 +218,7 @@ type pairPlan struct {
 	// cToS is the direction of A's flow (0: from its first sender) that
 	// runs from client to server.
 	cToS       int
-	clientSide int
+	clientSide analyze.Capture
 	// dirs is indexed by direction of A's flow.
 	dirs [2]dirPlan
 }
@@ -228,7 +228,7 @@ type dirPlan struct {
 	seqOff         capture.Seq // B − A
 	ok             bool        // seqOff known: segments can be matched
 	useTS, useIPID bool
-	upstream       int
+	upstream       analyze.Capture
 	delay          int64
 	delayOK        bool
 	// expect is how much later B's copy comes on the merged time line,
@@ -315,7 +315,7 @@ func newPairPlan(c *pairCandidate, a, b *sideIndex, theta int64, thetaOK bool, a
 	case cs != analyze.CaptureUnknown:
 		pl.clientSide = cs
 	case sc != analyze.CaptureUnknown:
-		pl.clientSide = 1 - sc
+		pl.clientSide = sc.Other()
 	default:
 		pl.clientSide = analyze.CaptureUnknown
 	}
@@ -389,7 +389,7 @@ func (c *pairCandidate) preserved(d uint8) (ts, ipid bool) {
 
 // upstreamByTTL guesses the capture nearer the sender of direction d from
 // TTLs: routers only lower them. Unknown when no matched sample differs.
-func (c *pairCandidate) upstreamByTTL(d uint8) int {
+func (c *pairCandidate) upstreamByTTL(d uint8) analyze.Capture {
 	higherA, higherB := 0, 0
 	for _, h := range c.hits {
 		if h.da != d || (h.da != h.db) != c.swapped {

@@ -274,14 +274,16 @@ type diffSummaryRecord struct {
 	Findings      map[string]int `json:"findings_by_severity"`
 }
 
-func captureKey(i int) string {
-	if i == analyze.CaptureB {
+// captureKey is capture i's key in records, "a" or "b"; i is a Capture or
+// an index over the two.
+func captureKey[I int | analyze.Capture](i I) string {
+	if analyze.Capture(i) == analyze.CaptureB {
 		return "b"
 	}
 	return "a"
 }
 
-func captureKeyPtr(i int) *string {
+func captureKeyPtr(i analyze.Capture) *string {
 	if i == analyze.CaptureUnknown {
 		return nil
 	}
@@ -396,7 +398,7 @@ func rwinView(p *analyze.FlowPair, d analyze.Direction, fa, fb *analyze.Flow) rw
 		own = analyze.CaptureA
 	}
 	v.Grants = rwinSeenR{Capture: captureKey(own), rwinRec: rwinOf(p.Sender(d, own, fa, fb))}
-	v.Believed = rwinSeenR{Capture: captureKey(1 - own), rwinRec: rwinOf(p.Sender(d, 1-own, fa, fb))}
+	v.Believed = rwinSeenR{Capture: captureKey(own.Other()), rwinRec: rwinOf(p.Sender(d, own.Other(), fa, fb))}
 	return v
 }
 

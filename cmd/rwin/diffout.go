@@ -107,7 +107,7 @@ func (o *diffOutput) pair(n int, p *analyze.FlowPair, a, b pathdiff.Flow) {
 }
 
 // unpairedFlow keeps a reference to a flow seen in one capture only.
-func (o *diffOutput) unpairedFlow(c int, f pathdiff.Flow) {
+func (o *diffOutput) unpairedFlow(c analyze.Capture, f pathdiff.Flow) {
 	o.unpaired[c] = append(o.unpaired[c], flowRef(o.files[c], f.Flow))
 }
 

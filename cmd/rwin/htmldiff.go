@@ -410,7 +410,7 @@ func diffChartsOf(c *charted, series [2]map[flowKey]*analyze.Series, offset int6
 	// dirOf maps direction d of A's roles to capture i's: B's flow may
 	// have client and server the other way round.
 	dirOf := func(i, d int) int {
-		if i == analyze.CaptureB && pr.Swapped {
+		if analyze.Capture(i) == analyze.CaptureB && pr.Swapped {
 			return 1 - d
 		}
 		return d
@@ -430,7 +430,7 @@ func diffChartsOf(c *charted, series [2]map[flowKey]*analyze.Series, offset int6
 			bd := dirOf(i, d)
 			cd := directionData(hf[i], bd, anchor, [2]string{"client", "server"}[1-bd])
 			shift := int64(0)
-			if i == analyze.CaptureB {
+			if analyze.Capture(i) == analyze.CaptureB {
 				shift = offset
 			}
 			markDiffEvidence(cd, hf[i].series, r.find, i, d)
@@ -493,7 +493,7 @@ func markDiffEvidence(cd *chartData, s *analyze.Series, found []rules.DiffFindin
 		}
 		for _, e := range x.Pairs {
 			ref := e.A
-			if c == analyze.CaptureB {
+			if analyze.Capture(c) == analyze.CaptureB {
 				ref = e.B
 			}
 			if ref.Packet == 0 {
