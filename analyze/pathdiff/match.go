@@ -3,6 +3,7 @@ package pathdiff
 import (
 	"math"
 	"net/netip"
+	"time"
 
 	"rwin/analyze"
 	"rwin/capture"
@@ -17,19 +18,19 @@ import (
 const (
 	// diffMatchSlack is how long past its expected time a copy may still
 	// come: queueing and scheduling jitter at the capture points.
-	diffMatchSlack = 300e6
+	diffMatchSlack = int64(300 * time.Millisecond)
 	// diffMaxSpread caps the jitter measured on the pairing samples that
 	// widens the wait.
-	diffMaxSpread = 5e9
+	diffMaxSpread = int64(5 * time.Second)
 	// diffMaxPending caps the unmatched segments kept per direction and
 	// capture; beyond it the oldest is given up (counted as Overflow).
 	diffMaxPending = 8192
 	// pendingSweep is how often, in capture time, every pair's queues are
 	// checked for segments that waited long enough.
-	pendingSweep = 100e6
+	pendingSweep = int64(100 * time.Millisecond)
 	// diffMinJitter is the least uncertainty of when a copy comes, for
 	// deciding whether the other capture was recording then.
-	diffMinJitter = 20e6
+	diffMinJitter = int64(20 * time.Millisecond)
 )
 
 // pairState is the second pass's state of one pair, from its first
