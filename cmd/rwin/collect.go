@@ -43,9 +43,8 @@ type part struct {
 // collectBatch is how many flows a worker takes at a time.
 const collectBatch = 64
 
-// batches recycles the workers' batches: each holds collectBatch copies of
-// a flow (about 110 KB), and a new one per batch was most of the garbage
-// of reading a SYN flood.
+// batches recycles the workers' batches, each collectBatch copies of a flow
+// (about 100 KB), so that reading a SYN flood makes no garbage per batch.
 var batches = sync.Pool{New: func() any {
 	b := make([]analyze.Flow, 0, collectBatch)
 	return &b
