@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"fmt"
+	"time"
 
 	"rwin/capture"
 )
@@ -15,13 +16,28 @@ import (
 // and never reached the other. The values it reports are defined here,
 // beside the flows they compare, for the rules and the report to read.
 
-// Capture indices of a diff.
+// Capture names one of a diff's two captures; CaptureA and CaptureB
+// index per-capture arrays.
+type Capture int8
+
+// Values of Capture.
 const (
-	CaptureA = 0
-	CaptureB = 1
+	CaptureA Capture = 0
+	CaptureB Capture = 1
 	// CaptureUnknown: the captures do not say which one is nearer an end.
-	CaptureUnknown = -1
+	CaptureUnknown Capture = -1
 )
+
+// Captures are a diff's two captures, in index order, for loops.
+var Captures = [2]Capture{CaptureA, CaptureB}
+
+// Other returns the other capture (CaptureUnknown stays).
+func (c Capture) Other() Capture {
+	if c == CaptureUnknown {
+		return c
+	}
+	return 1 - c
+}
 
 // Opener opens a capture. A diff reads each capture twice (pairing, then
 // comparing), so it must return a fresh Source on every call: a file, not
@@ -42,11 +58,11 @@ type DiffSide struct {
 type DiffResult struct {
 	Sides [2]DiffSide
 	Pairs []FlowPair
-	// ClockOffset is B's clock minus A's in ns, measured on ClockPairs
+	// ClockOffset is B's clock minus A's, measured on ClockPairs
 	// pairs of high confidence (halfway between the two directions' time
 	// differences, so symmetric one-way delays cancel); valid when
 	// ClockPairs > 0.
-	ClockOffset int64
+	ClockOffset time.Duration
 	ClockPairs  int
 }
 
@@ -85,8 +101,9 @@ type FlowPair struct {
 	Swapped bool
 	// ClientSide is the capture nearer the client (CaptureA, CaptureB or
 	// CaptureUnknown), from which copy of each direction was seen first.
-	ClientSide int
-	// Dirs compares the client's segments (0) and the server's (1).
+	ClientSide Capture
+	// Dirs compares the client's segments and the server's, indexed by
+	// Direction.
 	Dirs [2]DirDiff
 	// SYN compares the client's SYN the SYN-ACK answered; SYNACK the
 	// server's first SYN-ACK.
@@ -94,12 +111,6 @@ type FlowPair struct {
 	// NAT is true when the two captures show other addresses or ports.
 	NAT bool
 }
-
-// Directions of FlowPair.Dirs.
-const (
-	ClientToServer = 0
-	ServerToClient = 1
-)
 
 // DirDiff compares one direction of a paired flow: the segments one end
 // sent, as each capture saw them.
@@ -109,13 +120,13 @@ type DirDiff struct {
 	Compared bool
 	// Upstream is the capture nearer the sender (CaptureUnknown when the
 	// timing and TTLs do not say).
-	Upstream int
+	Upstream Capture
 	// SeqOffset is B's sequence number minus A's for the same byte: 0
 	// unless a middlebox randomizes sequence numbers.
 	SeqOffset capture.Seq
-	// Delay is the one-way delay between the capture points in ns, valid
+	// Delay is the one-way delay between the capture points, valid
 	// when DelayOK (needs the clock offset).
-	Delay   int64
+	Delay   time.Duration
 	DelayOK bool
 	// Hops is the TTL (hop limit) at the upstream capture minus at the
 	// downstream one, over matched segments: the routers between the
@@ -233,7 +244,7 @@ type HandshakeDiff struct {
 	Compared bool
 	// SentIn is the capture holding the sender's copy (the upstream one of
 	// its direction; A when unknown).
-	SentIn int
+	SentIn Capture
 	// Pair locates both copies.
 	Pair PacketPair
 	// Options lists the options that differ, in kind order.
@@ -337,28 +348,25 @@ func (pp PacketPair) String() string {
 // Sender returns the endpoint that sends direction d (ClientToServer or
 // ServerToClient) as capture c's flow records it; a and b are the pair's
 // flows.
-func (p *FlowPair) Sender(d, c int, a, b *Flow) *Endpoint {
+func (p *FlowPair) Sender(d Direction, c Capture, a, b *Flow) *Endpoint {
 	f := a
 	if c == CaptureB {
 		f = b
 		if p.Swapped {
-			d = 1 - d
+			d = d.Reverse()
 		}
 	}
-	if d == ClientToServer {
-		return &f.Client
-	}
-	return &f.Server
+	return f.Sender(d)
 }
 
 // Near returns the capture nearer the sender of direction d, or
 // CaptureUnknown.
-func (p *FlowPair) Near(d int) int {
+func (p *FlowPair) Near(d Direction) Capture {
 	switch {
 	case p.ClientSide == CaptureUnknown:
 		return CaptureUnknown
 	case d == ClientToServer:
 		return p.ClientSide
 	}
-	return 1 - p.ClientSide
+	return p.ClientSide.Other()
 }

@@ -43,7 +43,7 @@ const partitionBits = 4
 // copy, when the flow's round trip does not set a shorter limit: pktmon's
 // and a SPAN port's copies come microseconds apart, a capture merged with
 // itself gives them the same timestamp.
-const maxCopyGap = int64(10 * time.Millisecond)
+const maxCopyGap = 10 * time.Millisecond
 
 // maxCopyGapByID is maxCopyGap for an IPv4 packet with a non-zero IP ID,
 // which the sender numbered: the same number on the same segment is the
@@ -51,7 +51,7 @@ const maxCopyGap = int64(10 * time.Millisecond)
 // recordings merged with clocks apart). IP ID 0 is what Linux puts on its
 // SYN-ACKs and some stacks on every packet with DF set: there only the
 // time tells a copy from a retransmission.
-const maxCopyGapByID = int64(time.Second)
+const maxCopyGapByID = time.Second
 
 // recentSegments remembers the fingerprints of the latest segments, in a
 // direct-mapped table: a collision forgets the older segment, so a copy
@@ -96,7 +96,7 @@ func (r *recentSegments) copyOf(seg *capture.Segment, h uint64, fs *flowState) b
 	i, p := segmentPrint(seg, h)
 	s := &r[i]
 	if fs != nil && s.print == p {
-		gap := seg.Time - s.time
+		gap := time.Duration(seg.Time - s.time)
 		if gap < 0 {
 			gap = -gap // merged captures are not strictly in order
 		}
@@ -113,7 +113,7 @@ func (r *recentSegments) copyOf(seg *capture.Segment, h uint64, fs *flowState) b
 // half the flow's round trip through the capture point if that is
 // shorter, since no retransmission can follow its original sooner than a
 // round trip.
-func (fs *flowState) copyGap(seg *capture.Segment) int64 {
+func (fs *flowState) copyGap(seg *capture.Segment) time.Duration {
 	if !seg.IPv6 && seg.IPID != 0 {
 		return maxCopyGapByID
 	}

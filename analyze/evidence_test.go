@@ -101,7 +101,7 @@ func TestStalls(t *testing.T) {
 			flows, _ := runFlows(t, Config{}, append(handshake(linuxLayout, 7, linuxLayout, 7), tc.segs...))
 			require.Len(t, flows, 1)
 			s := flows[0].Server
-			assert.Equal(t, int64(tc.stall), s.MaxStall)
+			assert.Equal(t, time.Duration(tc.stall), s.MaxStall)
 			assert.Equal(t, tc.from, s.StallPacket)
 			assert.Equal(t, tc.toEnd, s.StallToEnd)
 		})
@@ -180,5 +180,5 @@ func TestRetransmissionsBeyondTheUnscaledWindowInARow(t *testing.T) {
 	assert.Equal(t, uint32(3), s.MaxBeyondRun)
 	assert.Equal(t, uint64(5), s.FirstBeyondPacket)
 	assert.True(t, s.StallToEnd)
-	assert.Equal(t, int64(1750*time.Millisecond), s.MaxStall)
+	assert.Equal(t, time.Duration(1750*time.Millisecond), s.MaxStall)
 }

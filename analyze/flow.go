@@ -6,6 +6,7 @@ package analyze
 
 import (
 	"net/netip"
+	"time"
 
 	"rwin/capture"
 )
@@ -151,8 +152,8 @@ func sameOptions(a, b *capture.Options) bool {
 	if a.Has&negotiable != b.Has&negotiable || a.Layout != b.Layout {
 		return false
 	}
-	return (a.Has&capture.HasMSS == 0 || a.MSS == b.MSS) &&
-		(a.Has&capture.HasWScale == 0 || a.WScale == b.WScale)
+	return (!a.Carries(capture.HasMSS) || a.MSS == b.MSS) &&
+		(!a.Carries(capture.HasWScale) || a.WScale == b.WScale)
 }
 
 // Negotiation is what the handshake settled. Every field may be Unknown
@@ -246,10 +247,10 @@ type Endpoint struct {
 	Window WindowStats
 
 	// ZeroWindows counts non-SYN, non-RST segments with a zero window;
-	// ZeroEpisodes counts the runs of them, ZeroTime their total duration
-	// in ns; FirstZeroPacket locates the first.
+	// ZeroEpisodes counts the runs of them, ZeroTime their total
+	// duration; FirstZeroPacket locates the first.
 	ZeroWindows, ZeroEpisodes uint64
-	ZeroTime                  int64
+	ZeroTime                  time.Duration
 	FirstZeroPacket           uint64
 
 	// MaxInFlight is the most bytes it had sent and not yet seen
@@ -317,13 +318,13 @@ type Endpoint struct {
 	// keeps moving because every ACK moves the edge.
 	RetransSentBeyond, RetransSentWithin uint64
 
-	// MaxStall is the longest time (ns) it had data outstanding while the
+	// MaxStall is the longest time it had data outstanding while the
 	// peer's acknowledgment did not advance, measured at the capture
 	// point. StallPacket is where that wait began (the data segment, or
 	// the ACK after which data was still outstanding); StallToEnd reports
 	// that the wait lasted until the flow's last packet. Waits behind a
 	// zero window are included: the rules tell them apart.
-	MaxStall    int64
+	MaxStall    time.Duration
 	StallPacket uint64
 	StallToEnd  bool
 
@@ -414,11 +415,11 @@ type Flow struct {
 	// HandshakeACKPacket is the client's ACK that completed the handshake.
 	HandshakeACKPacket uint64
 	// ServerRTT is SYN→SYN-ACK and ClientRTT SYN-ACK→ACK at the capture
-	// point (ns), each valid when > 0: the path's two halves as seen from
+	// point, each valid when > 0: the path's two halves as seen from
 	// where the capture was taken. Karn's rule holds (RFC 6298 §3): no
 	// half is measured across a retransmitted SYN or SYN-ACK unless the
 	// timestamp echo tells which copy was answered.
-	ServerRTT, ClientRTT int64
+	ServerRTT, ClientRTT time.Duration
 
 	// Encap is every encapsulation the flow's segments were found inside
 	// (VLAN, MPLS, PPPoE, GRE, VXLAN, GENEVE, …); copies of one flow seen
@@ -442,19 +443,19 @@ type Flow struct {
 	Negotiated Negotiation
 }
 
-// RTT returns the handshake round-trip time through the capture point (ns),
+// RTT returns the handshake round-trip time through the capture point,
 // or 0 when the handshake did not give both halves.
-func (f *Flow) RTT() int64 {
+func (f *Flow) RTT() time.Duration {
 	if f.ServerRTT > 0 && f.ClientRTT > 0 {
 		return f.ServerRTT + f.ClientRTT
 	}
 	return 0
 }
 
-// PathRTT returns the best round-trip estimate through the capture point
-// (ns): the handshake's two halves, else the sum of the two data legs'
+// PathRTT returns the best round-trip estimate through the capture
+// point: the handshake's two halves, else the sum of the two data legs'
 // smallest ACK-clocked samples; 0 when neither is known.
-func (f *Flow) PathRTT() int64 {
+func (f *Flow) PathRTT() time.Duration {
 	if rtt := f.RTT(); rtt > 0 {
 		return rtt
 	}
@@ -472,14 +473,14 @@ func (f *Flow) Peer(e *Endpoint) *Endpoint {
 	return &f.Client
 }
 
-// RTTStats summarizes RTT samples in ns.
+// RTTStats summarizes RTT samples.
 type RTTStats struct {
 	Samples  uint64
-	Min, Max int64
-	Sum      int64
+	Min, Max time.Duration
+	Sum      time.Duration
 }
 
-func (r *RTTStats) add(d int64) {
+func (r *RTTStats) add(d time.Duration) {
 	if d < 0 {
 		return
 	}
@@ -494,9 +495,9 @@ func (r *RTTStats) add(d int64) {
 }
 
 // Mean returns the average sample, or 0 without samples.
-func (r RTTStats) Mean() int64 {
+func (r RTTStats) Mean() time.Duration {
 	if r.Samples == 0 {
 		return 0
 	}
-	return r.Sum / int64(r.Samples)
+	return r.Sum / time.Duration(r.Samples)
 }

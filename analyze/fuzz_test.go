@@ -48,7 +48,10 @@ func FuzzAnalyzer(f *testing.F) {
 		for _, fl := range flows {
 			counted += fl.Client.Packets + fl.Server.Packets
 			copies += fl.Client.Duplicates + fl.Server.Duplicates
-			_ = fl.Client.Window.Quantile(0.5)
+			if w := fl.Client.Window; w.Samples > 0 {
+				require.True(t, w.Min <= w.P10 && w.P10 <= w.Median && w.Median <= w.P90 && w.P90 <= w.Max,
+					"window quantiles ordered within [min, max]: %+v", w)
+			}
 		}
 		require.Equal(t, n, counted+copies, "every segment belongs to exactly one flow, as itself or as a copy")
 		require.Equal(t, a.Stats().Duplicates, copies, "every copy counted in its flow")

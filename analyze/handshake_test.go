@@ -233,8 +233,8 @@ func TestHandshakeRTTFollowsKarnsRule(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			flows, _ := runFlows(t, Config{}, tc.segs)
 			require.Len(t, flows, 1)
-			assert.Equal(t, int64(tc.serverRTT), flows[0].ServerRTT, "server side")
-			assert.Equal(t, int64(tc.clientR), flows[0].ClientRTT, "client side")
+			assert.Equal(t, time.Duration(tc.serverRTT), flows[0].ServerRTT, "server side")
+			assert.Equal(t, time.Duration(tc.clientR), flows[0].ClientRTT, "client side")
 		})
 	}
 }

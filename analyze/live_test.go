@@ -217,8 +217,8 @@ func TestSnapshotLeavesTheFlowAsItWas(t *testing.T) {
 	assert.Equal(t, Yes, views[1].Negotiated.Scaling)
 	assert.Equal(t, capture.Shift(7), views[1].Server.Shift.Value)
 	assert.Equal(t, uint64(1), views[2].Server.ZeroWindows)
-	assert.Equal(t, int64(0), views[2].Server.ZeroTime, "episode in progress, from its start to the last packet")
-	assert.Equal(t, int64(200*time.Millisecond), views[3].Server.ZeroTime)
+	assert.Equal(t, time.Duration(0), views[2].Server.ZeroTime, "episode in progress, from its start to the last packet")
+	assert.Equal(t, time.Duration(200*time.Millisecond), views[3].Server.ZeroTime)
 }
 
 func TestSessionAddDoesNotAllocate(t *testing.T) {

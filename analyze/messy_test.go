@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -135,7 +136,7 @@ type figures struct {
 	ID                                  uint64
 	Handshake                           analyze.Handshake
 	Negotiated                          analyze.Negotiation
-	ServerRTT, ClientRTT                int64
+	ServerRTT, ClientRTT                time.Duration
 	Packets, Bytes, Data, Retrans, Uniq [2]uint64
 	InFlight                            [2]uint32
 	RTT                                 [2]analyze.RTTStats

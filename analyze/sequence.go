@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"math/bits"
+	"time"
 
 	"rwin/capture"
 )
@@ -122,7 +123,7 @@ func (fs *flowState) sent(seg *capture.Segment, length uint32, s *Endpoint, st *
 			if fl+mss > w {
 				s.AtWindowPackets++
 			}
-			if rt.shift > 0 && seg.Time-r.Window.FirstTime >= fs.legRTT(s) {
+			if rt.shift > 0 && time.Duration(seg.Time-r.Window.FirstTime) >= fs.legRTT(s) {
 				s.UnscaledJudged++
 				switch raw := uint32(rt.win); {
 				case fl > raw:
@@ -164,7 +165,7 @@ func (fs *flowState) sent(seg *capture.Segment, length uint32, s *Endpoint, st *
 // legRTT is the round trip between the capture point and endpoint e, as
 // the handshake showed it (0 when unknown): how long a window the peer
 // advertised at the capture point takes to reach e and be acted on.
-func (fs *flowState) legRTT(e *Endpoint) int64 {
+func (fs *flowState) legRTT(e *Endpoint) time.Duration {
 	if e == &fs.Client {
 		return fs.ClientRTT
 	}

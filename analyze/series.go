@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"sync"
+	"time"
 	"unsafe"
 
 	"rwin/capture"
@@ -22,12 +23,6 @@ const SeriesBuckets = 240
 // seriesFirstWidth is the width of a new series' buckets (ns): 1 ms, below
 // a LAN round trip, so a short transfer is drawn in detail.
 const seriesFirstWidth = 1_000_000
-
-// Directions of a series, by who sends the data.
-const (
-	ToServer = 0 // the client's data, the server's window
-	ToClient = 1 // the server's data, the client's window
-)
 
 // SeriesPoint is one time bucket of one direction of data: the sender's
 // data and the receiver's window advertisements that fell into it.
@@ -67,7 +62,7 @@ type Series struct {
 // a segment changed is the difference.
 type seriesCounters struct {
 	unique, retrans, zero, rtts uint64
-	rttSum                      int64
+	rttSum                      time.Duration
 }
 
 // Start returns when the first bucket begins (ns since the epoch) and
@@ -77,9 +72,10 @@ func (s *Series) Start() int64 { return s.start }
 // Width returns the duration of one bucket (ns).
 func (s *Series) Width() int64 { return s.width }
 
-// Points returns the buckets of direction d (ToServer or ToClient) from
-// the first to the last with packets; those without packets are zero.
-func (s *Series) Points(d int) []SeriesPoint { return s.dir[d][:s.n] }
+// Points returns the buckets of direction d (ClientToServer or
+// ServerToClient) from the first to the last with packets; those without
+// packets are zero.
+func (s *Series) Points(d Direction) []SeriesPoint { return s.dir[d][:s.n] }
 
 // Bucket returns the bucket that holds packet number pkt: the last one
 // whose first packet is not after it, or -1 before the series began.
@@ -201,7 +197,7 @@ func (r *SeriesRecorder) start(fs *flowState, t int64) {
 // unanswered SYNs takes none of the budget.
 func (r *SeriesRecorder) record(fs *flowState, seg *capture.Segment) {
 	if fs.series == 0 {
-		if seg.Flags&capture.FlagSYN != 0 {
+		if seg.Flags.Has(capture.FlagSYN) {
 			return
 		}
 		r.start(fs, seg.Time)
@@ -216,12 +212,12 @@ func (r *SeriesRecorder) record(fs *flowState, seg *capture.Segment) {
 	}
 	fromClient := fs.fromClient(seg)
 	sender, peer, st, rt := &fs.Client, &fs.Server, &fs.client, &fs.server
-	out, in := ToServer, ToClient // the sender's data, its window
+	out, in := ClientToServer, ServerToClient // the sender's data, its window
 	if !fromClient {
 		sender, peer, st, rt = peer, sender, rt, st
 		out, in = in, out
 	}
-	rst := seg.Flags&capture.FlagRST != 0
+	rst := seg.Flags.Has(capture.FlagRST)
 	if rst {
 		s.dir[0][i].RST, s.dir[1][i].RST = true, true
 	}
@@ -249,7 +245,7 @@ func (r *SeriesRecorder) record(fs *flowState, seg *capture.Segment) {
 // counters moves what changed in sender's counters since the last segment
 // into bucket i of direction d; receiver is the peer, whose zero windows
 // stop that direction's data.
-func (s *Series) counters(i, d int, sender, receiver *Endpoint) {
+func (s *Series) counters(i int, d Direction, sender, receiver *Endpoint) {
 	c := &s.prev[d]
 	p := &s.dir[d][i]
 	if n := sender.UniqueBytes - c.unique; n > 0 {

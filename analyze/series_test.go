@@ -34,13 +34,13 @@ func TestSeriesAddsUpToTheFlow(t *testing.T) {
 					require.NotNil(t, s)
 					defer budget.Free(s)
 					n++
-					assert.Equal(t, len(s.Points(ToServer))-1, s.Bucket(f.LastPacket), "the flow's last packet is in the last bucket")
+					assert.Equal(t, len(s.Points(ClientToServer))-1, s.Bucket(f.LastPacket), "the flow's last packet is in the last bucket")
 					assert.Equal(t, -1, s.Bucket(0), "packet 0 precedes every series")
 					for d, e := range []*Endpoint{&f.Client, &f.Server} {
 						peer := f.Peer(e)
 						var sum SeriesPoint
 						var adverts, rtts uint64
-						for _, p := range s.Points(d) {
+						for _, p := range s.Points(Direction(d)) {
 							sum.Bytes += p.Bytes
 							sum.Retrans += p.Retrans
 							sum.Zero += p.Zero
@@ -69,7 +69,7 @@ func TestSeriesCoarsensToStayBounded(t *testing.T) {
 	s := &Series{start: 0, width: seriesFirstWidth}
 	for ms := range int64(1000) { // 1 s of 1 ms packets: 240 buckets of 1 ms will not hold it
 		i := s.bucket(ms * 1_000_000)
-		p := &s.dir[ToServer][i]
+		p := &s.dir[ClientToServer][i]
 		w := uint16(ms)
 		if p.Adverts == 0 {
 			p.WinMin, p.WinMax = w, w
@@ -78,9 +78,9 @@ func TestSeriesCoarsensToStayBounded(t *testing.T) {
 		p.Adverts++
 		p.Bytes += 10
 	}
-	assert.LessOrEqual(t, len(s.Points(ToServer)), SeriesBuckets)
+	assert.LessOrEqual(t, len(s.Points(ClientToServer)), SeriesBuckets)
 	assert.Equal(t, int64(8_000_000), s.Width(), "1,000 ms in 240 buckets: widths of 1, 2, 4 then 8 ms")
-	pts := s.Points(ToServer)
+	pts := s.Points(ClientToServer)
 	assert.Len(t, pts, 125)
 	var bytes uint64
 	for i, p := range pts {

@@ -439,6 +439,7 @@ func (g *shardGroup) merge(events [][]shardEvent, freed [][]*flowState) {
 		g.live--
 		g.unanswered.add(&e.fs.Flow)
 		g.emit(&e.fs.Flow)
+		e.fs.release()
 		freed[best] = append(freed[best], e.fs)
 	}
 	for i := range events {

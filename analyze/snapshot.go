@@ -24,8 +24,8 @@ func (a *Analyzer) Snapshot(fn func(*Flow)) {
 		slices.SortFunc(flows, func(x, y *flowState) int { return byLastPacket(y, x) })
 		for _, fs := range flows {
 			// finalize writes only to the flowState's own fields (the
-			// window histogram, the one pointer a Flow holds, is only
-			// read), so a copy keeps the live state as it was.
+			// window histograms, shared with the copy, are only read),
+			// so a copy keeps the live state as it was.
 			view = *fs
 			view.list, view.prev, view.next = onNone, nil, nil
 			view.finalize()

@@ -30,10 +30,9 @@ const (
 	// capture point (Linux: after 200 ms, then 400 ms, 800 ms…), its
 	// re-ACK, or data the peer had in flight when the reset crossed it
 	// (one RTT). On the lab, synthetic and corpus captures none arrives
-	// later than this (the choice is measured in the commit that made it);
-	// one that does opens a mid-stream flow of its own. Keeping every
-	// ended flow for DefaultLinger held all 38,700 flows of the 19-second
-	// benchmark capture to the end: 92 MB of its 158 MB peak.
+	// later than this; one that does opens a mid-stream flow of its own.
+	// Keeping ended flows for DefaultLinger instead would hold a busy
+	// capture's every flow to its end.
 	DefaultClosedLinger = 2 * time.Second
 )
 
@@ -268,10 +267,9 @@ func (a *Analyzer) Flush() {
 // touchSlack is how long (capture time) a flow stays where it was last
 // moved in its list before its activity moves it to the head again. A move
 // unlinks the flow from its neighbours and links it before the head, three
-// flows' state touched besides its own: moving on every packet was 5% of
-// Add's time on the benchmark capture, where a flow's packets come a few
-// milliseconds apart. Lists are ordered by the last move, and a flow's
-// last packet came less than touchSlack after it.
+// flows' state touched besides its own, too costly for every packet when a
+// flow's packets come a few milliseconds apart. Lists are ordered by the
+// last move, and a flow's last packet came less than touchSlack after it.
 const touchSlack = int64(100 * time.Millisecond)
 
 // touch keeps fs on the list its state belongs in, near the head if it
@@ -370,6 +368,7 @@ func (a *Analyzer) finish(fs *flowState) {
 	a.emit(&fs.Flow)
 	// emit's *Flow was valid only during the call: the state can serve
 	// the next flow.
+	fs.release()
 	a.recycle(fs)
 }
 
@@ -380,14 +379,13 @@ func (a *Analyzer) recycle(fs *flowState) {
 	}
 }
 
-// maxFree bounds the finished flows kept for reuse: 32 MiB of state. An
-// expiry sweep finishes flows in bursts of thousands, and with 1,024 the
-// states past it were collected while new flows allocated fresh ones.
+// maxFree bounds the finished flows kept for reuse: 32 MiB of state, room
+// for an expiry sweep's burst of thousands of finished flows.
 const maxFree = 1 << 14
 
-// newFlowState returns zeroed flow state, reusing a finished flow's. A SYN
-// flood past the flow cap finishes a flow for every packet: allocating
-// (and collecting) a fresh 2 KB state for each was most of its cost.
+// newFlowState returns zeroed flow state, reusing a finished flow's: a SYN
+// flood past the flow cap finishes a flow for every packet, and should not
+// allocate one for each.
 func (a *Analyzer) newFlowState() *flowState {
 	n := len(a.free)
 	if n == 0 {

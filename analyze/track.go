@@ -1,14 +1,17 @@
 package analyze
 
-import "rwin/capture"
+import (
+	"time"
+
+	"rwin/capture"
+)
 
 // flowState is a live flow: the Flow being built plus the running state
 // that only matters while packets arrive. Its size is fixed.
 //
-// It fits Go's 2 KiB size class (TestFlowStateSizeClass): at 2,128 bytes
-// it took a 2,304-byte slot, 12% of every live flow wasted. Fields are
-// ordered to leave little padding, and the table's bookkeeping is kept
-// small (a list index, no stored hash).
+// It fits Go's 2 KiB size class (TestFlowStateSizeClass); the next class
+// is 2,304 bytes. Fields are ordered to leave little padding, and the
+// table's bookkeeping is kept small (a list index, no stored hash).
 type flowState struct {
 	Flow
 	prev, next     *flowState
@@ -41,6 +44,9 @@ type track struct {
 	// unscaled window edge (ack + window field), merged where contiguous;
 	// runs the peer has acknowledged are dropped first when it is full.
 	beyond [maxBeyondRuns]seqRange
+	// windows is the distribution of the raw windows it advertised,
+	// summarized into its Endpoint's Window when the flow is finished.
+	windows windowCounts
 	// timedTime: RTT timing of one of its data segments, sent then, ends
 	// when the peer acknowledges timedEnd (valid when timing).
 	timedTime int64
@@ -200,11 +206,11 @@ func (fs *flowState) update(seg *capture.Segment) {
 	fs.recordOddities(s, seg)
 	fs.timestamps(seg, s, st, rt)
 
-	syn := seg.Flags&capture.FlagSYN != 0
-	if !syn && seg.Flags&capture.FlagRST == 0 {
+	syn := seg.Flags.Has(capture.FlagSYN)
+	if !syn && !seg.Flags.Has(capture.FlagRST) {
 		if !s.AfterHandshake.Seen {
 			s.AfterHandshake = SegmentMark{Seen: true, Packet: seg.Packet, Time: seg.Time, TTL: seg.TTL,
-				TSVal: seg.Opts.TSVal, HasTS: seg.Opts.Has&capture.HasTimestamp != 0}
+				TSVal: seg.Opts.TSVal, HasTS: seg.Opts.Carries(capture.HasTimestamp)}
 		}
 		if !st.seqTopOK || st.seqTop.LessThan(seg.Seq) {
 			st.seqTop, st.seqTopOK, st.seqTopPkt = seg.Seq, true, seg.Packet
@@ -213,15 +219,15 @@ func (fs *flowState) update(seg *capture.Segment) {
 	if syn {
 		fs.handshake(seg, fromClient)
 	} else if fromClient && fs.SYNACK.Seen && fs.HandshakeACKPacket == 0 &&
-		seg.Flags&capture.FlagACK != 0 && seg.Ack.Sub(fs.SYNACK.ISN.Add(1)) >= 0 {
+		seg.Flags.Has(capture.FlagACK) && seg.Ack.Sub(fs.SYNACK.ISN.Add(1)) >= 0 {
 		fs.HandshakeACKPacket = seg.Packet
 		if fs.Handshake != HandshakeSimultaneous && !seg.Untimed && !fs.synackUntimed && fs.answersLatestSYNACK(seg) {
-			fs.ClientRTT = seg.Time - fs.lastSYNACKTime
+			fs.ClientRTT = time.Duration(seg.Time - fs.lastSYNACKTime)
 		}
 	}
 
 	// The peer's view: acknowledgments and windows this segment carries.
-	if seg.Flags&capture.FlagACK != 0 {
+	if seg.Flags.Has(capture.FlagACK) {
 		fs.ackAndWindow(seg, s, st, rt, syn)
 	}
 
@@ -231,13 +237,13 @@ func (fs *flowState) update(seg *capture.Segment) {
 	if syn {
 		length++
 	}
-	if seg.Flags&capture.FlagFIN != 0 {
+	if seg.Flags.Has(capture.FlagFIN) {
 		length++
 		if s.FINPacket == 0 {
 			s.FINPacket = seg.Packet
 		}
 	}
-	if seg.Flags&capture.FlagRST != 0 {
+	if seg.Flags.Has(capture.FlagRST) {
 		switch {
 		case !fs.acceptableRST(seg, fromClient, rt):
 			s.IgnoredRSTs++
@@ -269,23 +275,23 @@ func (fs *flowState) recordOddities(s *Endpoint, seg *capture.Segment) {
 			s.FirstTruncatedPacket = seg.Packet
 		}
 	}
-	if seg.Flags&capture.FlagSYN != 0 {
+	if seg.Flags.Has(capture.FlagSYN) {
 		return
 	}
 	// RFC 7323 §2.2: window scale on a non-SYN segment is ignored.
-	if o.Has&capture.HasWScale != 0 {
+	if o.Carries(capture.HasWScale) {
 		s.WScaleOnNonSYN++
 		if s.FirstWScaleOnNonSYN == 0 {
 			s.FirstWScaleOnNonSYN = seg.Packet
 		}
 	}
-	if o.Has&capture.HasSACK != 0 && fs.negotiatedNo(capture.HasSACKPerm) {
+	if o.Carries(capture.HasSACK) && fs.negotiatedNo(capture.HasSACKPerm) {
 		s.SACKUnnegotiated++
 		if s.FirstSACKUnneg == 0 {
 			s.FirstSACKUnneg = seg.Packet
 		}
 	}
-	if o.Has&capture.HasTimestamp != 0 && fs.negotiatedNo(capture.HasTimestamp) {
+	if o.Carries(capture.HasTimestamp) && fs.negotiatedNo(capture.HasTimestamp) {
 		s.TSUnnegotiated++
 		if s.FirstTSUnneg == 0 {
 			s.FirstTSUnneg = seg.Packet
@@ -297,7 +303,7 @@ func (fs *flowState) recordOddities(s *Endpoint, seg *capture.Segment) {
 // sends, and whether its echoes belong to the peer's clock.
 func (fs *flowState) timestamps(seg *capture.Segment, s *Endpoint, st, rt *track) {
 	o := &seg.Opts
-	if o.Has&capture.HasTimestamp == 0 {
+	if !o.Carries(capture.HasTimestamp) {
 		return
 	}
 	switch {
@@ -308,7 +314,7 @@ func (fs *flowState) timestamps(seg *capture.Segment, s *Endpoint, st, rt *track
 	}
 	// TSecr is only meaningful with ACK set (RFC 7323 §3.2); 0 is what a
 	// stack sends before it has a value to echo.
-	if seg.Flags&capture.FlagACK == 0 || o.TSEcr == 0 || !rt.tsOK {
+	if !seg.Flags.Has(capture.FlagACK) || o.TSEcr == 0 || !rt.tsOK {
 		return
 	}
 	if int32(rt.tsFirst-o.TSEcr) > foreignTSMargin || int32(o.TSEcr-rt.tsMax) > foreignTSMargin {
@@ -322,8 +328,8 @@ func (fs *flowState) timestamps(seg *capture.Segment, s *Endpoint, st, rt *track
 // negotiatedNo reports that the handshake captured proves an option was not
 // negotiated: a SYN or SYN-ACK that was seen lacked it.
 func (fs *flowState) negotiatedNo(opt capture.OptSet) bool {
-	return (fs.AnsweredSYN.Seen && fs.AnsweredSYN.Opts.Has&opt == 0) ||
-		(fs.SYNACK.Seen && fs.SYNACK.Opts.Has&opt == 0)
+	return (fs.AnsweredSYN.Seen && !fs.AnsweredSYN.Opts.Carries(opt)) ||
+		(fs.SYNACK.Seen && !fs.SYNACK.Opts.Carries(opt))
 }
 
 // handshake follows SYNs and SYN-ACKs.
@@ -363,7 +369,7 @@ func (fs *flowState) handshake(seg *capture.Segment, fromClient bool) {
 	case !fromClient: // SYN-ACK from the server
 		fs.SYNACKs++
 		fs.lastSYNACKTime, fs.synackUntimed = seg.Time, seg.Untimed
-		fs.lastSYNACKTSVal, fs.lastSYNACKTS = seg.Opts.TSVal, seg.Opts.Has&capture.HasTimestamp != 0
+		fs.lastSYNACKTSVal, fs.lastSYNACKTS = seg.Opts.TSVal, seg.Opts.Carries(capture.HasTimestamp)
 		if fs.SYNACK.Seen {
 			if !sameOptions(&fs.SYNACK.Opts, &seg.Opts) {
 				fs.SYNACKChanged = true
@@ -393,8 +399,8 @@ func (fs *flowState) handshake(seg *capture.Segment, fromClient bool) {
 // known and the client's not.
 func (fs *flowState) settle() {
 	syn, ack := &fs.AnsweredSYN, &fs.SYNACK
-	synWS := syn.Seen && syn.Opts.Has&capture.HasWScale != 0
-	ackWS := ack.Seen && ack.Opts.Has&capture.HasWScale != 0
+	synWS := syn.Seen && syn.Opts.Carries(capture.HasWScale)
+	ackWS := ack.Seen && ack.Opts.Carries(capture.HasWScale)
 	from := ScalingFromHandshake
 	switch {
 	case !syn.Seen && ack.Seen:
@@ -431,14 +437,14 @@ func (fs *flowState) answeredBy(syn, ack *HandshakeSegment) bool {
 		return false
 	}
 	const ts = capture.HasTimestamp
-	return syn.Opts.Has&ts == 0 || ack.Opts.Has&ts == 0 || ack.Opts.TSEcr == syn.Opts.TSVal
+	return !syn.Opts.Carries(ts) || !ack.Opts.Carries(ts) || ack.Opts.TSEcr == syn.Opts.TSVal
 }
 
-// synToSYNACK is the server half of the handshake RTT (ns), 0 when Karn's
+// synToSYNACK is the server half of the handshake RTT, 0 when Karn's
 // rule leaves it unknown (RFC 6298 §3): after a retried SYN the SYN-ACK
 // may answer any copy, unless its timestamp echo names the first or the
 // latest.
-func (fs *flowState) synToSYNACK(ack *HandshakeSegment, ackUntimed bool) int64 {
+func (fs *flowState) synToSYNACK(ack *HandshakeSegment, ackUntimed bool) time.Duration {
 	const ts = capture.HasTimestamp
 	latest := &fs.AnsweredSYN
 	switch {
@@ -446,23 +452,23 @@ func (fs *flowState) synToSYNACK(ack *HandshakeSegment, ackUntimed bool) int64 {
 		return 0
 	case fs.SYNs <= 1:
 		return timedSpan(latest, fs.answeredUntimed, ack)
-	case ack.Opts.Has&ts == 0 || latest.Opts.Has&ts == 0:
+	case !ack.Opts.Carries(ts) || !latest.Opts.Carries(ts):
 		return 0
 	case ack.Opts.TSEcr == latest.Opts.TSVal:
 		return timedSpan(latest, fs.answeredUntimed, ack)
-	case fs.SYN.Opts.Has&ts != 0 && ack.Opts.TSEcr == fs.SYN.Opts.TSVal:
+	case fs.SYN.Opts.Carries(ts) && ack.Opts.TSEcr == fs.SYN.Opts.TSVal:
 		return timedSpan(&fs.SYN, fs.synUntimed, ack)
 	}
 	return 0
 }
 
-// timedSpan is the time from the SYN syn to the SYN-ACK ack (ns), 0
-// (unknown) when the SYN had no timestamp of its own.
-func timedSpan(syn *HandshakeSegment, synUntimed bool, ack *HandshakeSegment) int64 {
+// timedSpan is the time from the SYN syn to the SYN-ACK ack, 0 (unknown)
+// when the SYN had no timestamp of its own.
+func timedSpan(syn *HandshakeSegment, synUntimed bool, ack *HandshakeSegment) time.Duration {
 	if synUntimed {
 		return 0
 	}
-	return ack.Time - syn.Time
+	return time.Duration(ack.Time - syn.Time)
 }
 
 // answersLatestSYNACK reports whether the client's ACK seg can time the
@@ -472,7 +478,7 @@ func (fs *flowState) answersLatestSYNACK(seg *capture.Segment) bool {
 	if fs.SYNACKs <= 1 {
 		return true
 	}
-	return fs.lastSYNACKTS && seg.Opts.Has&capture.HasTimestamp != 0 && seg.Opts.TSEcr == fs.lastSYNACKTSVal
+	return fs.lastSYNACKTS && seg.Opts.Carries(capture.HasTimestamp) && seg.Opts.TSEcr == fs.lastSYNACKTSVal
 }
 
 // acceptableRST reports whether the receiver of a reset would accept it
@@ -484,7 +490,7 @@ func (fs *flowState) answersLatestSYNACK(seg *capture.Segment) bool {
 func (fs *flowState) acceptableRST(seg *capture.Segment, fromClient bool, rt *track) bool {
 	if !fromClient && fs.SYN.Seen && !fs.SYNACK.Seen {
 		// SYN-SENT: RFC 9293 §3.10.7.3, SND.UNA < SEG.ACK ≤ SND.NXT.
-		return seg.Flags&capture.FlagACK != 0 && fs.SYN.ISN.LessThan(seg.Ack) && !rt.nxt.LessThan(seg.Ack)
+		return seg.Flags.Has(capture.FlagACK) && fs.SYN.ISN.LessThan(seg.Ack) && !rt.nxt.LessThan(seg.Ack)
 	}
 	if !rt.ackOK {
 		return true
@@ -508,10 +514,10 @@ func (fs *flowState) acceptableRST(seg *capture.Segment, fromClient bool, rt *tr
 
 // applyMSS sets each side's segment size from the peer's MSS option.
 func (fs *flowState) applyMSS() {
-	if fs.SYN.Seen && fs.SYN.Opts.Has&capture.HasMSS != 0 {
+	if fs.SYN.Seen && fs.SYN.Opts.Carries(capture.HasMSS) {
 		fs.server.mss = uint32(fs.SYN.Opts.MSS)
 	}
-	if fs.SYNACK.Seen && fs.SYNACK.Opts.Has&capture.HasMSS != 0 {
+	if fs.SYNACK.Seen && fs.SYNACK.Opts.Carries(capture.HasMSS) {
 		fs.client.mss = uint32(fs.SYNACK.Opts.MSS)
 	}
 }
@@ -527,7 +533,7 @@ func (fs *flowState) ackAndWindow(seg *capture.Segment, s *Endpoint, st, rt *tra
 		// sample.
 		if rt.timing && !seg.Ack.LessThan(rt.timedEnd) {
 			if !seg.Untimed {
-				fs.Peer(s).RTT.add(seg.Time - rt.timedTime)
+				fs.Peer(s).RTT.add(time.Duration(seg.Time - rt.timedTime))
 			}
 			rt.timing = false
 		}
@@ -538,7 +544,7 @@ func (fs *flowState) ackAndWindow(seg *capture.Segment, s *Endpoint, st, rt *tra
 		if rt.stalled && seg.Untimed {
 			rt.stalled = false
 		} else if rt.stalled {
-			fs.Peer(s).stall(seg.Time-rt.stallFrom, rt.stallPkt, false)
+			fs.Peer(s).stall(time.Duration(seg.Time-rt.stallFrom), rt.stallPkt, false)
 			if rt.nxtOK && seg.Ack.LessThan(rt.nxt) {
 				rt.stallFrom, rt.stallPkt = seg.Time, seg.Packet
 			} else {
@@ -549,11 +555,12 @@ func (fs *flowState) ackAndWindow(seg *capture.Segment, s *Endpoint, st, rt *tra
 	// RFC 7323 §2.2: the window of a SYN or SYN-ACK is never scaled; a
 	// reset's window means nothing (RFC 9293 §3.10.7). They are not
 	// advertisements to count.
-	if syn || seg.Flags&capture.FlagRST != 0 {
+	if syn || seg.Flags.Has(capture.FlagRST) {
 		return
 	}
 	w := seg.Window
 	s.Window.add(w, seg.Packet, seg.Time)
+	st.windows.add(w)
 	st.win, st.winOK = w, true
 	st.maxWin = max(st.maxWin, w)
 	if known := st.shiftKnown; known {
@@ -563,7 +570,7 @@ func (fs *flowState) ackAndWindow(seg *capture.Segment, s *Endpoint, st, rt *tra
 		}
 	}
 	// Zero windows, as tshark counts them: not on SYN, FIN or RST.
-	if seg.Flags&capture.FlagFIN != 0 {
+	if seg.Flags.Has(capture.FlagFIN) {
 		return
 	}
 	if w == 0 {
@@ -578,30 +585,22 @@ func (fs *flowState) ackAndWindow(seg *capture.Segment, s *Endpoint, st, rt *tra
 	} else if st.inZero {
 		st.inZero = false
 		if !seg.Untimed && !st.zeroUntimed {
-			s.ZeroTime += seg.Time - st.zeroStart
+			s.ZeroTime += time.Duration(seg.Time - st.zeroStart)
 		}
 	}
 }
 
-// DataSpan is the time from e's first data segment to its last (ns): ok
-// only when it sent more than one and every one had a timestamp, since
-// bytes the capture did not time give no rate.
-func (e *Endpoint) DataSpan() (span int64, ok bool) {
-	if e.DataPackets < 2 || e.UntimedData > 0 {
-		return 0, false
-	}
-	return e.LastData - e.FirstData, true
-}
-
-// stall records a wait of d ns with data outstanding that began at packet
+// stall records a wait of d with data outstanding that began at packet
 // from; toEnd marks a wait cut by the end of the flow.
-func (e *Endpoint) stall(d int64, from uint64, toEnd bool) {
+func (e *Endpoint) stall(d time.Duration, from uint64, toEnd bool) {
 	if d > e.MaxStall || (d == e.MaxStall && toEnd) {
 		e.MaxStall, e.StallPacket, e.StallToEnd = d, from, toEnd
 	}
 }
 
-// finalize completes the Flow value before it is handed on.
+// finalize completes the Flow value before it is handed on. It reads the
+// window histograms without changing them, so a copy of a live flow's
+// state may be finalized (Snapshot).
 func (fs *flowState) finalize() {
 	switch {
 	case fs.Handshake == HandshakeSimultaneous:
@@ -621,18 +620,19 @@ func (fs *flowState) finalize() {
 		t *track
 	}{{&fs.Client, &fs.client}, {&fs.Server, &fs.server}} {
 		if p.t.inZero && !p.t.zeroUntimed {
-			p.e.ZeroTime += fs.lastTime - p.t.zeroStart
+			p.e.ZeroTime += time.Duration(fs.lastTime - p.t.zeroStart)
 		}
 		if p.t.inZero {
 			p.t.inZero = false
 		}
 		if p.t.stalled {
-			p.e.stall(fs.lastTime-p.t.stallFrom, p.t.stallPkt, true)
+			p.e.stall(time.Duration(fs.lastTime-p.t.stallFrom), p.t.stallPkt, true)
 			p.t.stalled = false
 		}
 		if p.t.seqTopOK && p.t.nxtOK && p.t.nxt.LessThan(p.t.seqTop) {
 			p.e.UnseenBytes, p.e.UnseenPacket = uint32(p.t.seqTop.Sub(p.t.nxt)), p.t.seqTopPkt
 		}
+		p.e.Window.summarize(&p.t.windows)
 	}
 	if !fs.SYNACK.Seen {
 		// No SYN-ACK answered any of the SYNs: none is the answered one.
@@ -645,6 +645,13 @@ func (fs *flowState) finalize() {
 	fs.Negotiated = fs.negotiation()
 	fs.Client.Shift = fs.shiftResult(&fs.Client, &fs.client, fs.client.shiftKnown, fs.answeredOrFirstSYN())
 	fs.Server.Shift = fs.shiftResult(&fs.Server, &fs.server, fs.server.shiftKnown, &fs.SYNACK)
+}
+
+// release hands back what the flow's state borrowed (the window
+// histograms) once the finished Flow has been emitted.
+func (fs *flowState) release() {
+	fs.client.windows.release()
+	fs.server.windows.release()
 }
 
 // neverAnswered reports a flow of SYNs only, which the peer never answered
@@ -662,7 +669,7 @@ func (fs *flowState) answeredOrFirstSYN() *HandshakeSegment {
 
 func (fs *flowState) shiftResult(e *Endpoint, t *track, known bool, hs *HandshakeSegment) Shift {
 	var sh Shift
-	if hs.Seen && hs.Opts.Has&capture.HasWScale != 0 {
+	if hs.Seen && hs.Opts.Carries(capture.HasWScale) {
 		sh.Announced, sh.AnnouncedSeen = hs.Opts.WScale, true
 	}
 	switch {
@@ -686,7 +693,7 @@ func (fs *flowState) negotiation() Negotiation {
 	}
 	syn := fs.answeredOrFirstSYN()
 	one := func(opt capture.OptSet) Tri {
-		synHas, ackHas := syn.Opts.Has&opt != 0, fs.SYNACK.Opts.Has&opt != 0
+		synHas, ackHas := syn.Opts.Carries(opt), fs.SYNACK.Opts.Carries(opt)
 		switch {
 		case syn.Seen && fs.SYNACK.Seen:
 			return triOf(synHas && ackHas)

@@ -254,7 +254,7 @@ func TestRetriedSYNIsPairedWithItsSYNACK(t *testing.T) {
 	assert.Equal(t, uint64(1), f.SYN.Packet, "SYN is the first try")
 	assert.Equal(t, uint64(2), f.AnsweredSYN.Packet, "the SYN-ACK answers the latest try")
 	assert.Zero(t, f.ServerRTT, "Karn's rule: without timestamps the SYN-ACK may answer either try")
-	assert.Equal(t, int64(time.Millisecond), f.ClientRTT)
+	assert.Equal(t, time.Duration(time.Millisecond), f.ClientRTT)
 	assert.False(t, f.SYNACKAckMismatch)
 }
 
@@ -271,12 +271,12 @@ func TestEffectiveWindowNeverScalesSYN(t *testing.T) {
 	assert.Equal(t, uint64(3), f.Client.Window.Samples)
 	assert.Equal(t, uint16(0), f.Client.Window.Min)
 	assert.Equal(t, uint16(1000), f.Client.Window.Max)
-	assert.Equal(t, uint16(502), f.Client.Window.Quantile(0.5))
+	assert.Equal(t, uint16(502), f.Client.Window.Median)
 	assert.Equal(t, uint32(1000<<7), f.Client.Shift.Value.Scale(f.Client.Window.Max))
 	assert.Equal(t, uint64(1), f.Server.Window.Samples)
 	assert.Equal(t, uint64(1), f.Client.ZeroWindows)
 	assert.Equal(t, uint64(1), f.Client.ZeroEpisodes)
-	assert.Equal(t, int64(100*time.Millisecond), f.Client.ZeroTime)
+	assert.Equal(t, time.Duration(100*time.Millisecond), f.Client.ZeroTime)
 }
 
 func TestPortReuseStartsNewFlow(t *testing.T) {
@@ -341,7 +341,7 @@ func TestInFlightAndRetransmissions(t *testing.T) {
 	assert.Equal(t, uint32(500), c.MaxOverWindow)
 	assert.Equal(t, uint64(7), c.FirstOverPacket)
 	require.Equal(t, uint64(1), c.RTT.Samples)
-	assert.Equal(t, int64(40*time.Millisecond), c.RTT.Min, "data at 43 ms acknowledged at 83 ms")
+	assert.Equal(t, time.Duration(40*time.Millisecond), c.RTT.Min, "data at 43 ms acknowledged at 83 ms")
 }
 
 func TestFlowTableBounds(t *testing.T) {

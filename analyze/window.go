@@ -1,14 +1,14 @@
 package analyze
 
 import (
+	"math"
 	"math/bits"
-	"slices"
 	"sync"
 )
 
-// exactSlots is how many distinct window values WindowStats counts exactly
-// before it falls back to a histogram. Most flows advertise a handful of
-// window values; only long transfers with auto-tuning exceed it.
+// exactSlots is how many distinct window values windowCounts counts
+// exactly before it falls back to a histogram. Most flows advertise a
+// handful of window values; only long transfers with auto-tuning exceed it.
 const exactSlots = 8
 
 // Histogram layout: values below 16 have a bucket each; above, every power
@@ -21,32 +21,35 @@ const (
 )
 
 // WindowStats summarizes the raw 16-bit window fields one endpoint
-// advertised, in constant memory. The shift is applied when the result is
-// read (EffectiveWindow), because a direction's shift is fixed once
+// advertised. It is a plain value: the distribution it is read from stays
+// in the flow table (windowCounts). The shift is applied by the reader
+// (Shift.Value.Scale), because a direction's shift is fixed once
 // negotiated and scaling commutes with order statistics.
 type WindowStats struct {
 	// Samples counts the windows recorded.
 	Samples uint64
 	// Min, Max and Last are exact raw window fields (valid when Samples > 0).
 	Min, Max, Last uint16
-	// First is the first window recorded and FirstPacket its segment
-	// (valid when Samples > 0). Compared with the endpoint's SYN or
+	// First is the first window recorded, FirstPacket and FirstTime
+	// below its segment (valid when Samples > 0). Compared with the endpoint's SYN or
 	// SYN-ACK window it shows whether the endpoint scales its windows:
 	// right after the handshake a stack that applies shift s advertises
 	// its buffer >> s, one that does not advertises the buffer itself.
-	First       uint16
+	First uint16
+	// P10, Median and P90 are the raw window fields at those quantiles of
+	// the samples (nearest rank), 0 without samples. They are set when the
+	// flow is finished or snapshotted, not while packets arrive.
+	P10, Median, P90 uint16
+	// Estimated says the quantiles are histogram estimates within 6.25 %
+	// (clamped to [Min, Max]): the endpoint advertised more distinct
+	// windows than are counted exactly. False: they are exact values.
+	Estimated bool
+
 	FirstPacket uint64
 	FirstTime   int64
-	// LastPacket and LastTime locate the last advertisement.
+	// LastPacket and LastTime (ns) locate the last advertisement.
 	LastPacket uint64
 	LastTime   int64
-
-	vals   [exactSlots]uint16
-	counts [exactSlots]uint32
-	nvals  uint8
-	// hist replaces vals/counts once more than exactSlots distinct values
-	// were seen; allocated once per such flow, never per packet.
-	hist *[histSize]uint32
 }
 
 func (w *WindowStats) add(v uint16, packet uint64, t int64) {
@@ -61,33 +64,65 @@ func (w *WindowStats) add(v uint16, packet uint64, t int64) {
 	}
 	w.Samples++
 	w.Last, w.LastPacket, w.LastTime = v, packet, t
-	if w.hist != nil {
-		w.hist[bucketOf(v)]++
+}
+
+// summarize sets w's quantiles from the distribution c of its samples.
+func (w *WindowStats) summarize(c *windowCounts) {
+	w.Estimated = c.hist != nil
+	w.P10, w.Median, w.P90 = c.quantile(w, 0.1), c.quantile(w, 0.5), c.quantile(w, 0.9)
+}
+
+// windowCounts is the distribution of the raw window fields one endpoint
+// advertised, in constant memory: exact counts of up to exactSlots
+// distinct values, a histogram beyond. It lives in the flow table's
+// per-flow state; the emitted Flow carries only its summary.
+type windowCounts struct {
+	// vals and counts hold the distinct values seen in order of first
+	// appearance; a zero count ends the used slots.
+	vals   [exactSlots]uint16
+	counts [exactSlots]uint32
+	// hist replaces vals/counts once more than exactSlots distinct values
+	// were seen; taken from the pool once per such flow, never per
+	// packet, and handed back when the flow is finished (release).
+	hist *[histSize]uint32
+}
+
+func (c *windowCounts) add(v uint16) {
+	if c.hist != nil {
+		c.hist[bucketOf(v)]++
 		return
 	}
-	for i := 0; i < int(w.nvals); i++ {
-		if w.vals[i] == v {
-			w.counts[i]++
+	for i := range c.vals {
+		switch {
+		case c.counts[i] == 0:
+			c.vals[i], c.counts[i] = v, 1
+			return
+		case c.vals[i] == v:
+			// Saturate: a zero count would free the slot.
+			if c.counts[i] < math.MaxUint32 {
+				c.counts[i]++
+			}
 			return
 		}
 	}
-	if w.nvals < exactSlots {
-		w.vals[w.nvals], w.counts[w.nvals] = v, 1
-		w.nvals++
-		return
+	c.hist = newHistogram()
+	for i := range c.vals {
+		c.hist[bucketOf(c.vals[i])] += c.counts[i]
 	}
-	w.hist = newHistogram()
-	for i := 0; i < int(w.nvals); i++ {
-		w.hist[bucketOf(w.vals[i])] += w.counts[i]
-	}
-	w.hist[bucketOf(v)]++
+	c.hist[bucketOf(v)]++
 }
 
-// histograms holds window histograms handed back by Flow.Release. A
-// histogram allocated afresh is a page fault in the making: on the
-// benchmark capture a third of rwin read's page faults, and 5% of its CPU
-// time, were first touches of new histograms (perf record -e page-faults,
-// pprof).
+// release hands the histogram back to the pool, for flows analyzed later.
+func (c *windowCounts) release() {
+	if c.hist != nil {
+		histograms.Put(c.hist)
+		c.hist = nil
+	}
+}
+
+// histograms holds the window histograms of finished flows. A histogram
+// allocated afresh is a page fault in the making: reusing them is worth a
+// few percent of rwin read's CPU time on large captures.
 var histograms = sync.Pool{New: func() any { return new([histSize]uint32) }}
 
 // newHistogram returns a zeroed histogram, one handed back if there is.
@@ -97,51 +132,41 @@ func newHistogram() *[histSize]uint32 {
 	return h
 }
 
-// Release hands the flow's window histograms back, for flows analyzed
-// later, and leaves f without them: call it on an emitted flow, or a copy
-// of one, once done with it and with every other copy. Reading the
-// flow's window distribution after Release, through f or a copy, is a
-// mistake. Emitted flows that are not released are left to the garbage
-// collector.
-func (f *Flow) Release() {
-	for _, w := range []*WindowStats{&f.Client.Window, &f.Server.Window} {
-		if w.hist != nil {
-			histograms.Put(w.hist)
-			w.hist = nil
-		}
-	}
-}
-
-// Exact reports whether Quantile returns exact values (few distinct
-// windows), rather than histogram estimates within 6.25 %.
-func (w *WindowStats) Exact() bool { return w.hist == nil }
-
-// Quantile returns the raw window field at quantile q (0 ≤ q ≤ 1) of the
-// samples, nearest-rank. Without samples it returns 0.
-func (w *WindowStats) Quantile(q float64) uint16 {
+// quantile returns the raw window field at quantile q (0 ≤ q ≤ 1) of the
+// samples w summarizes, nearest-rank. Without samples it returns 0.
+func (c *windowCounts) quantile(w *WindowStats, q float64) uint16 {
 	if w.Samples == 0 {
 		return 0
 	}
 	rank := uint64(q*float64(w.Samples-1)) + 1 // 1-based nearest rank
-	if w.hist == nil {
-		var order [exactSlots]int
-		idx := order[:w.nvals]
-		for i := range idx {
-			idx[i] = i
+	if c.hist == nil {
+		// The used slots in value order (insertion sort: at most 8).
+		var vals [exactSlots]uint16
+		var counts [exactSlots]uint32
+		n := 0
+		for i := range c.vals {
+			if c.counts[i] == 0 {
+				break
+			}
+			j := n
+			for ; j > 0 && vals[j-1] > c.vals[i]; j-- {
+				vals[j], counts[j] = vals[j-1], counts[j-1]
+			}
+			vals[j], counts[j] = c.vals[i], c.counts[i]
+			n++
 		}
-		slices.SortFunc(idx, func(a, b int) int { return int(w.vals[a]) - int(w.vals[b]) })
 		var seen uint64
-		for _, i := range idx {
-			seen += uint64(w.counts[i])
+		for i := range n {
+			seen += uint64(counts[i])
 			if seen >= rank {
-				return w.vals[i]
+				return vals[i]
 			}
 		}
 		return w.Max
 	}
 	var seen uint64
-	for b, c := range w.hist {
-		seen += uint64(c)
+	for b, n := range c.hist {
+		seen += uint64(n)
 		if seen >= rank {
 			lo, hi := bucketBounds(b)
 			mid := lo + (hi-lo)/2

@@ -192,6 +192,9 @@ type Options struct {
 	Truncated bool
 }
 
+// Carries reports whether the segment carried any of the options in x.
+func (o *Options) Carries(x OptSet) bool { return o.Has&x != 0 }
+
 // ParseOptions parses a TCP option area into o, overwriting it. b is the
 // captured part of the area and hdrLen its full length per the data offset
 // field (len(b) < hdrLen means the snaplen cut it). Malformed options are

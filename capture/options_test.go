@@ -242,6 +242,24 @@ func make40(kind byte) []byte {
 	return b
 }
 
+func TestOptionsCarries(t *testing.T) {
+	var o Options
+	ParseOptions(opts([]byte{2, 4, 5, 0xb4}, []byte{1, 3, 3, 7}), 8, &o) // MSS 1460, NOP, WS 7
+	tests := []struct {
+		name string
+		set  OptSet
+		want bool
+	}{
+		{"an option it carries", HasWScale, true},
+		{"one it does not", HasTimestamp, false},
+		{"any of two, one carried", HasTimestamp | HasMSS, true},
+		{"any of two, neither carried", HasTimestamp | HasSACKPerm, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { assert.Equal(t, tc.want, o.Carries(tc.set)) })
+	}
+}
+
 func TestShiftEffective(t *testing.T) {
 	tests := []struct {
 		name   string

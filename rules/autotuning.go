@@ -37,14 +37,14 @@ func autotuningLevel(f *analyze.Flow, r *Rule) []Finding {
 	var out []Finding
 	// The client's level shows in its first SYN: Windows drops WS only
 	// from its third try.
-	if x, ok := windowsLevel(f, r, &f.SYN, "client", &f.Server, &f.Client, ServerToClient); ok {
+	if x, ok := windowsLevel(f, r, &f.SYN, "client", &f.Server, &f.Client, analyze.ServerToClient); ok {
 		out = append(out, x)
 	}
 	// The server's shows in its SYN-ACK, when the SYN offered scaling (a
 	// SYN-ACK answers a SYN without it without the option, whatever the
 	// level). Disabled is wscale-declined's, which names the level.
 	if hasWS(answeredSYN(f)) && hasWS(&f.SYNACK) {
-		if x, ok := windowsLevel(f, r, &f.SYNACK, "server", &f.Client, &f.Server, ClientToServer); ok {
+		if x, ok := windowsLevel(f, r, &f.SYNACK, "server", &f.Client, &f.Server, analyze.ClientToServer); ok {
 			out = append(out, x)
 		}
 	}
@@ -54,7 +54,7 @@ func autotuningLevel(f *analyze.Flow, r *Rule) []Finding {
 // windowsLevel reports the auto-tuning level a Windows endpoint's SYN or
 // SYN-ACK hs announces: s sends the data that endpoint e receives, in
 // direction dir.
-func windowsLevel(f *analyze.Flow, r *Rule, hs *analyze.HandshakeSegment, name string, s, e *analyze.Endpoint, dir Direction) (Finding, bool) {
+func windowsLevel(f *analyze.Flow, r *Rule, hs *analyze.HandshakeSegment, name string, s, e *analyze.Endpoint, dir analyze.Direction) (Finding, bool) {
 	if !hs.Seen || !windowsSYN(hs) {
 		return Finding{}, false
 	}
@@ -98,7 +98,7 @@ func windowsLevel(f *analyze.Flow, r *Rule, hs *analyze.HandshakeSegment, name s
 		sev = Warn
 		summary += fmt.Sprintf(", and that cap limits this flow: %s %s against a ceiling of %s at RTT %s; level normal "+
 			"(shift 8, up to 16 MiB) would raise the ceiling to %s", dir, Rate(t.rate), Rate(t.ceiling), Duration(t.rtt),
-			Rate(float64(capture.Shift(normalShift).Scale(0xffff))*8/(float64(t.rtt)/1e9)))
+			Rate(analyze.BitRate(float64(capture.Shift(normalShift).Scale(0xffff)), t.rtt)))
 	}
 	return r.finding(sev, conf, dir, why, summary,
 		fmt.Sprintf("On the %s: netsh int tcp show global shows the level; netsh int tcp set global autotuninglevel=normal restores the "+

@@ -211,7 +211,7 @@ type side struct {
 	hs, peerHS *analyze.HandshakeSegment
 	// in is the direction of the data it receives, which its windows
 	// limit; out the direction of the data it sends.
-	in, out Direction
+	in, out analyze.Direction
 }
 
 // sides returns the client's side, then the server's.
@@ -219,8 +219,8 @@ func sides(f *analyze.Flow) [2]side {
 	syn := answeredSYN(f)
 	return [2]side{
 		{e: &f.Client, peer: &f.Server, name: "client", peerName: "server", hs: syn, peerHS: &f.SYNACK,
-			in: ServerToClient, out: ClientToServer},
+			in: analyze.ServerToClient, out: analyze.ClientToServer},
 		{e: &f.Server, peer: &f.Client, name: "server", peerName: "client", hs: &f.SYNACK, peerHS: syn,
-			in: ClientToServer, out: ServerToClient},
+			in: analyze.ClientToServer, out: analyze.ServerToClient},
 	}
 }

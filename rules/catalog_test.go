@@ -61,6 +61,17 @@ func TestParseSeverity(t *testing.T) {
 	assert.ErrorContains(t, err, `unknown severity "fatal"`)
 }
 
+func TestSeverityCounts(t *testing.T) {
+	var c, other SeverityCounts
+	c.Add([]Finding{{Severity: Error}, {Severity: Info}, {Severity: Info}})
+	other.Add([]Finding{{Severity: Warn}, {Severity: Info}})
+	c.Merge(&other)
+	assert.Equal(t, SeverityCounts{Info: 3, Warn: 1, Error: 1}, c)
+	assert.Equal(t, map[string]int{"info": 3, "warn": 1, "error": 1}, c.ByName())
+	var none SeverityCounts
+	assert.Equal(t, map[string]int{"info": 0, "warn": 0, "error": 0}, none.ByName(), "every severity, also without findings")
+}
+
 func TestBytesAndDuration(t *testing.T) {
 	for n, want := range map[uint64]string{0: "0 B", 1023: "1023 B", 1024: "1 KiB", 65535: "64.0 KiB", 1 << 20: "1 MiB", 65535 << 14: "1.0 GiB"} {
 		assert.Equal(t, want, Bytes(n), "%d", n)
@@ -116,7 +127,7 @@ func TestRenderingsMatchFmt(t *testing.T) {
 		for _, n := range []uint64{1 << e, 1<<e - 1, 1<<e + 1, 1<<e + 1<<e/20, rng.Uint64N(1<<(e+1)) + 1} {
 			assert.Equal(t, bytesFmt(n), Bytes(n), "%d", n)
 			ns := int64(n >> 1)
-			assert.Equal(t, durFmt(ns), Duration(ns), "%d ns", ns)
+			assert.Equal(t, durFmt(ns), Duration(time.Duration(ns)), "%d ns", ns)
 			for _, bps := range []float64{float64(n), float64(n) / 7, float64(n) * 0.9995, float64(n) + 0.5} {
 				assert.Equal(t, rateFmt(bps), Rate(bps), "%v bit/s", bps)
 			}

@@ -46,7 +46,7 @@ func wscaleDeclined(f *analyze.Flow, r *Rule) []Finding {
 	}
 	summary := fmt.Sprintf("window scaling declined: the client offered shift %d and the server (%s) answered without the option, so "+
 		"scaling is off both ways and no window can exceed 64 KiB", syn.Opts.WScale, who)
-	return []Finding{r.finding(sev, conf, Both, why, summary, advice,
+	return []Finding{r.finding(sev, conf, analyze.BothDirections, why, summary, advice,
 		handshakeEvidence("SYN", syn), handshakeEvidence("SYN-ACK", ack))}
 }
 
@@ -61,7 +61,7 @@ func declinerOf(ack *analyze.HandshakeSegment) (who, advice string) {
 		return "a Windows stack: receive window auto-tuning level disabled",
 			"On the server: netsh int tcp show global shows the level; netsh int tcp set global autotuninglevel=normal restores " +
 				"scaling. A file server at a low level caps every upload to it." + check
-	case initialTTL(ack.TTL) == 64 && ack.Opts.Has&capture.HasTimestamp != 0:
+	case initialTTL(ack.TTL) == 64 && ack.Opts.Carries(capture.HasTimestamp):
 		return "a Linux-like stack: net.ipv4.tcp_window_scaling=0",
 			"On the server: sysctl net.ipv4.tcp_window_scaling=1 (and in /etc/sysctl.d to keep it); check the receive buffer " +
 				"limits too (net.ipv4.tcp_rmem)." + check

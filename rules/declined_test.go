@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"rwin/analyze"
 	"rwin/capture"
 )
 
@@ -70,7 +71,7 @@ func TestWindowsServerAutotuningLevelFromItsSYNACK(t *testing.T) {
 				return
 			}
 			require.Len(t, got, 1)
-			assert.Equal(t, ClientToServer, got[0].Direction, "the server's window limits uploads")
+			assert.Equal(t, analyze.ClientToServer, got[0].Direction, "the server's window limits uploads")
 			assert.Contains(t, got[0].Summary, "Windows server at receive window auto-tuning "+tc.level)
 			assert.Contains(t, got[0].Summary, "every upload to it is capped")
 			assert.Equal(t, uint64(2), got[0].Evidence[0].Packet, "the SYN-ACK")

@@ -158,12 +158,12 @@ func EvaluateDiff(p *analyze.FlowPair, a, b *analyze.Flow) []DiffFinding {
 	return out
 }
 
-func (v *pairView) finding(r *Rule, sev Severity, dir Direction, summary, advice string, ev ...DiffEvidence) DiffFinding {
+func (v *pairView) finding(r *Rule, sev Severity, dir analyze.Direction, summary, advice string, ev ...DiffEvidence) DiffFinding {
 	return DiffFinding{Finding: r.finding(sev, v.conf, dir, v.why, summary, advice), Pairs: ev}
 }
 
 // captureName names capture i in messages.
-func captureName(i int) string {
+func captureName(i analyze.Capture) string {
 	if i == analyze.CaptureB {
 		return "B"
 	}
@@ -171,7 +171,7 @@ func captureName(i int) string {
 }
 
 // senderName names the end that sends direction d.
-func senderName(d int) string {
+func senderName(d analyze.Direction) string {
 	if d == analyze.ClientToServer {
 		return "client"
 	}
@@ -184,7 +184,7 @@ type handshakeRef struct {
 	hs     *analyze.HandshakeDiff
 	name   string
 	sender string
-	d      int
+	d      analyze.Direction
 }
 
 // handshakes lists the pair's SYN and SYN-ACK.
@@ -213,7 +213,7 @@ func (v *pairView) forwardedOptions(fn func(h handshakeRef, o analyze.OptionDiff
 func copies(hs *analyze.HandshakeDiff, name string) DiffEvidence {
 	return DiffEvidence{PacketPair: hs.Pair, What: fmt.Sprintf("%s as sent (%s: %s, ttl %d) and as received (%s: %s, ttl %d)",
 		name, captureName(hs.SentIn), layoutText(hs.LayoutSent), hs.TTLSent,
-		captureName(1-hs.SentIn), layoutText(hs.LayoutReceived), hs.TTLReceived)}
+		captureName(hs.SentIn.Other()), layoutText(hs.LayoutReceived), hs.TTLReceived)}
 }
 
 func layoutText(l string) string {
@@ -251,8 +251,8 @@ func optionName(kind uint8, value uint32, withValue bool) string {
 // unknown.
 func (v *pairView) scalingConsequence() string {
 	var parts []string
-	for d := range 2 {
-		own, peer := v.p.Near(d), v.p.Near(1-d)
+	for _, d := range analyze.Directions {
+		own, peer := v.p.Near(d), v.p.Near(d.Reverse())
 		if own == analyze.CaptureUnknown {
 			return ""
 		}
@@ -266,7 +266,7 @@ func (v *pairView) scalingConsequence() string {
 			off = "too large"
 		}
 		parts = append(parts, fmt.Sprintf("the %s scales its windows by shift %d, the %s reads them with shift %d (%d times %s)",
-			senderName(d), mine.Value, senderName(1-d), theirs.Value, 1<<absShiftDiff(mine.Value, theirs.Value), off))
+			senderName(d), mine.Value, senderName(d.Reverse()), theirs.Value, 1<<absShiftDiff(mine.Value, theirs.Value), off))
 	}
 	if len(parts) == 0 {
 		return ""
@@ -277,7 +277,7 @@ func (v *pairView) scalingConsequence() string {
 // unscaledBoth reports that both ends, each as its own capture shows the
 // handshake, settled on no scaling.
 func (v *pairView) unscaledBoth() bool {
-	for d := range 2 {
+	for _, d := range analyze.Directions {
 		own := v.p.Near(d)
 		if own == analyze.CaptureUnknown {
 			return false
@@ -325,7 +325,7 @@ func pathAnswersHandshake(v *pairView, r *Rule) []DiffFinding {
 				how = append(how, fmt.Sprintf("%s %s", optionName(o.Kind, 0, false), o.Change))
 			}
 		}
-		out = append(out, v.finding(r, sev, Both,
+		out = append(out, v.finding(r, sev, analyze.BothDirections,
 			fmt.Sprintf("the %s the %s received is not the one the %s sent — %s: a device on the path (a SYN proxy) answered in the %s's name%s",
 				h.name, senderName(1-h.d), h.sender, strings.Join(how, ", "), h.sender, v.scalingConsequence()),
 			"Find the SYN proxy or SYN-cookie protection between the capture points (load balancer, firewall DDoS profile) "+
@@ -368,7 +368,7 @@ func pathStripsOption(v *pairView, r *Rule) []DiffFinding {
 		if then == "" && sev == Error && v.unscaledBoth() {
 			then = "; now neither end scales, and no window can exceed 64 KiB"
 		}
-		out = append(out, v.finding(r, sev, Both,
+		out = append(out, v.finding(r, sev, analyze.BothDirections,
 			fmt.Sprintf("the path removed %s from the %s's %s (%s): sent %s, received %s%s",
 				strings.Join(names, " and "), h.sender, h.name, how, layoutText(hs.LayoutSent), layoutText(hs.LayoutReceived), then),
 			"Find the device between the capture points that edits TCP options (iptables TCPOPTSTRIP, a firewall's TCP "+
@@ -385,7 +385,7 @@ func pathRewritesWScale(v *pairView, r *Rule) []DiffFinding {
 		if o.Kind != capture.OptKindWScale || o.Change != analyze.OptionValue {
 			return
 		}
-		out = append(out, v.finding(r, Error, Both,
+		out = append(out, v.finding(r, Error, analyze.BothDirections,
 			fmt.Sprintf("the path rewrote the window scale shift in the %s's %s from %d to %d%s",
 				h.sender, h.name, o.Sent, o.Received, v.scalingConsequence()),
 			"Find the device between the capture points that rewrites the window scale option and stop it; until "+
@@ -405,10 +405,7 @@ func pathClampsMSS(v *pairView, r *Rule) []DiffFinding {
 		if o.Received > o.Sent {
 			sev, what, advice = Warn, "raised", "Find the device that raises the MSS: the peer will send segments larger than the sender can take."
 		}
-		dir := ServerToClient // the SYN's MSS limits what the server sends
-		if h.d == analyze.ServerToClient {
-			dir = ClientToServer
-		}
+		dir := h.d.Reverse() // the SYN's MSS limits what the server sends
 		out = append(out, v.finding(r, sev, dir,
 			fmt.Sprintf("the path %s the MSS in the %s's %s from %d to %d", what, h.sender, h.name, o.Sent, o.Received),
 			advice, copies(h.hs, h.name)))
@@ -426,7 +423,7 @@ func pathAddsOption(v *pairView, r *Rule) []DiffFinding {
 		if o.Kind == capture.OptKindWScale {
 			sev = Warn
 		}
-		out = append(out, v.finding(r, sev, Both,
+		out = append(out, v.finding(r, sev, analyze.BothDirections,
 			fmt.Sprintf("the path added %s to the %s's %s%s", optionName(o.Kind, o.Received, true), h.sender, h.name,
 				v.scalingConsequence()),
 			"Find the device between the capture points that inserts options; its peer now acts on an option the "+
@@ -438,7 +435,7 @@ func pathAddsOption(v *pairView, r *Rule) []DiffFinding {
 
 func pathEnforcesUnscaledWindow(v *pairView, r *Rule) []DiffFinding {
 	var out []DiffFinding
-	for d := range 2 {
+	for _, d := range analyze.Directions {
 		dd := &v.p.Dirs[d]
 		u := &dd.Unscaled
 		up := dd.Upstream
@@ -451,7 +448,7 @@ func pathEnforcesUnscaledWindow(v *pairView, r *Rule) []DiffFinding {
 		if up == analyze.CaptureA {
 			recvSide = analyze.CaptureB
 		}
-		shift := v.p.Sender(1-d, recvSide, v.a, v.b).Shift
+		shift := v.p.Sender(d.Reverse(), recvSide, v.a, v.b).Shift
 		if shift.Basis != analyze.BasisNegotiated || shift.Value == 0 {
 			continue
 		}
@@ -460,7 +457,7 @@ func pathEnforcesUnscaledWindow(v *pairView, r *Rule) []DiffFinding {
 			conf = min(conf, High)
 			why += fmt.Sprintf("; no segment of %d bytes or more arrived within the edge, so an MTU black hole would look the same", u.MinBeyondLost)
 		}
-		receiver := senderName(1 - d)
+		receiver := senderName(d.Reverse())
 		within := "no data was sent within it"
 		if u.WithinSent > 0 {
 			within = fmt.Sprintf("all %d within it arrived", u.WithinSent)
@@ -469,7 +466,7 @@ func pathEnforcesUnscaledWindow(v *pairView, r *Rule) []DiffFinding {
 			within += fmt.Sprintf(" (%d of %d that ended where the %s's ACKs in flight were moving the edge vanished too)",
 				u.BetweenLost, u.BetweenSent, receiver)
 		}
-		f := v.finding(r, Error, dirOf(d),
+		f := v.finding(r, Error, d,
 			fmt.Sprintf("%d of %d data segments the %s sent beyond the %s's unscaled window (its ack + window field %d, "+
 				"where shift %d makes the real window %s) vanished between the captures, and %s: "+
 				"a middlebox enforces the window without the shift",
@@ -480,7 +477,7 @@ func pathEnforcesUnscaledWindow(v *pairView, r *Rule) []DiffFinding {
 				"disable scaling on the receiver until it is fixed.",
 			DiffEvidence{PacketPair: u.FirstBeyondLost, What: fmt.Sprintf("%s: a data segment that never arrived, ending %d bytes past the "+
 				"unscaled edge; %s: the %s's ACK with window field %d that set the edge",
-				captureName(up), u.Excess, captureName(1-up), receiver, u.Window)})
+				captureName(up), u.Excess, captureName(up.Other()), receiver, u.Window)})
 		f.Why = why
 		f.Confidence = conf
 		out = append(out, f)
@@ -496,16 +493,9 @@ func enforcedUnscaled(dd *analyze.DirDiff) bool {
 	return dd.Upstream != analyze.CaptureUnknown && u.BeyondLost >= 2 && u.BeyondLost*10 >= u.BeyondSent*9 && u.WithinLost == 0
 }
 
-func dirOf(d int) Direction {
-	if d == analyze.ClientToServer {
-		return ClientToServer
-	}
-	return ServerToClient
-}
-
 func pathDropsSegments(v *pairView, r *Rule) []DiffFinding {
 	var out []DiffFinding
-	for d := range 2 {
+	for _, d := range analyze.Directions {
 		dd := &v.p.Dirs[d]
 		up := dd.Upstream
 		if up == analyze.CaptureUnknown || dd.OnlyData[up] == 0 {
@@ -527,9 +517,9 @@ func pathDropsSegments(v *pairView, r *Rule) []DiffFinding {
 		} else {
 			ev.B = dd.FirstOnly[up]
 		}
-		out = append(out, v.finding(r, Warn, dirOf(d),
+		out = append(out, v.finding(r, Warn, d,
 			fmt.Sprintf("%d data segments (%s in all with any other unmatched data) left the %s and never reached the %s's capture point",
-				lost, Bytes(dd.OnlyBytes[up]), senderName(d), senderName(1-d)),
+				lost, Bytes(dd.OnlyBytes[up]), senderName(d), senderName(d.Reverse())),
 			"Look for loss between the capture points: interface errors and drops, a policer or shaper, a filter. "+
 				"Retransmissions recover it at the cost of throughput.",
 			DiffEvidence{PacketPair: ev, What: fmt.Sprintf("first segment seen only in %s", captureName(up))}))
@@ -539,12 +529,12 @@ func pathDropsSegments(v *pairView, r *Rule) []DiffFinding {
 
 func pathRewritesWindow(v *pairView, r *Rule) []DiffFinding {
 	var out []DiffFinding
-	for d := range 2 {
+	for _, d := range analyze.Directions {
 		dd := &v.p.Dirs[d]
 		if dd.WindowRewrites == 0 {
 			continue
 		}
-		out = append(out, v.finding(r, Warn, dirOf(1-d),
+		out = append(out, v.finding(r, Warn, d.Reverse(),
 			fmt.Sprintf("the window fields of %d of the %s's segments changed on the path (first: %d in A, %d in B)",
 				dd.WindowRewrites, senderName(d), dd.WindowA, dd.WindowB),
 			"Find the proxy or normalizer that rewrites windows, and check that it rewrites the window scale option "+
@@ -556,12 +546,12 @@ func pathRewritesWindow(v *pairView, r *Rule) []DiffFinding {
 
 func pathRewritesTimestamps(v *pairView, r *Rule) []DiffFinding {
 	var out []DiffFinding
-	for d := range 2 {
+	for _, d := range analyze.Directions {
 		dd := &v.p.Dirs[d]
 		if dd.TSRewrites == 0 {
 			continue
 		}
-		out = append(out, v.finding(r, Info, dirOf(d),
+		out = append(out, v.finding(r, Info, d,
 			fmt.Sprintf("the TSvals of %d of the %s's segments changed on the path: a device runs its own timestamp clock",
 				dd.TSRewrites, senderName(d)),
 			"Usually a proxy or SYN-cookie device; RTTs measured at the far end are the device's, not the sender's.",
@@ -572,7 +562,8 @@ func pathRewritesTimestamps(v *pairView, r *Rule) []DiffFinding {
 
 func pathRewritesSeq(v *pairView, r *Rule) []DiffFinding {
 	var out []DiffFinding
-	for d, h := range v.handshakes() {
+	for _, h := range v.handshakes() {
+		d := h.d
 		dd := &v.p.Dirs[d]
 		if !dd.Compared || dd.SeqOffset == 0 {
 			continue
@@ -581,7 +572,7 @@ func pathRewritesSeq(v *pairView, r *Rule) []DiffFinding {
 		if h.hs.Compared {
 			ev = append(ev, copies(h.hs, h.name))
 		}
-		out = append(out, v.finding(r, Info, dirOf(d),
+		out = append(out, v.finding(r, Info, d,
 			fmt.Sprintf("the %s's sequence numbers are shifted by %d between the captures (B − A): the path randomizes "+
 				"ISNs or splices connections", senderName(d), int32(dd.SeqOffset)),
 			"Harmless if the device also translates SACK blocks; if SACK recovery fails on this path, suspect it.",
@@ -602,7 +593,7 @@ func pathTranslatesAddresses(v *pairView, r *Rule) []DiffFinding {
 	if v.p.SYN.Compared {
 		ev = append(ev, copies(&v.p.SYN, "SYN"))
 	}
-	return []DiffFinding{v.finding(r, Info, Both,
+	return []DiffFinding{v.finding(r, Info, analyze.BothDirections,
 		fmt.Sprintf("the path translates addresses or ports: A shows %s → %s, B shows %s → %s",
 			v.a.Client.Addr, v.a.Server.Addr, bc, bs),
 		"None needed for windows; remember the translation when filtering captures at either end.", ev...)}

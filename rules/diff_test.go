@@ -80,7 +80,7 @@ func TestPathEnforcesUnscaledWindow(t *testing.T) {
 				return
 			}
 			assert.Equal(t, tc.wantConf, f.Confidence, f.Why)
-			assert.Equal(t, ServerToClient, f.Direction)
+			assert.Equal(t, analyze.ServerToClient, f.Direction)
 			assert.Contains(t, f.Summary, "20 of 20 data segments the server sent beyond the client's unscaled window")
 			require.Len(t, f.Pairs, 1)
 			assert.Equal(t, uint64(9), f.Pairs[0].B.Packet, "the lost segment, at the server's end")

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"time"
 
 	"rwin/analyze"
 	"rwin/capture"
@@ -195,12 +196,12 @@ func stackOf(l *capture.Layout) string {
 // it carries SACK-permitted or timestamps, and every such stack also
 // implements window scaling (RFC 7323 and RFC 2018 came together).
 func modern(o *capture.Options) bool {
-	return o.Has&(capture.HasSACKPerm|capture.HasTimestamp) != 0
+	return o.Carries(capture.HasSACKPerm | capture.HasTimestamp)
 }
 
 // hasWS reports whether a captured handshake segment carried window scale.
 func hasWS(hs *analyze.HandshakeSegment) bool {
-	return hs.Seen && hs.Opts.Has&capture.HasWScale != 0
+	return hs.Seen && hs.Opts.Carries(capture.HasWScale)
 }
 
 // answeredSYN is the SYN the SYN-ACK answered (the one the negotiation
@@ -248,9 +249,9 @@ func unscaledLooking(hs *analyze.HandshakeSegment, e *analyze.Endpoint) bool {
 // values (64 vs 255, …): different senders.
 func ttlClassDiffers(a, b uint8) bool { return initialTTL(a) != initialTTL(b) }
 
-// windowFor returns the window (bytes) that carries rate (bit/s) over rtt
-// (ns): the bandwidth-delay product.
-func windowFor(rate float64, rtt int64) uint64 {
+// windowFor returns the window (bytes) that carries rate (bit/s) over rtt:
+// the bandwidth-delay product.
+func windowFor(rate float64, rtt time.Duration) uint64 {
 	return uint64(rate / 8 * float64(rtt) / 1e9)
 }
 

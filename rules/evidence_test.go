@@ -2,6 +2,7 @@ package rules
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 
@@ -135,8 +136,8 @@ func TestInitialTTLAndHops(t *testing.T) {
 }
 
 func TestVantage(t *testing.T) {
-	ms := int64(1e6)
-	flow := func(synTTL, ackTTL uint8, clientRTT, serverRTT int64) *analyze.Flow {
+	ms := time.Millisecond
+	flow := func(synTTL, ackTTL uint8, clientRTT, serverRTT time.Duration) *analyze.Flow {
 		f := &analyze.Flow{ClientRTT: clientRTT, ServerRTT: serverRTT}
 		f.SYN = analyze.HandshakeSegment{Seen: true, TTL: synTTL}
 		f.SYNACK = analyze.HandshakeSegment{Seen: true, TTL: ackTTL}

@@ -44,6 +44,33 @@ func ParseSeverity(s string) (Severity, error) {
 	return 0, fmt.Errorf("unknown severity %q (want info, warn or error)", s)
 }
 
+// SeverityCounts counts findings by severity.
+type SeverityCounts [Error + 1]int
+
+// Add counts every finding of found.
+func (c *SeverityCounts) Add(found []Finding) {
+	for i := range found {
+		c[found[i].Severity]++
+	}
+}
+
+// Merge adds the counts of o.
+func (c *SeverityCounts) Merge(o *SeverityCounts) {
+	for sev, n := range o {
+		c[sev] += n
+	}
+}
+
+// ByName returns the counts keyed by severity name, every severity
+// present, as the JSON summaries give them.
+func (c *SeverityCounts) ByName() map[string]int {
+	m := make(map[string]int, len(c))
+	for sev, n := range c {
+		m[Severity(sev).String()] = n
+	}
+	return m
+}
+
 // Confidence says how sure a finding is.
 type Confidence uint8
 
@@ -78,26 +105,6 @@ func ParseConfidence(s string) (Confidence, error) {
 	return 0, fmt.Errorf("unknown confidence %q (want low, medium, high or proven)", s)
 }
 
-// Direction names which way of a flow a finding concerns.
-type Direction uint8
-
-// Directions.
-const (
-	Both           Direction = iota
-	ClientToServer           // data the client sends; windows the server advertises
-	ServerToClient           // data the server sends; windows the client advertises
-)
-
-func (d Direction) String() string {
-	switch d {
-	case ClientToServer:
-		return "client-to-server"
-	case ServerToClient:
-		return "server-to-client"
-	}
-	return "both"
-}
-
 // Evidence is one packet that supports a finding.
 type Evidence struct {
 	Packet uint64 // 1-based packet number in the capture
@@ -113,7 +120,7 @@ type Finding struct {
 	Confidence Confidence
 	// Why explains the confidence: what raised or limited it.
 	Why       string
-	Direction Direction
+	Direction analyze.Direction
 	Summary   string
 	Evidence  []Evidence
 	Advice    string
@@ -134,7 +141,7 @@ type Rule struct {
 }
 
 // finding starts a Finding of rule r.
-func (r *Rule) finding(sev Severity, conf Confidence, dir Direction, why, summary, advice string, ev ...Evidence) Finding {
+func (r *Rule) finding(sev Severity, conf Confidence, dir analyze.Direction, why, summary, advice string, ev ...Evidence) Finding {
 	return Finding{ID: r.ID, Name: r.Name, Severity: sev, Confidence: conf, Why: why,
 		Direction: dir, Summary: summary, Evidence: ev, Advice: advice}
 }

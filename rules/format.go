@@ -34,12 +34,11 @@ func AppendBytes(b []byte, n uint64) []byte {
 	return append(append(b, ' '), suffix...)
 }
 
-// Duration renders nanoseconds for humans: "41.2 ms", "3.1 s".
-func Duration(ns int64) string { return string(AppendDuration(make([]byte, 0, 16), ns)) }
+// Duration renders a duration for humans: "41.2 ms", "3.1 s".
+func Duration(d time.Duration) string { return string(AppendDuration(make([]byte, 0, 16), d)) }
 
-// AppendDuration appends Duration(ns) to b.
-func AppendDuration(b []byte, ns int64) []byte {
-	d := time.Duration(ns)
+// AppendDuration appends Duration(d) to b.
+func AppendDuration(b []byte, d time.Duration) []byte {
 	switch {
 	case d < time.Millisecond:
 		return append(strconv.AppendInt(b, d.Microseconds(), 10), " µs"...)

@@ -3,6 +3,7 @@ package rules
 import (
 	"fmt"
 	"math"
+	"time"
 
 	"rwin/analyze"
 	"rwin/capture"
@@ -21,12 +22,12 @@ var mathisC = math.Sqrt(1.5)
 // LossCeiling returns the Mathis ceiling (bit/s) of s's transfer to r over
 // rtt (ns) and the loss rate it used (s's retransmitted share of its data
 // segments), ok false without loss or RTT (no ceiling).
-func LossCeiling(f *analyze.Flow, s, r *analyze.Endpoint, rtt int64) (bps, p float64, ok bool) {
+func LossCeiling(f *analyze.Flow, s, r *analyze.Endpoint, rtt time.Duration) (bps, p float64, ok bool) {
 	if s.RetransPackets == 0 || s.DataPackets == 0 || rtt <= 0 {
 		return 0, 0, false
 	}
 	p = float64(s.RetransPackets) / float64(s.DataPackets)
-	return float64(segmentSize(f, r)) * 8 / (float64(rtt) / 1e9) * mathisC / math.Sqrt(p), p, true
+	return analyze.BitRate(float64(segmentSize(f, r)), rtt) * mathisC / math.Sqrt(p), p, true
 }
 
 // segmentSize is the MSS r announced (what s may send it), else 1460.
@@ -35,7 +36,7 @@ func segmentSize(f *analyze.Flow, r *analyze.Endpoint) uint32 {
 	if r == &f.Client {
 		hs = answeredSYN(f)
 	}
-	if hs.Seen && hs.Opts.Has&capture.HasMSS != 0 && hs.Opts.MSS > 0 {
+	if hs.Seen && hs.Opts.Carries(capture.HasMSS) && hs.Opts.MSS > 0 {
 		return uint32(hs.Opts.MSS)
 	}
 	return 1460

@@ -22,7 +22,7 @@ func transferFlow(nearSender bool, rate float64, retrans uint64, atWindow uint64
 	f.Negotiated.Scaling = analyze.Yes
 	f.Client.Shift = analyze.Shift{Basis: analyze.BasisNegotiated, Value: 7}
 	f.Server.Shift = analyze.Shift{Basis: analyze.BasisNegotiated, Value: 7}
-	f.Client.Window.Samples, f.Client.Window.Max = 500, 512
+	f.Client.Window.Samples, f.Client.Window.Max, f.Client.Window.Median = 500, 512, 512
 	s := &f.Server
 	span := 10 * time.Second
 	s.DataPackets, s.RetransPackets, s.AtWindowPackets, s.MaxInFlight = 1000, retrans, atWindow, inFlight

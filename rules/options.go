@@ -35,7 +35,7 @@ func optionStripped(f *analyze.Flow, r *Rule, opt capture.OptSet, size int, name
 		used = fmt.Sprintf("; the option is used anyway on %d segments, so both stacks support it", usedAnyway)
 	}
 	switch {
-	case syn.Opts.Has&opt == 0:
+	case !syn.Opts.Carries(opt):
 		t, ok := removalTrace(&syn.Opts)
 		if !ok || !t.fits(opt, size) {
 			return nil
@@ -44,14 +44,14 @@ func optionStripped(f *analyze.Flow, r *Rule, opt capture.OptSet, size int, name
 		if usedAnyway > 0 {
 			conf = High
 		}
-		return []Finding{r.finding(Info, conf, Both, t.what+used,
+		return []Finding{r.finding(Info, conf, analyze.BothDirections, t.what+used,
 			fmt.Sprintf("%s removed from the client's SYN before this capture point. %s", name, cost),
 			fmt.Sprintf("Find the device between the client and this capture point that rewrites TCP options and let it pass %s. %s",
 				name, compareAtBothEnds),
 			handshakeEvidence("SYN", syn))}
-	case ack.Seen && ack.Opts.Has&opt == 0:
+	case ack.Seen && !ack.Opts.Carries(opt):
 		if t, ok := removalTrace(&ack.Opts); ok && t.fits(opt, size) {
-			return []Finding{r.finding(Info, t.conf, Both, t.what+used,
+			return []Finding{r.finding(Info, t.conf, analyze.BothDirections, t.what+used,
 				fmt.Sprintf("%s removed from the SYN-ACK between the server and this capture point. %s", name, cost),
 				fmt.Sprintf("Find the device between the server and this capture point that rewrites TCP options and let it pass %s. %s",
 					name, compareAtBothEnds),
@@ -64,7 +64,7 @@ func optionStripped(f *analyze.Flow, r *Rule, opt capture.OptSet, size int, name
 		if usedAnyway > 0 {
 			conf = Medium
 		}
-		return []Finding{r.finding(Info, conf, Both,
+		return []Finding{r.finding(Info, conf, analyze.BothDirections,
 			"only the answer lacks it: a server with it disabled (a common hardening) and a device that removes it from the SYN "+
 				"beyond this capture point look alike from here"+used,
 			fmt.Sprintf("%s offered by the client, absent from the SYN-ACK. %s", name, cost),
@@ -88,13 +88,13 @@ func mssClamped(f *analyze.Flow, r *Rule) []Finding {
 	syn, ack := answeredSYN(f), &f.SYNACK
 	std := standardMSS(f)
 	low := func(hs *analyze.HandshakeSegment) bool {
-		return hs.Seen && hs.Opts.Has&capture.HasMSS != 0 && hs.Opts.MSS < std && hs.Opts.MSS >= 536
+		return hs.Seen && hs.Opts.Carries(capture.HasMSS) && hs.Opts.MSS < std && hs.Opts.MSS >= 536
 	}
 	advice := "Harmless when it matches the path's MTU (IPsec, GRE and PPPoE need it). If the path carries 1500-byte packets end " +
 		"to end, find the clamp and raise it: iptables TCPMSS, Cisco IOS ip tcp adjust-mss, Cisco ASA sysopt connection tcpmss (1380 by default)."
 	switch {
 	case low(syn) && low(ack) && syn.Opts.MSS == ack.Opts.MSS:
-		return []Finding{r.finding(Info, Medium, Both,
+		return []Finding{r.finding(Info, Medium, analyze.BothDirections,
 			"two stacks rarely pick the same reduced value on their own; a device that clamps rewrites both",
 			fmt.Sprintf("MSS %d on both SYN and SYN-ACK, below the %d of a 1500-byte path: a device on the path clamps it", syn.Opts.MSS, std),
 			advice, handshakeEvidence("SYN", syn), handshakeEvidence("SYN-ACK", ack))}

@@ -202,7 +202,7 @@ func TestThresholdChecks(t *testing.T) {
 		if scaling == analyze.Unknown {
 			f.Client.Shift = analyze.Shift{}
 		}
-		f.Client.Window.Samples, f.Client.Window.Max = 10, field
+		f.Client.Window.Samples, f.Client.Window.Max, f.Client.Window.Median = 10, field, field
 		f.Server.UniqueBytes = received
 		return f
 	}

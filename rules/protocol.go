@@ -12,10 +12,10 @@ func wscaleInvalid(f *analyze.Flow, r *Rule) []Finding {
 	for _, hs := range []struct {
 		seg  *analyze.HandshakeSegment
 		name string
-		dir  Direction
-	}{{&f.AnsweredSYN, "SYN", ServerToClient}, {&f.SYNACK, "SYN-ACK", ClientToServer}} {
+		dir  analyze.Direction
+	}{{&f.AnsweredSYN, "SYN", analyze.ServerToClient}, {&f.SYNACK, "SYN-ACK", analyze.ClientToServer}} {
 		o := &hs.seg.Opts
-		if !hs.seg.Seen || o.Has&capture.HasWScale == 0 || o.WScale <= capture.MaxShift {
+		if !hs.seg.Seen || !o.Carries(capture.HasWScale) || o.WScale <= capture.MaxShift {
 			continue
 		}
 		out = append(out, r.finding(Warn, High, hs.dir, "the option is in the packet",
@@ -87,16 +87,16 @@ func synOptionsChanged(f *analyze.Flow, r *Rule) []Finding {
 		return nil
 	}
 	first, used := &f.SYN.Opts, &f.AnsweredSYN.Opts
-	lostWS := first.Has&capture.HasWScale != 0 && used.Has&capture.HasWScale == 0 && f.SYNACK.Seen
+	lostWS := first.Carries(capture.HasWScale) && !used.Carries(capture.HasWScale) && f.SYNACK.Seen
 	if lostWS {
-		return []Finding{r.finding(Warn, High, Both, "the SYN-ACK answers a retry that lacks window scale",
+		return []Finding{r.finding(Warn, High, analyze.BothDirections, "the SYN-ACK answers a retry that lacks window scale",
 			fmt.Sprintf("SYN retried %d times; the answered retry dropped window scale (%s → %s), so the connection runs unscaled",
 				f.SYNs, first.Layout, used.Layout),
 			"The first SYNs were lost: find out why (a firewall dropping SYNs, a slow SYN proxy). Until then every window is capped at 64 KiB.",
 			Evidence{Packet: f.SYN.Packet, Time: f.SYN.Time, What: "first SYN: " + first.Layout.String()},
 			Evidence{Packet: f.AnsweredSYN.Packet, Time: f.AnsweredSYN.Time, What: "answered SYN: " + used.Layout.String()})}
 	}
-	return []Finding{r.finding(Info, High, Both, "the SYN retries are in the capture",
+	return []Finding{r.finding(Info, High, analyze.BothDirections, "the SYN retries are in the capture",
 		fmt.Sprintf("SYN retried %d times with changed options (%s → %s)", f.SYNs, first.Layout, used.Layout),
 		"Retries mean the first SYNs went unanswered: look for loss or filtering on the path.",
 		Evidence{Packet: f.SYN.Packet, Time: f.SYN.Time, What: "first SYN: " + first.Layout.String()},

@@ -47,13 +47,13 @@ func proxied(f *analyze.Flow) proxyEvidence {
 		p.ev = append(p.ev, Evidence{Packet: after.Packet, Time: after.Time, What: fmt.Sprintf("server's first segment after the handshake: TTL %d", after.TTL)})
 	}
 	// Windows sends TSval 0 on its SYN-ACK: no clock to compare.
-	if ack.Opts.Has&capture.HasTimestamp != 0 && ack.Opts.TSVal != 0 && after.HasTS {
+	if ack.Opts.Carries(capture.HasTimestamp) && ack.Opts.TSVal != 0 && after.HasTS {
 		d := int64(int32(after.TSVal - ack.Opts.TSVal))
 		elapsed := (after.Time - ack.Time) / int64(time.Millisecond)
 		if d < 0 || d > 2*maxTSRate*elapsed/1000+maxTSRate {
 			p.strong++
 			p.signs = append(p.signs, fmt.Sprintf("the timestamp clock jumps from %d on the SYN-ACK to %d on the server's next segment %s later",
-				ack.Opts.TSVal, after.TSVal, Duration(after.Time-ack.Time)))
+				ack.Opts.TSVal, after.TSVal, Duration(time.Duration(after.Time-ack.Time))))
 			p.ev = append(p.ev, Evidence{Packet: after.Packet, Time: after.Time, What: fmt.Sprintf("server's first timestamp after the handshake: %d", after.TSVal)})
 		}
 	}
@@ -67,7 +67,7 @@ func proxied(f *analyze.Flow) proxyEvidence {
 	// The handshake ACK came back far sooner than the client acknowledges
 	// data (with enough samples that delayed ACKs do not hide the RTT): a
 	// device near the server completed the handshake for the client.
-	if s := f.Server.RTT; f.ClientRTT > 0 && s.Samples >= 4 && f.ClientRTT*10 < s.Min && s.Min-f.ClientRTT > int64(5*time.Millisecond) {
+	if s := f.Server.RTT; f.ClientRTT > 0 && s.Samples >= 4 && f.ClientRTT*10 < s.Min && s.Min-f.ClientRTT > 5*time.Millisecond {
 		p.timing, p.behind = true, true
 		p.ev = append(p.ev, Evidence{Packet: f.HandshakeACKPacket, What: fmt.Sprintf("handshake ACK %s after the SYN-ACK", Duration(f.ClientRTT))})
 		p.signs = append(p.signs, fmt.Sprintf("the handshake's last ACK came %s after the SYN-ACK, while the client takes at least %s to acknowledge data",
@@ -116,7 +116,7 @@ func synProxy(f *analyze.Flow, r *Rule) []Finding {
 		summary += fmt.Sprintf("; the server's data stalled for %s", Duration(f.Server.MaxStall))
 	}
 	ev := append([]Evidence{handshakeEvidence("SYN", answeredSYN(f)), handshakeEvidence("SYN-ACK", &f.SYNACK)}, p.ev...)
-	return []Finding{r.finding(sev, conf, Both, why, summary,
+	return []Finding{r.finding(sev, conf, analyze.BothDirections, why, summary,
 		"Look at the SYN-flood protection (SYN cookies, SYN proxy) of the load balancer or firewall in front of the server: its "+
 			"SYN-ACK must carry the options the server will use — window scale above all — or the protection must be off for "+
 			"this service. "+look,

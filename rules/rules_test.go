@@ -23,7 +23,7 @@ var (
 // layout and shift, the server's SYN-ACK likewise, TTLs as captured.
 func handBuilt(synKinds []uint8, synShift capture.Shift, synTTL uint8, ackKinds []uint8, ackShift capture.Shift, ackTTL uint8) *analyze.Flow {
 	f := &analyze.Flow{Handshake: analyze.HandshakeComplete, SYNs: 1, SYNACKs: 1,
-		ClientRTT: int64(20 * time.Millisecond), ServerRTT: int64(20 * time.Millisecond)}
+		ClientRTT: 20 * time.Millisecond, ServerRTT: 20 * time.Millisecond}
 	f.SYN = analyze.HandshakeSegment{Seen: true, Packet: 1, Window: 64240, TTL: synTTL, Opts: layoutOpts(synShift, synKinds...)}
 	f.AnsweredSYN = f.SYN
 	f.SYNACK = analyze.HandshakeSegment{Seen: true, Packet: 2, Window: 65160, TTL: ackTTL, Opts: layoutOpts(ackShift, ackKinds...)}
@@ -99,13 +99,13 @@ func TestUnscaledWindowEnforcedNeedsAStall(t *testing.T) {
 	f.Negotiated.Scaling = analyze.Yes
 	f.Client.Shift = analyze.Shift{Basis: analyze.BasisNegotiated, Value: 7}
 	f.Server.RetransBeyondUnscaled, f.Server.MaxBeyondRun = 12, 3
-	f.Server.MaxStall = int64(300 * time.Millisecond)
+	f.Server.MaxStall = 300 * time.Millisecond
 	assert.Empty(t, only(t, "unscaled-window-enforced", f), "lost and repaired: ordinary loss")
-	f.Server.MaxStall, f.Server.StallToEnd = int64(5*time.Second), true
+	f.Server.MaxStall, f.Server.StallToEnd = 5*time.Second, true
 	got := only(t, "unscaled-window-enforced", f)
 	require.Len(t, got, 1)
 	assert.Equal(t, Error, got[0].Severity)
-	assert.Equal(t, ServerToClient, got[0].Direction)
+	assert.Equal(t, analyze.ServerToClient, got[0].Direction)
 }
 
 func TestAutotuningLevelEdges(t *testing.T) {

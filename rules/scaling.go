@@ -14,7 +14,7 @@ import (
 func handshakeEvidence(name string, hs *analyze.HandshakeSegment) Evidence {
 	o := &hs.Opts
 	ws := "no window scale"
-	if o.Has&capture.HasWScale != 0 {
+	if o.Carries(capture.HasWScale) {
 		ws = fmt.Sprintf("window scale %d", o.WScale)
 	}
 	layout := o.Layout.String()
@@ -52,7 +52,7 @@ func wscaleStripped(f *analyze.Flow, r *Rule) []Finding {
 		if ack.Seen {
 			ev = append(ev, handshakeEvidence("SYN-ACK", ack))
 		}
-		return []Finding{r.finding(Warn, t.conf, Both,
+		return []Finding{r.finding(Warn, t.conf, analyze.BothDirections,
 			t.what+"; the SYN-ACK then lacks the option too, as RFC 7323 §1.3 requires of a server that never saw it",
 			"window scale stripped from the client's SYN before this capture point: scaling is off both ways and no window can exceed 64 KiB",
 			"Find the device between the client and this capture point that rewrites TCP options (a firewall's TCP "+
@@ -61,9 +61,9 @@ func wscaleStripped(f *analyze.Flow, r *Rule) []Finding {
 	case ack.Seen && !hasWS(ack):
 		return synackWithoutWS(f, r, syn, ack)
 	case f.Negotiated.Scaling == analyze.Yes && unscaledLooking(syn, &f.Client):
-		// Both options passed the capture point, yet the client does not
+		// analyze.BothDirections options passed the capture point, yet the client does not
 		// scale: the SYN-ACK reached it without the option.
-		return []Finding{r.finding(Error, High, Both,
+		return []Finding{r.finding(Error, High, analyze.BothDirections,
 			fmt.Sprintf("the client announced shift %d, yet its first window after the handshake (%d) is its SYN's (%d) unscaled: "+
 				"it believes scaling is off, so the SYN-ACK that reached it lacked the option this capture shows", syn.Opts.WScale,
 				f.Client.Window.First, syn.Window),
@@ -144,7 +144,7 @@ func synackWithoutWS(f *analyze.Flow, r *Rule, syn, ack *analyze.HandshakeSegmen
 		summary = "window scale removed from the SYN-ACK between the server and this capture point: the server scales, the client " +
 			"does not, and each misreads the other's windows"
 	}
-	return []Finding{r.finding(sev, conf, Both, why, summary,
+	return []Finding{r.finding(sev, conf, analyze.BothDirections, why, summary,
 		"Find the device between the server and this capture point that rewrites the SYN-ACK's options (firewall TCP "+
 			"normalization, IPS, SYN proxy, iptables TCPOPTSTRIP) and let it pass option 3 (window scale). "+compareAtBothEnds,
 		ev...)}

@@ -18,7 +18,7 @@ func slowSetup(f *analyze.Flow, r *Rule) []Finding {
 	}
 	ev := []Evidence{{Packet: f.SYN.Packet, Time: f.SYN.Time, What: "first SYN"}}
 	var parts []string
-	delay := f.SYNACK.Time - f.SYN.Time
+	delay := time.Duration(f.SYNACK.Time - f.SYN.Time)
 	if f.SYNs > 1 {
 		parts = append(parts, fmt.Sprintf("the client sent its SYN %d times%s", f.SYNs, retrySchedule(f)))
 		if f.AnsweredSYN.Seen && f.AnsweredSYN.Packet != f.SYN.Packet {
@@ -34,14 +34,14 @@ func slowSetup(f *analyze.Flow, r *Rule) []Finding {
 		why += "; " + parts[1]
 	}
 	sev := Info
-	if delay >= int64(time.Second) || f.SYNACKs > 1 {
+	if delay >= time.Second || f.SYNACKs > 1 {
 		sev = Warn
 	}
 	summary := fmt.Sprintf("slow connection set-up: the first SYN-ACK came %s after the first SYN", Duration(delay))
 	if f.SYNs < 2 {
 		summary = fmt.Sprintf("slow connection set-up: the SYN-ACK was retried %d times", f.SYNACKs-1)
 	}
-	return []Finding{r.finding(sev, High, Both, why, summary,
+	return []Finding{r.finding(sev, High, analyze.BothDirections, why, summary,
 		"Handshake packets were lost: the first tries went unanswered. Look for a firewall or IPS that drops or rate-limits "+
 			"SYNs (SYN-flood protection, a full connection table), a server whose listen queue overflowed (Linux: nstat "+
 			"TcpExtListenOverflows; Windows: netstat -s), or loss on the path; a capture at the server shows which side lost them.",
@@ -59,11 +59,11 @@ func retrySchedule(f *analyze.Flow) string {
 	near := func(d time.Duration) bool { return gap >= d*9/10 && gap <= d*11/10 }
 	switch {
 	case f.SYNs == 2 && near(3*time.Second), f.SYNs == 3 && near(9*time.Second):
-		return fmt.Sprintf(", the answered one %s after the first: Windows' schedule (3 s, then 6 s)", Duration(int64(gap)))
+		return fmt.Sprintf(", the answered one %s after the first: Windows' schedule (3 s, then 6 s)", Duration(gap))
 	case f.SYNs == 2 && near(time.Second), f.SYNs == 3 && near(3*time.Second):
-		return fmt.Sprintf(", the answered one %s after the first: Linux's schedule (1 s, then 2 s)", Duration(int64(gap)))
+		return fmt.Sprintf(", the answered one %s after the first: Linux's schedule (1 s, then 2 s)", Duration(gap))
 	}
-	return fmt.Sprintf(", the answered one %s after the first", Duration(int64(gap)))
+	return fmt.Sprintf(", the answered one %s after the first", Duration(gap))
 }
 
 // synUnanswered: SYNs that nothing answered.
@@ -75,7 +75,7 @@ func synUnanswered(f *analyze.Flow, r *Rule) []Finding {
 	if f.SYNs == 1 {
 		sev, why = Info, "one SYN, not retried: the capture may have ended before an answer or a retry could come"
 	}
-	return []Finding{r.finding(sev, High, ClientToServer, why,
+	return []Finding{r.finding(sev, High, analyze.ClientToServer, why,
 		fmt.Sprintf("connection attempt never answered: %d SYN(s) to %s over %s", f.SYNs, f.Server.Addr, flowSpan(f)),
 		"Nothing answered: the server is down or not listening behind a firewall that drops rather than rejects, a filter on "+
 			"the path drops the SYNs, or (in a one-sided capture) the answers took another path. Check the server is up and "+
@@ -88,7 +88,7 @@ func connectionRefused(f *analyze.Flow, r *Rule) []Finding {
 	if !f.SYN.Seen || f.SYNACK.Seen || f.Server.RSTPacket == 0 {
 		return nil
 	}
-	return []Finding{r.finding(Warn, High, ClientToServer,
+	return []Finding{r.finding(Warn, High, analyze.ClientToServer,
 		"the reset acknowledges the client's SYN, which RFC 9293 §3.10.7.3 makes the answer to a SYN for a closed port",
 		fmt.Sprintf("connection refused: %s answered the SYN with a reset (%d SYN(s) sent)", f.Server.Addr, f.SYNs),
 		"Nothing listens on this port on the server, or a firewall rejects with a reset in its name: check the service is "+
@@ -111,7 +111,7 @@ func connectionReset(f *analyze.Flow, r *Rule) []Finding {
 		if !f.SYNACK.Seen && p.name == "server" && f.HandshakeACKPacket == 0 {
 			continue // connectionRefused's
 		}
-		out = append(out, r.finding(Info, High, Both,
+		out = append(out, r.finding(Info, High, analyze.BothDirections,
 			fmt.Sprintf("the %s's reset lies in the %s's window, so the %s accepted it (RFC 9293 §3.10.7.4)", p.name, p.peerName, p.peerName),
 			fmt.Sprintf("connection reset by the %s after %s from the client and %s from the server", p.name,
 				Bytes(f.Client.UniqueBytes), Bytes(f.Server.UniqueBytes)),
@@ -129,5 +129,5 @@ func flowSpan(f *analyze.Flow) string {
 	if !f.Timed {
 		return "an unknown time (no timestamps)"
 	}
-	return Duration(f.End - f.Start)
+	return Duration(f.Duration())
 }

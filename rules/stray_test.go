@@ -18,7 +18,7 @@ func TestStraySegmentAfterCleanCloseIsNoUnscaledWindow(t *testing.T) {
 		f.Negotiated.Scaling = analyze.Yes
 		f.Client.Shift = analyze.Shift{Value: 7, Basis: analyze.BasisNegotiated}
 		f.Server.Shift = analyze.Shift{Value: 7, Basis: analyze.BasisNegotiated}
-		f.Server.Window.Samples, f.Server.Window.Max = 10, 502
+		f.Server.Window.Samples, f.Server.Window.Max, f.Server.Window.Median = 10, 502, 502
 		f.Client.UnseenBytes, f.Client.UnseenPacket = 100_000, 60
 		f.Client.FINPacket = finPacket
 		return f

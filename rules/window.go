@@ -13,13 +13,13 @@ import (
 
 // transfer is one direction's data seen against the receiver's windows.
 type transfer struct {
-	rate    float64 // unique bits per second the sender achieved
-	ceiling float64 // RWIN/RTT: the receiver's median effective window per path RTT, bit/s
-	window  uint64  // the receiver's median effective window
-	peakWin uint64  // the receiver's largest effective window
-	rtt     int64   // path RTT, ns
-	atShare float64 // share of data segments that left less than one MSS of the window free
-	peak    bool    // bytes in flight reached the receiver's largest window
+	rate    float64       // unique bits per second the sender achieved
+	ceiling float64       // RWIN/RTT: the receiver's median effective window per path RTT, bit/s
+	window  uint64        // the receiver's median effective window
+	peakWin uint64        // the receiver's largest effective window
+	rtt     time.Duration // path RTT
+	atShare float64       // share of data segments that left less than one MSS of the window free
+	peak    bool          // bytes in flight reached the receiver's largest window
 }
 
 // minTransferPackets and minTransferBytes are what a direction must carry
@@ -35,15 +35,13 @@ const (
 // sender did not keep to the windows as this capture scales them (a shift
 // the handshake here does not show: other rules explain that).
 func transferOf(f *analyze.Flow, s, r *analyze.Endpoint) (transfer, bool) {
-	rtt := f.PathRTT()
-	span, timed := s.DataSpan()
-	if !timed || r.Shift.Basis != analyze.BasisNegotiated || r.Window.Samples == 0 || rtt <= 0 || span < int64(time.Millisecond) ||
-		s.DataPackets < minTransferPackets || s.UniqueBytes < minTransferBytes || s.OverWindowPackets*10 > s.DataPackets {
+	rate, rated := s.Rate()
+	ceiling, bounded := f.Ceiling(s)
+	if !rated || !bounded || s.DataPackets < minTransferPackets || s.UniqueBytes < minTransferBytes || s.OverWindowPackets*10 > s.DataPackets {
 		return transfer{}, false
 	}
-	t := transfer{rtt: rtt, window: uint64(r.Shift.Value.Scale(r.Window.Quantile(0.5))), peakWin: uint64(r.Shift.Value.Scale(r.Window.Max))}
-	t.rate = float64(s.UniqueBytes) * 8 / (float64(span) / 1e9)
-	t.ceiling = float64(t.window) * 8 / (float64(rtt) / 1e9)
+	t := transfer{rtt: f.PathRTT(), rate: rate, ceiling: ceiling, peakWin: uint64(r.Shift.Value.Scale(r.Window.Max))}
+	t.window, _ = r.MedianWindow()
 	t.atShare = float64(s.AtWindowPackets) / float64(s.DataPackets)
 	t.peak = uint64(s.MaxInFlight)*10 >= t.peakWin*9
 	return t, t.rate <= 1.25*t.ceiling
@@ -100,7 +98,7 @@ func windowLimited(f *analyze.Flow, r *Rule) []Finding {
 			fmt.Sprintf("%s transfer %s the %s's window: %s achieved against a ceiling of %s (median window %s over RTT %s); "+
 				"the observed rate needs a window of %s, and every 64 KiB of window carries %s at this RTT. Cause: %s",
 				p.in, held, p.name, Rate(t.rate), Rate(t.ceiling), Bytes(t.window), Duration(t.rtt), Bytes(windowFor(t.rate, t.rtt)),
-				Rate(float64(64<<10)*8/(float64(t.rtt)/1e9)), cause),
+				Rate(analyze.BitRate(64<<10, t.rtt)), cause),
 			advice,
 			Evidence{Packet: p.e.Window.FirstPacket, Time: p.e.Window.FirstTime, What: fmt.Sprintf("%s's first window field: %d (raw, before scaling)", p.name, p.e.Window.First)},
 			Evidence{Packet: p.e.Window.LastPacket, Time: p.e.Window.LastTime, What: fmt.Sprintf("%s's last window field: %d (raw, before scaling)", p.name, p.e.Window.Last)}))
@@ -131,14 +129,14 @@ func windowCause(f *analyze.Flow, p side) (cause, advice string) {
 
 func zeroWindow(f *analyze.Flow, r *Rule) []Finding {
 	var out []Finding
-	dur := f.End - f.Start
+	dur := f.Duration()
 	for _, p := range sides(f) {
 		if p.e.ZeroWindows == 0 {
 			continue
 		}
 		sev := Info
 		// A stall of a second, or of a tenth of the flow, is felt by users.
-		if p.e.ZeroTime >= int64(time.Second) || (dur > 0 && p.e.ZeroTime*10 >= dur) {
+		if p.e.ZeroTime >= time.Second || (dur > 0 && p.e.ZeroTime*10 >= dur) {
 			sev = Warn
 		}
 		out = append(out, r.finding(sev, High, p.in, "the zero windows are in the packets",
@@ -153,7 +151,7 @@ func zeroWindow(f *analyze.Flow, r *Rule) []Finding {
 // stallLimit is the wait with data outstanding and no progress that counts
 // as a stall: longer than any RTO backoff a healthy path needs (Linux's
 // first RTO is 200 ms plus the RTT, the second twice that).
-const stallLimit = int64(time.Second)
+const stallLimit = time.Second
 
 func unscaledWindowEnforced(f *analyze.Flow, r *Rule) []Finding {
 	if f.Negotiated.Scaling != analyze.Yes {

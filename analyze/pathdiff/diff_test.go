@@ -442,7 +442,7 @@ func TestClassifyAgainstTheUnscaledEdge(t *testing.T) {
 		acked          [2]diffAck // A (the client's end), B (the server's end)
 		seq            capture.Seq
 		want           int8
-		wantFrom       int8
+		wantFrom       analyze.Capture
 		wantWin        uint16
 		wantExcess     uint32
 		wantEdgePacket uint64

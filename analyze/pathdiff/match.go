@@ -2,6 +2,7 @@ package pathdiff
 
 import (
 	"math"
+	"time"
 
 	"rwin/analyze"
 	"rwin/capture"
@@ -16,19 +17,19 @@ import (
 const (
 	// diffMatchSlack is how long past its expected time a copy may still
 	// come: queueing and scheduling jitter at the capture points.
-	diffMatchSlack = 300e6
+	diffMatchSlack = int64(300 * time.Millisecond)
 	// diffMaxSpread caps the jitter measured on the pairing samples that
 	// widens the wait.
-	diffMaxSpread = 5e9
+	diffMaxSpread = int64(5 * time.Second)
 	// diffMaxPending caps the unmatched segments kept per direction and
 	// capture; beyond it the oldest is given up (counted as Overflow).
 	diffMaxPending = 8192
 	// pendingSweep is how often, in capture time, every pair's queues are
 	// checked for segments that waited long enough.
-	pendingSweep = 100e6
+	pendingSweep = int64(100 * time.Millisecond)
 	// diffMinJitter is the least uncertainty of when a copy comes, for
 	// deciding whether the other capture was recording then.
-	diffMinJitter = 20e6
+	diffMinJitter = int64(20 * time.Millisecond)
 )
 
 // pairState is the second pass's state of one pair, from its first
@@ -108,7 +109,7 @@ type pendingSeg struct {
 	// or edgeBeyond (see classify); edgeAck locates the ACK that set the
 	// farther edge.
 	edge     int8
-	edgeFrom int8
+	edgeFrom analyze.Capture
 	edgeWin  uint16
 	edgeAck  diffAck
 	excess   uint32
@@ -256,7 +257,7 @@ func pendingOf(seg *capture.Segment, at int64) pendingSeg {
 
 // segment handles one segment of the pair from capture i (see
 // pendingOf), fromX when its sender sent the flow's first segment.
-func (ps *pairState) segment(m *diffMerge, i int, fromX bool, v *pendingSeg) {
+func (ps *pairState) segment(m *diffMerge, i analyze.Capture, fromX bool, v *pendingSeg) {
 	d := 0
 	if !fromX {
 		d = 1
@@ -321,12 +322,12 @@ func (ps *pairState) segment(m *diffMerge, i int, fromX bool, v *pendingSeg) {
 // both, and between when the ACKs in flight moved the edge across it:
 // then it tells nothing about the middlebox. The evidence names the
 // farther edge, the one a segment beyond it ran past in any case.
-func (ds *dirState) classify(v *pendingSeg, i int) {
+func (ds *dirState) classify(v *pendingSeg, i analyze.Capture) {
 	// lo is the edge as the upstream capture saw it, hi as the
 	// downstream one did, which normally runs ahead; hiFrom says which
 	// capture saw hi.
 	lo, hi := ds.acked[i], ds.acked[1-i]
-	hiFrom := 1 - i
+	hiFrom := i.Other()
 	switch {
 	case !lo.ok && !hi.ok:
 		return
@@ -342,7 +343,7 @@ func (ds *dirState) classify(v *pendingSeg, i int) {
 		hi, hiFrom = lo, i
 	}
 	end := v.seq.Add(uint32(v.payload))
-	v.edgeFrom, v.edgeWin, v.edgeAck = int8(hiFrom), hi.win, hi
+	v.edgeFrom, v.edgeWin, v.edgeAck = hiFrom, hi.win, hi
 	switch {
 	case hiEdge.LessThan(end):
 		v.edge, v.excess = edgeBeyond, uint32(end.Sub(hiEdge))
@@ -362,7 +363,7 @@ func (ds *dirState) classify(v *pendingSeg, i int) {
 // must still agree. Each overlap counts for both packets; a packet whose
 // bytes are all accounted for is matched. i is v's capture; it reports
 // whether v is wholly accounted for, else v.covered says how much.
-func (ds *dirState) coalesced(v *pendingSeg, i int, other *pendingQueue) bool {
+func (ds *dirState) coalesced(v *pendingSeg, i analyze.Capture, other *pendingQueue) bool {
 	if v.payload == 0 {
 		return false
 	}
@@ -471,7 +472,7 @@ func (ps *pairState) expire(m *diffMerge, now int64) {
 				if now != math.MaxInt64 && now-v.at <= ds.horizon {
 					break
 				}
-				ds.unmatched(m, i, v)
+				ds.unmatched(m, analyze.Capture(i), v)
 				q.head++
 			}
 		}
@@ -479,7 +480,7 @@ func (ps *pairState) expire(m *diffMerge, now int64) {
 }
 
 // unmatched records a segment only capture i saw.
-func (ds *dirState) unmatched(m *diffMerge, i int, v *pendingSeg) {
+func (ds *dirState) unmatched(m *diffMerge, i analyze.Capture, v *pendingSeg) {
 	v.gone = true
 	o := ds.out
 	expect := v.at + ds.expect

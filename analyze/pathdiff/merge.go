@@ -28,7 +28,7 @@ type diffMerge struct {
 }
 
 // segment hands a segment of pair n, from capture i, to its pair.
-func (m *diffMerge) segment(i int, n int32, fromX bool, v *pendingSeg) {
+func (m *diffMerge) segment(i analyze.Capture, n int32, fromX bool, v *pendingSeg) {
 	m.clock = max(m.clock, v.at)
 	m.state(int(n)).segment(m, i, fromX, v)
 }
@@ -51,7 +51,7 @@ func (m *diffMerge) state(n int) *pairState {
 // the merge owns: an unpaired one goes to the sink at once, a paired one
 // when its pair's other flow has finished too. n is the flow's pair, -1
 // when unpaired.
-func (m *diffMerge) finished(i int, n int32, f *analyze.Flow, series *analyze.Series) {
+func (m *diffMerge) finished(i analyze.Capture, n int32, f *analyze.Flow, series *analyze.Series) {
 	if n < 0 {
 		if m.sink.Unpaired != nil {
 			m.sink.Unpaired(i, Flow{Flow: f, Series: series})
@@ -115,7 +115,7 @@ func diffSecondPass(open [2]analyze.Opener, cfg Config, h *Head, plans []pairPla
 			}
 			return err
 		}
-		sides[i] = newSideReader(src, cfg, i, m.pairOf[i], m.shift[i])
+		sides[i] = newSideReader(src, cfg, analyze.Capture(i), m.pairOf[i], m.shift[i])
 	}
 	var wg sync.WaitGroup
 	for _, s := range sides {
@@ -155,7 +155,7 @@ func diffSecondPass(open [2]analyze.Opener, cfg Config, h *Head, plans []pairPla
 	// The flows still in the tables at the end, A's first.
 	for i := range 2 {
 		if p := cur[i].peek(); p != nil {
-			cur[i].take(m, i)
+			cur[i].take(m, analyze.Capture(i))
 		}
 	}
 	h.PeakPairs = m.peak

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"math"
 	"slices"
+	"time"
 
 	"rwin/analyze"
 	"rwin/capture"
@@ -177,11 +178,11 @@ func newSideIndex(flows []flowDigest) *sideIndex {
 // timingSlack is how far a flow's own clock offset may stray from the
 // capture-wide one and still count as agreeing: one-way delays and
 // queueing on real paths stay well below it.
-const timingSlack = 2e9
+const timingSlack = int64(2 * time.Second)
 
 // timingFar is a start-time disagreement no clock error explains once the
 // clock offset is known from other flows.
-const timingFar = 60e9
+const timingFar = int64(time.Minute)
 
 // evaluate scores c. theta is the clock offset B − A measured on the
 // surest pairs, valid when thetaOK.

@@ -18,6 +18,7 @@ package pathdiff
 import (
 	"slices"
 	"sync"
+	"time"
 
 	"rwin/analyze"
 	"rwin/capture"
@@ -50,9 +51,9 @@ type Head struct {
 	Summaries [2]analyze.Summary
 	Flows     [2]int
 	Pairs     int
-	// ClockOffset is B's clock minus A's in ns, measured on ClockPairs
-	// pairs of high confidence; valid when ClockPairs > 0.
-	ClockOffset int64
+	// ClockOffset is B's clock minus A's, measured on ClockPairs pairs
+	// of high confidence; valid when ClockPairs > 0.
+	ClockOffset time.Duration
 	ClockPairs  int
 	// PeakPairs is the most pairs the second pass had in progress at
 	// once (a pair is in progress from its first segment until both its
@@ -71,7 +72,7 @@ type Sink struct {
 	// A's flows (0 first; FlowPair.A and B are the flows' IDs − 1).
 	Pair func(n int, p *analyze.FlowPair, a, b Flow)
 	// Unpaired, if set, is called for each flow seen in capture c only.
-	Unpaired func(c int, f Flow)
+	Unpaired func(c analyze.Capture, f Flow)
 }
 
 // Diff reads both captures, pairs their flows and compares every pair,
@@ -97,7 +98,7 @@ func Diff(open [2]analyze.Opener, cfg analyze.Config) (*analyze.DiffResult, erro
 			res.Sides[0].Flows[p.A], res.Sides[1].Flows[p.B] = *a.Flow, *b.Flow
 			res.Sides[0].Pair[p.A], res.Sides[1].Pair[p.B] = n, n
 		},
-		Unpaired: func(c int, f Flow) { res.Sides[c].Flows[f.Flow.ID-1] = *f.Flow },
+		Unpaired: func(c analyze.Capture, f Flow) { res.Sides[c].Flows[f.Flow.ID-1] = *f.Flow },
 	}
 	h, err := Stream(open, Config{Config: cfg}, sink)
 	if err != nil {
@@ -145,7 +146,7 @@ func Stream(open [2]analyze.Opener, cfg Config, sink Sink) (*Head, error) {
 	wg.Wait()
 	a, b := sides[0], sides[1]
 	chosen, theta, thetaPairs := assignPairs(a, b)
-	h.ClockOffset, h.ClockPairs = theta, thetaPairs
+	h.ClockOffset, h.ClockPairs = time.Duration(theta), thetaPairs
 	h.Flows, h.Pairs = [2]int{len(a.flows), len(b.flows)}, len(chosen)
 	// The second pass merges the captures on one time line: B's clock
 	// moved by the measured offset, or without one by the pairs' own.
@@ -223,7 +224,7 @@ type pairPlan struct {
 	// cToS is the direction of A's flow (0: from its first sender) that
 	// runs from client to server.
 	cToS       int
-	clientSide int
+	clientSide analyze.Capture
 	// dirs is indexed by direction of A's flow.
 	dirs [2]dirPlan
 }
@@ -233,7 +234,7 @@ type dirPlan struct {
 	seqOff         capture.Seq // B − A
 	ok             bool        // seqOff known: segments can be matched
 	useTS, useIPID bool
-	upstream       int
+	upstream       analyze.Capture
 	delay          int64
 	delayOK        bool
 	// expect is how much later B's copy comes on the merged time line,
@@ -320,7 +321,7 @@ func newPairPlan(c *pairCandidate, a, b *sideIndex, theta int64, thetaOK bool, a
 	case cs != analyze.CaptureUnknown:
 		pl.clientSide = cs
 	case sc != analyze.CaptureUnknown:
-		pl.clientSide = 1 - sc
+		pl.clientSide = sc.Other()
 	default:
 		pl.clientSide = analyze.CaptureUnknown
 	}
@@ -340,7 +341,7 @@ func (pl *pairPlan) state(n int) *pairState {
 		out := &p.Dirs[ps.outDir(d)]
 		ds.out = out
 		out.Compared, out.SeqOffset, out.Upstream = dp.ok, dp.seqOff, dp.upstream
-		out.Delay, out.DelayOK = dp.delay, dp.delayOK
+		out.Delay, out.DelayOK = time.Duration(dp.delay), dp.delayOK
 		ds.seqOff, ds.ok, ds.useTS, ds.useIPID = dp.seqOff, dp.ok, dp.useTS, dp.useIPID
 		ds.expect, ds.jitter, ds.horizon = dp.expect, dp.jitter, dp.horizon
 	}
@@ -349,20 +350,20 @@ func (pl *pairPlan) state(n int) *pairState {
 
 // outDir maps a direction of A's flow (0: from its first sender) to
 // FlowPair.Dirs.
-func (pl *pairPlan) outDir(d int) int {
+func (pl *pairPlan) outDir(d int) analyze.Direction {
 	if d == 0 {
-		return pl.cToS
+		return analyze.Direction(pl.cToS)
 	}
-	return 1 - pl.cToS
+	return analyze.Direction(1 - pl.cToS)
 }
 
 // outDir maps a direction of A's flow (0: from its first sender) to
 // FlowPair.Dirs.
-func (ps *pairState) outDir(d int) int {
+func (ps *pairState) outDir(d int) analyze.Direction {
 	if d == 0 {
-		return ps.cToS
+		return analyze.Direction(ps.cToS)
 	}
-	return 1 - ps.cToS
+	return analyze.Direction(1 - ps.cToS)
 }
 
 // preserved reports whether the direction's TSvals and IP IDs cross the
@@ -395,7 +396,7 @@ func (c *pairCandidate) preserved(a, b *sideIndex, d uint8) (ts, ipid bool) {
 
 // upstreamByTTL guesses the capture nearer the sender of direction d from
 // TTLs: routers only lower them. Unknown when no matched sample differs.
-func (c *pairCandidate) upstreamByTTL(a, b *sideIndex, d uint8) int {
+func (c *pairCandidate) upstreamByTTL(a, b *sideIndex, d uint8) analyze.Capture {
 	higherA, higherB := 0, 0
 	for _, h := range c.hits {
 		if h.da != d || (h.da != h.db) != c.swapped {

@@ -80,7 +80,7 @@ type sideReader struct {
 	sum analyze.Summary
 }
 
-func newSideReader(src capture.Source, cfg Config, i int, pairOf []int32, shift int64) *sideReader {
+func newSideReader(src capture.Source, cfg Config, i analyze.Capture, pairOf []int32, shift int64) *sideReader {
 	r := &sideReader{src: src, pairOf: pairOf, shift: shift, x: make(map[uint64]netip.AddrPort),
 		b: new(sideBatch), out: make(chan *sideBatch, sideBatches), free: make(chan *sideBatch, sideBatches+2),
 		done: make(chan struct{})}
@@ -213,7 +213,7 @@ func (c *sideCursor) peek() *packetMark {
 }
 
 // take replays the next packet of capture i (peek's) into the merge.
-func (c *sideCursor) take(m *diffMerge, i int) {
+func (c *sideCursor) take(m *diffMerge, i analyze.Capture) {
 	for {
 		mk := c.b.marks[c.mi]
 		c.mi++

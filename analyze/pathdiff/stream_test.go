@@ -67,7 +67,7 @@ func TestStreamHandsOverEachPairOnceWithItsFlowsAndSeries(t *testing.T) {
 				budget.Free(s)
 			}
 		},
-		Unpaired: func(int, Flow) { unpaired++ },
+		Unpaired: func(analyze.Capture, Flow) { unpaired++ },
 	}
 	h, err := Stream(open, Config{Series: budget}, sink)
 	require.NoError(t, err)

@@ -57,9 +57,8 @@ type part struct {
 // collectBatch is how many flows a worker takes at a time.
 const collectBatch = 64
 
-// batches recycles the workers' batches: each holds collectBatch copies of
-// a flow (about 110 KB), and a new one per batch was most of the garbage
-// of reading a SYN flood.
+// batches recycles the workers' batches, each collectBatch copies of a flow
+// (about 100 KB), so that reading a SYN flood makes no garbage per batch.
 var batches = sync.Pool{New: func() any {
 	return &flowBatch{flows: make([]analyze.Flow, 0, collectBatch), series: make([]*analyze.Series, 0, collectBatch)}
 }}
@@ -87,7 +86,6 @@ func newCollector(in int, file string, sink report.Sink, ordered bool, cfg *anal
 			for b := range c.work {
 				for j := range b.flows {
 					c.hand(&c.parts[i], &b.flows[j], b.series[j], b.first+uint64(j))
-					b.flows[j].Release() // handed on: see analyze.Flow.Release
 				}
 				b.flows, b.series = b.flows[:0], b.series[:0]
 				batches.Put(b)
@@ -110,7 +108,6 @@ func (c *collector) add(f *analyze.Flow) {
 	c.seq++
 	if c.work == nil {
 		c.hand(&c.own, f, s, seq)
-		f.Release()
 		return
 	}
 	if c.batch == nil {

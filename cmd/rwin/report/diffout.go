@@ -8,9 +8,11 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"time"
 
 	"rwin/analyze"
 	"rwin/analyze/pathdiff"
+	"rwin/rules"
 )
 
 // DiffOutput writes a diff's records as the diff finds them, in the order
@@ -26,8 +28,9 @@ type DiffOutput struct {
 	pal      Palette
 	files    [2]string
 	sum      diffSummaryRecord
-	next     int        // the next pair to write
-	held     *heldPairs // rendered pairs waiting for an earlier one
+	found    rules.SeverityCounts // the pairs' findings, for sum.Findings
+	next     int                  // the next pair to write
+	held     *heldPairs           // rendered pairs waiting for an earlier one
 	buf      bytes.Buffer
 	unpaired [2][]diffFlowRef
 	html     *diffHTML // --format html: gathers the page instead
@@ -51,8 +54,7 @@ func NewDiffOutput(w io.Writer, opt DiffOptions) *DiffOutput {
 	o := &DiffOutput{w: bufio.NewWriter(w), format: opt.Format, pal: NewPalette(opt.Color), files: opt.Files,
 		held: newHeldPairs(diffHoldBudget),
 		sum: diffSummaryRecord{Type: "diff-summary", Schema: SchemaVersion, Files: []FileSummary{},
-			ByConfidence: map[string]int{"high": 0, "medium": 0, "low": 0},
-			Findings:     map[string]int{"info": 0, "warn": 0, "error": 0}}}
+			ByConfidence: map[string]int{"high": 0, "medium": 0, "low": 0}}}
 	if opt.Format == FormatHTML {
 		o.html = newDiffHTML(opt.Top, opt.Open, opt.Config)
 	}
@@ -82,8 +84,8 @@ func (o *DiffOutput) head(h *pathdiff.Head) {
 func (o *DiffOutput) pair(n int, p *analyze.FlowPair, a, b pathdiff.Flow) {
 	rec := newDiffPairRecord(n+1, o.files, p, a.Flow, b.Flow)
 	o.sum.ByConfidence[rec.Pairing.Confidence]++
-	for _, f := range rec.Findings {
-		o.sum.Findings[f.Severity]++
+	for i := range rec.find {
+		o.found[rec.find[i].Severity]++
 	}
 	if o.html != nil {
 		o.html.pair(&rec)
@@ -129,7 +131,7 @@ func (o *DiffOutput) pair(n int, p *analyze.FlowPair, a, b pathdiff.Flow) {
 func (o *DiffOutput) Close() { o.held.close() }
 
 // unpairedFlow keeps a reference to a flow seen in one capture only.
-func (o *DiffOutput) unpairedFlow(c int, f pathdiff.Flow) {
+func (o *DiffOutput) unpairedFlow(c analyze.Capture, f pathdiff.Flow) {
 	o.unpaired[c] = append(o.unpaired[c], flowRef(o.files[c], f.Flow))
 }
 
@@ -153,6 +155,7 @@ func (o *DiffOutput) Finish(h *pathdiff.Head) error {
 		o.sum.Files = append(o.sum.Files, fsum)
 	}
 	o.sum.Pairs = h.Pairs
+	o.sum.Findings = o.found.ByName()
 	if o.html != nil {
 		o.fail(o.html.write(o.w, o.files, h, &o.sum, o.unpaired))
 		o.fail(o.w.Flush())
@@ -194,7 +197,7 @@ func (o *DiffOutput) Finish(h *pathdiff.Head) error {
 		}
 		o.fail(enc.Encode(o.sum))
 	default:
-		writeDiffTail(o.w, o.pal, o.unpaired, &o.sum)
+		writeDiffTail(o.w, o.pal, o.unpaired, &o.sum, &o.found)
 	}
 	o.fail(o.w.Flush())
 	return o.err
@@ -212,7 +215,7 @@ func writeDiffHead(w io.Writer, p Palette, files [2]string, h *pathdiff.Head) {
 		fmt.Fprintf(w, "%s  %s  %d packets, %d TCP, %s", p.Head.Sprint(strings.ToUpper(captureKey(i))),
 			Shown(files[i]), m.Packets, m.TCP, Plural(h.Flows[i], "flow"))
 		if m.Packets > 0 {
-			fmt.Fprintf(w, ", %s", DurationString(m.LastTime-m.FirstTime))
+			fmt.Fprintf(w, ", %s", DurationString(time.Duration(m.LastTime-m.FirstTime)))
 		}
 		fmt.Fprintln(w)
 		if m.Err != nil {
@@ -228,7 +231,7 @@ func writeDiffHead(w io.Writer, p Palette, files [2]string, h *pathdiff.Head) {
 
 // writeDiffTail renders the end of rwin diff's text report: the flows
 // seen in one capture only, and the totals.
-func writeDiffTail(w io.Writer, p Palette, unpaired [2][]diffFlowRef, s *diffSummaryRecord) {
+func writeDiffTail(w io.Writer, p Palette, unpaired [2][]diffFlowRef, s *diffSummaryRecord, found *rules.SeverityCounts) {
 	for i, only := range unpaired {
 		if len(only) == 0 {
 			continue
@@ -242,7 +245,5 @@ func writeDiffTail(w io.Writer, p Palette, unpaired [2][]diffFlowRef, s *diffSum
 	fmt.Fprintf(w, "\n%s %s (%d high, %d medium, %d low confidence), %d only in A, %d only in B",
 		p.Head.Sprint("total:"), Plural(s.Pairs, "flow pair"), s.ByConfidence["high"], s.ByConfidence["medium"],
 		s.ByConfidence["low"], s.OnlyA, s.OnlyB)
-	fmt.Fprintf(w, "; findings: %s, %s, %s\n",
-		p.Bad.Sprintf("%d error", s.Findings["error"]), p.Warn.Sprintf("%d warn", s.Findings["warn"]),
-		p.Info.Sprintf("%d info", s.Findings["info"]))
+	fmt.Fprintf(w, "; findings: %s\n", SeverityText(p, found))
 }

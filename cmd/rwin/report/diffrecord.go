@@ -164,14 +164,16 @@ type diffSummaryRecord struct {
 	Findings      map[string]int `json:"findings_by_severity"`
 }
 
-func captureKey(i int) string {
-	if i == analyze.CaptureB {
+// captureKey is capture i's key in records, "a" or "b"; i is a Capture or
+// an index over the two.
+func captureKey[I int | analyze.Capture](i I) string {
+	if analyze.Capture(i) == analyze.CaptureB {
 		return "b"
 	}
 	return "a"
 }
 
-func captureKeyPtr(i int) *string {
+func captureKeyPtr(i analyze.Capture) *string {
 	if i == analyze.CaptureUnknown {
 		return nil
 	}
@@ -203,7 +205,7 @@ func newDiffPairRecord(n int, files [2]string, p *analyze.FlowPair, fa, fb *anal
 	r.Handshake["syn"] = hsRecord(&p.SYN)
 	r.Handshake["synack"] = hsRecord(&p.SYNACK)
 	for d, name := range []string{"client", "server"} {
-		r.RWIN[name] = rwinView(p, d, fa, fb)
+		r.RWIN[name] = rwinView(p, analyze.Direction(d), fa, fb)
 	}
 	for _, x := range find {
 		fr := NewFindingRec(&x.Finding, make([]diffEvidenceRecord, 0, len(x.Pairs)))
@@ -275,18 +277,18 @@ func hasValue(kind uint8) bool {
 	return kind == capture.OptKindMSS || kind == capture.OptKindWScale || kind == capture.OptKindTimestamp
 }
 
-// rwinView puts endpoint d's (0 client, 1 server) advertised window as its
+// rwinView puts the advertised window of direction d's sender as its
 // own capture shows it — what it grants — beside the window its peer's
 // capture shows with the peer's idea of the shift — what the peer believes.
 // Without knowing which capture is whose, A's view comes first.
-func rwinView(p *analyze.FlowPair, d int, fa, fb *analyze.Flow) rwinViewRecord {
+func rwinView(p *analyze.FlowPair, d analyze.Direction, fa, fb *analyze.Flow) rwinViewRecord {
 	own := p.Near(d)
 	v := rwinViewRecord{SidesKnown: own != analyze.CaptureUnknown}
 	if own == analyze.CaptureUnknown {
 		own = analyze.CaptureA
 	}
 	v.Grants = rwinSeenR{Capture: captureKey(own), RWINRecord: RWINOf(p.Sender(d, own, fa, fb))}
-	v.Believed = rwinSeenR{Capture: captureKey(1 - own), RWINRecord: RWINOf(p.Sender(d, 1-own, fa, fb))}
+	v.Believed = rwinSeenR{Capture: captureKey(own.Other()), RWINRecord: RWINOf(p.Sender(d, own.Other(), fa, fb))}
 	return v
 }
 

@@ -18,7 +18,7 @@ func writePairText(w io.Writer, p Palette, r *DiffPairRecord) {
 		where := ""
 		switch pr.ClientSide {
 		case analyze.CaptureUnknown:
-		case i:
+		case analyze.Capture(i):
 			where = " (client side)"
 		default:
 			where = " (server side)"
@@ -41,7 +41,7 @@ func writePairText(w io.Writer, p Palette, r *DiffPairRecord) {
 	}
 	for d, name := range []string{"client", "server"} {
 		v := r.RWIN[name]
-		fmt.Fprintf(w, "  %-14s %s's window: %s\n", Label(d == 0, "rwin"), name, rwinViewText(name, v, pr, d))
+		fmt.Fprintf(w, "  %-14s %s's window: %s\n", Label(d == 0, "rwin"), name, rwinViewText(name, v, pr, analyze.Direction(d)))
 	}
 	if len(r.find) == 0 {
 		fmt.Fprintf(w, "  %-14s %s\n", "findings", p.Good.Sprint("none"))
@@ -71,7 +71,7 @@ func pathText(d *analyze.DirDiff) string {
 		parts = append(parts, rules.Duration(d.Delay))
 	}
 	if d.Upstream != analyze.CaptureUnknown {
-		parts = append(parts, fmt.Sprintf("%s → %s", strings.ToUpper(captureKey(d.Upstream)), strings.ToUpper(captureKey(1-d.Upstream))))
+		parts = append(parts, fmt.Sprintf("%s → %s", strings.ToUpper(captureKey(d.Upstream)), strings.ToUpper(captureKey(d.Upstream.Other()))))
 	}
 	if len(parts) == 0 {
 		return "unknown"
@@ -89,7 +89,7 @@ func writeHSDiff(w io.Writer, p Palette, name string, h *analyze.HandshakeDiff) 
 	if h.SentIn == analyze.CaptureB {
 		sent, recv = recv, sent
 	}
-	route := fmt.Sprintf("%s %d → %s %d", strings.ToUpper(captureKey(h.SentIn)), sent, strings.ToUpper(captureKey(1-h.SentIn)), recv)
+	route := fmt.Sprintf("%s %d → %s %d", strings.ToUpper(captureKey(h.SentIn)), sent, strings.ToUpper(captureKey(h.SentIn.Other())), recv)
 	var changes []string
 	if h.Originated {
 		changes = append(changes, p.Bad.Sprintf("made on the path (ttl %d sent, %d received)", h.TTLSent, h.TTLReceived))
@@ -142,7 +142,7 @@ func segmentsText(d *analyze.DirDiff) string {
 	if d.SeqOffset != 0 {
 		parts = append(parts, fmt.Sprintf("sequence offset %+d", int32(d.SeqOffset)))
 	}
-	only := func(i int) string {
+	only := func(i analyze.Capture) string {
 		s := Plural(int(d.Only[i]), "segment")
 		if d.OnlyData[i] > 0 {
 			s += fmt.Sprintf(" (%d with data, %s)", d.OnlyData[i], rules.Bytes(d.OnlyBytes[i]))
@@ -151,7 +151,7 @@ func segmentsText(d *analyze.DirDiff) string {
 	}
 	switch up := d.Upstream; {
 	case up == analyze.CaptureUnknown:
-		for i := range 2 {
+		for _, i := range analyze.Captures {
 			if d.Only[i] > 0 {
 				parts = append(parts, fmt.Sprintf("%s only in %s", only(i), strings.ToUpper(captureKey(i))))
 			}
@@ -160,8 +160,8 @@ func segmentsText(d *analyze.DirDiff) string {
 		if d.Only[up] > 0 {
 			parts = append(parts, only(up)+" vanished on the path")
 		}
-		if d.Only[1-up] > 0 {
-			parts = append(parts, only(1-up)+" appeared on the path")
+		if d.Only[up.Other()] > 0 {
+			parts = append(parts, only(up.Other())+" appeared on the path")
 		}
 	}
 	if u := d.Unscaled; u.BeyondSent > 0 && u.BeyondLost > 0 {
@@ -192,7 +192,7 @@ func segmentsText(d *analyze.DirDiff) string {
 // rwinViewText puts what an endpoint granted beside what its peer
 // believed: "client grants 64.0 KiB (shift 7), server believes 502 B
 // (shift 0)".
-func rwinViewText(name string, v rwinViewRecord, pr *analyze.FlowPair, d int) string {
+func rwinViewText(name string, v rwinViewRecord, pr *analyze.FlowPair, d analyze.Direction) string {
 	seen := func(r rwinSeenR) string {
 		s := RWINCell(r.RWINRecord)
 		switch {

@@ -120,7 +120,7 @@ func (h *HTML) SeriesBudget() *analyze.SeriesBudget { return h.budget }
 func (h *HTML) Flow(_ int, rf *Flow) {
 	f, found, file, s := rf.Facts, rf.Findings, rf.File, rf.Series
 	hf := &htmlFlow{rank: rf.Rank(), bytes: rf.Bytes(),
-		Charted: Charted{RTT: rf.RTT, Shift: [2]analyze.Shift{f.Client.Shift, f.Server.Shift}}}
+		Charted: Charted{RTT: int64(rf.RTT), Shift: [2]analyze.Shift{f.Client.Shift, f.Server.Shift}}}
 	hf.ceiling, _ = rf.Ceiling()
 	warned := len(found) > 0 && found[0].Severity >= rules.Warn
 
@@ -275,13 +275,13 @@ func newHTMLRow(rf *Flow, rank int) htmlRow {
 		keys[i] = nan
 	}
 	median := func(e *analyze.Endpoint) float64 {
+		if win, ok := e.MedianWindow(); ok {
+			return float64(win)
+		}
 		if e.Window.Samples == 0 {
 			return -1
 		}
-		if e.Shift.Basis == analyze.BasisUnknown {
-			return float64(e.Window.Max)
-		}
-		return float64(e.Shift.Value.Scale(e.Window.Quantile(0.5)))
+		return float64(e.Window.Max) // raw: the shift is unknown
 	}
 	thr := func(s *Side) float64 {
 		if s.GoodputKnown {

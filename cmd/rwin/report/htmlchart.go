@@ -109,7 +109,7 @@ func chartsOf(hf *htmlFlow, anchor, label string) (chartView, map[string]*ChartD
 		data[key] = DirectionData(&hf.Charted, d, anchor, side.receiver)
 		dv := dirView{Label: fmt.Sprintf("%s → %s: %s's data, %s's window", side.sender, side.receiver, side.sender, side.receiver)}
 		for _, k := range ChartKinds {
-			if k == "rtt" && !hasRTT(s.Points(d)) {
+			if k == "rtt" && !hasRTT(s.Points(analyze.Direction(d))) {
 				dv.Note = "No RTT samples in this direction: no data segment was acknowledged once, unretransmitted, in the capture."
 				continue
 			}
@@ -140,7 +140,7 @@ func hasRTT(pts []analyze.SeriesPoint) bool {
 // data and the server's window) of a flow from its series.
 func DirectionData(hf *Charted, d int, anchor, receiver string) *ChartData {
 	s := hf.Series
-	pts := s.Points(d)
+	pts := s.Points(analyze.Direction(d))
 	n := len(pts)
 	sh := hf.Shift[1-d] // the receiver's: d is ToServer (0) for the client's data
 	c := &ChartData{Flow: anchor, Width: s.Width(), T: make(times, n), Win: gaps(n), InFlight: gaps(n),

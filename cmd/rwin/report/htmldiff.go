@@ -269,7 +269,7 @@ func (d *diffHTML) write(w io.Writer, files [2]string, h *pathdiff.Head, sum *di
 	}
 	offset := int64(0)
 	if h.ClockPairs > 0 {
-		offset = h.ClockOffset
+		offset = int64(h.ClockOffset)
 		p.Clock = fmt.Sprintf("B's clock − A's: %+.3f ms (measured on %s); B's times in the charts are moved by it",
 			Millis(h.ClockOffset), Plural(h.ClockPairs, "flow pair"))
 	} else {
@@ -376,7 +376,7 @@ func diffChartsOf(c *charted, series [2]map[flowKey]*analyze.Series, offset int6
 	for d, name := range []string{"client", "server"} {
 		cv.Path[d] = pathText(&pr.Dirs[d])
 		cv.Segments[d] = segmentsText(&pr.Dirs[d])
-		cv.RWIN[d] = rwinViewText(name, r.RWIN[name], pr, d)
+		cv.RWIN[d] = rwinViewText(name, r.RWIN[name], pr, analyze.Direction(d))
 	}
 	flows := [2]*analyze.Flow{r.fa, r.fb}
 	files := [2]string{r.A.File, r.B.File}
@@ -388,7 +388,7 @@ func diffChartsOf(c *charted, series [2]map[flowKey]*analyze.Series, offset int6
 		}
 		f := flows[i]
 		rf := NewFlow(files[i], f, nil)
-		hf[i] = &Charted{Rec: rf.Record(), Series: s, RTT: f.PathRTT(),
+		hf[i] = &Charted{Rec: rf.Record(), Series: s, RTT: int64(f.PathRTT()),
 			Shift: [2]analyze.Shift{f.Client.Shift, f.Server.Shift}}
 		// The diff's findings, by ID, say whether scaling is in question
 		// (DirectionData then draws the raw window field too).
@@ -403,7 +403,7 @@ func diffChartsOf(c *charted, series [2]map[flowKey]*analyze.Series, offset int6
 	// dirOf maps direction d of A's roles to capture i's: B's flow may
 	// have client and server the other way round.
 	dirOf := func(i, d int) int {
-		if i == analyze.CaptureB && pr.Swapped {
+		if analyze.Capture(i) == analyze.CaptureB && pr.Swapped {
 			return 1 - d
 		}
 		return d
@@ -412,7 +412,7 @@ func diffChartsOf(c *charted, series [2]map[flowKey]*analyze.Series, offset int6
 		// A direction is drawn when either capture saw its data: where the
 		// other saw none (it vanished on the path), that capture's chart
 		// still shows the receiver's window.
-		if pr.Sender(d, analyze.CaptureA, r.fa, r.fb).DataPackets == 0 && pr.Sender(d, analyze.CaptureB, r.fa, r.fb).DataPackets == 0 {
+		if dir := analyze.Direction(d); pr.Sender(dir, analyze.CaptureA, r.fa, r.fb).DataPackets == 0 && pr.Sender(dir, analyze.CaptureB, r.fa, r.fb).DataPackets == 0 {
 			continue
 		}
 		var per [2]*diffChartData
@@ -423,7 +423,7 @@ func diffChartsOf(c *charted, series [2]map[flowKey]*analyze.Series, offset int6
 			bd := dirOf(i, d)
 			cd := DirectionData(hf[i], bd, anchor, [2]string{"client", "server"}[1-bd])
 			shift := int64(0)
-			if i == analyze.CaptureB {
+			if analyze.Capture(i) == analyze.CaptureB {
 				shift = offset
 			}
 			markDiffEvidence(cd, hf[i].Series, r.find, i, d)
@@ -464,7 +464,7 @@ func diffChartsOf(c *charted, series [2]map[flowKey]*analyze.Series, offset int6
 		cv.Dirs = append(cv.Dirs, dv)
 	}
 	// The direction that carried more data first: it is the one to look at.
-	sent := func(d int) uint64 {
+	sent := func(d analyze.Direction) uint64 {
 		return max(pr.Sender(d, analyze.CaptureA, r.fa, r.fb).Bytes, pr.Sender(d, analyze.CaptureB, r.fa, r.fb).Bytes)
 	}
 	if len(cv.Dirs) == 2 && sent(analyze.ServerToClient) > sent(analyze.ClientToServer) {
@@ -481,12 +481,12 @@ func diffChartsOf(c *charted, series [2]map[flowKey]*analyze.Series, offset int6
 func markDiffEvidence(cd *ChartData, s *analyze.Series, found []rules.DiffFinding, c, d int) {
 	n := len(cd.T)
 	for _, x := range found {
-		if x.Direction != rules.Both && int(x.Direction)-1 != d {
+		if x.Direction != analyze.BothDirections && x.Direction != analyze.Direction(d) {
 			continue
 		}
 		for _, e := range x.Pairs {
 			ref := e.A
-			if c == analyze.CaptureB {
+			if analyze.Capture(c) == analyze.CaptureB {
 				ref = e.B
 			}
 			if ref.Packet == 0 {

@@ -23,8 +23,8 @@ type Flow struct {
 	// Notes are handshake notes the reader adds to the analyzer's (a
 	// handshake that may lie in a ring buffer's earlier file).
 	Notes []string
-	// RTT is the path RTT (ns), 0 when unknown.
-	RTT int64
+	// RTT is the path RTT, 0 when unknown.
+	RTT time.Duration
 	// Client and Server are what each endpoint sent, measured against its
 	// peer's windows, and the windows it advertised itself.
 	Client, Server Side
@@ -39,13 +39,14 @@ type Side struct {
 	Window      uint64
 	WindowKnown bool
 	Basis       analyze.Basis
-	// Goodput is what the endpoint's data achieved (bit/s), see goodput.
+	// Goodput is what the endpoint's data achieved (bit/s), see
+	// analyze.Flow.Goodput.
 	Goodput      float64
 	GoodputKnown bool
 	// SingleFlight: its data left within two round trips, no sustained rate.
 	SingleFlight bool
 	// Ceiling is RWIN/RTT (bit/s): the peer's median negotiated window per
-	// path RTT, the fastest this side's data could go.
+	// path RTT, the fastest this side's data could go (analyze.Flow.Ceiling).
 	Ceiling      float64
 	CeilingKnown bool
 	// LossCeiling is the Mathis ceiling (bit/s) its retransmissions imply.
@@ -96,42 +97,17 @@ func NewFlow(file string, f *analyze.Flow, found []rules.Finding) Flow {
 	return r
 }
 
-func sideOf(f *analyze.Flow, s, peer *analyze.Endpoint, rtt int64) Side {
+func sideOf(f *analyze.Flow, s, peer *analyze.Endpoint, rtt time.Duration) Side {
 	d := Side{Basis: s.Shift.Basis}
-	if s.Window.Samples > 0 && s.Shift.Basis != analyze.BasisUnknown {
-		d.Window, d.WindowKnown = uint64(s.Shift.Value.Scale(s.Window.Quantile(0.5))), true
-	}
-	d.Goodput, d.GoodputKnown = goodput(f, s, rtt)
-	d.SingleFlight = singleFlight(s, rtt)
+	d.Window, d.WindowKnown = s.MedianWindow()
+	d.Goodput, d.GoodputKnown = f.Goodput(s)
+	d.SingleFlight = f.SingleFlight(s)
 	d.LossCeiling, _, d.LossCeilingKnown = rules.LossCeiling(f, s, peer, rtt)
-	if rtt > 0 && peer.Shift.Basis == analyze.BasisNegotiated && peer.Window.Samples > 0 {
-		win := float64(peer.Shift.Value.Scale(peer.Window.Quantile(0.5)))
-		d.Ceiling, d.CeilingKnown = win*8/(float64(rtt)/1e9), true
-	}
+	d.Ceiling, d.CeilingKnown = f.Ceiling(s)
 	if s.DataPackets > 0 && peer.Shift.Basis == analyze.BasisNegotiated {
 		d.AtWindowPct, d.AtWindowPctKnown = 100*float64(s.AtWindowPackets)/float64(s.DataPackets), true
 	}
 	return d
-}
-
-// goodput is s's rate in bit/s: the bytes its highest sequence number
-// advanced over the time between its first and last data segment, known
-// when that spans a millisecond or more, every data segment had a
-// timestamp, and it is no single flight.
-func goodput(f *analyze.Flow, s *analyze.Endpoint, rtt int64) (float64, bool) {
-	span, timed := s.DataSpan()
-	if timed && span >= int64(time.Millisecond) && !singleFlight(s, rtt) {
-		return float64(s.UniqueBytes) * 8 / (float64(span) / 1e9), true
-	}
-	return 0, false
-}
-
-// singleFlight reports data s sent within less than two round trips: one
-// flight the window let go at once, whose spread at the capture point is
-// the link's pacing, not a rate the flow sustains (it can exceed the
-// RWIN/RTT ceiling it sits next to).
-func singleFlight(s *analyze.Endpoint, rtt int64) bool {
-	return s.DataPackets > 1 && rtt > 0 && s.LastData-s.FirstData < 2*rtt
 }
 
 // Severity is the most severe finding's, or -1 without findings.

@@ -208,8 +208,8 @@ func TimeString(ns int64) string {
 	return time.Unix(0, ns).UTC().Format(time.RFC3339Nano)
 }
 
-// Millis is nanoseconds in milliseconds, as the records give durations.
-func Millis(ns int64) float64 { return float64(ns) / 1e6 }
+// Millis is d in milliseconds, as the records give durations.
+func Millis(d time.Duration) float64 { return float64(d) / 1e6 }
 
 func triPtr(t analyze.Tri) *bool {
 	switch t {
@@ -343,16 +343,16 @@ func handshakeRec(hs *analyze.HandshakeSegment) *HandshakeRecord {
 	o := &hs.Opts
 	r := &HandshakeRecord{
 		Packet: hs.Packet, Time: TimeString(hs.Time),
-		SACKPerm: o.Has&capture.HasSACKPerm != 0, TS: o.Has&capture.HasTimestamp != 0,
+		SACKPerm: o.Carries(capture.HasSACKPerm), TS: o.Carries(capture.HasTimestamp),
 		Layout: o.Layout.String(), Window: hs.Window, TTL: hs.TTL, Truncated: o.Truncated,
 	}
-	if o.Has&capture.HasWScale != 0 {
+	if o.Carries(capture.HasWScale) {
 		r.WS = ptr(uint8(o.WScale))
 	}
-	if o.Has&capture.HasMSS != 0 {
+	if o.Carries(capture.HasMSS) {
 		r.MSS = ptr(o.MSS)
 	}
-	if o.Has&capture.HasTimestamp != 0 {
+	if o.Carries(capture.HasTimestamp) {
 		r.TSVal = ptr(o.TSVal)
 	}
 	if o.Issue.Problem != capture.OptOK {
@@ -364,7 +364,7 @@ func handshakeRec(hs *analyze.HandshakeSegment) *HandshakeRecord {
 // RWINOf is the record of the windows an endpoint advertised.
 func RWINOf(e *analyze.Endpoint) RWINRecord {
 	w := &e.Window
-	r := RWINRecord{Basis: e.Shift.Basis.String(), Samples: w.Samples, Exact: w.Exact()}
+	r := RWINRecord{Basis: e.Shift.Basis.String(), Samples: w.Samples, Exact: !w.Estimated}
 	if e.Shift.Basis != analyze.BasisUnknown {
 		r.Shift = ptr(uint8(e.Shift.Value))
 		r.MaxAllowed = ptr(uint64(e.Shift.Value.Scale(0xffff)))
@@ -378,7 +378,7 @@ func RWINOf(e *analyze.Endpoint) RWINRecord {
 	}
 	scale := func(v uint16) *uint64 { return ptr(uint64(e.Shift.Value.Scale(v))) }
 	r.Min, r.Max, r.Last = scale(w.Min), scale(w.Max), scale(w.Last)
-	r.Median, r.P10, r.P90 = scale(w.Quantile(0.5)), scale(w.Quantile(0.1)), scale(w.Quantile(0.9))
+	r.Median, r.P10, r.P90 = scale(w.Median), scale(w.P10), scale(w.P90)
 	return r
 }
 

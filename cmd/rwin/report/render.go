@@ -131,7 +131,7 @@ func appendRWIN(b []byte, e *analyze.Endpoint, s *Side) []byte {
 	case s.Basis == analyze.BasisInferred:
 		b = append(b, "≥"...)
 	}
-	return appendSize(b, s.Window, w.Exact())
+	return appendSize(b, s.Window, !w.Estimated)
 }
 
 // appendFindings appends the most severe finding and how many more.
@@ -233,18 +233,18 @@ func writeHS(w io.Writer, name string, hs *analyze.HandshakeSegment, count int) 
 	o := &hs.Opts
 	var parts []string
 	opt := func(has capture.OptSet, on, off string) {
-		if o.Has&has != 0 {
+		if o.Carries(has) {
 			parts = append(parts, on)
 		} else {
 			parts = append(parts, off)
 		}
 	}
-	if o.Has&capture.HasMSS != 0 {
+	if o.Carries(capture.HasMSS) {
 		parts = append(parts, fmt.Sprintf("mss %d", o.MSS))
 	} else {
 		parts = append(parts, "mss -")
 	}
-	if o.Has&capture.HasWScale != 0 {
+	if o.Carries(capture.HasWScale) {
 		parts = append(parts, fmt.Sprintf("ws %d", o.WScale))
 	} else {
 		parts = append(parts, "ws -")
@@ -399,7 +399,7 @@ func writeUnanswered(w io.Writer, p Palette, u *analyze.Unanswered) {
 		line := fmt.Sprintf("SYNs nobody answered: %s from %s, %s in %s", s.Server, clients,
 			Plural(int(s.SYNs), "SYN"), Plural(int(s.Attempts), "attempt"))
 		if s.Last != 0 {
-			line += " over " + DurationString(s.Last-s.First)
+			line += " over " + DurationString(time.Duration(s.Last-s.First))
 		}
 		fmt.Fprintf(w, "  %s\n", p.Warn.Sprint(line))
 	}
@@ -410,8 +410,8 @@ func writeUnanswered(w io.Writer, p Palette, u *analyze.Unanswered) {
 }
 
 // DurationString renders a flow or capture duration.
-func DurationString(ns int64) string {
-	return time.Duration(ns).Round(time.Millisecond).String()
+func DurationString(d time.Duration) string {
+	return d.Round(time.Millisecond).String()
 }
 
 // RWINCell is the RWIN cell of an endpoint's record: "-" without windows,

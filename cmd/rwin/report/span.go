@@ -31,5 +31,5 @@ func flowSpan(f *analyze.Flow) string {
 	if !f.Timed {
 		return "start and duration unknown (no packet had a timestamp)"
 	}
-	return fmt.Sprintf("from %s, %s", TimeString(f.Start), DurationString(f.End-f.Start))
+	return fmt.Sprintf("from %s, %s", TimeString(f.Start), DurationString(f.Duration()))
 }

@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // The streaming mode of the text sink (rwin live): each flow written as it
@@ -104,7 +105,7 @@ func (t *Text) liveSummary(run *Run) {
 	sum := &in.Sum
 	fmt.Fprintf(w, "\n%s  %d packets, %d TCP, %s", p.Head.Sprint(c.Interface), sum.Packets, sum.TCP, Plural(in.Flows, "flow"))
 	if sum.Packets > 0 {
-		fmt.Fprintf(w, ", %s", DurationString(sum.LastTime-sum.FirstTime))
+		fmt.Fprintf(w, ", %s", DurationString(time.Duration(sum.LastTime-sum.FirstTime)))
 	}
 	if skipped := sum.Packets - sum.TCP; skipped > 0 {
 		fmt.Fprintf(w, " %s", p.Dim.Sprintf("(%d not TCP or not decodable)", skipped))

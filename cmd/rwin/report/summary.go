@@ -12,7 +12,7 @@ type Input struct {
 	Flows int // flows finished, reported or not
 	// Severity counts findings by severity, ByRule by rule ID, over every
 	// flow of the input.
-	Severity [rules.Error + 1]int
+	Severity rules.SeverityCounts
 	ByRule   map[string]int
 	Sum      analyze.Summary
 	Err      error // could not open, or reading ended early
@@ -24,8 +24,8 @@ type Input struct {
 // Count adds one flow's findings to the input's counts.
 func (in *Input) Count(found []rules.Finding) {
 	in.Flows++
+	in.Severity.Add(found)
 	for i := range found {
-		in.Severity[found[i].Severity]++
 		if in.ByRule == nil {
 			in.ByRule = map[string]int{}
 		}
@@ -36,9 +36,7 @@ func (in *Input) Count(found []rules.Finding) {
 // Merge adds another part's counts of the same input.
 func (in *Input) Merge(o *Input) {
 	in.Flows += o.Flows
-	for sev, n := range o.Severity {
-		in.Severity[sev] += n
-	}
+	in.Severity.Merge(&o.Severity)
 	for id, n := range o.ByRule {
 		if in.ByRule == nil {
 			in.ByRule = map[string]int{}
@@ -49,8 +47,8 @@ func (in *Input) Merge(o *Input) {
 
 // summarize builds the closing summary of a run.
 func Summarize(inputs []Input) SummaryRecord {
-	s := SummaryRecord{Type: "summary", Schema: SchemaVersion, Files: []FileSummary{},
-		Findings: map[string]int{"info": 0, "warn": 0, "error": 0}}
+	s := SummaryRecord{Type: "summary", Schema: SchemaVersion, Files: []FileSummary{}}
+	var found rules.SeverityCounts
 	for _, r := range inputs {
 		m := &r.Sum
 		fsum := FileSummary{
@@ -70,9 +68,8 @@ func Summarize(inputs []Input) SummaryRecord {
 		s.TCP += m.TCP
 		s.Flows += r.Flows
 		s.Skipped += m.Packets - m.TCP
-		for sev, n := range r.Severity {
-			s.Findings[rules.Severity(sev).String()] += n
-		}
+		found.Merge(&r.Severity)
 	}
+	s.Findings = found.ByName()
 	return s
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"rwin/rules"
@@ -77,7 +78,7 @@ type listed struct {
 	window  uint64
 	winOK   bool
 	bytes   uint64
-	rtt     int64
+	rtt     time.Duration
 	row     string // cells, tab-separated
 	detail  string // -v
 }
@@ -261,21 +262,25 @@ func (t *Text) Close(run *Run) error {
 	return w.Flush()
 }
 
+// SeverityText renders counts of findings per severity, the most severe
+// first, each in its colour: "0 error, 2 warn, 5 info".
+func SeverityText(p Palette, c *rules.SeverityCounts) string {
+	return fmt.Sprintf("%s, %s, %s", p.Bad.Sprintf("%d error", c[rules.Error]), p.Warn.Sprintf("%d warn", c[rules.Warn]),
+		p.Info.Sprintf("%d info", c[rules.Info]))
+}
+
 // findingCounts renders the findings of a run per severity, then per rule
 // ID, the most frequent first.
 func findingCounts(p Palette, inputs []Input) string {
-	var sev [rules.Error + 1]int
+	var sev rules.SeverityCounts
 	byRule := map[string]int{}
 	for i := range inputs {
-		for s, n := range inputs[i].Severity {
-			sev[s] += n
-		}
+		sev.Merge(&inputs[i].Severity)
 		for id, n := range inputs[i].ByRule {
 			byRule[id] += n
 		}
 	}
-	s := fmt.Sprintf("%s, %s, %s", p.Bad.Sprintf("%d error", sev[rules.Error]), p.Warn.Sprintf("%d warn", sev[rules.Warn]),
-		p.Info.Sprintf("%d info", sev[rules.Info]))
+	s := SeverityText(p, &sev)
 	if len(byRule) == 0 {
 		return s
 	}
@@ -338,8 +343,9 @@ func worstLine(p Palette, f *Flow) string {
 	if f.Server.CeilingKnown && fc.Server.DataPackets > 0 && (!s.CeilingKnown || fc.Client.DataPackets == 0 || f.Server.Ceiling < s.Ceiling) {
 		dir, s, peer = "s→c", &f.Server, &fc.Client
 	}
+	win, _ := peer.MedianWindow()
 	b = fmt.Appendf(b, "RWIN/RTT ceiling %s %s (window %s over RTT %s)", ceiling(s.Ceiling), dir,
-		appendSize(nil, uint64(peer.Shift.Value.Scale(peer.Window.Quantile(0.5))), peer.Window.Exact()), rules.Duration(f.RTT))
+		appendSize(nil, win, !peer.Window.Estimated), rules.Duration(f.RTT))
 	if s.Binds() == LimitLoss {
 		b = fmt.Appendf(b, "; loss holds it lower, at %s", ceiling(s.LossCeiling))
 	}
@@ -397,7 +403,7 @@ func writeFileHeader(w io.Writer, p Palette, r *Input) {
 	m := &r.Sum
 	fmt.Fprintf(w, "%s  %d packets, %d TCP, %s", p.Head.Sprint(Shown(r.Name)), m.Packets, m.TCP, Plural(r.Flows, "flow"))
 	if m.Packets > m.Untimed {
-		fmt.Fprintf(w, ", %s", DurationString(m.LastTime-m.FirstTime))
+		fmt.Fprintf(w, ", %s", DurationString(time.Duration(m.LastTime-m.FirstTime)))
 	}
 	var skipped []string
 	for _, s := range m.Skipped() {
