@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -79,17 +77,15 @@ func cmdCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, er
 		sink = report.NewJUnit(junit)
 	}
 	results := checkAll(policy, files, o.cfg, stdin, sink)
-	unmatched := policy.Unmatched(files)
-
-	switch o.format {
-	case "json":
-		err = writeCheckJSON(stdout, policy, results, unmatched)
-	default:
-		err = writeCheckText(stdout, policy, results, unmatched)
+	run := &report.Run{Inputs: results, Check: &report.CheckRun{Policy: policy.Path(), Unmatched: policy.Unmatched(files)}}
+	var out report.Sink = report.NewCheckText(stdout)
+	if o.format == "json" {
+		out = report.NewCheckJSON(stdout)
 	}
+	err = out.Close(run)
 	if sink != nil {
 		// The file is closed whether or not the report could be written.
-		jerr := sink.Close(&report.Run{Inputs: results})
+		jerr := sink.Close(run)
 		if cerr := junit.Close(); jerr == nil {
 			jerr = cerr
 		}
@@ -194,148 +190,4 @@ func checkOne(p *rules.Policy, name string, cfg analyze.Config, stdin io.Reader)
 	*res.Verdict = j.Done()
 	res.Err = res.Sum.Err
 	return res
-}
-
-// violationCount returns the violations of a run, and how many captures
-// could not be read to their end (each an ERROR, the run's exit 2).
-func violationCount(results []report.Input) (failed, violations, unread int) {
-	for _, r := range results {
-		if r.Err != nil {
-			unread++
-		}
-		if !r.Verdict.OK() {
-			failed++
-		}
-		for _, c := range r.Verdict.Checks {
-			violations += len(c.Violations)
-		}
-	}
-	return failed, violations, unread
-}
-
-func writeCheckText(out io.Writer, p *rules.Policy, results []report.Input, unmatched []rules.Expectation) error {
-	w := bufio.NewWriter(out)
-	for _, r := range results {
-		waived := 0
-		for _, c := range r.Verdict.Checks {
-			waived += c.Waived
-		}
-		note := plural(r.Flows, "flow")
-		if waived > 0 {
-			note += fmt.Sprintf(", %d expected", waived)
-		}
-		switch {
-		case r.Err != nil:
-			fmt.Fprintf(w, "ERROR %s  %s\n", shown(r.Name), oneLine(r.Err.Error()))
-		case r.Verdict.OK():
-			fmt.Fprintf(w, "PASS  %s  (%s)\n", shown(r.Name), note)
-			continue
-		default:
-			fmt.Fprintf(w, "FAIL  %s  (%s)\n", shown(r.Name), note)
-		}
-		for _, c := range r.Verdict.Checks {
-			for _, v := range c.Violations {
-				fmt.Fprintf(w, "  %s: ", c.Name)
-				if v.Flow != nil {
-					fmt.Fprintf(w, "%s: ", report.FlowLabel(v.Flow))
-				}
-				fmt.Fprintln(w, oneLine(v.Message))
-				if v.Finding != nil {
-					for _, e := range v.Finding.Evidence {
-						fmt.Fprintf(w, "      evidence: packet %d: %s\n", e.Packet, shown(e.What))
-					}
-				}
-			}
-		}
-	}
-	for _, x := range unmatched {
-		fmt.Fprintf(w, "note: expect[%d] (%s) matched none of the captures\n", x.Index, shown(x.Captures))
-	}
-	failed, violations, unread := violationCount(results)
-	fmt.Fprintf(w, "check: %s, %d failed, ", plural(len(results), "capture"), failed)
-	if unread > 0 {
-		fmt.Fprintf(w, "%d could not be read, ", unread)
-	}
-	fmt.Fprintf(w, "%s (policy %s)\n", plural(violations, "violation"), shown(p.Path()))
-	return w.Flush()
-}
-
-// checkRecord is the --format json document of `rwin check`.
-type checkRecord struct {
-	Type       string               `json:"type"`
-	Schema     int                  `json:"schema"`
-	Policy     string               `json:"policy"`
-	OK         bool                 `json:"ok"`
-	Failed     int                  `json:"failed"`
-	Violations int                  `json:"violations"`
-	Unread     int                  `json:"unread"`
-	Captures   []checkCaptureRecord `json:"captures"`
-	Unmatched  []unmatchedRecord    `json:"unmatched_expectations"`
-}
-
-type checkCaptureRecord struct {
-	File   string             `json:"file"`
-	OK     bool               `json:"ok"`
-	Flows  int                `json:"flows"`
-	Error  *string            `json:"error"`
-	Checks []checkEntryRecord `json:"checks"`
-}
-
-type checkEntryRecord struct {
-	Name       string            `json:"name"`
-	OK         bool              `json:"ok"`
-	Expected   int               `json:"expected"`
-	Violations []violationRecord `json:"violations"`
-}
-
-type violationRecord struct {
-	Flow       *uint64          `json:"flow"`
-	Client     *string          `json:"client"`
-	Server     *string          `json:"server"`
-	Rule       *string          `json:"rule"`
-	Severity   *string          `json:"severity"`
-	Confidence *string          `json:"confidence"`
-	Message    string           `json:"message"`
-	Evidence   []evidenceRecord `json:"evidence"`
-}
-
-type unmatchedRecord struct {
-	Index    int    `json:"index"`
-	Captures string `json:"captures"`
-}
-
-func writeCheckJSON(out io.Writer, p *rules.Policy, results []report.Input, unmatched []rules.Expectation) error {
-	failed, violations, unread := violationCount(results)
-	doc := checkRecord{Type: "check", Schema: schemaVersion, Policy: p.Path(), Failed: failed, Violations: violations, Unread: unread,
-		Captures: []checkCaptureRecord{}, Unmatched: []unmatchedRecord{}}
-	doc.OK = failed == 0
-	for _, r := range results {
-		cr := checkCaptureRecord{File: r.Name, OK: r.Err == nil && r.Verdict.OK(), Flows: r.Flows, Checks: []checkEntryRecord{}}
-		if r.Err != nil {
-			cr.Error = ptr(oneLine(r.Err.Error()))
-			doc.OK = false
-		}
-		for _, c := range r.Verdict.Checks {
-			ce := checkEntryRecord{Name: c.Name, OK: c.OK(), Expected: c.Waived, Violations: []violationRecord{}}
-			for _, v := range c.Violations {
-				vr := violationRecord{Message: v.Message, Evidence: []evidenceRecord{}}
-				if f := v.Flow; f != nil {
-					vr.Flow, vr.Client, vr.Server = ptr(f.ID), ptr(f.Client.Addr.String()), ptr(f.Server.Addr.String())
-				}
-				if x := v.Finding; x != nil {
-					vr.Rule, vr.Severity, vr.Confidence = ptr(x.ID), ptr(x.Severity.String()), ptr(x.Confidence.String())
-					vr.Evidence = evidenceRecords(x.Evidence)
-				}
-				ce.Violations = append(ce.Violations, vr)
-			}
-			cr.Checks = append(cr.Checks, ce)
-		}
-		doc.Captures = append(doc.Captures, cr)
-	}
-	for _, x := range unmatched {
-		doc.Unmatched = append(doc.Unmatched, unmatchedRecord{Index: x.Index, Captures: x.Captures})
-	}
-	enc := json.NewEncoder(out)
-	enc.SetIndent("", "  ")
-	return enc.Encode(doc)
 }

@@ -50,7 +50,7 @@ func TestProjectPolicyPassesOnItsFixtures(t *testing.T) {
 
 	code, out, _ = rwinRun(t, nil, append([]string{"check", "--format", "json", "--policy", policy}, files...)...)
 	require.Equal(t, exitOK, code)
-	var doc checkRecord
+	var doc report.CheckRecord
 	require.NoError(t, json.Unmarshal([]byte(out), &doc))
 	assert.True(t, doc.OK)
 	assert.Empty(t, doc.Unmatched, "every expectation of the policy must match a fixture")

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"rwin/capture"
+	"rwin/cmd/rwin/report"
 	"rwin/fixtures"
 )
 
@@ -41,7 +42,7 @@ func TestCheckSummaryCountsUnreadableCaptures(t *testing.T) {
 
 	code, out, _ = rwinRun(t, nil, "check", "--format", "json", "--policy", policy, good, cutShort)
 	assert.Equal(t, exitInput, code)
-	var doc checkRecord
+	var doc report.CheckRecord
 	require.NoError(t, json.Unmarshal([]byte(out), &doc))
 	assert.Equal(t, 1, doc.Unread)
 	assert.False(t, doc.OK)

@@ -67,6 +67,8 @@ type Run struct {
 	Inputs []Input
 	// Capture is what a live capture adds to the summary; nil for files.
 	Capture *CaptureRecord
+	// Check is what rwin check adds: its policy; nil for other commands.
+	Check *CheckRun
 }
 
 // Summary is the run's summary record, with the capture's facts for a
