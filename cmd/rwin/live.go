@@ -16,6 +16,7 @@ import (
 
 	"rwin/analyze"
 	"rwin/capture"
+	"rwin/cmd/rwin/report"
 )
 
 // liveOptions are the flags of `rwin live`.
@@ -262,7 +263,7 @@ capture:
 		}
 		if o.interval > 0 && now >= nextSum {
 			nextSum = now + int64(o.interval)
-			writeInterval(stderr, newPalette(errColor), src, sess, now)
+			writeInterval(stderr, report.NewPalette(errColor), src, sess, now)
 		}
 	}
 

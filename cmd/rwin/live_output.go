@@ -120,7 +120,7 @@ func (out *liveOutput) finish(sum analyze.Summary, capRec report.CaptureRecord) 
 }
 
 // writeInterval summarizes the flows in progress, worst first.
-func writeInterval(w io.Writer, p palette, src *capture.Live, sess *analyze.Session, now int64) {
+func writeInterval(w io.Writer, p report.Palette, src *capture.Live, sess *analyze.Session, now int64) {
 	var flows []report.Flow
 	sess.Snapshot(func(f *analyze.Flow) {
 		c := *f
@@ -134,12 +134,12 @@ func writeInterval(w io.Writer, p palette, src *capture.Live, sess *analyze.Sess
 	}
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "%s %s in progress; %d packets so far%s\n",
-		p.head.Sprintf("— %s %s:", time.Unix(0, now).Format("15:04:05"), src.Name()), plural(len(flows), "flow"), sum.Packets, drops)
+		p.Head.Sprintf("— %s %s:", time.Unix(0, now).Format("15:04:05"), src.Name()), plural(len(flows), "flow"), sum.Packets, drops)
 	if len(flows) > 0 {
 		shown := flows[:min(len(flows), intervalTop)]
-		report.WriteTable(bw, p.report, shown)
+		report.WriteTable(bw, p, shown)
 		if more := len(flows) - len(shown); more > 0 {
-			fmt.Fprintf(bw, "  %s\n", p.dim.Sprintf("… and %d more", more))
+			fmt.Fprintf(bw, "  %s\n", p.Dim.Sprintf("… and %d more", more))
 		}
 	}
 	bw.Flush()
