@@ -20,9 +20,9 @@ import (
 // few hundred points is about what a chart's width can show.
 const SeriesBuckets = 240
 
-// seriesFirstWidth is the width of a new series' buckets (ns): 1 ms, below
+// seriesFirstWidth is the width of a new series' buckets: 1 ms, below
 // a LAN round trip, so a short transfer is drawn in detail.
-const seriesFirstWidth = 1_000_000
+const seriesFirstWidth = time.Millisecond
 
 // SeriesPoint is one time bucket of one direction of data: the sender's
 // data and the receiver's window advertisements that fell into it.
@@ -48,9 +48,9 @@ type SeriesPoint struct {
 
 // Series is the time series of one flow. Read it after the flow finished.
 type Series struct {
-	start int64 // ns, the first bucket's start
-	width int64 // ns per bucket
-	n     int   // buckets in use
+	start int64         // ns, the first bucket's start
+	width time.Duration // of each bucket
+	n     int           // buckets in use
 	dir   [2][SeriesBuckets]SeriesPoint
 	// first holds each bucket's first packet number (0: no packet), to
 	// place evidence cited by packet number.
@@ -65,12 +65,24 @@ type seriesCounters struct {
 	rttSum                      time.Duration
 }
 
-// Start returns when the first bucket begins (ns since the epoch) and
-// Width how long each bucket lasts (ns).
+// Start returns when the first bucket begins, in ns since the epoch like
+// capture.Packet.Time.
 func (s *Series) Start() int64 { return s.start }
 
-// Width returns the duration of one bucket (ns).
-func (s *Series) Width() int64 { return s.width }
+// Width returns how long each bucket lasts.
+func (s *Series) Width() time.Duration { return s.width }
+
+// At returns the bucket that covers time t (ns since the epoch): -1
+// before the first, and possibly past the last bucket with packets.
+func (s *Series) At(t int64) int {
+	if t < s.start {
+		return -1
+	}
+	return int((t - s.start) / int64(s.width))
+}
+
+// BucketStart returns when bucket i begins (ns since the epoch).
+func (s *Series) BucketStart(i int) int64 { return s.start + int64(i)*int64(s.width) }
 
 // Points returns the buckets of direction d (ClientToServer or
 // ServerToClient) from the first to the last with packets; those without
@@ -273,10 +285,10 @@ func (s *Series) bucket(t int64) int {
 	if t < s.start {
 		return 0
 	}
-	for (t-s.start)/s.width >= SeriesBuckets {
+	for (t-s.start)/int64(s.width) >= SeriesBuckets {
 		s.coarsen()
 	}
-	i := int((t - s.start) / s.width)
+	i := int((t - s.start) / int64(s.width))
 	s.n = max(s.n, i+1)
 	return i
 }

@@ -3,6 +3,7 @@ package analyze
 import (
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -79,9 +80,16 @@ func TestSeriesCoarsensToStayBounded(t *testing.T) {
 		p.Bytes += 10
 	}
 	assert.LessOrEqual(t, len(s.Points(ClientToServer)), SeriesBuckets)
-	assert.Equal(t, int64(8_000_000), s.Width(), "1,000 ms in 240 buckets: widths of 1, 2, 4 then 8 ms")
+	assert.Equal(t, 8*time.Millisecond, s.Width(), "1,000 ms in 240 buckets: widths of 1, 2, 4 then 8 ms")
 	pts := s.Points(ClientToServer)
 	assert.Len(t, pts, 125)
+	for _, c := range []struct {
+		ms     int64
+		bucket int
+	}{{-1, -1}, {0, 0}, {7, 0}, {8, 1}, {999, 124}, {1000, 125}} {
+		assert.Equal(t, c.bucket, s.At(c.ms*1_000_000), "bucket of %d ms", c.ms)
+	}
+	assert.Equal(t, int64(16_000_000), s.BucketStart(2), "the third 8 ms bucket begins at 16 ms")
 	var bytes uint64
 	for i, p := range pts {
 		bytes += p.Bytes

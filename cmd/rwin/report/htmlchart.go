@@ -143,7 +143,7 @@ func DirectionData(hf *Charted, d int, anchor, receiver string) *ChartData {
 	pts := s.Points(analyze.Direction(d))
 	n := len(pts)
 	sh := hf.Shift[1-d] // the receiver's: d is ToServer (0) for the client's data
-	c := &ChartData{Flow: anchor, Width: s.Width(), T: make(times, n), Win: gaps(n), InFlight: gaps(n),
+	c := &ChartData{Flow: anchor, Width: s.Width().Nanoseconds(), T: make(times, n), Win: gaps(n), InFlight: gaps(n),
 		Retrans: gaps(n), Zero: gaps(n), RST: gaps(n), Evidence: gaps(n), EvText: make([]string, n),
 		Thr: make(nums, n), Ceil: gaps(n), RTTMin: gaps(n), RTTMax: gaps(n)}
 	known := sh.Basis != analyze.BasisUnknown
@@ -159,10 +159,10 @@ func DirectionData(hf *Charted, d int, anchor, receiver string) *ChartData {
 	if inQuestion {
 		c.Raw = gaps(n)
 	}
-	width := float64(s.Width()) / 1e9
+	width := s.Width().Seconds()
 	win, raw := nan, nan
 	for i, p := range pts {
-		c.T[i] = float64(s.Start()+int64(i)*s.Width()) / 1e9
+		c.T[i] = float64(s.BucketStart(i)) / 1e9
 		if p.Adverts > 0 {
 			raw = float64(p.WinLast)
 			win = raw
@@ -203,10 +203,7 @@ func DirectionData(hf *Charted, d int, anchor, receiver string) *ChartData {
 			// By time where the finding gives it, else by packet number.
 			i := s.Bucket(e.Packet)
 			if e.Time != 0 {
-				i = -1
-				if e.Time >= s.Start() {
-					i = int((e.Time - s.Start()) / s.Width())
-				}
+				i = s.At(e.Time)
 			}
 			if e.Time == 0 && i < 0 {
 				i = 0 // the handshake, before the series began: at its start

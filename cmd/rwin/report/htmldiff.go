@@ -492,10 +492,7 @@ func markDiffEvidence(cd *ChartData, s *analyze.Series, found []rules.DiffFindin
 			if ref.Packet == 0 {
 				continue
 			}
-			i := 0
-			if ref.Time > s.Start() {
-				i = int((ref.Time - s.Start()) / s.Width())
-			}
+			i := max(s.At(ref.Time), 0)
 			if i >= n {
 				continue
 			}
