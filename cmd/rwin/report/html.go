@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"rwin/analyze"
 	"rwin/rules"
@@ -93,7 +94,7 @@ type Charted struct {
 	Find   []rules.Finding
 	Series *analyze.Series
 	Shift  [2]analyze.Shift // client's, server's
-	RTT    int64            // PathRTT, ns
+	RTT    time.Duration    // PathRTT
 }
 
 // htmlFlow is a flow that may be charted or listed among the worst: its
@@ -120,7 +121,7 @@ func (h *HTML) SeriesBudget() *analyze.SeriesBudget { return h.budget }
 func (h *HTML) Flow(_ int, rf *Flow) {
 	f, found, file, s := rf.Facts, rf.Findings, rf.File, rf.Series
 	hf := &htmlFlow{rank: rf.Rank(), bytes: rf.Bytes(),
-		Charted: Charted{RTT: int64(rf.RTT), Shift: [2]analyze.Shift{f.Client.Shift, f.Server.Shift}}}
+		Charted: Charted{RTT: rf.RTT, Shift: [2]analyze.Shift{f.Client.Shift, f.Server.Shift}}}
 	hf.ceiling, _ = rf.Ceiling()
 	warned := len(found) > 0 && found[0].Severity >= rules.Warn
 

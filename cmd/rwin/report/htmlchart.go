@@ -192,7 +192,7 @@ func DirectionData(hf *Charted, d int, anchor, receiver string) *ChartData {
 		}
 		c.Thr[i] = float64(p.Bytes) * 8 / width
 		if hf.RTT > 0 && known && !math.IsNaN(win) {
-			c.Ceil[i] = win * 8 / (float64(hf.RTT) / 1e9)
+			c.Ceil[i] = analyze.BitRate(win, hf.RTT)
 		}
 		if p.RTTs > 0 {
 			c.RTTMin[i], c.RTTMax[i] = float64(p.RTTMin)/1e3, float64(p.RTTMax)/1e3
@@ -247,21 +247,12 @@ func scalingInQuestion(found []FindingRecord) bool {
 	return false
 }
 
-// lossCeiling is the throughput a Reno-style sender reaches at the
-// sender's retransmission rate p: MSS/RTT · 1.22/√p (Mathis et al.,
-// "The macroscopic behavior of the TCP congestion avoidance algorithm",
-// 1997), 0 without loss or RTT. It takes retransmissions for losses, so
-// it is an estimate, and the chart says so.
+// lossCeiling is the record's Mathis ceiling of direction d's sender
+// (rules.LossCeiling), 0 without loss or RTT. It takes retransmissions for
+// losses, so it is an estimate, and the chart says so.
 func lossCeiling(hf *Charted, d int) float64 {
-	sender := [2]string{"client", "server"}[d]
-	t := hf.Rec.Traffic[sender]
-	if t.RetransPackets == 0 || t.DataPackets == 0 || hf.RTT <= 0 {
-		return 0
+	if t := hf.Rec.Traffic[[2]string{"client", "server"}[d]]; t.LossCeilingBPS != nil {
+		return *t.LossCeilingBPS
 	}
-	mss := 1460.0
-	if hs := [2]*HandshakeRecord{hf.Rec.SYNACK, hf.Rec.SYN}[d]; hs != nil && hs.MSS != nil {
-		mss = float64(*hs.MSS) // the receiver's MSS option bounds the sender's segments
-	}
-	p := float64(t.RetransPackets) / float64(t.DataPackets)
-	return mss * 8 / (float64(hf.RTT) / 1e9) * 1.22 / math.Sqrt(p)
+	return 0
 }

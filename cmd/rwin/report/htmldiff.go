@@ -388,7 +388,7 @@ func diffChartsOf(c *charted, series [2]map[flowKey]*analyze.Series, offset int6
 		}
 		f := flows[i]
 		rf := NewFlow(files[i], f, nil)
-		hf[i] = &Charted{Rec: rf.Record(), Series: s, RTT: int64(f.PathRTT()),
+		hf[i] = &Charted{Rec: rf.Record(), Series: s, RTT: f.PathRTT(),
 			Shift: [2]analyze.Shift{f.Client.Shift, f.Server.Shift}}
 		// The diff's findings, by ID, say whether scaling is in question
 		// (DirectionData then draws the raw window field too).
