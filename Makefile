@@ -116,16 +116,33 @@ fixtures: deps-test
 # traffic past a NAT for rwin diff; installs tshark and tcptrace if
 # missing, and times rwin against them and against minimal gopacket-based
 # parsers, and rwin diff against rwin read on the pair.
+#
+# BEFORE_REV=<git revision> (or BEFORE=<rwin binary>) also times rwin as
+# built from that revision against this build, in turns on the same
+# capture, and says whether their outputs are the same: a change's cost
+# as ratios of one run.
 BENCH_DIR  ?= fixtures/bench/out
 BENCH_PKGS := tshark tcptrace
-bench: build
+ifneq ($(BEFORE_REV),)
+BEFORE ?= $(BENCH_DIR)/rwin-$(BEFORE_REV)
+endif
+bench: build $(BEFORE)
 	@$(MAKE) --no-print-directory deps-test TEST_PKGS="$(BENCH_PKGS)"
 	@mkdir -p $(BENCH_DIR)
 	$(GO) build -o $(BENCH_DIR)/bench ./fixtures/bench
 	$(BENCH_DIR)/bench -gen $(BENCH_DIR)/bench.pcap
 	$(BENCH_DIR)/bench -gen-pair $(BENCH_DIR)/bench-b.pcap
 	$(BENCH_DIR)/bench -gen-flood $(BENCH_DIR)/flood.pcap
-	$(BENCH_DIR)/bench -run $(BENCH_DIR)/bench.pcap -pair $(BENCH_DIR)/bench-b.pcap -flood $(BENCH_DIR)/flood.pcap -rwin ./rwin
+	$(BENCH_DIR)/bench -run $(BENCH_DIR)/bench.pcap -pair $(BENCH_DIR)/bench-b.pcap -flood $(BENCH_DIR)/flood.pcap -rwin ./rwin \
+		$(if $(BEFORE),-before $(BEFORE))
+
+# rwin as built from an earlier revision, for make bench BEFORE_REV=….
+$(BENCH_DIR)/rwin-%:
+	@mkdir -p $(BENCH_DIR)
+	rm -rf $(BENCH_DIR)/src-$*
+	mkdir -p $(BENCH_DIR)/src-$* && git archive $* | tar -x -C $(BENCH_DIR)/src-$*
+	cd $(BENCH_DIR)/src-$* && $(GO) build -o $(CURDIR)/$@ ./cmd/rwin
+	rm -rf $(BENCH_DIR)/src-$*
 
 # rwin on multi-million-flow captures (not part of make test; a few
 # minutes): generates a 3-million-SYN flood (STRESS_SYNS) and a smaller
