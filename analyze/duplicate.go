@@ -69,13 +69,13 @@ type recentSlot struct {
 // hash h (seeded at random per Analyzer) only enters the fingerprint
 // compared within the slot: which segments collide, and so which copies
 // are found, is then the same on every run over the same capture.
-func segmentPrint(seg *capture.Segment, h uint64) (slot int, print uint64) {
+func segmentPrint(seg *capture.Segment, h uint64, partition int) (slot int, print uint64) {
 	a := uint64(seg.Seq)<<32 | uint64(seg.Ack)
 	b := uint64(seg.IPID)<<48 | uint64(seg.Checksum)<<32 | uint64(seg.Window)<<16 | uint64(seg.Flags)
 	c := uint64(uint32(seg.Payload)) | uint64(seg.SrcPort)<<32 | uint64(seg.DstPort)<<48
 	q := mix(mix(a, b), c)
 	const perPartition = recentSlots / flowPartitions
-	return flowPartition(seg)*perPartition + int(q&(perPartition-1)), mix(q, h)
+	return partition*perPartition + int(q&(perPartition-1)), mix(q, h)
 }
 
 // flowPartition is the partition of seg's flow, the same both ways and on
@@ -93,7 +93,15 @@ func flowPartition(seg *capture.Segment) int {
 // copyOf reports whether seg, of flow fs (nil for a new flow) with hash
 // h, repeats a segment seen moments before; otherwise it remembers seg.
 func (r *recentSegments) copyOf(seg *capture.Segment, h uint64, fs *flowState) bool {
-	i, p := segmentPrint(seg, h)
+	// A flow's partition was taken when it began: hashing the addresses
+	// again for each of its segments cost Run 7 % (BenchmarkRun).
+	var part int
+	if fs != nil {
+		part = int(fs.partition)
+	} else {
+		part = flowPartition(seg)
+	}
+	i, p := segmentPrint(seg, h, part)
 	s := &r[i]
 	if fs != nil && s.print == p {
 		gap := time.Duration(seg.Time - s.time)

@@ -20,9 +20,9 @@ import (
 func TestCopySlotIgnoresTheFlowHash(t *testing.T) {
 	seg := capture.Segment{Seq: 1000, Ack: 2000, IPID: 77, Checksum: 0xbeef, Window: 512,
 		Flags: capture.FlagACK, Payload: 1448, SrcPort: 50000, DstPort: 445}
-	slot, print := segmentPrint(&seg, 1)
+	slot, print := segmentPrint(&seg, 1, flowPartition(&seg))
 	for _, h := range []uint64{0, 2, 0xdeadbeef, ^uint64(0)} {
-		s, p := segmentPrint(&seg, h)
+		s, p := segmentPrint(&seg, h, flowPartition(&seg))
 		assert.Equal(t, slot, s, "slot with flow hash %#x", h)
 		assert.NotEqual(t, print, p, "the fingerprint keeps flows apart")
 	}

@@ -31,6 +31,7 @@ type flowState struct {
 	answeredUntimed bool
 	list            listID // the table's list it is on
 	scalingOn       bool   // valid when Negotiated.ScalingFrom is set
+	partition       uint8  // flowPartition of its segments
 	// series is, with Config.Series, its series' slot (see
 	// SeriesRecorder.record); in a shard, which records no series, the
 	// segment that last moved it to a list's head (see pushedBefore).
@@ -114,6 +115,7 @@ const defaultMSS = 1460
 // start makes zeroed state the new flow id that seg opens.
 func (fs *flowState) start(id uint64, seg *capture.Segment) {
 	fs.ID = id
+	fs.partition = uint8(flowPartition(seg))
 	src, dst := seg.SrcEndpoint(), seg.DstEndpoint()
 	switch {
 	case seg.IsSYN():
