@@ -160,7 +160,7 @@ stress: build
 # a target with kilobyte inputs spends its time minimizing.
 FUZZTIME ?= 30s
 fuzz: deps-build
-	@for pkg in ./capture ./analyze ./analyze/pathdiff ./rules ./cmd/rwin ./fixtures/lab; do \
+	@for pkg in ./capture ./analyze ./analyze/pathdiff ./rules ./cmd/rwin ./cmd/rwin/report ./fixtures/lab; do \
 		for t in $$($(GO) test $$pkg -list '^Fuzz' | grep '^Fuzz'); do \
 			echo "== $$pkg $$t"; \
 			$(GO) test $$pkg -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 100x || exit 1; \

@@ -54,7 +54,6 @@ type jsonStream struct {
 	held      encodedHeap // records finished ahead of next
 	heldBytes int         // their size
 	limit     int         // on heldBytes: jsonReorderBytes
-	indented  []byte      // scratch
 	err       error       // the first error
 }
 
@@ -76,13 +75,15 @@ type Sequenced interface {
 	FlowAt(in int, seq uint64, f *Flow)
 }
 
-// jsonRecord is one flow's record, encoded compact by a goroutine of its
-// own; pooled, so that the records written as they come cost no
-// allocation.
+// jsonRecord is one flow's record, encoded by a goroutine of its own,
+// compact (whose size the reorder bound counts) and indented as the
+// document has it; pooled, so that the records written as they come cost
+// no allocation.
 type jsonRecord struct {
 	id  uint64
 	buf bytes.Buffer
 	enc *json.Encoder
+	out []byte
 }
 
 var jsonRecords = sync.Pool{New: func() any {
@@ -94,8 +95,10 @@ var jsonRecords = sync.Pool{New: func() any {
 // jsonFailed stands in early for a record that could not be encoded.
 var jsonFailed = new(jsonRecord)
 
-// encode encodes f's record as json.Marshal does: Encode with its
-// newline dropped.
+// encode encodes f's record as json.Marshal does (Encode with its
+// newline dropped), and indented as the document's flows are. Indenting
+// here, on the goroutine that evaluated the flow, keeps it off the one
+// goroutine that writes the document.
 func encode(f *Flow) (*jsonRecord, error) {
 	r := jsonRecords.Get().(*jsonRecord)
 	r.id = f.Facts.ID
@@ -106,6 +109,7 @@ func encode(f *Flow) (*jsonRecord, error) {
 		return nil, err
 	}
 	r.buf.Truncate(r.buf.Len() - 1)
+	r.out = appendIndented(r.out[:0], r.buf.Bytes(), jsonFlowIndent)
 	return r, nil
 }
 
@@ -120,7 +124,7 @@ func (s *jsonStream) Flow(_ int, f *Flow) {
 		s.err = cmp.Or(s.err, err)
 		return
 	}
-	s.add(r.id, r.buf.Bytes())
+	s.add(r)
 	jsonRecords.Put(r)
 }
 
@@ -151,25 +155,29 @@ func (s *jsonStream) FlowAt(_ int, seq uint64, f *Flow) {
 		*slot = nil
 		s.seq++
 		if r != jsonFailed {
-			s.add(r.id, r.buf.Bytes())
+			s.add(r)
 			jsonRecords.Put(r)
 		}
 	}
 	s.turn.Broadcast()
 }
 
-// add takes the encoded record of the current input's flow id; rec is the
-// caller's, and add copies what it holds. The caller holds s.mu.
-func (s *jsonStream) add(id uint64, rec []byte) {
+// add takes the encoded record of one of the current input's flows; r
+// stays the caller's, and add copies what it holds back. The caller holds
+// s.mu.
+func (s *jsonStream) add(r *jsonRecord) {
+	id := r.id
 	if id > s.next {
-		s.held.push(encodedFlow{id, bytes.Clone(rec)})
-		s.heldBytes += len(rec)
+		// Held indented, so that it is indented once; the bound counts
+		// its compact size, which decides the order records come out in.
+		s.held.push(encodedFlow{id, bytes.Clone(r.out), r.buf.Len()})
+		s.heldBytes += r.buf.Len()
 		for s.heldBytes > s.limit {
 			s.writeHeld()
 		}
 		return
 	}
-	s.write(rec) // next, or one older than what the bound let through
+	s.write(r.out) // next, or one older than what the bound let through
 	if id == s.next {
 		s.next++
 	}
@@ -181,12 +189,13 @@ func (s *jsonStream) add(id uint64, rec []byte) {
 // writeHeld writes the held record of lowest ID.
 func (s *jsonStream) writeHeld() {
 	e := s.held.pop()
-	s.heldBytes -= len(e.rec)
+	s.heldBytes -= e.size
 	s.write(e.rec)
 	s.next = max(s.next, e.id+1)
 }
 
-func (s *jsonStream) write(rec []byte) {
+// write writes one record, indented, as the next element of "flows".
+func (s *jsonStream) write(indented []byte) {
 	if s.err != nil {
 		return
 	}
@@ -194,10 +203,13 @@ func (s *jsonStream) write(rec []byte) {
 		s.w.WriteByte(',')
 	}
 	s.written++
-	s.w.WriteString("\n    ")
-	s.indented = appendIndented(s.indented[:0], rec, "    ")
-	_, s.err = s.w.Write(s.indented)
+	s.w.WriteString("\n" + jsonFlowIndent)
+	_, s.err = s.w.Write(indented)
 }
+
+// jsonFlowIndent starts each line of a flow record: the records are
+// elements of "flows", two levels into the document.
+const jsonFlowIndent = "    "
 
 // EndInput writes what is held of the current input, whose flows have
 // all finished; the next input's IDs and finishing order start again.
@@ -235,10 +247,12 @@ func (s *jsonStream) Close(run *Run) error {
 	return s.w.Flush()
 }
 
-// encodedFlow is one flow record of --format json, encoded.
+// encodedFlow is one flow record of --format json, encoded and indented;
+// size is its compact size.
 type encodedFlow struct {
-	id  uint64
-	rec []byte
+	id   uint64
+	rec  []byte
+	size int
 }
 
 // encodedHeap is a binary heap of records with the lowest flow ID on
@@ -369,13 +383,7 @@ func appendIndented(dst, src []byte, prefix string) []byte {
 		i = j + 1
 		switch c {
 		case '"':
-			for i < len(src) && src[i] != '"' {
-				if src[i] == '\\' {
-					i++
-				}
-				i++
-			}
-			i = min(i+1, len(src))
+			i = stringEnd(src, i)
 			dst = append(dst, src[j:i]...)
 		case '{', '[':
 			dst = append(dst, c)
@@ -398,6 +406,27 @@ func appendIndented(dst, src []byte, prefix string) []byte {
 		}
 	}
 	return dst
+}
+
+// stringEnd returns where the JSON string whose text starts at src[i]
+// ends: past its closing quote, the first one not escaped (an odd run of
+// backslashes before it), or len(src) when it does not close.
+func stringEnd(src []byte, i int) int {
+	for {
+		k := bytes.IndexByte(src[i:], '"')
+		if k < 0 {
+			return len(src)
+		}
+		q := i + k
+		slashes := 0
+		for q-slashes > i && src[q-slashes-1] == '\\' {
+			slashes++
+		}
+		if slashes%2 == 0 {
+			return q + 1
+		}
+		i = q + 1
+	}
 }
 
 // jsonStructural marks the bytes appendIndented acts on outside strings.

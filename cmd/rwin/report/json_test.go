@@ -29,8 +29,13 @@ func streamedIDs(t *testing.T, doc []byte) []uint64 {
 	return ids
 }
 
-func record(id uint64, pad int) json.RawMessage {
-	return json.RawMessage(fmt.Sprintf(`{"id":%d,"pad":"%s"}`, id, bytes.Repeat([]byte("x"), pad)))
+// record is flow id's record as encode leaves it, with pad bytes of
+// padding.
+func record(id uint64, pad int) *jsonRecord {
+	r := &jsonRecord{id: id}
+	fmt.Fprintf(&r.buf, `{"id":%d,"pad":"%s"}`, id, bytes.Repeat([]byte("x"), pad))
+	r.out = appendIndented(nil, r.buf.Bytes(), jsonFlowIndent)
+	return r
 }
 
 // TestJSONStreamWritesFlowsInIDOrderAsTheyFinish: a record is written as
@@ -42,12 +47,12 @@ func TestJSONStreamWritesFlowsInIDOrderAsTheyFinish(t *testing.T) {
 		finished     uint64
 		writtenSoFar int
 	}{{3, 0}, {1, 1}, {2, 3}, {5, 3}, {4, 5}} {
-		s.add(c.finished, record(c.finished, 1))
+		s.add(record(c.finished, 1))
 		assert.Equal(t, c.writtenSoFar, s.written, "after flow %d finished", c.finished)
 	}
 	s.EndInput(0, nil)
-	s.add(2, record(2, 1)) // a second input: IDs from 1 again
-	s.add(1, record(1, 1))
+	s.add(record(2, 1)) // a second input: IDs from 1 again
+	s.add(record(1, 1))
 	s.EndInput(0, nil)
 	require.NoError(t, s.Close(&Run{}))
 	assert.Equal(t, []uint64{1, 2, 3, 4, 5, 1, 2}, streamedIDs(t, out.Bytes()))
@@ -62,10 +67,10 @@ func TestJSONStreamHoldsNoMoreThanItsBound(t *testing.T) {
 	s.limit = 1000
 	const flows = 500
 	for id := uint64(2); id <= flows; id++ {
-		s.add(id, record(id, 40))
+		s.add(record(id, 40))
 		require.LessOrEqual(t, s.heldBytes, s.limit, "after flow %d", id)
 	}
-	s.add(1, record(1, 40)) // the long flow ends last
+	s.add(record(1, 40)) // the long flow ends last
 	s.EndInput(0, nil)
 	require.NoError(t, s.Close(&Run{}))
 	ids := streamedIDs(t, out.Bytes())
@@ -91,7 +96,8 @@ func TestIndentedIsJSONIndent(t *testing.T) {
 		require.NoError(t, err)
 		srcs = append(srcs, b)
 	}
-	srcs = append(srcs, []byte(`{"a":[],"b":{},"c":"x\"y\\\\","d":["[{,:}]",{"e":null}],"f":[1,2]}`), []byte(`[]`), []byte(`"s"`))
+	srcs = append(srcs, []byte(`{"a":[],"b":{},"c":"x\"y\\\\","d":["[{,:}]",{"e":null}],"f":[1,2]}`), []byte(`[]`), []byte(`"s"`),
+		[]byte(`{"\\":"\\\"","\\\\":["\"\\",""],"q":"\\\\\"}"}`))
 	for _, src := range srcs {
 		var want bytes.Buffer
 		require.NoError(t, json.Indent(&want, src, "    ", "  "))
@@ -99,13 +105,28 @@ func TestIndentedIsJSONIndent(t *testing.T) {
 	}
 }
 
+// FuzzIndentedIsJSONIndent: for any string in keys and values (quotes,
+// backslashes, brackets), appendIndented writes what json.Indent does.
+func FuzzIndentedIsJSONIndent(f *testing.F) {
+	for _, s := range []string{"", `"`, `\`, `\"`, `a\\"b`, "[{,:}]", "\x00\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		src, err := json.Marshal(map[string]any{s: []any{s, map[string]string{"k": s}, []int{}, 1}, "z": s})
+		require.NoError(t, err)
+		var want bytes.Buffer
+		require.NoError(t, json.Indent(&want, src, "    ", "  "))
+		require.Equal(t, want.String(), string(appendIndented(nil, src, "    ")))
+	})
+}
+
 // TestJSONCloseWritesWhatIsHeld: a document closed without ending its
 // input (rwin live) still lists every flow.
 func TestJSONCloseWritesWhatIsHeld(t *testing.T) {
 	var out bytes.Buffer
 	s := NewJSON(&out).(*jsonStream)
-	s.add(3, record(3, 1))
-	s.add(2, record(2, 1))
+	s.add(record(3, 1))
+	s.add(record(2, 1))
 	require.NoError(t, s.Close(&Run{}))
 	assert.Equal(t, []uint64{2, 3}, streamedIDs(t, out.Bytes()))
 }
