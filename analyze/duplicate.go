@@ -93,8 +93,8 @@ func flowPartition(seg *capture.Segment) int {
 // copyOf reports whether seg, of flow fs (nil for a new flow) with hash
 // h, repeats a segment seen moments before; otherwise it remembers seg.
 func (r *recentSegments) copyOf(seg *capture.Segment, h uint64, fs *flowState) bool {
-	// A flow's partition was taken when it began: hashing the addresses
-	// again for each of its segments cost Run 7 % (BenchmarkRun).
+	// A flow's partition was taken when it began; only a segment without
+	// a flow yet hashes its addresses here.
 	var part int
 	if fs != nil {
 		part = int(fs.partition)

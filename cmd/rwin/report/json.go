@@ -8,19 +8,18 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 )
 
 // jsonReorderBytes bounds the flow records --format json holds back to
 // write them in flow-ID order. A flow's ID is the order of its first
 // packet, and flows finish in another order: a long transfer that started
 // first ends last. Records that finished ahead of an older flow still in
-// progress wait, up to this many bytes of them; past it the lowest IDs
-// are written anyway, and the older flow's record comes later. Every
-// fixture fits: memory does not grow with a capture's flows. A byte held
-// costs about 1.6 bytes of peak RSS, with the garbage collector's room:
-// on the benchmark capture, whose first flow lasts the whole capture, 16
-// MiB made --format json take 1.53-1.55 times NDJSON's peak RSS (98 MB),
-// 8 MiB 1.33-1.36 times (85-87 MB), three runs each.
+// progress wait, up to this many bytes of them (counted compact); past it
+// the lowest IDs are written anyway, and the older flow's record comes
+// later. Every fixture fits: memory does not grow with a capture's flows.
+// The bound keeps --format json's peak RSS within 1.5 times NDJSON's on a
+// capture whose first flow lasts to the end (make bench).
 const jsonReorderBytes = 8 << 20
 
 // jsonInFlight bounds how far FlowAt lets a flow run ahead of the oldest
@@ -48,12 +47,16 @@ type jsonStream struct {
 	written int // records in the document so far
 	// seq is the current input's next flow in finishing order (FlowAt);
 	// early holds the encoded records ahead of it, at seq%jsonInFlight.
-	seq       uint64
-	early     [jsonInFlight]*jsonRecord
-	next      uint64      // the current input's lowest flow ID not yet written
+	seq   uint64
+	early [jsonInFlight]*jsonRecord
+	next  uint64 // the current input's lowest flow ID not yet written
+	// nextHint is next for the encoding goroutines, which read it without
+	// the lock to guess whether their record will be held (see encode).
+	nextHint  atomic.Uint64
 	held      encodedHeap // records finished ahead of next
 	heldBytes int         // their size
 	limit     int         // on heldBytes: jsonReorderBytes
+	indented  []byte      // scratch
 	err       error       // the first error
 }
 
@@ -61,6 +64,7 @@ type jsonStream struct {
 // come one after the other: the document lists each input's flows together.
 func NewJSON(w io.Writer) Sink {
 	s := &jsonStream{w: bufio.NewWriterSize(w, 64<<10), next: 1, limit: jsonReorderBytes}
+	s.nextHint.Store(1)
 	s.turn = sync.NewCond(&s.mu)
 	fmt.Fprintf(s.w, "{\n  \"schema\": %d,\n  \"flows\": [", SchemaVersion)
 	return s
@@ -75,15 +79,16 @@ type Sequenced interface {
 	FlowAt(in int, seq uint64, f *Flow)
 }
 
-// jsonRecord is one flow's record, encoded by a goroutine of its own,
-// compact (whose size the reorder bound counts) and indented as the
-// document has it; pooled, so that the records written as they come cost
+// jsonRecord is one flow's record, encoded compact by a goroutine of its
+// own, and indented as the document has it when it is likely to be
+// written at once; pooled, so that the records written as they come cost
 // no allocation.
 type jsonRecord struct {
-	id  uint64
-	buf bytes.Buffer
-	enc *json.Encoder
-	out []byte
+	id       uint64
+	buf      bytes.Buffer
+	enc      *json.Encoder
+	out      []byte
+	indented bool // out holds buf indented
 }
 
 var jsonRecords = sync.Pool{New: func() any {
@@ -96,10 +101,12 @@ var jsonRecords = sync.Pool{New: func() any {
 var jsonFailed = new(jsonRecord)
 
 // encode encodes f's record as json.Marshal does (Encode with its
-// newline dropped), and indented as the document's flows are. Indenting
-// here, on the goroutine that evaluated the flow, keeps it off the one
-// goroutine that writes the document.
-func encode(f *Flow) (*jsonRecord, error) {
+// newline dropped) and, when indent is set, indented as the document's
+// flows are. Indenting here, on the goroutine that evaluated the flow,
+// keeps it off the one goroutine that writes the document; a record the
+// reorder buffer will hold is held compact, and indenting it here too
+// would be work thrown away.
+func encode(f *Flow, indent bool) (*jsonRecord, error) {
 	r := jsonRecords.Get().(*jsonRecord)
 	r.id = f.Facts.ID
 	r.buf.Reset()
@@ -109,7 +116,10 @@ func encode(f *Flow) (*jsonRecord, error) {
 		return nil, err
 	}
 	r.buf.Truncate(r.buf.Len() - 1)
-	r.out = appendIndented(r.out[:0], r.buf.Bytes(), jsonFlowIndent)
+	r.indented = indent
+	if indent {
+		r.out = appendIndented(r.out[:0], r.buf.Bytes(), jsonFlowIndent)
+	}
 	return r, nil
 }
 
@@ -117,7 +127,7 @@ func encode(f *Flow) (*jsonRecord, error) {
 // the order the calls come (rwin live hands them from one goroutine).
 // The encoding, most of the cost, runs outside the lock.
 func (s *jsonStream) Flow(_ int, f *Flow) {
-	r, err := encode(f)
+	r, err := encode(f, s.soon(f.Facts.ID))
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err != nil {
@@ -132,7 +142,7 @@ func (s *jsonStream) Flow(_ int, f *Flow) {
 // current input's flows in their finishing order seq: a record that comes
 // early waits for those before it.
 func (s *jsonStream) FlowAt(_ int, seq uint64, f *Flow) {
-	r, err := encode(f)
+	r, err := encode(f, s.soon(f.Facts.ID))
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for seq >= s.seq+jsonInFlight {
@@ -162,24 +172,34 @@ func (s *jsonStream) FlowAt(_ int, seq uint64, f *Flow) {
 	s.turn.Broadcast()
 }
 
+// soon guesses, without the lock, whether flow id's record will be
+// written as soon as it comes rather than held: whether it is among the
+// next flows in ID order. A wrong guess costs time, never a byte of the
+// document.
+func (s *jsonStream) soon(id uint64) bool { return id < s.nextHint.Load()+jsonInFlight }
+
 // add takes the encoded record of one of the current input's flows; r
 // stays the caller's, and add copies what it holds back. The caller holds
 // s.mu.
 func (s *jsonStream) add(r *jsonRecord) {
 	id := r.id
 	if id > s.next {
-		// Held indented, so that it is indented once; the bound counts
-		// its compact size, which decides the order records come out in.
-		s.held.push(encodedFlow{id, bytes.Clone(r.out), r.buf.Len()})
-		s.heldBytes += r.buf.Len()
+		rec := r.buf.Bytes()
+		s.held.push(encodedFlow{id, bytes.Clone(rec)})
+		s.heldBytes += len(rec)
 		for s.heldBytes > s.limit {
 			s.writeHeld()
 		}
 		return
 	}
-	s.write(r.out) // next, or one older than what the bound let through
+	// next, or one older than what the bound let through
+	if r.indented {
+		s.write(r.out)
+	} else {
+		s.writeCompact(r.buf.Bytes())
+	}
 	if id == s.next {
-		s.next++
+		s.setNext(s.next + 1)
 	}
 	for len(s.held) > 0 && s.held[0].id == s.next {
 		s.writeHeld()
@@ -189,9 +209,20 @@ func (s *jsonStream) add(r *jsonRecord) {
 // writeHeld writes the held record of lowest ID.
 func (s *jsonStream) writeHeld() {
 	e := s.held.pop()
-	s.heldBytes -= e.size
-	s.write(e.rec)
-	s.next = max(s.next, e.id+1)
+	s.heldBytes -= len(e.rec)
+	s.writeCompact(e.rec)
+	s.setNext(max(s.next, e.id+1))
+}
+
+func (s *jsonStream) setNext(id uint64) {
+	s.next = id
+	s.nextHint.Store(id)
+}
+
+// writeCompact indents a compact record and writes it.
+func (s *jsonStream) writeCompact(rec []byte) {
+	s.indented = appendIndented(s.indented[:0], rec, jsonFlowIndent)
+	s.write(s.indented)
 }
 
 // write writes one record, indented, as the next element of "flows".
@@ -219,7 +250,8 @@ func (s *jsonStream) EndInput(int, *Input) {
 	for len(s.held) > 0 {
 		s.writeHeld()
 	}
-	s.next, s.seq = 1, 0
+	s.setNext(1)
+	s.seq = 0
 }
 
 // Close writes the summary and the end of the document, flushes, and
@@ -247,12 +279,10 @@ func (s *jsonStream) Close(run *Run) error {
 	return s.w.Flush()
 }
 
-// encodedFlow is one flow record of --format json, encoded and indented;
-// size is its compact size.
+// encodedFlow is one flow record of --format json, encoded compact.
 type encodedFlow struct {
-	id   uint64
-	rec  []byte
-	size int
+	id  uint64
+	rec []byte
 }
 
 // encodedHeap is a binary heap of records with the lowest flow ID on

@@ -34,8 +34,33 @@ func streamedIDs(t *testing.T, doc []byte) []uint64 {
 func record(id uint64, pad int) *jsonRecord {
 	r := &jsonRecord{id: id}
 	fmt.Fprintf(&r.buf, `{"id":%d,"pad":"%s"}`, id, bytes.Repeat([]byte("x"), pad))
-	r.out = appendIndented(nil, r.buf.Bytes(), jsonFlowIndent)
+	r.out, r.indented = appendIndented(nil, r.buf.Bytes(), jsonFlowIndent), true
 	return r
+}
+
+// TestJSONStreamIsTheSameWhateverTheIndentGuess: a record is indented by
+// its encoder when it is likely to be written at once; a wrong guess
+// either way changes nothing in the document.
+func TestJSONStreamIsTheSameWhateverTheIndentGuess(t *testing.T) {
+	order := []uint64{3, 1, 2, 6, 4, 5}
+	doc := func(indented func(id uint64) bool) string {
+		var out bytes.Buffer
+		s := NewJSON(&out).(*jsonStream)
+		for _, id := range order {
+			r := record(id, 3)
+			if !indented(id) {
+				r.out, r.indented = nil, false
+			}
+			s.add(r)
+		}
+		s.EndInput(0, nil)
+		require.NoError(t, s.Close(&Run{}))
+		return out.String()
+	}
+	want := doc(func(uint64) bool { return true })
+	assert.Equal(t, want, doc(func(uint64) bool { return false }))
+	assert.Equal(t, want, doc(func(id uint64) bool { return id%2 == 0 }))
+	assert.Equal(t, []uint64{1, 2, 3, 4, 5, 6}, streamedIDs(t, []byte(want)))
 }
 
 // TestJSONStreamWritesFlowsInIDOrderAsTheyFinish: a record is written as
