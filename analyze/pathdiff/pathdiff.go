@@ -8,11 +8,13 @@
 // analyze.Analyzer with an analyze.Observer, so a flow is what the table
 // says it is and pairing state hangs off the table's flow IDs. The first
 // pass sketches every flow (bottom-k samples of what survives middleboxes:
-// TSvals, IPv4 IDs, payload prefixes) and keeps a compact digest of each
-// finished flow; the pairing joins the two captures' digests with every
-// join bounded; the second pass walks both captures on one time line,
+// TSvals, IPv4 IDs, payload prefixes) and digests each finished flow; the
+// pairing joins the two captures' digests a window of time at a time,
+// with every join bounded, and spools what it settled about each pair
+// (see window.go); the second pass walks both captures on one time line,
 // matches each pair's segments and hands the pair on as soon as both its
-// flows have finished.
+// flows have finished. Memory grows with the flows live in the tables and
+// within the pairing's window, not with the flows read.
 package pathdiff
 
 import (
@@ -43,6 +45,9 @@ type Config struct {
 	// Series, when set, records each flow's time series in the second
 	// pass from this budget (shared by both captures), for charts.
 	Series *analyze.SeriesBudget
+	// windowFlows replaces the constant of that name when positive: the
+	// tests pair small captures a window at a time.
+	windowFlows int
 }
 
 // Head is what a diff knows once it has paired the flows: each
@@ -140,7 +145,7 @@ func Stream(open [2]analyze.Opener, cfg Config, sink Sink) (*Head, error) {
 		in[i] = sides[i].out
 		wg.Go(sides[i].run)
 	}
-	w := newPairWindow(cfg.Config)
+	w := newPairWindow(cfg)
 	defer w.records.close()
 	w.read(in)
 	wg.Wait()

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math"
 	"os"
+	"slices"
 
 	"rwin/analyze"
 	"rwin/capture"
@@ -226,9 +227,9 @@ type recordSpool struct {
 	err error
 }
 
-// spoolInMemory is how many bytes of records stay in memory: a few
-// thousand pairs, so that small diffs touch no file.
-const spoolInMemory = 256 << 10
+// spoolInMemory is how many bytes of records stay in memory: about 700
+// pairs, so that small diffs touch no file.
+const spoolInMemory = 64 << 10
 
 // put stores r at its A flow's place.
 func (s *recordSpool) put(r *pairRecord) {
@@ -239,8 +240,14 @@ func (s *recordSpool) put(r *pairRecord) {
 		s.spill()
 	}
 	if s.file == nil {
+		if s.mem == nil {
+			s.mem = make([]byte, 0, spoolInMemory)
+		}
 		if need := int(off) + pairRecordSize; len(s.mem) < need {
-			s.mem = append(s.mem, make([]byte, need-len(s.mem))...)
+			if need > cap(s.mem) { // no file could be made
+				s.mem = slices.Grow(s.mem, need-len(s.mem))
+			}
+			s.mem = s.mem[:need]
 		}
 		copy(s.mem[off:], buf[:])
 		return

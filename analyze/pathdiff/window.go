@@ -26,10 +26,11 @@ import (
 // The bounds, and what lies beyond them:
 //   - The streams are merged on the captures' own clocks until a
 //     pairing measures the clock offset (on the surest pairs, see
-//     assignPairs); that window is then paired again on the right time
-//     line.
-//     Captures whose clocks are more than the slack apart therefore pair
-//     only flows within the first window of each.
+//     assignPairs): the first pairing waits for a full window
+//     (2×windowFlows digests, or the end), which is then paired again
+//     on the right time line. A clock offset larger than the time the
+//     first window's flows take leaves the window without copies of
+//     the same flows, and them unpaired.
 //   - A flow that finished more than the slack (the linger plus a
 //     minute) before its copy in the other capture, after the clock
 //     offset, comes out unpaired.
@@ -38,10 +39,9 @@ import (
 //     the flows around it.
 //   - Flows still open when a capture ends are kept to the last
 //     pairing: the same connection may end much later in the other.
-//   - Captures shorter than twice the slack, with fewer than
-//     2×windowFlows flows in all, are paired at once, as if there were
-//     no window; tokens, ISNs and 4-tuples count as common within the
-//     window (see commonToken).
+//   - Captures with fewer than 2×windowFlows flows in all are paired at
+//     once, as if there were no window; tokens, ISNs and 4-tuples count
+//     as common within the window (see commonToken).
 const (
 	windowFlows   = 4096
 	windowBatch   = 128 // digests handed over at once
@@ -102,26 +102,37 @@ type pairWindow struct {
 	// line, known once a pairing measured it (shiftOK).
 	shift   int64
 	shiftOK bool
-	clock   int64
-	slack   int64
-	// limit is how many digests the window may hold before the oldest
-	// have waited out the slack (at least 2×windowFlows).
-	limit int
+	// last is the end of the latest digest taken from each capture, on
+	// its own clock; ended says which captures have no more.
+	last  [2]int64
+	ended [2]bool
+	// clock is how far both streams have been taken, on A's clock: every
+	// digest that ended before it is in the window or settled.
+	clock int64
+	slack int64
+	// flows is windowFlows but in tests; limit is how many digests the
+	// window may hold before the oldest have waited out the slack (at
+	// least 2×flows).
+	flows, limit int
 	// partner holds, per capture and flow (ID − 1), the other capture's
 	// flow paired with it, -1 if none.
 	partner [2][]int32
 	records recordSpool
 	// thetas are the clock offsets of the surest candidates; pairThetas
-	// those of the pairs chosen (see medianPairTheta).
-	thetas, pairThetas []int64
+	// those of the pairs chosen.
+	thetas, pairThetas medianSample
 }
 
-func newPairWindow(cfg analyze.Config) *pairWindow {
+func newPairWindow(cfg Config) *pairWindow {
 	linger := cfg.Linger
 	if linger <= 0 {
 		linger = analyze.DefaultLinger
 	}
-	return &pairWindow{slack: int64(linger + time.Minute)}
+	w := &pairWindow{slack: int64(linger + time.Minute), flows: cfg.windowFlows}
+	if w.flows <= 0 {
+		w.flows = windowFlows
+	}
+	return w
 }
 
 // at is when a digest of capture i ended on A's clock.
@@ -141,6 +152,7 @@ func (w *pairWindow) read(in [2]chan []flowDigest) {
 			for len(head[i]) == 0 && open[i] {
 				head[i], open[i] = <-in[i]
 			}
+			w.ended[i] = len(head[i]) == 0
 		}
 		if len(head[0]) == 0 && len(head[1]) == 0 {
 			break
@@ -167,7 +179,8 @@ func (w *pairWindow) add(i int, d flowDigest) {
 		w.partner[i] = append(w.partner[i], -1)
 	}
 	at := w.at(i, &d)
-	w.clock = max(w.clock, at)
+	w.last[i] = d.end
+	w.tick()
 	if !d.closing {
 		if w.pending[i] == 0 || at < w.oldest[i] {
 			w.oldest[i] = at
@@ -177,12 +190,32 @@ func (w *pairWindow) add(i int, d flowDigest) {
 	w.buf[i] = append(w.buf[i], d)
 }
 
+// tick sets the clock: the earlier of the two streams' latest ends (a
+// stream that ended holds nothing more).
+func (w *pairWindow) tick() {
+	w.clock = math.MaxInt64
+	for i := range 2 {
+		if !w.ended[i] {
+			w.clock = min(w.clock, w.at(i, &flowDigest{end: w.last[i]}))
+		}
+	}
+	if w.clock == math.MaxInt64 {
+		w.clock = max(w.at(0, &flowDigest{end: w.last[0]}), w.at(1, &flowDigest{end: w.last[1]}))
+	}
+}
+
 // step pairs the window once its oldest digest has waited out the slack,
 // or once it holds too many (limit).
 func (w *pairWindow) step() {
 	n := w.pending[0] + w.pending[1]
-	if n >= max(w.limit, 2*windowFlows) {
+	if n >= max(w.limit, 2*w.flows) {
 		w.pairOldest()
+		return
+	}
+	if !w.shiftOK {
+		// The captures' own clocks may be far apart: wait for a full
+		// window, which holds copies of the same flows if the offset is
+		// within the time its flows take.
 		return
 	}
 	for i := range 2 {
@@ -216,7 +249,7 @@ func (w *pairWindow) pairOldest() {
 		}
 	}
 	slices.Sort(ends)
-	half := ends[windowFlows-1] + 1
+	half := ends[w.flows-1] + 1
 	ready := 0
 	for i := range 2 {
 		for k := range w.buf[i] {
@@ -228,7 +261,7 @@ func (w *pairWindow) pairOldest() {
 	// A window too few of whose digests are ripe waits for more, unless
 	// the clock offset is still to measure: it is measured on the first
 	// full window.
-	if w.shiftOK && (ready < windowFlows/2 || ready < len(ends)/4) {
+	if w.shiftOK && (ready < w.flows/2 || ready < len(ends)/4) {
 		w.limit = 2 * len(ends)
 		return
 	}
@@ -304,7 +337,7 @@ func (w *pairWindow) pairCut(final bool, settle func(i int, d *flowDigest) bool)
 		w.records.put(&r)
 		w.partner[0][r.a], w.partner[1][r.b] = r.b, r.a
 		if c.thetaOK {
-			w.pairThetas = append(w.pairThetas, c.theta)
+			w.pairThetas.add(c.theta)
 		}
 		done[0][c.a], done[1][c.b] = true, true
 	}
@@ -315,7 +348,7 @@ func (w *pairWindow) pairCut(final bool, settle func(i int, d *flowDigest) bool)
 	}
 	for _, c := range high {
 		if done[0][c.a] {
-			w.thetas = append(w.thetas, c.theta)
+			w.thetas.add(c.theta)
 		}
 	}
 	w.keep(done)
@@ -323,7 +356,7 @@ func (w *pairWindow) pairCut(final bool, settle func(i int, d *flowDigest) bool)
 
 // keep drops the digests done says were settled from the window.
 func (w *pairWindow) keep(done [2][]bool) {
-	w.clock = math.MinInt64
+	w.tick() // the clock offset may have changed
 	for i := range 2 {
 		kept := w.buf[i][:0]
 		w.pending[i] = 0
@@ -332,7 +365,6 @@ func (w *pairWindow) keep(done [2][]bool) {
 				continue
 			}
 			d := w.buf[i][k]
-			w.clock = max(w.clock, w.at(i, &d))
 			if !d.closing {
 				at := w.at(i, &d)
 				if w.pending[i] == 0 || at < w.oldest[i] {
@@ -350,22 +382,57 @@ func (w *pairWindow) keep(done [2][]bool) {
 // offset returns the clock offset B − A measured on the surest
 // candidates, with how many it rests on.
 func (w *pairWindow) offset() (int64, int) {
-	if len(w.thetas) == 0 {
-		return 0, 0
-	}
-	slices.Sort(w.thetas)
-	return w.thetas[len(w.thetas)/2], len(w.thetas)
+	return w.thetas.median(), w.thetas.n
 }
 
 // align is how far the second pass moves B's clock: the measured offset,
 // or without one the middle of the pairs' own.
 func (w *pairWindow) align() int64 {
-	if theta, n := w.offset(); n > 0 {
-		return theta
+	if w.thetas.n > 0 {
+		return w.thetas.median()
 	}
-	if len(w.pairThetas) == 0 {
+	return w.pairThetas.median()
+}
+
+// medianSample keeps the values whose median is wanted: all of them up
+// to medianKept, beyond that every step-th, so that memory stays flat
+// and the result is the same every run.
+type medianSample struct {
+	v    []int64
+	n    int // values added
+	step int
+}
+
+// medianKept is how many values a medianSample keeps at most.
+const medianKept = 1 << 16
+
+func (m *medianSample) add(x int64) {
+	if m.step == 0 {
+		m.step = 1
+	}
+	if m.n%m.step == 0 {
+		if len(m.v) == medianKept {
+			// Keep every other one: those at multiples of twice the step.
+			for i := range len(m.v) / 2 {
+				m.v[i] = m.v[2*i]
+			}
+			m.v = m.v[:len(m.v)/2]
+			m.step *= 2
+		}
+		if m.n%m.step == 0 {
+			m.v = append(m.v, x)
+		}
+	}
+	m.n++
+}
+
+// median returns the middle value kept (the upper of the two middle
+// ones), 0 when none was added.
+func (m *medianSample) median() int64 {
+	if len(m.v) == 0 {
 		return 0
 	}
-	slices.Sort(w.pairThetas)
-	return w.pairThetas[len(w.pairThetas)/2]
+	v := slices.Clone(m.v) // m.v stays in the order added, for add
+	slices.Sort(v)
+	return v[len(v)/2]
 }
