@@ -10,7 +10,9 @@ import (
 // diffMerge is the second pass: both captures on one time line, each
 // through its own flow table with the merge as its Observer.
 type diffMerge struct {
-	plans []pairPlan
+	// planOf reads the plan of pair n; err is the first it failed.
+	planOf func(n int) (pairPlan, error)
+	err    error
 	// pairOf maps each capture's flows (by ID − 1) to their pair's
 	// index, -1 when unpaired.
 	pairOf [2][]int32
@@ -38,7 +40,11 @@ func (m *diffMerge) segment(i analyze.Capture, n int32, fromX bool, v *pendingSe
 func (m *diffMerge) state(n int) *pairState {
 	ps := m.states[n]
 	if ps == nil {
-		ps = m.plans[n].state(n)
+		pl, err := m.planOf(n)
+		if err != nil && m.err == nil {
+			m.err = err
+		}
+		ps = pl.state(n)
 		m.states[n] = ps
 		ps.live = len(m.live)
 		m.live = append(m.live, ps)
@@ -91,20 +97,16 @@ var flowCopies = sync.Pool{New: func() any { return new(analyze.Flow) }}
 // goroutine, takes them packet by packet in the order the one-goroutine
 // walk took them (the earlier packet first, A first at a tie), so the
 // result is the same, in about half the time on two cores.
-func diffSecondPass(open [2]analyze.Opener, cfg Config, h *Head, plans []pairPlan, align int64, sink Sink) error {
-	m := &diffMerge{plans: plans, states: make(map[int]*pairState), sink: sink}
+//
+// pairOf maps each capture's flows (by ID − 1) to their pair, -1 when
+// unpaired; planOf reads a pair's plan when its first segment comes.
+func diffSecondPass(open [2]analyze.Opener, cfg Config, h *Head, pairOf [2][]int32, planOf func(int) (pairPlan, error),
+	align int64, sink Sink) error {
+	m := &diffMerge{planOf: planOf, pairOf: pairOf, states: make(map[int]*pairState), sink: sink}
 	m.shift[analyze.CaptureB] = align
 	for i := range 2 {
 		sum := &h.Summaries[i]
 		m.span[i] = [2]int64{sum.FirstTime - m.shift[i], sum.LastTime - m.shift[i]}
-		m.pairOf[i] = make([]int32, h.Flows[i])
-		for j := range m.pairOf[i] {
-			m.pairOf[i][j] = -1
-		}
-	}
-	for n := range plans {
-		m.pairOf[analyze.CaptureA][plans[n].a] = int32(n)
-		m.pairOf[analyze.CaptureB][plans[n].b] = int32(n)
 	}
 	var sides [2]*sideReader
 	for i := range 2 {
@@ -137,7 +139,7 @@ func diffSecondPass(open [2]analyze.Opener, cfg Config, h *Head, plans []pairPla
 	for {
 		pa, pb := cur[0].peek(), cur[1].peek()
 		moreA, moreB := pa != nil && !pa.closing, pb != nil && !pb.closing
-		if !moreA && !moreB {
+		if !moreA && !moreB || m.err != nil {
 			break
 		}
 		i := analyze.CaptureA
@@ -157,6 +159,9 @@ func diffSecondPass(open [2]analyze.Opener, cfg Config, h *Head, plans []pairPla
 		if p := cur[i].peek(); p != nil {
 			cur[i].take(m, analyze.Capture(i))
 		}
+	}
+	if m.err != nil {
+		return m.err
 	}
 	h.PeakPairs = m.peak
 	for i := range 2 {

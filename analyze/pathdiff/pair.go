@@ -359,11 +359,12 @@ func absNS(x int64) int64 {
 	return x
 }
 
-// assign scores the candidates, measures the clock offset on the surest
-// ones, scores again with timing, and pairs greedily, best first, each
-// flow at most once. It returns the chosen candidates and the clock
-// offset B − A with the number of pairs it rests on.
-func assignPairs(a, b *sideIndex) (chosen []*pairCandidate, theta int64, thetaPairs int) {
+// assignPairs scores the candidates, measures the clock offset on the
+// surest ones (high), scores again with timing, and pairs greedily, best
+// first, each flow at most once. Without a sure candidate it scores with
+// prior, the offset measured before, when priorOK. It returns the chosen
+// candidates in the order of A's flows.
+func assignPairs(a, b *sideIndex, prior int64, priorOK bool) (chosen, high []*pairCandidate) {
 	cands := pairCandidates(a, b)
 	a.tokens, b.tokens = nil, nil // spent: free them for what follows
 	for _, c := range cands {
@@ -372,13 +373,16 @@ func assignPairs(a, b *sideIndex) (chosen []*pairCandidate, theta int64, thetaPa
 	var thetas []int64
 	for _, c := range cands {
 		if c.score >= pairHigh && c.thetaOK {
+			high = append(high, c)
 			thetas = append(thetas, c.theta)
 		}
 	}
-	thetaOK := len(thetas) > 0
-	if thetaOK {
+	theta, thetaOK := prior, priorOK
+	if len(thetas) > 0 {
 		slices.Sort(thetas)
-		theta = thetas[len(thetas)/2]
+		theta, thetaOK = thetas[len(thetas)/2], true
+	}
+	if thetaOK {
 		for _, c := range cands {
 			c.evaluate(a, b, theta, true)
 		}
@@ -396,5 +400,5 @@ func assignPairs(a, b *sideIndex) (chosen []*pairCandidate, theta int64, thetaPa
 	}
 	// Report pairs in the order of A's flows.
 	slices.SortFunc(chosen, func(x, y *pairCandidate) int { return cmp.Compare(x.a, y.a) })
-	return chosen, theta, len(thetas)
+	return chosen, high
 }

@@ -8,15 +8,17 @@
 // analyze.Analyzer with an analyze.Observer, so a flow is what the table
 // says it is and pairing state hangs off the table's flow IDs. The first
 // pass sketches every flow (bottom-k samples of what survives middleboxes:
-// TSvals, IPv4 IDs, payload prefixes) and keeps a compact digest of each
-// finished flow; the pairing joins the two captures' digests with every
-// join bounded; the second pass walks both captures on one time line,
+// TSvals, IPv4 IDs, payload prefixes) and digests each finished flow; the
+// pairing joins the two captures' digests a window of time at a time,
+// with every join bounded, and spools what it settled about each pair
+// (see window.go); the second pass walks both captures on one time line,
 // matches each pair's segments and hands the pair on as soon as both its
-// flows have finished.
+// flows have finished. Memory grows with the flows live in the tables and
+// within the pairing's window, not with the flows read.
 package pathdiff
 
 import (
-	"slices"
+	"fmt"
 	"sync"
 	"time"
 
@@ -43,6 +45,9 @@ type Config struct {
 	// Series, when set, records each flow's time series in the second
 	// pass from this budget (shared by both captures), for charts.
 	Series *analyze.SeriesBudget
+	// windowFlows replaces the constant of that name when positive: the
+	// tests pair small captures a window at a time.
+	windowFlows int
 }
 
 // Head is what a diff knows once it has paired the flows: each
@@ -111,104 +116,78 @@ func Diff(open [2]analyze.Opener, cfg analyze.Config) (*analyze.DiffResult, erro
 }
 
 // Stream reads both captures twice. The first pass (both captures at
-// once) analyzes each and sketches every flow for pairing; the flows are
-// paired; the second pass walks both captures on one time line, analyzes
-// them again and matches the paired flows' segments, handing each pair
-// and each unpaired flow to sink as soon as its flows finish. It returns
-// an error only when a capture cannot be opened; a capture that ends early
-// is read as far as it goes and its Summary.Err says so.
+// once) analyzes each and sketches every flow for pairing, and pairs the
+// flows a window of time at a time; the second pass walks both captures
+// on one time line, analyzes them again and matches the paired flows'
+// segments, handing each pair and each unpaired flow to sink as soon as
+// its flows finish. Memory grows with the flows in progress and those
+// within the pairing's window, not with the flows read. It returns an
+// error only when a capture cannot be opened or the pairs cannot be
+// spooled; a capture that ends early is read as far as it goes and its
+// Summary.Err says so.
 func Stream(open [2]analyze.Opener, cfg Config, sink Sink) (*Head, error) {
-	var h Head
-	var digests [2][]flowDigest
-	var errs [2]error
-	var wg sync.WaitGroup
+	var srcs [2]capture.Source
 	for i := range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			h.Summaries[i], digests[i], errs[i] = diffFirstPass(open[i], cfg.Config)
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
+		src, err := open[i]()
 		if err != nil {
+			if i == 1 {
+				srcs[0].Close()
+			}
 			return nil, err
 		}
+		srcs[i] = src
 	}
-	// The indexes are built once both flow tables are gone: built on the
-	// first pass's goroutines, beside the other capture's table, they
-	// added a sixth to the peak. Built now, side by side, they cost the
-	// same memory in half the time.
-	var sides [2]*sideIndex
+	var sides [2]*sketchSide
+	var in [2]chan []flowDigest
+	var wg sync.WaitGroup
 	for i := range 2 {
-		wg.Go(func() { sides[i] = newSideIndex(digests[i]) })
+		sides[i] = newSketchSide(srcs[i], cfg.Config)
+		in[i] = sides[i].out
+		wg.Go(sides[i].run)
 	}
+	w := newPairWindow(cfg)
+	defer w.records.close()
+	w.read(in)
 	wg.Wait()
-	a, b := sides[0], sides[1]
-	chosen, theta, thetaPairs := assignPairs(a, b)
+	var h Head
+	for i := range 2 {
+		srcs[i].Close()
+		h.Summaries[i] = sides[i].sum
+		h.Flows[i] = len(w.partner[i])
+	}
+	if w.records.err != nil {
+		return nil, fmt.Errorf("diff: spooling the pairs: %w", w.records.err)
+	}
+	theta, thetaPairs := w.offset()
 	h.ClockOffset, h.ClockPairs = time.Duration(theta), thetaPairs
-	h.Flows, h.Pairs = [2]int{len(a.flows), len(b.flows)}, len(chosen)
 	// The second pass merges the captures on one time line: B's clock
 	// moved by the measured offset, or without one by the pairs' own.
-	align := theta
-	if thetaPairs == 0 {
-		align = medianPairTheta(chosen)
-	}
-	plans := make([]pairPlan, len(chosen))
-	for i, c := range chosen {
-		plans[i] = newPairPlan(c, a, b, theta, thetaPairs > 0, align)
-	}
-	// What the second pass needs of the first is in the plans now: the
-	// samples can go.
-	chosen = nil
-	for _, s := range [...]*sideIndex{a, b} {
-		for i := range s.flows {
-			s.flows[i].samples = nil
+	align := w.align()
+	// The pairs are numbered in the order of A's flows; partner becomes
+	// each flow's pair number.
+	var aOf []int32
+	for i, b := range w.partner[0] {
+		if b >= 0 {
+			n := int32(len(aOf))
+			aOf = append(aOf, int32(i))
+			w.partner[0][i], w.partner[1][b] = n, n
 		}
-		s.isnFlows = nil
 	}
+	h.Pairs = len(aOf)
 	if sink.Head != nil {
 		sink.Head(&h)
 	}
-	if err := diffSecondPass(open, cfg, &h, plans, align, sink); err != nil {
+	var rec pairRecord
+	planOf := func(n int) (pairPlan, error) {
+		if err := w.records.get(aOf[n], &rec); err != nil {
+			return pairPlan{}, fmt.Errorf("diff: reading the spooled pairs: %w", err)
+		}
+		return rec.plan(theta, thetaPairs > 0, align), nil
+	}
+	if err := diffSecondPass(open, cfg, &h, w.partner, planOf, align, sink); err != nil {
 		return nil, err
 	}
 	return &h, nil
-}
-
-// diffFirstPass analyzes one capture and sketches its flows for pairing.
-func diffFirstPass(open analyze.Opener, cfg analyze.Config) (analyze.Summary, []flowDigest, error) {
-	src, err := open()
-	if err != nil {
-		return analyze.Summary{}, nil, err
-	}
-	defer src.Close()
-	// The sketcher reads each packet's payload from the Stepper's Packet.
-	sk := newSketcher()
-	cfg.Series, cfg.Observer = nil, sk
-	st := analyze.NewStepper(src, cfg, sk.finished)
-	sk.pkt = &st.Packet
-	for st.Read() {
-		st.File()
-	}
-	sum := st.Close()
-	return sum, sk.flows, nil
-}
-
-// medianTheta is the middle of the chosen pairs' own clock offsets, 0
-// when none has one.
-func medianPairTheta(chosen []*pairCandidate) int64 {
-	var ts []int64
-	for _, c := range chosen {
-		if c.thetaOK {
-			ts = append(ts, c.theta)
-		}
-	}
-	if len(ts) == 0 {
-		return 0
-	}
-	slices.Sort(ts)
-	return ts[len(ts)/2]
 }
 
 // pairPlan is what the pairing settled about one pair, for the second
@@ -240,92 +219,6 @@ type dirPlan struct {
 	// expect is how much later B's copy comes on the merged time line,
 	// give or take jitter; horizon is how long an unmatched segment waits.
 	expect, jitter, horizon int64
-}
-
-// newPairPlan settles what the pairing knows about a chosen candidate.
-func newPairPlan(c *pairCandidate, a, b *sideIndex, theta int64, thetaOK bool, align int64) pairPlan {
-	A, B := &a.flows[c.a], &b.flows[c.b]
-	pl := pairPlan{a: c.a, b: c.b, score: c.score, swapped: c.rolesSwapped(a, b), xSwapped: c.swapped,
-		nat: A.key != B.key}
-	for s := range numSignals {
-		if c.signals[s] > 0 {
-			pl.signals = append(pl.signals, analyze.SignalCount{Signal: s, Count: c.signals[s]})
-		}
-	}
-	// A's first sender may be its client or its server.
-	if A.serverFirst() {
-		pl.cToS = 1
-	}
-	if !thetaOK {
-		theta, thetaOK = c.theta, c.thetaOK
-	}
-	offs, offsOK := c.seqOffsets(a, b)
-	for d := range 2 {
-		dp := &pl.dirs[d]
-		dp.upstream = analyze.CaptureUnknown
-		if offsOK[d] {
-			dp.seqOff, dp.ok = capture.Seq(offs[d]), true
-		} else if !pl.swapped {
-			// No sampled segment of this direction matched: the ISNs give
-			// the offset when both captures hold the handshake.
-			hsA, hsB := A.answered, B.answered
-			if pl.outDir(d) == analyze.ServerToClient {
-				hsA, hsB = A.synack, B.synack
-			}
-			if hsA.seen && hsB.seen {
-				dp.seqOff, dp.ok = hsB.isn-hsA.isn, true
-			}
-		}
-		dp.useTS, dp.useIPID = c.preserved(a, b, uint8(d))
-	}
-	// Which capture saw each direction first: a segment reaches the
-	// downstream capture one one-way delay after the upstream one, so the
-	// direction whose B − A difference is larger runs from A to B.
-	for d := range 2 {
-		dp := &pl.dirs[d]
-		// lag is how much later B saw the direction's segments than A,
-		// net of the clock offset: positive when A is upstream.
-		var lag int64
-		switch {
-		case c.deltaOK[0] && c.deltaOK[1] && c.delta[d] != c.delta[1-d]:
-			lag = c.delta[d] - (c.delta[0]+c.delta[1])/2
-		case c.deltaOK[d] && thetaOK:
-			lag = c.delta[d] - theta
-		case c.deltaOK[1-d] && thetaOK:
-			lag = -(c.delta[1-d] - theta)
-		}
-		switch {
-		case lag > 0:
-			dp.upstream = analyze.CaptureA
-		case lag < 0:
-			dp.upstream = analyze.CaptureB
-		default:
-			dp.upstream = c.upstreamByTTL(a, b, uint8(d))
-		}
-		if lag != 0 && (c.deltaOK[0] && c.deltaOK[1] || thetaOK) {
-			dp.delay, dp.delayOK = absNS(lag), true
-		}
-		// expect is how much later, on the merged time line, B's copy of a
-		// segment comes than A's.
-		switch {
-		case c.deltaOK[d]:
-			dp.expect = c.delta[d] - align
-		case c.thetaOK:
-			dp.expect = c.theta - align
-		}
-		dp.jitter = diffMinJitter + 2*min(c.spread[d], diffMaxSpread)
-		dp.horizon = absNS(dp.expect) + diffMatchSlack + dp.jitter
-	}
-	cs, sc := pl.dirs[pl.cToS].upstream, pl.dirs[1-pl.cToS].upstream
-	switch {
-	case cs != analyze.CaptureUnknown:
-		pl.clientSide = cs
-	case sc != analyze.CaptureUnknown:
-		pl.clientSide = sc.Other()
-	default:
-		pl.clientSide = analyze.CaptureUnknown
-	}
-	return pl
 }
 
 // state starts the second pass's state of the pair: its record as the

@@ -29,6 +29,15 @@ type flowDigest struct {
 	// direction d and signal s are samples[at[k]:at[k+1]], k = d*3+s.
 	samples []pairSample
 	at      [2*sampledSignals + 1]uint16
+	// id is the flow's ID − 1 in its capture; end is the capture's clock
+	// when its table finished the flow, and closing says the flow was
+	// still in the table when the capture ended (see pairWindow).
+	id      int32
+	end     int64
+	closing bool
+	// evicted: the table finished the flow when it was full, at the
+	// packet that needed its room, rather than on an expiry sweep.
+	evicted bool
 }
 
 // handshakeDigest is the part of a HandshakeSegment the pairing reads.
@@ -66,8 +75,13 @@ type sketcher struct {
 	lastID uint64
 	last   *liveSketches
 	free   []*liveSketches
-	// flows are the digests, indexed by flow ID − 1 (IDs are dense).
+	// flows are the digests of the flows finished since the first pass
+	// last handed them to the pairing, in the order they finished.
 	flows []flowDigest
+	// clock is the latest packet time filed; closing is set once the
+	// capture has ended and the table finishes what it still holds.
+	clock   int64
+	closing bool
 }
 
 func newSketcher() *sketcher {
@@ -124,14 +138,10 @@ func (o *sketcher) finished(f *analyze.Flow) {
 	if o.lastID == f.ID {
 		o.last = nil
 	}
-	i := int(f.ID - 1)
-	for len(o.flows) <= i {
-		o.flows = append(o.flows, flowDigest{})
-	}
-	fd := &o.flows[i]
-	*fd = flowDigest{client: f.Client.Addr, server: f.Server.Addr, x: f.Client.Addr, start: f.Start,
+	o.flows = append(o.flows, flowDigest{client: f.Client.Addr, server: f.Server.Addr, x: f.Client.Addr, start: f.Start,
 		syn: digestOf(&f.SYN), answered: digestOf(&f.AnsweredSYN), synack: digestOf(&f.SYNACK),
-		key: tupleOf(f.Client.Addr, f.Server.Addr)}
+		key: tupleOf(f.Client.Addr, f.Server.Addr), id: int32(f.ID - 1), end: o.clock, closing: o.closing, evicted: f.Evicted})
+	fd := &o.flows[len(o.flows)-1]
 	if ls == nil {
 		return // nothing filed: the flow holds only copies
 	}
