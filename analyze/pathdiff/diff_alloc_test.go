@@ -18,8 +18,8 @@ import (
 func matchingMerge() *diffMerge {
 	pl := pairPlan{clientSide: analyze.CaptureA}
 	for d := range 2 {
-		pl.dirs[d] = dirPlan{ok: true, upstream: analyze.CaptureA, expect: int64(time.Millisecond),
-			jitter: diffMinJitter, horizon: int64(time.Millisecond) + diffMatchSlack + diffMinJitter}
+		pl.dirs[d] = dirPlan{ok: true, upstream: analyze.CaptureA, expect: time.Millisecond,
+			jitter: diffMinJitter, horizon: time.Millisecond + diffMatchSlack + diffMinJitter}
 	}
 	return &diffMerge{planOf: func(int) (pairPlan, error) { return pl, nil }, states: map[int]*pairState{}, pairOf: [2][]int32{{0}, {0}},
 		span: [2][2]int64{{0, math.MaxInt64 / 2}, {0, math.MaxInt64 / 2}}}
@@ -50,7 +50,7 @@ func (f *feeder) next(m *diffMerge) {
 	va, vb := pendingOf(&f.a, f.a.Time), pendingOf(&f.b, f.b.Time)
 	m.segment(analyze.CaptureA, 0, true, &va)
 	m.segment(analyze.CaptureB, 0, true, &vb)
-	if m.clock-m.lastSweep >= pendingSweep {
+	if time.Duration(m.clock-m.lastSweep) >= pendingSweep {
 		m.lastSweep = m.clock
 		for _, ps := range m.live {
 			ps.expire(m, m.clock)

@@ -17,19 +17,19 @@ import (
 const (
 	// diffMatchSlack is how long past its expected time a copy may still
 	// come: queueing and scheduling jitter at the capture points.
-	diffMatchSlack = int64(300 * time.Millisecond)
+	diffMatchSlack = 300 * time.Millisecond
 	// diffMaxSpread caps the jitter measured on the pairing samples that
 	// widens the wait.
-	diffMaxSpread = int64(5 * time.Second)
+	diffMaxSpread = 5 * time.Second
 	// diffMaxPending caps the unmatched segments kept per direction and
 	// capture; beyond it the oldest is given up (counted as Overflow).
 	diffMaxPending = 8192
 	// pendingSweep is how often, in capture time, every pair's queues are
 	// checked for segments that waited long enough.
-	pendingSweep = int64(100 * time.Millisecond)
+	pendingSweep = 100 * time.Millisecond
 	// diffMinJitter is the least uncertainty of when a copy comes, for
 	// deciding whether the other capture was recording then.
-	diffMinJitter = int64(20 * time.Millisecond)
+	diffMinJitter = 20 * time.Millisecond
 )
 
 // pairState is the second pass's state of one pair, from its first
@@ -60,7 +60,7 @@ type dirState struct {
 	ok     bool        // seqOff known: segments can be matched
 	// expect is how much later B's copy comes on the merged time line,
 	// give or take jitter; horizon is how long an unmatched segment waits.
-	expect, jitter, horizon int64
+	expect, jitter, horizon time.Duration
 	// useTS and useIPID: the fields cross the path unchanged, so they
 	// tell retransmissions of the same bytes apart.
 	useTS, useIPID bool
@@ -469,7 +469,7 @@ func (ps *pairState) expire(m *diffMerge, now int64) {
 			q := &ds.pend[i]
 			for q.trim(); q.head < len(q.s); q.trim() {
 				v := &q.s[q.head]
-				if now != math.MaxInt64 && now-v.at <= ds.horizon {
+				if now != math.MaxInt64 && time.Duration(now-v.at) <= ds.horizon {
 					break
 				}
 				ds.unmatched(m, analyze.Capture(i), v)
@@ -483,11 +483,11 @@ func (ps *pairState) expire(m *diffMerge, now int64) {
 func (ds *dirState) unmatched(m *diffMerge, i analyze.Capture, v *pendingSeg) {
 	v.gone = true
 	o := ds.out
-	expect := v.at + ds.expect
+	expect := v.at + int64(ds.expect)
 	if i == analyze.CaptureB {
-		expect = v.at - ds.expect
+		expect = v.at - int64(ds.expect)
 	}
-	if sp := m.span[1-i]; expect-ds.jitter < sp[0] || expect+ds.jitter > sp[1] {
+	if sp := m.span[1-i]; expect-int64(ds.jitter) < sp[0] || expect+int64(ds.jitter) > sp[1] {
 		o.Outside++
 		return
 	}

@@ -1,6 +1,8 @@
 package pathdiff
 
 import (
+	"time"
+
 	"math"
 	"sync"
 
@@ -23,7 +25,7 @@ type diffMerge struct {
 	sink   Sink
 	// span is each capture's time span on the merged line.
 	span      [2][2]int64
-	shift     [2]int64 // subtracted from capture i's times to align with A
+	shift     [2]time.Duration // subtracted from capture i's times to align with A
 	clock     int64
 	lastSweep int64
 	peak      int // most pairs in progress at once
@@ -101,12 +103,12 @@ var flowCopies = sync.Pool{New: func() any { return new(analyze.Flow) }}
 // pairOf maps each capture's flows (by ID − 1) to their pair, -1 when
 // unpaired; planOf reads a pair's plan when its first segment comes.
 func diffSecondPass(open [2]analyze.Opener, cfg Config, h *Head, pairOf [2][]int32, planOf func(int) (pairPlan, error),
-	align int64, sink Sink) error {
+	align time.Duration, sink Sink) error {
 	m := &diffMerge{planOf: planOf, pairOf: pairOf, states: make(map[int]*pairState), sink: sink}
 	m.shift[analyze.CaptureB] = align
 	for i := range 2 {
 		sum := &h.Summaries[i]
-		m.span[i] = [2]int64{sum.FirstTime - m.shift[i], sum.LastTime - m.shift[i]}
+		m.span[i] = [2]int64{sum.FirstTime - int64(m.shift[i]), sum.LastTime - int64(m.shift[i])}
 	}
 	var sides [2]*sideReader
 	for i := range 2 {
@@ -147,7 +149,7 @@ func diffSecondPass(open [2]analyze.Opener, cfg Config, h *Head, pairOf [2][]int
 			i = analyze.CaptureB
 		}
 		cur[i].take(m, i)
-		if m.clock-m.lastSweep >= pendingSweep {
+		if time.Duration(m.clock-m.lastSweep) >= pendingSweep {
 			m.lastSweep = m.clock
 			for _, ps := range m.live {
 				ps.expire(m, m.clock)

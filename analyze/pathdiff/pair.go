@@ -131,13 +131,13 @@ type pairCandidate struct {
 	swapped bool // a's first sender is b's second
 	score   float64
 	signals [numSignals]int
-	// theta is the flow's clock offset B − A (ns), halfway between the
+	// theta is the flow's clock offset B − A, halfway between the
 	// two directions' time differences; valid when thetaOK.
-	theta   int64
+	theta   time.Duration
 	thetaOK bool
 	// delta holds, per direction of a, the median B − A time difference
 	// of its hits and their spread.
-	delta, spread [2]int64
+	delta, spread [2]time.Duration
 	deltaOK       [2]bool
 }
 
@@ -178,15 +178,15 @@ func newSideIndex(flows []flowDigest) *sideIndex {
 // timingSlack is how far a flow's own clock offset may stray from the
 // capture-wide one and still count as agreeing: one-way delays and
 // queueing on real paths stay well below it.
-const timingSlack = int64(2 * time.Second)
+const timingSlack = 2 * time.Second
 
 // timingFar is a start-time disagreement no clock error explains once the
 // clock offset is known from other flows.
-const timingFar = int64(time.Minute)
+const timingFar = time.Minute
 
 // evaluate scores c. theta is the clock offset B − A measured on the
 // surest pairs, valid when thetaOK.
-func (c *pairCandidate) evaluate(a, b *sideIndex, theta int64, thetaOK bool) {
+func (c *pairCandidate) evaluate(a, b *sideIndex, theta time.Duration, thetaOK bool) {
 	same, swapped := 0, 0
 	for _, h := range c.hits {
 		if h.da == h.db {
@@ -204,8 +204,8 @@ func (c *pairCandidate) evaluate(a, b *sideIndex, theta int64, thetaOK bool) {
 	var tsAgree, tsConflict, ipAgree, ipConflict int
 	var seenBuf [64]uint8
 	seen := seenBuf[:0] // few: a scan beats a map
-	var deltaBuf [2][32]int64
-	deltas := [2][]int64{deltaBuf[0][:0], deltaBuf[1][:0]}
+	var deltaBuf [2][32]time.Duration
+	deltas := [2][]time.Duration{deltaBuf[0][:0], deltaBuf[1][:0]}
 	for _, h := range c.hits {
 		if (h.da != h.db) != c.swapped || slices.Contains(seen, h.ka) {
 			continue
@@ -216,7 +216,7 @@ func (c *pairCandidate) evaluate(a, b *sideIndex, theta int64, thetaOK bool) {
 		}
 		seen = append(seen, h.ka)
 		c.signals[h.signal]++
-		deltas[h.da] = append(deltas[h.da], sb.time-sa.time)
+		deltas[h.da] = append(deltas[h.da], time.Duration(sb.time-sa.time))
 		if sa.hasTS && sb.hasTS {
 			if sa.tsval == sb.tsval {
 				tsAgree++
@@ -274,12 +274,12 @@ func (c *pairCandidate) evaluate(a, b *sideIndex, theta int64, thetaOK bool) {
 	timing := 0 // 1 agrees with the clock offset, -1 contradicts it
 	if thetaOK {
 		switch {
-		case c.thetaOK && absNS(c.theta-theta) <= timingSlack:
+		case c.thetaOK && absDur(c.theta-theta) <= timingSlack:
 			timing = 1
 		case c.thetaOK:
 			timing = -1
 		default:
-			off := absNS(B.start - A.start - theta)
+			off := absDur(time.Duration(B.start-A.start) - theta)
 			if off <= timingSlack {
 				timing = 1
 			} else if off > timingFar {
@@ -352,7 +352,7 @@ func (c *pairCandidate) seqOffsets(a, b *sideIndex) (off [2]uint32, ok [2]bool) 
 	return off, ok
 }
 
-func absNS(x int64) int64 {
+func absDur(x time.Duration) time.Duration {
 	if x < 0 {
 		return -x
 	}
@@ -364,13 +364,13 @@ func absNS(x int64) int64 {
 // first, each flow at most once. Without a sure candidate it scores with
 // prior, the offset measured before, when priorOK. It returns the chosen
 // candidates in the order of A's flows.
-func assignPairs(a, b *sideIndex, prior int64, priorOK bool) (chosen, high []*pairCandidate) {
+func assignPairs(a, b *sideIndex, prior time.Duration, priorOK bool) (chosen, high []*pairCandidate) {
 	cands := pairCandidates(a, b)
 	a.tokens, b.tokens = nil, nil // spent: free them for what follows
 	for _, c := range cands {
 		c.evaluate(a, b, 0, false)
 	}
-	var thetas []int64
+	var thetas []time.Duration
 	for _, c := range cands {
 		if c.score >= pairHigh && c.thetaOK {
 			high = append(high, c)

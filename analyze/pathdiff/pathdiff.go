@@ -159,7 +159,7 @@ func Stream(open [2]analyze.Opener, cfg Config, sink Sink) (*Head, error) {
 		return nil, fmt.Errorf("diff: spooling the pairs: %w", w.records.err)
 	}
 	theta, thetaPairs := w.offset()
-	h.ClockOffset, h.ClockPairs = time.Duration(theta), thetaPairs
+	h.ClockOffset, h.ClockPairs = theta, thetaPairs
 	// The second pass merges the captures on one time line: B's clock
 	// moved by the measured offset, or without one by the pairs' own.
 	align := w.align()
@@ -214,11 +214,11 @@ type dirPlan struct {
 	ok             bool        // seqOff known: segments can be matched
 	useTS, useIPID bool
 	upstream       analyze.Capture
-	delay          int64
+	delay          time.Duration
 	delayOK        bool
 	// expect is how much later B's copy comes on the merged time line,
 	// give or take jitter; horizon is how long an unmatched segment waits.
-	expect, jitter, horizon int64
+	expect, jitter, horizon time.Duration
 }
 
 // state starts the second pass's state of the pair: its record as the

@@ -1,6 +1,8 @@
 package pathdiff
 
 import (
+	"time"
+
 	"encoding/binary"
 	"math"
 	"os"
@@ -27,9 +29,9 @@ type pairRecord struct {
 	// The pair's own clock offset and, per direction of A's flow, the
 	// median B − A time difference of its matched samples and their
 	// spread (see pairCandidate).
-	theta         int64
+	theta         time.Duration
 	thetaOK       bool
-	delta, spread [2]int64
+	delta, spread [2]time.Duration
 	deltaOK       [2]bool
 	dirs          [2]dirRecord
 }
@@ -78,7 +80,7 @@ func newPairRecord(c *pairCandidate, a, b *sideIndex) pairRecord {
 // plan settles the pair for the second pass, given the clock offset B − A
 // measured over the whole diff (valid when thetaOK) and align, how far
 // the second pass moves B's clock.
-func (r *pairRecord) plan(theta int64, thetaOK bool, align int64) pairPlan {
+func (r *pairRecord) plan(theta time.Duration, thetaOK bool, align time.Duration) pairPlan {
 	pl := pairPlan{a: int(r.a), b: int(r.b), score: r.score, swapped: r.swapped, xSwapped: r.xSwapped, nat: r.nat}
 	for s := range numSignals {
 		if r.signals[s] > 0 {
@@ -103,7 +105,7 @@ func (r *pairRecord) plan(theta int64, thetaOK bool, align int64) pairPlan {
 		dp := &pl.dirs[d]
 		// lag is how much later B saw the direction's segments than A,
 		// net of the clock offset: positive when A is upstream.
-		var lag int64
+		var lag time.Duration
 		switch {
 		case r.deltaOK[0] && r.deltaOK[1] && r.delta[d] != r.delta[1-d]:
 			lag = r.delta[d] - (r.delta[0]+r.delta[1])/2
@@ -121,7 +123,7 @@ func (r *pairRecord) plan(theta int64, thetaOK bool, align int64) pairPlan {
 			dp.upstream = r.dirs[d].ttlUpstream
 		}
 		if lag != 0 && (r.deltaOK[0] && r.deltaOK[1] || thetaOK) {
-			dp.delay, dp.delayOK = absNS(lag), true
+			dp.delay, dp.delayOK = absDur(lag), true
 		}
 		// expect is how much later, on the merged time line, B's copy of a
 		// segment comes than A's.
@@ -132,7 +134,7 @@ func (r *pairRecord) plan(theta int64, thetaOK bool, align int64) pairPlan {
 			dp.expect = r.theta - align
 		}
 		dp.jitter = diffMinJitter + 2*min(r.spread[d], diffMaxSpread)
-		dp.horizon = absNS(dp.expect) + diffMatchSlack + dp.jitter
+		dp.horizon = absDur(dp.expect) + diffMatchSlack + dp.jitter
 	}
 	cs, sc := pl.dirs[pl.cToS].upstream, pl.dirs[1-pl.cToS].upstream
 	switch {
@@ -163,7 +165,7 @@ func (r *pairRecord) encode(b []byte) {
 	}
 	b[o] = bits(r.swapped, r.xSwapped, r.nat, r.serverFirst, r.thetaOK, r.deltaOK[0], r.deltaOK[1])
 	o++
-	for _, v := range [...]int64{r.theta, r.delta[0], r.delta[1], r.spread[0], r.spread[1]} {
+	for _, v := range [...]time.Duration{r.theta, r.delta[0], r.delta[1], r.spread[0], r.spread[1]} {
 		le.PutUint64(b[o:], uint64(v))
 		o += 8
 	}
@@ -190,8 +192,8 @@ func (r *pairRecord) decode(b []byte) {
 	r.swapped, r.xSwapped, r.nat, r.serverFirst = f&1 != 0, f&2 != 0, f&4 != 0, f&8 != 0
 	r.thetaOK, r.deltaOK[0], r.deltaOK[1] = f&16 != 0, f&32 != 0, f&64 != 0
 	o++
-	for _, v := range [...]*int64{&r.theta, &r.delta[0], &r.delta[1], &r.spread[0], &r.spread[1]} {
-		*v = int64(le.Uint64(b[o:]))
+	for _, v := range [...]*time.Duration{&r.theta, &r.delta[0], &r.delta[1], &r.spread[0], &r.spread[1]} {
+		*v = time.Duration(le.Uint64(b[o:]))
 		o += 8
 	}
 	for d := range 2 {

@@ -1,6 +1,8 @@
 package pathdiff
 
 import (
+	"time"
+
 	"net/netip"
 
 	"rwin/analyze"
@@ -62,8 +64,8 @@ type sideReader struct {
 	src    capture.Source
 	st     *analyze.Stepper
 	series *analyze.SeriesRecorder
-	pairOf []int32 // the pair of each flow (by ID − 1), -1 when unpaired
-	shift  int64   // subtracted from the capture's times to align with A
+	pairOf []int32       // the pair of each flow (by ID − 1), -1 when unpaired
+	shift  time.Duration // subtracted from the capture's times to align with A
 	// x is the endpoint that sent the first segment of each paired flow
 	// in progress (see flowDigest.x); last caches the latest.
 	x      map[uint64]netip.AddrPort
@@ -80,7 +82,7 @@ type sideReader struct {
 	sum analyze.Summary
 }
 
-func newSideReader(src capture.Source, cfg Config, i analyze.Capture, pairOf []int32, shift int64) *sideReader {
+func newSideReader(src capture.Source, cfg Config, i analyze.Capture, pairOf []int32, shift time.Duration) *sideReader {
 	r := &sideReader{src: src, pairOf: pairOf, shift: shift, x: make(map[uint64]netip.AddrPort),
 		b: new(sideBatch), out: make(chan *sideBatch, sideBatches), free: make(chan *sideBatch, sideBatches+2),
 		done: make(chan struct{})}
@@ -101,7 +103,7 @@ func (r *sideReader) run() {
 		if len(r.b.marks) == sideBatchPackets {
 			r.flush()
 		}
-		r.b.marks = append(r.b.marks, packetMark{at: r.st.Packet.Time - r.shift})
+		r.b.marks = append(r.b.marks, packetMark{at: r.st.Packet.Time - int64(r.shift)})
 		r.st.File()
 	}
 	r.b.marks = append(r.b.marks, packetMark{closing: true})
@@ -163,7 +165,7 @@ func (r *sideReader) Segment(id uint64, seg *capture.Segment) {
 	}
 	ev := r.event()
 	ev.n, ev.fromX = n, src == r.lastX
-	ev.seg = pendingOf(seg, seg.Time-r.shift)
+	ev.seg = pendingOf(seg, seg.Time-int64(r.shift))
 }
 
 // finished records a flow the table finished, paired or not.

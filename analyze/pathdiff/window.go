@@ -100,7 +100,7 @@ type pairWindow struct {
 	oldest  [2]int64
 	// shift is B's clock minus A's for taking the streams on one time
 	// line, known once a pairing measured it (shiftOK).
-	shift   int64
+	shift   time.Duration
 	shiftOK bool
 	// last is the end of the latest digest taken from each capture, on
 	// its own clock; ended says which captures have no more.
@@ -138,7 +138,7 @@ func newPairWindow(cfg Config) *pairWindow {
 // at is when a digest of capture i ended on A's clock.
 func (w *pairWindow) at(i int, d *flowDigest) int64 {
 	if i == 1 {
-		return d.end - w.shift
+		return d.end - int64(w.shift)
 	}
 	return d.end
 }
@@ -317,7 +317,7 @@ func (w *pairWindow) pairCut(final bool, settle func(i int, d *flowDigest) bool)
 		// The first clock offset measured: the streams were merged on the
 		// captures' own clocks until now, and the window cut on them: pair
 		// it again on the right time line.
-		thetas := make([]int64, len(high))
+		thetas := make([]time.Duration, len(high))
 		for k, c := range high {
 			thetas[k] = c.theta
 		}
@@ -381,13 +381,13 @@ func (w *pairWindow) keep(done [2][]bool) {
 
 // offset returns the clock offset B − A measured on the surest
 // candidates, with how many it rests on.
-func (w *pairWindow) offset() (int64, int) {
+func (w *pairWindow) offset() (time.Duration, int) {
 	return w.thetas.median(), w.thetas.n
 }
 
 // align is how far the second pass moves B's clock: the measured offset,
 // or without one the middle of the pairs' own.
-func (w *pairWindow) align() int64 {
+func (w *pairWindow) align() time.Duration {
 	if w.thetas.n > 0 {
 		return w.thetas.median()
 	}
@@ -398,7 +398,7 @@ func (w *pairWindow) align() int64 {
 // to medianKept, beyond that every step-th, so that memory stays flat
 // and the result is the same every run.
 type medianSample struct {
-	v    []int64
+	v    []time.Duration
 	n    int // values added
 	step int
 }
@@ -406,7 +406,7 @@ type medianSample struct {
 // medianKept is how many values a medianSample keeps at most.
 const medianKept = 1 << 16
 
-func (m *medianSample) add(x int64) {
+func (m *medianSample) add(x time.Duration) {
 	if m.step == 0 {
 		m.step = 1
 	}
@@ -428,7 +428,7 @@ func (m *medianSample) add(x int64) {
 
 // median returns the middle value kept (the upper of the two middle
 // ones), 0 when none was added.
-func (m *medianSample) median() int64 {
+func (m *medianSample) median() time.Duration {
 	if len(m.v) == 0 {
 		return 0
 	}

@@ -117,9 +117,9 @@ func TestMedianSampleIsExactWhileSmallAndStaysBounded(t *testing.T) {
 	}{{"none", 0}, {"one", 1}, {"a few", 7}, {"as many as kept", medianKept}, {"ten times as many", 10 * medianKept}} {
 		t.Run(c.name, func(t *testing.T) {
 			var m medianSample
-			var all []int64
+			var all []time.Duration
 			for i := range c.n {
-				x := int64((i * 7919) % 1000) // spread evenly over 0..999
+				x := time.Duration((i * 7919) % 1000) // spread evenly over 0..999
 				m.add(x)
 				all = append(all, x)
 			}
