@@ -156,7 +156,7 @@ func Stream(open [2]analyze.Opener, cfg Config, sink Sink) (*Head, error) {
 		h.Flows[i] = len(w.partner[i])
 	}
 	if w.records.err != nil {
-		return nil, fmt.Errorf("diff: spooling the pairs: %w", w.records.err)
+		return nil, fmt.Errorf("spooling the pairs to a temporary file: %w", w.records.err)
 	}
 	theta, thetaPairs := w.offset()
 	h.ClockOffset, h.ClockPairs = theta, thetaPairs
@@ -180,7 +180,7 @@ func Stream(open [2]analyze.Opener, cfg Config, sink Sink) (*Head, error) {
 	var rec pairRecord
 	planOf := func(n int) (pairPlan, error) {
 		if err := w.records.get(aOf[n], &rec); err != nil {
-			return pairPlan{}, fmt.Errorf("diff: reading the spooled pairs: %w", err)
+			return pairPlan{}, fmt.Errorf("reading the pairs back from a temporary file: %w", err)
 		}
 		return rec.plan(theta, thetaPairs > 0, align), nil
 	}
