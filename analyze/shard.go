@@ -134,16 +134,26 @@ type shardGroup struct {
 	discardFreed [][]*flowState
 }
 
-// shardCount is how many shards Run uses: one per CPU, none (0) on one
-// CPU, when series are recorded, an Observer watches (it is called on one
-// goroutine, in packet order) or flows idle out.
+// shardCount is how many shards Run uses: one per CPU of cfg.CPUs, none
+// (0) below minShardCPUs, when series are recorded, an Observer watches
+// (it is called on one goroutine, in packet order) or flows idle out.
 func shardCount(cfg Config) int {
-	n := min(runtime.GOMAXPROCS(0), flowPartitions)
-	if n < 2 || cfg.Series != nil || cfg.Observer != nil || cfg.IdleTimeout > 0 {
+	n := cfg.CPUs
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	n = min(n, flowPartitions)
+	if n < minShardCPUs || cfg.Series != nil || cfg.Observer != nil || cfg.IdleTimeout > 0 {
 		return 0
 	}
 	return n
 }
+
+// minShardCPUs is the fewest CPUs the shards run on. On two, the reader
+// and one analyzer (Run's pipeline) keep both busy with less handing over
+// than a reader and two shards, and are the faster; the pipeline cannot
+// use a third, the shards can.
+const minShardCPUs = 3
 
 func newShardGroup(cfg Config, emit func(*Flow), n int) *shardGroup {
 	g := &shardGroup{emit: emit, heads: make([]int, n),

@@ -185,13 +185,18 @@ func TestShardedRunDoesNotAllocate(t *testing.T) {
 	}
 }
 
-// TestShardCount: one CPU, series and idle timeouts run one table.
+// TestShardCount: one or two CPUs, series, observers and idle timeouts run
+// one table.
 func TestShardCount(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
 	assert.Equal(t, 4, shardCount(Config{}))
 	assert.Zero(t, shardCount(Config{Series: NewSeriesRecorder(NewSeriesBudget(1 << 20))}), "series are recorded by one table")
 	assert.Zero(t, shardCount(Config{IdleTimeout: time.Minute}), "idle timeouts run one table")
 	assert.Zero(t, shardCount(Config{Observer: observerFunc(nil)}), "an observer sees segments on one goroutine, in order")
+	assert.Equal(t, 3, shardCount(Config{CPUs: 3}), "a share of the CPUs")
+	assert.Zero(t, shardCount(Config{CPUs: 2}), "two CPUs run the pipeline")
+	runtime.GOMAXPROCS(2)
+	assert.Zero(t, shardCount(Config{}), "two CPUs run the pipeline")
 	runtime.GOMAXPROCS(1)
 	assert.Zero(t, shardCount(Config{}))
 	runtime.GOMAXPROCS(64)

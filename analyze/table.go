@@ -57,6 +57,9 @@ type Config struct {
 	// Observer, when set, sees every segment filed with its flow's ID
 	// (see Observer); nil, the default, costs one comparison a segment.
 	Observer Observer
+	// CPUs is how many CPUs one Run may keep busy, 0 for GOMAXPROCS: a
+	// program that runs several at once gives each its share.
+	CPUs int
 }
 
 // Stats counts what the analyzer did.

@@ -214,6 +214,9 @@ func readAll(o readOptions, stdin io.Reader) []fileResult {
 	if o.format == report.FormatJSON {
 		parallel = 1 // the document lists the inputs' flows one input after the other
 	}
+	// Inputs read at once share the CPUs: one file's shards on every CPU
+	// beside another file's would only hand segments around.
+	o.cfg.CPUs = max(1, runtime.GOMAXPROCS(0)/min(parallel, len(o.files)))
 	sem := make(chan struct{}, parallel)
 	var wg sync.WaitGroup
 	for i, name := range o.files {
