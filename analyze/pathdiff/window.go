@@ -112,7 +112,7 @@ type pairWindow struct {
 	// clock is how far both streams have been taken, on A's clock: every
 	// digest that ended before it is in the window or settled.
 	clock int64
-	slack int64
+	slack time.Duration
 	// flows is windowFlows but in tests; limit is how many digests the
 	// window may hold before the oldest have waited out the slack (at
 	// least 2×flows).
@@ -131,7 +131,7 @@ func newPairWindow(cfg Config) *pairWindow {
 	if linger <= 0 {
 		linger = analyze.DefaultLinger
 	}
-	w := &pairWindow{slack: int64(linger + time.Minute), flows: cfg.windowFlows}
+	w := &pairWindow{slack: linger + time.Minute, flows: cfg.windowFlows}
 	if w.flows <= 0 {
 		w.flows = windowFlows
 	}
@@ -222,8 +222,8 @@ func (w *pairWindow) step() {
 		return
 	}
 	for i := range 2 {
-		if w.pending[i] > 0 && w.oldest[i] < w.clock-2*w.slack {
-			w.pair(false, w.clock-w.slack)
+		if w.pending[i] > 0 && w.oldest[i] < w.clock-2*int64(w.slack) {
+			w.pair(false, w.clock-int64(w.slack))
 			return
 		}
 	}
@@ -233,7 +233,7 @@ func (w *pairWindow) step() {
 // pairing when both captures' tables finished it on an expiry sweep:
 // the tables sweep once a second of capture time, each on its own
 // packets.
-const sweepMargin = int64(2 * time.Second)
+const sweepMargin = 2 * time.Second
 
 // pairOldest pairs a window that holds too many digests before its
 // oldest waited out the slack (thousands of flows ending a second): it
@@ -279,13 +279,13 @@ func (w *pairWindow) ripe(i int, d *flowDigest, cut int64) bool {
 	if d.closing || at >= cut {
 		return false
 	}
-	if at < w.clock-w.slack {
+	if at < w.clock-int64(w.slack) {
 		return true
 	}
 	if d.evicted {
 		return at < w.clock
 	}
-	return at < w.clock-sweepMargin
+	return at < w.clock-int64(sweepMargin)
 }
 
 // pair pairs the digests in the window and settles the flows that ended
