@@ -57,8 +57,10 @@ type Config struct {
 	// Observer, when set, sees every segment filed with its flow's ID
 	// (see Observer); nil, the default, costs one comparison a segment.
 	Observer Observer
-	// CPUs is how many CPUs one Run may keep busy, 0 for GOMAXPROCS: a
-	// program that runs several at once gives each its share.
+	// CPUs is how many CPUs one Run may shard its flows over, 0 for
+	// GOMAXPROCS: a program that runs several at once gives each its
+	// share. Below three Run does not shard; with GOMAXPROCS above one it
+	// still reads and analyzes on two goroutines.
 	CPUs int
 }
 
