@@ -138,12 +138,12 @@ func newPairWindow(cfg Config) *pairWindow {
 	return w
 }
 
-// at is when a digest of capture i ended on A's clock.
-func (w *pairWindow) at(i int, d *flowDigest) int64 {
+// at is time t of capture i on A's clock.
+func (w *pairWindow) at(i int, t int64) int64 {
 	if i == 1 {
-		return d.end - int64(w.shift)
+		return t - int64(w.shift)
 	}
-	return d.end
+	return t
 }
 
 // read takes the two captures' digests on one time line and pairs them.
@@ -165,7 +165,7 @@ func (w *pairWindow) read(in [2]chan []flowDigest) {
 		case len(head[0]) == 0:
 			i = 1
 		case len(head[1]) == 0:
-		case w.at(1, &head[1][0]) < w.at(0, &head[0][0]):
+		case w.at(1, head[1][0].end) < w.at(0, head[0][0].end):
 			i = 1
 		}
 		w.add(i, head[i][0])
@@ -181,7 +181,7 @@ func (w *pairWindow) add(i int, d flowDigest) {
 	for len(w.partner[i]) <= int(d.id) {
 		w.partner[i] = append(w.partner[i], -1)
 	}
-	at := w.at(i, &d)
+	at := w.at(i, d.end)
 	w.last[i] = d.end
 	w.tick()
 	if !d.closing {
@@ -199,11 +199,11 @@ func (w *pairWindow) tick() {
 	w.clock = math.MaxInt64
 	for i := range 2 {
 		if !w.ended[i] {
-			w.clock = min(w.clock, w.at(i, &flowDigest{end: w.last[i]}))
+			w.clock = min(w.clock, w.at(i, w.last[i]))
 		}
 	}
 	if w.clock == math.MaxInt64 {
-		w.clock = max(w.at(0, &flowDigest{end: w.last[0]}), w.at(1, &flowDigest{end: w.last[1]}))
+		w.clock = max(w.at(0, w.last[0]), w.at(1, w.last[1]))
 	}
 }
 
@@ -247,7 +247,7 @@ func (w *pairWindow) pairOldest() {
 	for i := range 2 {
 		for k := range w.buf[i] {
 			if d := &w.buf[i][k]; !d.closing {
-				ends = append(ends, w.at(i, d))
+				ends = append(ends, w.at(i, d.end))
 			}
 		}
 	}
@@ -275,7 +275,7 @@ func (w *pairWindow) pairOldest() {
 // ripe reports whether a digest ended before cut and long enough ago
 // that its copy, if any, is in the window.
 func (w *pairWindow) ripe(i int, d *flowDigest, cut int64) bool {
-	at := w.at(i, d)
+	at := w.at(i, d.end)
 	if d.closing || at >= cut {
 		return false
 	}
@@ -292,7 +292,7 @@ func (w *pairWindow) ripe(i int, d *flowDigest, cut int64) bool {
 // before cut (all of them when final), with whatever they were paired
 // with.
 func (w *pairWindow) pair(final bool, cut int64) {
-	w.pairCut(final, func(i int, d *flowDigest) bool { return !d.closing && w.at(i, d) < cut })
+	w.pairCut(final, func(i int, d *flowDigest) bool { return !d.closing && w.at(i, d.end) < cut })
 }
 
 // pairCut pairs the digests in the window and settles those that settle
@@ -369,7 +369,7 @@ func (w *pairWindow) keep(done [2][]bool) {
 			}
 			d := w.buf[i][k]
 			if !d.closing {
-				at := w.at(i, &d)
+				at := w.at(i, d.end)
 				if w.pending[i] == 0 || at < w.oldest[i] {
 					w.oldest[i] = at
 				}
