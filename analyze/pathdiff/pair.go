@@ -274,12 +274,12 @@ func (c *pairCandidate) evaluate(a, b *sideIndex, theta time.Duration, thetaOK b
 	timing := 0 // 1 agrees with the clock offset, -1 contradicts it
 	if thetaOK {
 		switch {
-		case c.thetaOK && absDur(c.theta-theta) <= timingSlack:
+		case c.thetaOK && (c.theta-theta).Abs() <= timingSlack:
 			timing = 1
 		case c.thetaOK:
 			timing = -1
 		default:
-			off := absDur(time.Duration(B.start-A.start) - theta)
+			off := (time.Duration(B.start-A.start) - theta).Abs()
 			if off <= timingSlack {
 				timing = 1
 			} else if off > timingFar {
@@ -350,13 +350,6 @@ func (c *pairCandidate) seqOffsets(a, b *sideIndex) (off [2]uint32, ok [2]bool) 
 		ok[d] = true
 	}
 	return off, ok
-}
-
-func absDur(x time.Duration) time.Duration {
-	if x < 0 {
-		return -x
-	}
-	return x
 }
 
 // assignPairs scores the candidates, measures the clock offset on the

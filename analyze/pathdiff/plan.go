@@ -123,7 +123,7 @@ func (r *pairRecord) plan(theta time.Duration, thetaOK bool, align time.Duration
 			dp.upstream = r.dirs[d].ttlUpstream
 		}
 		if lag != 0 && (r.deltaOK[0] && r.deltaOK[1] || thetaOK) {
-			dp.delay, dp.delayOK = absDur(lag), true
+			dp.delay, dp.delayOK = lag.Abs(), true
 		}
 		// expect is how much later, on the merged time line, B's copy of a
 		// segment comes than A's.
@@ -134,7 +134,7 @@ func (r *pairRecord) plan(theta time.Duration, thetaOK bool, align time.Duration
 			dp.expect = r.theta - align
 		}
 		dp.jitter = diffMinJitter + 2*min(r.spread[d], diffMaxSpread)
-		dp.horizon = absDur(dp.expect) + diffMatchSlack + dp.jitter
+		dp.horizon = dp.expect.Abs() + diffMatchSlack + dp.jitter
 	}
 	cs, sc := pl.dirs[pl.cToS].upstream, pl.dirs[1-pl.cToS].upstream
 	switch {
