@@ -26,12 +26,12 @@ import (
 // slots in its partition's only: a sharded analyzer (see shardedRun)
 // gives each shard whole partitions, so that which segments collide, and
 // so which copies are found, is the same however many shards there are.
-// 16,384 slots is four times the single table of 4,096 that came before:
-// a partition's 1,024 take a sixteenth of the traffic, so segments of
-// different flows overwrite each other a quarter as often; one busy flow
-// alone has 1,024 slots instead of 4,096, for copies that follow their
-// original within a few segments.
-const recentSlots = 1024 * flowPartitions
+// 4,096 slots of 16 bytes (64 KiB) stay in a core's nearer caches,
+// where every segment looks one up; a partition's 256 take a sixteenth of
+// the traffic, so segments of different flows overwrite each other as
+// often as in one table of 4,096, and one busy flow still has 256 slots
+// for copies that follow their original within a few segments.
+const recentSlots = 256 * flowPartitions
 
 // flowPartitions is the number of parts the fingerprint table is split
 // into, and so the most shards an analyzer can run on.
