@@ -2,6 +2,7 @@ package report
 
 import (
 	"bufio"
+	"bytes"
 	"cmp"
 	"container/heap"
 	"fmt"
@@ -46,12 +47,18 @@ type TextOptions struct {
 	Limit int
 }
 
-// Text is the sink of the text report.
+// Text is the sink of the text report. Each input's block is written when
+// the input ends, in the order the inputs were given: straight to the
+// output when every earlier input is written, else rendered into a buffer
+// that waits for its turn, so that inputs ending together render on their
+// own goroutines.
 type Text struct {
 	o      TextOptions
 	w      *bufio.Writer
-	mu     sync.Mutex // inputs, and w in stream mode
+	mu     sync.Mutex // inputs, next and writer, and w in stream mode
 	inputs []*textInput
+	next   int   // the first input whose block is not written yet
+	writer bool  // a goroutine writes to w (outside mu)
 	err    error // stream mode: the first write error
 }
 
@@ -68,6 +75,10 @@ type textInput struct {
 	flagged  []worstFlow // the worst of the flagged flows
 	nflagged int         // all the flagged flows
 	slowest  []worstFlow // smallest ceilings
+	// block is the input's rendered block, once it ended while an earlier
+	// input's was not written yet.
+	block *bytes.Buffer
+	ended bool
 }
 
 // listed is one row of the table.
@@ -204,11 +215,55 @@ func (ti *textInput) rowsKept() []*listed {
 	return rows
 }
 
-// EndInput does nothing: the report is written at Close.
-func (t *Text) EndInput(int, *Input) {}
+// EndInput writes the input's block: at once if every earlier input's is
+// written, else when the last of those is.
+func (t *Text) EndInput(in int, r *Input) {
+	if t.o.Stream {
+		return
+	}
+	ti := t.input(in)
+	t.mu.Lock()
+	if in == t.next && !t.writer {
+		t.writer = true
+		t.mu.Unlock()
+		t.writeInput(t.w, in, r)
+		t.mu.Lock()
+		t.next++
+		t.writeEnded()
+		t.mu.Unlock()
+		return
+	}
+	t.mu.Unlock()
+	var b bytes.Buffer
+	t.writeInput(&b, in, r)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ti.block, ti.ended = &b, true
+	if !t.writer {
+		t.writer = true
+		t.writeEnded()
+	}
+}
 
-// Close writes the report (or, in stream mode, the closing summary) and
-// returns the first write error.
+// writeEnded writes the blocks of the ended inputs next in turn. The
+// caller holds t.mu and is the writer; writeEnded unlocks t.mu to write
+// and gives up the writer's role before it returns.
+func (t *Text) writeEnded() {
+	for t.next < len(t.inputs) && t.inputs[t.next].ended {
+		ti := t.inputs[t.next]
+		b := ti.block
+		ti.block = nil
+		t.mu.Unlock()
+		t.w.Write(b.Bytes())
+		t.mu.Lock()
+		t.next++
+	}
+	t.writer = false
+}
+
+// Close writes the blocks of inputs that did not end (none, when every
+// input's EndInput returned), then the totals (or, in stream mode, the
+// closing summary), and returns the first write error.
 func (t *Text) Close(run *Run) error {
 	if t.o.Stream {
 		t.mu.Lock()
@@ -220,46 +275,60 @@ func (t *Text) Close(run *Run) error {
 		t.err = t.w.Flush()
 		return t.err
 	}
-	w, p := t.w, t.o.Palette
-	for i := range run.Inputs {
-		if i > 0 {
-			fmt.Fprintln(w)
-		}
-		in := &run.Inputs[i]
-		writeFileHeader(w, p, in)
-		if in.Flows == 0 {
-			fmt.Fprintln(w, p.Dim.Sprint("  no TCP flows"))
+	// Every EndInput has returned: this is the only writer.
+	for ; t.next < len(run.Inputs); t.next++ {
+		if ti := t.input(t.next); ti.ended {
+			t.w.Write(ti.block.Bytes())
+			ti.block = nil
 			continue
 		}
-		ti := t.input(i)
-		rows := ti.rowsKept()
-		if len(rows) > worstMinRows {
-			t.writeWorst(ti)
-		}
-		sortRows(rows, t.o.Sort)
-		lines := make([]string, len(rows))
-		for i := range rows {
-			lines[i] = rows[i].row
-		}
-		writeAligned(w, tableHead(p), lines)
-		if ti.unlisted > 0 {
-			fmt.Fprintf(w, "  %s\n", p.Warn.Sprintf("%d more flows not listed: the table keeps %d, those with the most severe findings and real connections first (--format ndjson lists every flow)",
-				ti.unlisted, t.o.Limit))
-		}
-		if ti.hidden > 0 {
-			fmt.Fprintf(w, "  %s\n", p.Dim.Sprintf("%s without findings not listed (--findings-only)", Plural(ti.hidden, "flow")))
-		}
-		if t.o.Verbose {
-			for _, r := range rows {
-				fmt.Fprintln(w)
-				fmt.Fprint(w, r.detail)
-			}
-		}
+		t.writeInput(t.w, t.next, &run.Inputs[t.next])
 	}
+	w, p := t.w, t.o.Palette
 	s := Summarize(run.Inputs)
 	fmt.Fprintf(w, "\n%s %d packets, %d TCP, %s", p.Head.Sprint("total:"), s.Packets, s.TCP, Plural(s.Flows, "flow"))
 	fmt.Fprintf(w, "; findings: %s\n", findingCounts(p, run.Inputs))
 	return w.Flush()
+}
+
+// writeInput writes input in's block: its heading, worst flows, table and
+// notes, the blank line that parts it from the one before, and with -v
+// each flow's details. It lets go of the rows.
+func (t *Text) writeInput(w io.Writer, i int, in *Input) {
+	p := t.o.Palette
+	if i > 0 {
+		fmt.Fprintln(w)
+	}
+	writeFileHeader(w, p, in)
+	if in.Flows == 0 {
+		fmt.Fprintln(w, p.Dim.Sprint("  no TCP flows"))
+		return
+	}
+	ti := t.input(i)
+	rows := ti.rowsKept()
+	if len(rows) > worstMinRows {
+		t.writeWorst(w, ti)
+	}
+	sortRows(rows, t.o.Sort)
+	lines := make([]string, len(rows))
+	for i := range rows {
+		lines[i] = rows[i].row
+	}
+	writeAligned(w, tableHead(p), lines)
+	if ti.unlisted > 0 {
+		fmt.Fprintf(w, "  %s\n", p.Warn.Sprintf("%d more flows not listed: the table keeps %d, those with the most severe findings and real connections first (--format ndjson lists every flow)",
+			ti.unlisted, t.o.Limit))
+	}
+	if ti.hidden > 0 {
+		fmt.Fprintf(w, "  %s\n", p.Dim.Sprintf("%s without findings not listed (--findings-only)", Plural(ti.hidden, "flow")))
+	}
+	if t.o.Verbose {
+		for _, r := range rows {
+			fmt.Fprintln(w)
+			fmt.Fprint(w, r.detail)
+		}
+	}
+	ti.chunks, ti.rows = nil, nil
 }
 
 // SeverityText renders counts of findings per severity, the most severe
@@ -299,8 +368,8 @@ func findingCounts(p Palette, inputs []Input) string {
 // writeWorst writes the worst flows block: the flows with warn or error
 // findings, worst first, then those with the smallest RWIN/RTT ceilings,
 // each with its one-line reason.
-func (t *Text) writeWorst(ti *textInput) {
-	w, p := t.w, t.o.Palette
+func (t *Text) writeWorst(w io.Writer, ti *textInput) {
+	p := t.o.Palette
 	lines := make([]string, 0, len(ti.flagged)+len(ti.slowest))
 	seen := map[uint64]bool{}
 	for _, list := range [][]worstFlow{ti.flagged, ti.slowest} {

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -222,4 +223,47 @@ func TestBindingLimit(t *testing.T) {
 	assert.Equal(t, LimitWindow, (&Side{Ceiling: 1e6, CeilingKnown: true}).Binds())
 	assert.Equal(t, LimitLoss, (&Side{Ceiling: 1e6, CeilingKnown: true, LossCeiling: 5e5, LossCeilingKnown: true}).Binds())
 	assert.Equal(t, LimitWindow, (&Side{Ceiling: 1e6, CeilingKnown: true, LossCeiling: 5e6, LossCeilingKnown: true}).Binds())
+}
+
+// TestTextWritesInputsInTheirOrder: inputs that end in any order, several
+// at once, come out in the order given, each block whole, the same as
+// when they end one after the other.
+func TestTextWritesInputsInTheirOrder(t *testing.T) {
+	flows := numbered(t)
+	const inputs = 5
+	report := func(order []int, concurrent bool) string {
+		var out bytes.Buffer
+		sink := NewText(&out, TextOptions{Palette: NewPalette(false)})
+		run := &Run{Inputs: make([]Input, inputs)}
+		for i := range run.Inputs {
+			run.Inputs[i].Name = fmt.Sprintf("in%d.pcap", i)
+			for j := range flows[:i+1] {
+				run.Inputs[i].Count(flows[j].Findings)
+				sink.Flow(i, &flows[j])
+			}
+		}
+		var wg sync.WaitGroup
+		for _, i := range order {
+			end := func() { sink.EndInput(i, &run.Inputs[i]) }
+			if concurrent {
+				wg.Go(end)
+			} else {
+				end()
+			}
+		}
+		wg.Wait()
+		require.NoError(t, sink.Close(run))
+		return out.String()
+	}
+	want := report([]int{0, 1, 2, 3, 4}, false)
+	for i := range inputs {
+		require.Contains(t, want, fmt.Sprintf("in%d.pcap", i))
+	}
+	assert.Less(t, strings.Index(want, "in1.pcap"), strings.Index(want, "in2.pcap"))
+	for _, order := range [][]int{{4, 3, 2, 1, 0}, {1, 0, 3, 2, 4}, {2, 4, 0, 3, 1}} {
+		assert.Equal(t, want, report(order, false), "ended one at a time in order %v", order)
+		for range 20 {
+			assert.Equal(t, want, report(order, true), "ended at once, started in order %v", order)
+		}
+	}
 }
