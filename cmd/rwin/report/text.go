@@ -2,7 +2,6 @@ package report
 
 import (
 	"bufio"
-	"bytes"
 	"cmp"
 	"container/heap"
 	"fmt"
@@ -75,10 +74,13 @@ type textInput struct {
 	flagged  []worstFlow // the worst of the flagged flows
 	nflagged int         // all the flagged flows
 	slowest  []worstFlow // smallest ceilings
-	// block is the input's rendered block, once it ended while an earlier
-	// input's was not written yet.
-	block *bytes.Buffer
-	ended bool
+	// Once the input ended: its summary, its rows in the table's order,
+	// their lines and the table's column widths.
+	ended  bool
+	in     Input
+	sorted []*listed
+	lines  []string
+	widths []int
 }
 
 // listed is one row of the table.
@@ -215,46 +217,31 @@ func (ti *textInput) rowsKept() []*listed {
 	return rows
 }
 
-// EndInput writes the input's block: at once if every earlier input's is
-// written, else when the last of those is.
+// EndInput sorts and measures the input's table, on the input's own
+// goroutine, and writes its block if every earlier input's is written;
+// else the goroutine that writes the last of those writes it too.
 func (t *Text) EndInput(in int, r *Input) {
 	if t.o.Stream {
 		return
 	}
 	ti := t.input(in)
-	t.mu.Lock()
-	if in == t.next && !t.writer {
-		t.writer = true
-		t.mu.Unlock()
-		t.writeInput(t.w, in, r)
-		t.mu.Lock()
-		t.next++
-		t.writeEnded()
-		t.mu.Unlock()
-		return
-	}
-	t.mu.Unlock()
-	var b bytes.Buffer
-	t.writeInput(&b, in, r)
+	ti.prepare(t.o.Sort, t.head())
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	ti.block, ti.ended = &b, true
+	ti.in, ti.ended = *r, true
 	if !t.writer {
-		t.writer = true
 		t.writeEnded()
 	}
 }
 
-// writeEnded writes the blocks of the ended inputs next in turn. The
-// caller holds t.mu and is the writer; writeEnded unlocks t.mu to write
-// and gives up the writer's role before it returns.
+// writeEnded writes the blocks of the ended inputs next in turn, as the
+// one writer. The caller holds t.mu, which is let go while writing.
 func (t *Text) writeEnded() {
+	t.writer = true
 	for t.next < len(t.inputs) && t.inputs[t.next].ended {
-		ti := t.inputs[t.next]
-		b := ti.block
-		ti.block = nil
+		i, ti := t.next, t.inputs[t.next]
 		t.mu.Unlock()
-		t.w.Write(b.Bytes())
+		t.writeInput(i, ti)
 		t.mu.Lock()
 		t.next++
 	}
@@ -265,9 +252,9 @@ func (t *Text) writeEnded() {
 // input's EndInput returned), then the totals (or, in stream mode, the
 // closing summary), and returns the first write error.
 func (t *Text) Close(run *Run) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	if t.o.Stream {
-		t.mu.Lock()
-		defer t.mu.Unlock()
 		if t.err != nil {
 			return t.err
 		}
@@ -275,15 +262,16 @@ func (t *Text) Close(run *Run) error {
 		t.err = t.w.Flush()
 		return t.err
 	}
-	// Every EndInput has returned: this is the only writer.
-	for ; t.next < len(run.Inputs); t.next++ {
-		if ti := t.input(t.next); ti.ended {
-			t.w.Write(ti.block.Bytes())
-			ti.block = nil
-			continue
-		}
-		t.writeInput(t.w, t.next, &run.Inputs[t.next])
+	for len(t.inputs) < len(run.Inputs) {
+		t.inputs = append(t.inputs, &textInput{})
 	}
+	for i, ti := range t.inputs[t.next:len(run.Inputs)] {
+		if !ti.ended {
+			ti.prepare(t.o.Sort, t.head())
+			ti.in, ti.ended = run.Inputs[t.next+i], true
+		}
+	}
+	t.writeEnded()
 	w, p := t.w, t.o.Palette
 	s := Summarize(run.Inputs)
 	fmt.Fprintf(w, "\n%s %d packets, %d TCP, %s", p.Head.Sprint("total:"), s.Packets, s.TCP, Plural(s.Flows, "flow"))
@@ -291,11 +279,26 @@ func (t *Text) Close(run *Run) error {
 	return w.Flush()
 }
 
-// writeInput writes input in's block: its heading, worst flows, table and
-// notes, the blank line that parts it from the one before, and with -v
+// head is the table's heading.
+func (t *Text) head() string { return tableHead(t.o.Palette) }
+
+// prepare puts the input's rows in the table's order and measures its
+// columns, the heading's included.
+func (ti *textInput) prepare(k SortKey, head string) {
+	ti.sorted = ti.rowsKept()
+	sortRows(ti.sorted, k)
+	ti.lines = make([]string, len(ti.sorted))
+	for i, r := range ti.sorted {
+		ti.lines[i] = r.row
+	}
+	ti.widths = columnWidths(head, ti.lines)
+}
+
+// writeInput writes input i's block: the blank line that parts it from
+// the one before, its heading, worst flows, table and notes, and with -v
 // each flow's details. It lets go of the rows.
-func (t *Text) writeInput(w io.Writer, i int, in *Input) {
-	p := t.o.Palette
+func (t *Text) writeInput(i int, ti *textInput) {
+	w, p, in := t.w, t.o.Palette, &ti.in
 	if i > 0 {
 		fmt.Fprintln(w)
 	}
@@ -304,17 +307,10 @@ func (t *Text) writeInput(w io.Writer, i int, in *Input) {
 		fmt.Fprintln(w, p.Dim.Sprint("  no TCP flows"))
 		return
 	}
-	ti := t.input(i)
-	rows := ti.rowsKept()
-	if len(rows) > worstMinRows {
-		t.writeWorst(w, ti)
+	if len(ti.sorted) > worstMinRows {
+		t.writeWorst(ti)
 	}
-	sortRows(rows, t.o.Sort)
-	lines := make([]string, len(rows))
-	for i := range rows {
-		lines[i] = rows[i].row
-	}
-	writeAligned(w, tableHead(p), lines)
+	writeColumns(w, ti.widths, t.head(), ti.lines)
 	if ti.unlisted > 0 {
 		fmt.Fprintf(w, "  %s\n", p.Warn.Sprintf("%d more flows not listed: the table keeps %d, those with the most severe findings and real connections first (--format ndjson lists every flow)",
 			ti.unlisted, t.o.Limit))
@@ -323,12 +319,12 @@ func (t *Text) writeInput(w io.Writer, i int, in *Input) {
 		fmt.Fprintf(w, "  %s\n", p.Dim.Sprintf("%s without findings not listed (--findings-only)", Plural(ti.hidden, "flow")))
 	}
 	if t.o.Verbose {
-		for _, r := range rows {
+		for _, r := range ti.sorted {
 			fmt.Fprintln(w)
 			fmt.Fprint(w, r.detail)
 		}
 	}
-	ti.chunks, ti.rows = nil, nil
+	ti.chunks, ti.rows, ti.sorted, ti.lines = nil, nil, nil, nil
 }
 
 // SeverityText renders counts of findings per severity, the most severe
@@ -368,8 +364,8 @@ func findingCounts(p Palette, inputs []Input) string {
 // writeWorst writes the worst flows block: the flows with warn or error
 // findings, worst first, then those with the smallest RWIN/RTT ceilings,
 // each with its one-line reason.
-func (t *Text) writeWorst(w io.Writer, ti *textInput) {
-	p := t.o.Palette
+func (t *Text) writeWorst(ti *textInput) {
+	w, p := t.w, t.o.Palette
 	lines := make([]string, 0, len(ti.flagged)+len(ti.slowest))
 	seen := map[uint64]bool{}
 	for _, list := range [][]worstFlow{ti.flagged, ti.slowest} {
@@ -532,6 +528,12 @@ func tableHead(p Palette) string {
 // plus two spaces, as text/tabwriter would, except that a cell's width is
 // what a terminal shows: ANSI color sequences take no room.
 func writeAligned(out io.Writer, head string, rows []string) {
+	writeColumns(out, columnWidths(head, rows), head, rows)
+}
+
+// columnWidths is the widest cell of each column of the heading and rows
+// but the last of each line, as a terminal shows them.
+func columnWidths(head string, rows []string) []int {
 	var widths []int
 	measure := func(line string) {
 		for col := 0; ; col++ {
@@ -546,6 +548,18 @@ func writeAligned(out io.Writer, head string, rows []string) {
 			line = rest
 		}
 	}
+	if head != "" {
+		measure(head)
+	}
+	for _, r := range rows {
+		measure(r)
+	}
+	return widths
+}
+
+// writeColumns writes the heading (unless empty) and rows aligned on
+// columnWidths' widths.
+func writeColumns(out io.Writer, widths []int, head string, rows []string) {
 	write := func(line string) {
 		for col := 0; ; col++ {
 			cell, rest, more := strings.Cut(line, "\t")
@@ -562,12 +576,6 @@ func writeAligned(out io.Writer, head string, rows []string) {
 			}
 			line = rest
 		}
-	}
-	if head != "" {
-		measure(head)
-	}
-	for _, r := range rows {
-		measure(r)
 	}
 	if head != "" {
 		write(head)
