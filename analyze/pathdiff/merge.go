@@ -22,7 +22,7 @@ type diffMerge struct {
 	states map[int]*pairState
 	live   []*pairState
 	series [2]*analyze.SeriesRecorder
-	sink   Sink
+	out    *sinkQueue
 	// span is each capture's time span on the merged line.
 	span      [2][2]int64
 	shift     [2]time.Duration // subtracted from capture i's times to align with A
@@ -61,10 +61,7 @@ func (m *diffMerge) state(n int) *pairState {
 // when unpaired.
 func (m *diffMerge) finished(i analyze.Capture, n int32, f *analyze.Flow, series *analyze.Series) {
 	if n < 0 {
-		if m.sink.Unpaired != nil {
-			m.sink.Unpaired(i, Flow{Flow: f, Series: series})
-		}
-		flowCopies.Put(f)
+		m.out.put(sinkCall{c: i, a: Flow{Flow: f, Series: series}})
 		return
 	}
 	// Without a segment filed yet (its flows held only copies of other
@@ -77,11 +74,8 @@ func (m *diffMerge) finished(i analyze.Capture, n int32, f *analyze.Flow, series
 	ps.expire(m, math.MaxInt64)
 	ps.finish()
 	compareHandshakes(&ps.pair, ps.flows[0], ps.flows[1])
-	if m.sink.Pair != nil {
-		m.sink.Pair(ps.n, &ps.pair, Flow{ps.flows[0], ps.series[0]}, Flow{ps.flows[1], ps.series[1]})
-	}
-	flowCopies.Put(ps.flows[0])
-	flowCopies.Put(ps.flows[1])
+	// ps is dropped here: the sink's goroutine has the pair and its flows.
+	m.out.put(sinkCall{n: ps.n, pair: &ps.pair, a: Flow{ps.flows[0], ps.series[0]}, b: Flow{ps.flows[1], ps.series[1]}})
 	delete(m.states, ps.n)
 	last := m.live[len(m.live)-1]
 	m.live[ps.live], last.live = last, ps.live
@@ -91,6 +85,59 @@ func (m *diffMerge) finished(i analyze.Capture, n int32, f *analyze.Flow, series
 // flowCopies recycles the copies of finished flows the second pass's
 // readers hand to the merge.
 var flowCopies = sync.Pool{New: func() any { return new(analyze.Flow) }}
+
+// sinkQueue calls the sink on a goroutine of its own, in the order the
+// merge finished the pairs and unpaired flows: rendering and writing a
+// pair (the rules, the report) took a third of the merge's goroutine,
+// the one every segment of both captures passes through.
+type sinkQueue struct {
+	sink  Sink
+	calls chan sinkCall
+	done  chan struct{}
+}
+
+// sinkCall is one call of the sink: Pair when pair is set, else
+// Unpaired(c, a). The flows go back to flowCopies after it.
+type sinkCall struct {
+	n    int
+	pair *analyze.FlowPair
+	c    analyze.Capture
+	a, b Flow
+}
+
+// sinkQueued is how many calls may wait for the sink, each holding one
+// or two copies of a finished flow (1.6 KB each).
+const sinkQueued = 256
+
+func newSinkQueue(sink Sink) *sinkQueue {
+	q := &sinkQueue{sink: sink, calls: make(chan sinkCall, sinkQueued), done: make(chan struct{})}
+	go q.run()
+	return q
+}
+
+func (q *sinkQueue) put(c sinkCall) { q.calls <- c }
+
+func (q *sinkQueue) run() {
+	defer close(q.done)
+	for c := range q.calls {
+		switch {
+		case c.pair != nil && q.sink.Pair != nil:
+			q.sink.Pair(c.n, c.pair, c.a, c.b)
+		case c.pair == nil && q.sink.Unpaired != nil:
+			q.sink.Unpaired(c.c, c.a)
+		}
+		flowCopies.Put(c.a.Flow)
+		if c.b.Flow != nil {
+			flowCopies.Put(c.b.Flow)
+		}
+	}
+}
+
+// close waits until the sink has had every call.
+func (q *sinkQueue) close() {
+	close(q.calls)
+	<-q.done
+}
 
 // diffSecondPass analyzes both captures again on one time line and
 // matches the paired flows' segments across them. Each capture is read
@@ -104,7 +151,10 @@ var flowCopies = sync.Pool{New: func() any { return new(analyze.Flow) }}
 // unpaired; planOf reads a pair's plan when its first segment comes.
 func diffSecondPass(open [2]analyze.Opener, cfg Config, h *Head, pairOf [2][]int32, planOf func(int) (pairPlan, error),
 	align time.Duration, sink Sink) error {
-	m := &diffMerge{planOf: planOf, pairOf: pairOf, states: make(map[int]*pairState), sink: sink}
+	m := &diffMerge{planOf: planOf, pairOf: pairOf, states: make(map[int]*pairState), out: newSinkQueue(sink)}
+	// Every call the merge made has reached the sink when the pass
+	// returns.
+	defer m.out.close()
 	m.shift[analyze.CaptureB] = align
 	for i := range 2 {
 		sum := &h.Summaries[i]
