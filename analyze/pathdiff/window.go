@@ -44,8 +44,11 @@ import (
 //     as common within the window (see commonToken).
 const (
 	windowFlows   = 4096
-	windowBatch   = 128 // digests handed over at once
-	windowBatches = 2   // batches in flight per capture
+	windowBatch = 128 // digests handed over at once
+	// windowBatches is how many batches a capture's reader may hand over
+	// ahead of the pairing (about 4 MB of digests): enough to keep reading
+	// while the pairing settles a window, a few tenths of a second.
+	windowBatches = 32
 )
 
 // sketchSide is the first pass over one capture: it sends the digests
