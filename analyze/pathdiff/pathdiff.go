@@ -50,6 +50,14 @@ type Config struct {
 	windowFlows int
 }
 
+// flows is how many flows the pairing's window holds (see windowFlows).
+func (c *Config) flows() int {
+	if c.windowFlows > 0 {
+		return c.windowFlows
+	}
+	return windowFlows
+}
+
 // Head is what a diff knows once it has paired the flows: each
 // capture's summary and flow count, and the clock offset.
 type Head struct {
@@ -141,7 +149,7 @@ func Stream(open [2]analyze.Opener, cfg Config, sink Sink) (*Head, error) {
 	var in [2]chan []flowDigest
 	var wg sync.WaitGroup
 	for i := range 2 {
-		sides[i] = newSketchSide(srcs[i], cfg.Config)
+		sides[i] = newSketchSide(srcs[i], cfg.Config, windowBatches(cfg.flows()))
 		in[i] = sides[i].out
 		wg.Go(sides[i].run)
 	}

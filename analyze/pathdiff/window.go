@@ -43,13 +43,15 @@ import (
 //     once, as if there were no window; tokens, ISNs and 4-tuples count
 //     as common within the window (see commonToken).
 const (
-	windowFlows   = 4096
+	windowFlows = 4096
 	windowBatch = 128 // digests handed over at once
-	// windowBatches is how many batches a capture's reader may hand over
-	// ahead of the pairing (about 4 MB of digests): enough to keep reading
-	// while the pairing settles a window, a few tenths of a second.
-	windowBatches = 32
 )
+
+// windowBatches is how many batches a capture's reader may hand over
+// ahead of the pairing: a window's worth of flows (about 4 MB of digests),
+// enough to keep reading while the pairing settles a window, a few tenths
+// of a second; at least two.
+func windowBatches(flows int) int { return max(2, flows/windowBatch) }
 
 // sketchSide is the first pass over one capture: it sends the digests
 // of the flows its table finishes to out, in batches, and closes out at
@@ -62,8 +64,8 @@ type sketchSide struct {
 	sum analyze.Summary
 }
 
-func newSketchSide(src capture.Source, cfg analyze.Config) *sketchSide {
-	s := &sketchSide{src: src, sk: newSketcher(), out: make(chan []flowDigest, windowBatches)}
+func newSketchSide(src capture.Source, cfg analyze.Config, batches int) *sketchSide {
+	s := &sketchSide{src: src, sk: newSketcher(), out: make(chan []flowDigest, batches)}
 	// The sketcher reads each packet's payload from the Stepper's Packet.
 	cfg.Series, cfg.Observer = nil, s.sk
 	s.st = analyze.NewStepper(src, cfg, s.finished)
@@ -134,10 +136,7 @@ func newPairWindow(cfg Config) *pairWindow {
 	if linger <= 0 {
 		linger = analyze.DefaultLinger
 	}
-	w := &pairWindow{slack: linger + time.Minute, flows: cfg.windowFlows}
-	if w.flows <= 0 {
-		w.flows = windowFlows
-	}
+	w := &pairWindow{slack: linger + time.Minute, flows: cfg.flows()}
 	return w
 }
 
