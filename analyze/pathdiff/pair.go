@@ -3,7 +3,9 @@ package pathdiff
 import (
 	"cmp"
 	"math"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	"rwin/analyze"
@@ -357,12 +359,35 @@ func (c *pairCandidate) seqOffsets(a, b *sideIndex) (off [2]uint32, ok [2]bool) 
 // first, each flow at most once. Without a sure candidate it scores with
 // prior, the offset measured before, when priorOK. It returns the chosen
 // candidates in the order of A's flows.
+// evaluateAll evaluates the candidates, each on its own (evaluate writes
+// only its candidate), on every CPU when there are many: the last window
+// of a pair of captures is paired while nothing else runs.
+func evaluateAll(cands []*pairCandidate, a, b *sideIndex, theta time.Duration, thetaOK bool) {
+	parts := min(runtime.GOMAXPROCS(0), len(cands)/evaluatePart)
+	if parts < 2 {
+		for _, c := range cands {
+			c.evaluate(a, b, theta, thetaOK)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	for p := range parts {
+		wg.Go(func() {
+			for _, c := range cands[p*len(cands)/parts : (p+1)*len(cands)/parts] {
+				c.evaluate(a, b, theta, thetaOK)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// evaluatePart is the fewest candidates worth a goroutine of their own.
+const evaluatePart = 4096
+
 func assignPairs(a, b *sideIndex, prior time.Duration, priorOK bool) (chosen, high []*pairCandidate) {
 	cands := pairCandidates(a, b)
 	a.tokens, b.tokens = nil, nil // spent: free them for what follows
-	for _, c := range cands {
-		c.evaluate(a, b, 0, false)
-	}
+	evaluateAll(cands, a, b, 0, false)
 	var thetas []time.Duration
 	for _, c := range cands {
 		if c.score >= pairHigh && c.thetaOK {
@@ -376,9 +401,7 @@ func assignPairs(a, b *sideIndex, prior time.Duration, priorOK bool) (chosen, hi
 		theta, thetaOK = thetas[len(thetas)/2], true
 	}
 	if thetaOK {
-		for _, c := range cands {
-			c.evaluate(a, b, theta, true)
-		}
+		evaluateAll(cands, a, b, theta, true)
 	}
 	slices.SortStableFunc(cands, func(x, y *pairCandidate) int {
 		return cmp.Or(cmp.Compare(y.score, x.score), cmp.Compare(len(y.hits), len(x.hits)))

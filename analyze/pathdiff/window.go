@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"math"
 	"slices"
+	"sync"
 	"time"
 
 	"rwin/analyze"
@@ -302,16 +303,22 @@ func (w *pairWindow) pair(final bool, cut int64) {
 func (w *pairWindow) pairCut(final bool, settle func(i int, d *flowDigest) bool) {
 	// The window in the order of the flows' IDs, as the pairing of whole
 	// captures had them: its ties resolve the same.
+	// Each capture's index on a goroutine of its own: the last window is
+	// paired while nothing else runs.
 	var sides [2]*sideIndex
+	var wg sync.WaitGroup
 	for i := range 2 {
-		slices.SortFunc(w.buf[i], func(x, y flowDigest) int { return cmp.Compare(x.id, y.id) })
-		for k := range w.buf[i] {
-			for j := range w.buf[i][k].samples {
-				w.buf[i][k].samples[j].indexed = false
+		wg.Go(func() {
+			slices.SortFunc(w.buf[i], func(x, y flowDigest) int { return cmp.Compare(x.id, y.id) })
+			for k := range w.buf[i] {
+				for j := range w.buf[i][k].samples {
+					w.buf[i][k].samples[j].indexed = false
+				}
 			}
-		}
-		sides[i] = newSideIndex(w.buf[i])
+			sides[i] = newSideIndex(w.buf[i])
+		})
 	}
+	wg.Wait()
 	a, b := sides[0], sides[1]
 	chosen, high := assignPairs(a, b, w.shift, w.shiftOK)
 	var done [2][]bool
