@@ -46,11 +46,11 @@ type TextOptions struct {
 	Limit int
 }
 
-// Text is the sink of the text report. Each input's block is written when
-// the input ends, in the order the inputs were given: straight to the
-// output when every earlier input is written, else rendered into a buffer
-// that waits for its turn, so that inputs ending together render on their
-// own goroutines.
+// Text is the sink of the text report. Each input's table is sorted and
+// measured on the input's own goroutine when the input ends, and the
+// blocks are written in the order the inputs were given: at once when
+// every earlier block is out, else by the goroutine that writes the last
+// of those.
 type Text struct {
 	o      TextOptions
 	w      *bufio.Writer
