@@ -87,9 +87,9 @@ func (m *diffMerge) finished(i analyze.Capture, n int32, f *analyze.Flow, series
 var flowCopies = sync.Pool{New: func() any { return new(analyze.Flow) }}
 
 // sinkQueue calls the sink on a goroutine of its own, in the order the
-// merge finished the pairs and unpaired flows: rendering and writing a
-// pair (the rules, the report) took a third of the merge's goroutine,
-// the one every segment of both captures passes through.
+// merge finished the pairs and unpaired flows: rendering and writing the
+// pairs (the rules, the report) took a third of the CPU time of the
+// merge's goroutine, which every segment of both captures passes through.
 type sinkQueue struct {
 	sink  Sink
 	calls chan sinkCall

@@ -354,11 +354,6 @@ func (c *pairCandidate) seqOffsets(a, b *sideIndex) (off [2]uint32, ok [2]bool) 
 	return off, ok
 }
 
-// assignPairs scores the candidates, measures the clock offset on the
-// surest ones (high), scores again with timing, and pairs greedily, best
-// first, each flow at most once. Without a sure candidate it scores with
-// prior, the offset measured before, when priorOK. It returns the chosen
-// candidates in the order of A's flows.
 // evaluateAll evaluates the candidates, each on its own (evaluate writes
 // only its candidate), on every CPU when there are many: the last window
 // of a pair of captures is paired while nothing else runs.
@@ -384,6 +379,11 @@ func evaluateAll(cands []*pairCandidate, a, b *sideIndex, theta time.Duration, t
 // evaluatePart is the fewest candidates worth a goroutine of their own.
 const evaluatePart = 4096
 
+// assignPairs scores the candidates, measures the clock offset on the
+// surest ones (high), scores again with timing, and pairs greedily, best
+// first, each flow at most once. Without a sure candidate it scores with
+// prior, the offset measured before, when priorOK. It returns the chosen
+// candidates in the order of A's flows.
 func assignPairs(a, b *sideIndex, prior time.Duration, priorOK bool) (chosen, high []*pairCandidate) {
 	cands := pairCandidates(a, b)
 	a.tokens, b.tokens = nil, nil // spent: free them for what follows

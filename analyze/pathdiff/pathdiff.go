@@ -85,6 +85,8 @@ type Sink struct {
 	// A's flows (0 first; FlowPair.A and B are the flows' IDs − 1).
 	Pair func(n int, p *analyze.FlowPair, a, b Flow)
 	// Unpaired, if set, is called for each flow seen in capture c only.
+	// Pair and Unpaired are called one at a time, from a goroutine of
+	// Stream's own, and not after Stream returns.
 	Unpaired func(c analyze.Capture, f Flow)
 }
 
