@@ -327,6 +327,10 @@ type Endpoint struct {
 	MaxStall    time.Duration
 	StallPacket uint64
 	StallToEnd  bool
+	// TTL of its first and last segment; TTLChanged reports any change.
+	// (Beside StallToEnd, where they take no room of their own.)
+	FirstTTL, LastTTL uint8
+	TTLChanged        bool
 
 	// UnseenBytes is how far its last sequence number (on any later
 	// segment, e.g. a pure ACK) lies beyond the highest data the capture
@@ -358,9 +362,6 @@ type Endpoint struct {
 	// after the original. They are counted here only, in no other figure.
 	Duplicates uint64
 
-	// TTL of its first and last segment; TTLChanged reports any change.
-	FirstTTL, LastTTL uint8
-	TTLChanged        bool
 	// AfterHandshake is its first segment without SYN or RST. A SYN
 	// proxy answers the handshake with its own TTL, timestamp clock and
 	// options; the real server's later segments then disagree with the
@@ -441,6 +442,9 @@ type Flow struct {
 	// unknown, not the epoch and 0.
 	Timed      bool
 	Negotiated Negotiation
+	// Observed is the Observer's own word for the flow (see Observer),
+	// zero until the Observer sets it.
+	Observed uint32
 }
 
 // RTT returns the handshake round-trip time through the capture point,

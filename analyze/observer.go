@@ -11,10 +11,13 @@ import "rwin/capture"
 // path.
 type Observer interface {
 	// Segment is called for every segment the table files into a flow,
-	// after the flow's state took it, with the flow's ID. A copy of a
-	// segment already filed (Stats.Duplicates) is not filed, and not
-	// observed. seg is valid only during the call.
-	Segment(flow uint64, seg *capture.Segment)
+	// after the flow's state took it, with the flow. A copy of a segment
+	// already filed (Stats.Duplicates) is not filed, and not observed.
+	// f and seg are valid only during the call; Segment may set
+	// f.Observed, which the flow then carries to its next segments and
+	// to its end (emit), to find its own state for the flow without a
+	// lookup by ID.
+	Segment(f *Flow, seg *capture.Segment)
 }
 
 // Stepper reads one capture a packet at a time through a flow table, on

@@ -255,4 +255,4 @@ func TestPushedBefore(t *testing.T) {
 // observerFunc adapts a function to Observer.
 type observerFunc func(flow uint64, seg *capture.Segment)
 
-func (f observerFunc) Segment(flow uint64, seg *capture.Segment) { f(flow, seg) }
+func (f observerFunc) Segment(flow *Flow, seg *capture.Segment) { f(flow.ID, seg) }

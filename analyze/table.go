@@ -239,7 +239,7 @@ func (a *Analyzer) analyze(seg *capture.Segment, h uint64) {
 		a.cfg.Series.record(fs, seg)
 	}
 	if a.cfg.Observer != nil {
-		a.cfg.Observer.Segment(fs.ID, seg)
+		a.cfg.Observer.Segment(&fs.Flow, seg)
 	}
 	a.touch(fs)
 }

@@ -91,10 +91,11 @@ func BenchmarkDiffSketch(b *testing.B) {
 	var pkt capture.Packet
 	o, f := newSketcher(), newFeeder()
 	o.pkt = &pkt
+	flow := &analyze.Flow{ID: 1}
 	b.ReportAllocs()
 	for b.Loop() {
 		f.k++
 		f.a.Seq, f.a.IPID, f.a.Opts.TSVal = capture.Seq(f.k*1448), uint16(f.k), uint32(f.k)
-		o.Segment(1, &f.a)
+		o.Segment(flow, &f.a)
 	}
 }

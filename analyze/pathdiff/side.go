@@ -66,15 +66,15 @@ type sideReader struct {
 	series *analyze.SeriesRecorder
 	pairOf []int32       // the pair of each flow (by ID − 1), -1 when unpaired
 	shift  time.Duration // subtracted from the capture's times to align with A
-	// x is the endpoint that sent the first segment of each paired flow
-	// in progress (see flowDigest.x); last caches the latest.
-	x      map[uint64]netip.AddrPort
-	lastID uint64
-	lastX  netip.AddrPort
-	b      *sideBatch
-	out    chan *sideBatch
-	free   chan *sideBatch
-	done   chan struct{}
+	// x holds the endpoint that sent the first segment of each paired
+	// flow in progress (see flowDigest.x), at its flow's Observed word − 1,
+	// and places of finished flows for reuse (listed in freeX).
+	x     []netip.AddrPort
+	freeX []uint32
+	b     *sideBatch
+	out   chan *sideBatch
+	free  chan *sideBatch
+	done  chan struct{}
 	// stopped: the merge returned early, the rest is dropped.
 	stopped bool
 	// sum is the capture's summary; the merge reads it once out is
@@ -83,7 +83,7 @@ type sideReader struct {
 }
 
 func newSideReader(src capture.Source, cfg Config, i analyze.Capture, pairOf []int32, shift time.Duration) *sideReader {
-	r := &sideReader{src: src, pairOf: pairOf, shift: shift, x: make(map[uint64]netip.AddrPort),
+	r := &sideReader{src: src, pairOf: pairOf, shift: shift,
 		b: new(sideBatch), out: make(chan *sideBatch, sideBatches), free: make(chan *sideBatch, sideBatches+2),
 		done: make(chan struct{})}
 	c := cfg.Config
@@ -149,22 +149,23 @@ func (r *sideReader) event() *sideEvent {
 }
 
 // Segment records a segment of a paired flow (Observer).
-func (r *sideReader) Segment(id uint64, seg *capture.Segment) {
-	n := r.pairOf[id-1]
+func (r *sideReader) Segment(f *analyze.Flow, seg *capture.Segment) {
+	n := r.pairOf[f.ID-1]
 	if n < 0 {
 		return
 	}
 	src := seg.SrcEndpoint()
-	if id != r.lastID {
-		x, ok := r.x[id]
-		if !ok {
-			x = src
-			r.x[id] = x
+	if f.Observed == 0 {
+		if k := len(r.freeX); k > 0 {
+			f.Observed, r.freeX = r.freeX[k-1]+1, r.freeX[:k-1]
+			r.x[f.Observed-1] = src
+		} else {
+			r.x = append(r.x, src)
+			f.Observed = uint32(len(r.x))
 		}
-		r.lastID, r.lastX = id, x
 	}
 	ev := r.event()
-	ev.n, ev.fromX = n, src == r.lastX
+	ev.n, ev.fromX = n, src == r.x[f.Observed-1]
 	ev.seg = pendingOf(seg, seg.Time-int64(r.shift))
 }
 
@@ -178,9 +179,8 @@ func (r *sideReader) finished(f *analyze.Flow) {
 	// The table reuses f once this returns.
 	ev.flow = flowCopies.Get().(*analyze.Flow)
 	*ev.flow = *f
-	delete(r.x, f.ID)
-	if r.lastID == f.ID {
-		r.lastID = 0
+	if f.Observed != 0 {
+		r.freeX = append(r.freeX, f.Observed-1)
 	}
 }
 

@@ -68,13 +68,12 @@ type liveSketches struct {
 // sketcher builds the digests of one capture's flows as the first pass
 // files their segments.
 type sketcher struct {
-	pkt  *capture.Packet // the packet being filed (analyze.Stepper.Packet)
-	live map[uint64]*liveSketches
-	// last caches the flow of the previous segment: segments of one flow
-	// come in runs.
-	lastID uint64
-	last   *liveSketches
-	free   []*liveSketches
+	pkt *capture.Packet // the packet being filed (analyze.Stepper.Packet)
+	// live holds the sketches of the flows in progress, each at its flow's
+	// Observed word − 1, and of finished flows for reuse (their places
+	// listed in free): as many as the flows in progress at their most.
+	live []*liveSketches
+	free []uint32
 	// flows are the digests of the flows finished since the first pass
 	// last handed them to the pairing, in the order they finished.
 	flows []flowDigest
@@ -84,26 +83,30 @@ type sketcher struct {
 	closing bool
 }
 
-func newSketcher() *sketcher {
-	return &sketcher{live: make(map[uint64]*liveSketches)}
+func newSketcher() *sketcher { return &sketcher{} }
+
+// sketches returns the sketches of flow f, taking a place for them at its
+// first segment, seg.
+func (o *sketcher) sketches(f *analyze.Flow, seg *capture.Segment) *liveSketches {
+	if f.Observed != 0 {
+		return o.live[f.Observed-1]
+	}
+	var i uint32
+	if n := len(o.free); n > 0 {
+		i, o.free = o.free[n-1], o.free[:n-1]
+	} else {
+		i = uint32(len(o.live))
+		o.live = append(o.live, new(liveSketches))
+	}
+	f.Observed = i + 1
+	ls := o.live[i]
+	ls.x = seg.SrcEndpoint()
+	return ls
 }
 
 // Segment samples one segment (Observer).
-func (o *sketcher) Segment(id uint64, seg *capture.Segment) {
-	ls := o.last
-	if id != o.lastID || ls == nil {
-		ls = o.live[id]
-		if ls == nil {
-			if n := len(o.free); n > 0 {
-				ls, o.free = o.free[n-1], o.free[:n-1]
-			} else {
-				ls = new(liveSketches)
-			}
-			ls.x = seg.SrcEndpoint()
-			o.live[id] = ls
-		}
-		o.lastID, o.last = id, ls
-	}
+func (o *sketcher) Segment(f *analyze.Flow, seg *capture.Segment) {
+	ls := o.sketches(f, seg)
 	d := 0
 	if seg.SrcPort != ls.x.Port() || seg.Src != ls.x.Addr() {
 		d = 1
@@ -133,18 +136,14 @@ func (o *sketcher) Segment(id uint64, seg *capture.Segment) {
 
 // finished turns a flow's sketches into its digest.
 func (o *sketcher) finished(f *analyze.Flow) {
-	ls := o.live[f.ID]
-	delete(o.live, f.ID)
-	if o.lastID == f.ID {
-		o.last = nil
-	}
 	o.flows = append(o.flows, flowDigest{client: f.Client.Addr, server: f.Server.Addr, x: f.Client.Addr, start: f.Start,
 		syn: digestOf(&f.SYN), answered: digestOf(&f.AnsweredSYN), synack: digestOf(&f.SYNACK),
 		key: tupleOf(f.Client.Addr, f.Server.Addr), id: int32(f.ID - 1), end: o.clock, closing: o.closing, evicted: f.Evicted})
 	fd := &o.flows[len(o.flows)-1]
-	if ls == nil {
+	if f.Observed == 0 {
 		return // nothing filed: the flow holds only copies
 	}
+	ls := o.live[f.Observed-1]
 	fd.x = ls.x
 	// A sample whose token recurred (a retransmission, segments sharing
 	// a TSval) pairs nothing and matches nothing: the digest leaves it
@@ -171,7 +170,7 @@ func (o *sketcher) finished(f *analyze.Flow) {
 			ls.sk[d][s].s = ls.sk[d][s].s[:0]
 		}
 	}
-	o.free = append(o.free, ls)
+	o.free = append(o.free, f.Observed-1)
 }
 
 // tupleKey names a 4-tuple whichever way its segments go, with IPv4
