@@ -21,7 +21,7 @@ func matchingMerge() *diffMerge {
 		pl.dirs[d] = dirPlan{ok: true, upstream: analyze.CaptureA, expect: time.Millisecond,
 			jitter: diffMinJitter, horizon: time.Millisecond + diffMatchSlack + diffMinJitter}
 	}
-	return &diffMerge{planOf: func(int) (pairPlan, error) { return pl, nil }, states: map[int]*pairState{}, pairOf: [2][]int32{{0}, {0}},
+	return &diffMerge{planOf: func(int) (pairPlan, error) { return pl, nil }, at: make([]int32, 1), pairOf: [2][]int32{{0}, {0}},
 		span: [2][2]int64{{0, math.MaxInt64 / 2}, {0, math.MaxInt64 / 2}}}
 }
 

@@ -18,8 +18,9 @@ type diffMerge struct {
 	// pairOf maps each capture's flows (by ID − 1) to their pair's
 	// index, -1 when unpaired.
 	pairOf [2][]int32
-	// states holds the pairs in progress, by pair index; live lists them.
-	states map[int]*pairState
+	// live lists the pairs in progress; at holds, for each pair, its
+	// place in live + 1, 0 when it is not in progress.
+	at     []int32
 	live   []*pairState
 	series [2]*analyze.SeriesRecorder
 	out    *sinkQueue
@@ -40,18 +41,18 @@ func (m *diffMerge) segment(i analyze.Capture, n int32, fromX bool, v *pendingSe
 // state returns the state of pair n, putting the pair in progress if it
 // is not yet.
 func (m *diffMerge) state(n int) *pairState {
-	ps := m.states[n]
-	if ps == nil {
-		pl, err := m.planOf(n)
-		if err != nil && m.err == nil {
-			m.err = err
-		}
-		ps = pl.state(n)
-		m.states[n] = ps
-		ps.live = len(m.live)
-		m.live = append(m.live, ps)
-		m.peak = max(m.peak, len(m.live))
+	if i := m.at[n]; i != 0 {
+		return m.live[i-1]
 	}
+	pl, err := m.planOf(n)
+	if err != nil && m.err == nil {
+		m.err = err
+	}
+	ps := pl.state(n)
+	ps.live = len(m.live)
+	m.live = append(m.live, ps)
+	m.at[n] = int32(len(m.live))
+	m.peak = max(m.peak, len(m.live))
 	return ps
 }
 
@@ -76,9 +77,10 @@ func (m *diffMerge) finished(i analyze.Capture, n int32, f *analyze.Flow, series
 	compareHandshakes(&ps.pair, ps.flows[0], ps.flows[1])
 	// ps is dropped here: the sink's goroutine has the pair and its flows.
 	m.out.put(sinkCall{n: ps.n, pair: &ps.pair, a: Flow{ps.flows[0], ps.series[0]}, b: Flow{ps.flows[1], ps.series[1]}})
-	delete(m.states, ps.n)
 	last := m.live[len(m.live)-1]
 	m.live[ps.live], last.live = last, ps.live
+	m.at[last.n] = int32(ps.live + 1)
+	m.at[ps.n] = 0
 	m.live = m.live[:len(m.live)-1]
 }
 
@@ -151,7 +153,7 @@ func (q *sinkQueue) close() {
 // unpaired; planOf reads a pair's plan when its first segment comes.
 func diffSecondPass(open [2]analyze.Opener, cfg Config, h *Head, pairOf [2][]int32, planOf func(int) (pairPlan, error),
 	align time.Duration, sink Sink) error {
-	m := &diffMerge{planOf: planOf, pairOf: pairOf, states: make(map[int]*pairState), out: newSinkQueue(sink)}
+	m := &diffMerge{planOf: planOf, pairOf: pairOf, at: make([]int32, h.Pairs), out: newSinkQueue(sink)}
 	// Every call the merge made has reached the sink when the pass
 	// returns.
 	defer m.out.close()
