@@ -47,17 +47,14 @@ type TextOptions struct {
 }
 
 // Text is the sink of the text report. Each input's table is sorted and
-// measured on the input's own goroutine when the input ends, and the
-// blocks are written in the order the inputs were given: at once when
-// every earlier block is out, else by the goroutine that writes the last
-// of those.
+// measured on the input's own goroutine when the input ends; the report
+// is written at Close, once rwin read has cleared its progress line from
+// the terminal the report goes to.
 type Text struct {
 	o      TextOptions
 	w      *bufio.Writer
-	mu     sync.Mutex // inputs, next and writer, and w in stream mode
+	mu     sync.Mutex // inputs, and w in stream mode
 	inputs []*textInput
-	next   int   // the first input whose block is not written yet
-	writer bool  // a goroutine writes to w (outside mu)
 	err    error // stream mode: the first write error
 }
 
@@ -75,7 +72,7 @@ type textInput struct {
 	nflagged int         // all the flagged flows
 	slowest  []worstFlow // smallest ceilings
 	// Once the input ended: its summary, its rows in the table's order,
-	// their lines and the table's column widths.
+	// their lines and the table's column widths, for Close to write.
 	ended  bool
 	in     Input
 	sorted []*listed
@@ -218,8 +215,7 @@ func (ti *textInput) rowsKept() []*listed {
 }
 
 // EndInput sorts and measures the input's table, on the input's own
-// goroutine, and writes its block if every earlier input's is written;
-// else the goroutine that writes the last of those writes it too.
+// goroutine.
 func (t *Text) EndInput(in int, r *Input) {
 	if t.o.Stream {
 		return
@@ -229,28 +225,11 @@ func (t *Text) EndInput(in int, r *Input) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	ti.in, ti.ended = *r, true
-	if !t.writer {
-		t.writeEnded()
-	}
 }
 
-// writeEnded writes the blocks of the ended inputs next in turn, as the
-// one writer. The caller holds t.mu, which is let go while writing.
-func (t *Text) writeEnded() {
-	t.writer = true
-	for t.next < len(t.inputs) && t.inputs[t.next].ended {
-		i, ti := t.next, t.inputs[t.next]
-		t.mu.Unlock()
-		t.writeInput(i, ti)
-		t.mu.Lock()
-		t.next++
-	}
-	t.writer = false
-}
-
-// Close writes the blocks of inputs that did not end (none, when every
-// input's EndInput returned), then the totals (or, in stream mode, the
-// closing summary), and returns the first write error.
+// Close writes the report, each input's block in the order given, then
+// the totals (or, in stream mode, the closing summary), and returns the
+// first write error.
 func (t *Text) Close(run *Run) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -265,13 +244,14 @@ func (t *Text) Close(run *Run) error {
 	for len(t.inputs) < len(run.Inputs) {
 		t.inputs = append(t.inputs, &textInput{})
 	}
-	for i, ti := range t.inputs[t.next:len(run.Inputs)] {
-		if !ti.ended {
+	for i := range run.Inputs {
+		ti := t.inputs[i]
+		if !ti.ended { // EndInput was not called
 			ti.prepare(t.o.Sort, t.head())
-			ti.in, ti.ended = run.Inputs[t.next+i], true
+			ti.in = run.Inputs[i]
 		}
+		t.writeInput(i, ti)
 	}
-	t.writeEnded()
 	w, p := t.w, t.o.Palette
 	s := Summarize(run.Inputs)
 	fmt.Fprintf(w, "\n%s %d packets, %d TCP, %s", p.Head.Sprint("total:"), s.Packets, s.TCP, Plural(s.Flows, "flow"))

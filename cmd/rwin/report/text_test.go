@@ -226,8 +226,9 @@ func TestBindingLimit(t *testing.T) {
 }
 
 // TestTextWritesInputsInTheirOrder: inputs that end in any order, several
-// at once, come out in the order given, each block whole, the same as
-// when they end one after the other.
+// at once (each sorting and measuring its table on its own goroutine),
+// come out in the order given, each block whole, the same as when they
+// end one after the other.
 func TestTextWritesInputsInTheirOrder(t *testing.T) {
 	flows := numbered(t)
 	const inputs = 5
@@ -266,4 +267,28 @@ func TestTextWritesInputsInTheirOrder(t *testing.T) {
 			assert.Equal(t, want, report(order, true), "ended at once, started in order %v", order)
 		}
 	}
+}
+
+// TestTextWritesNothingBeforeClose: rwin read draws its progress line on
+// a terminal's stderr until every input has ended and clears it before
+// Close; a block written when its input ended would reach the same
+// terminal under the line, and the line's redraws would land in the
+// table.
+func TestTextWritesNothingBeforeClose(t *testing.T) {
+	flows, _ := flood(t, 2000) // tables larger than the output's buffer
+	var out bytes.Buffer
+	sink := NewText(&out, TextOptions{Palette: NewPalette(false)})
+	run := &Run{Inputs: make([]Input, 2)}
+	for i := range run.Inputs {
+		run.Inputs[i].Name = fmt.Sprintf("in%d.pcap", i)
+		for j := range flows {
+			run.Inputs[i].Count(flows[j].Findings)
+			sink.Flow(i, &flows[j])
+		}
+		sink.EndInput(i, &run.Inputs[i])
+	}
+	assert.Zero(t, out.Len(), "bytes written before Close")
+	require.NoError(t, sink.Close(run))
+	assert.Greater(t, out.Len(), 2*64<<10, "both tables are larger than the output's buffer")
+	assert.Contains(t, out.String(), "in1.pcap")
 }
