@@ -71,10 +71,9 @@ type textInput struct {
 	flagged  []worstFlow // the worst of the flagged flows
 	nflagged int         // all the flagged flows
 	slowest  []worstFlow // smallest ceilings
-	// Once the input ended: its summary, its rows in the table's order,
-	// their lines and the table's column widths, for Close to write.
+	// Once the input ended: its rows in the table's order, their lines
+	// and the table's column widths, for Close to write.
 	ended  bool
-	in     Input
 	sorted []*listed
 	lines  []string
 	widths []int
@@ -216,7 +215,7 @@ func (ti *textInput) rowsKept() []*listed {
 
 // EndInput sorts and measures the input's table, on the input's own
 // goroutine.
-func (t *Text) EndInput(in int, r *Input) {
+func (t *Text) EndInput(in int, _ *Input) {
 	if t.o.Stream {
 		return
 	}
@@ -224,7 +223,7 @@ func (t *Text) EndInput(in int, r *Input) {
 	ti.prepare(t.o.Sort, t.head())
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	ti.in, ti.ended = *r, true
+	ti.ended = true
 }
 
 // Close writes the report, each input's block in the order given, then
@@ -248,9 +247,8 @@ func (t *Text) Close(run *Run) error {
 		ti := t.inputs[i]
 		if !ti.ended { // EndInput was not called
 			ti.prepare(t.o.Sort, t.head())
-			ti.in = run.Inputs[i]
 		}
-		t.writeInput(i, ti)
+		t.writeInput(i, ti, &run.Inputs[i])
 	}
 	w, p := t.w, t.o.Palette
 	s := Summarize(run.Inputs)
@@ -277,8 +275,8 @@ func (ti *textInput) prepare(k SortKey, head string) {
 // writeInput writes input i's block: the blank line that parts it from
 // the one before, its heading, worst flows, table and notes, and with -v
 // each flow's details. It lets go of the rows.
-func (t *Text) writeInput(i int, ti *textInput) {
-	w, p, in := t.w, t.o.Palette, &ti.in
+func (t *Text) writeInput(i int, ti *textInput, in *Input) {
+	w, p := t.w, t.o.Palette
 	if i > 0 {
 		fmt.Fprintln(w)
 	}
