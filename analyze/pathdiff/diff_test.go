@@ -363,7 +363,7 @@ func TestSketchesFollowTheTablesFlowsAcrossPortReuse(t *testing.T) {
 	}
 	a.Flush()
 	require.Len(t, sk.flows, 2, "one digest per flow of the table")
-	assert.Len(t, sk.free, len(sk.live), "finished flows leave no live sketches")
+	assert.Len(t, sk.live.free, len(sk.live.v), "finished flows leave no live sketches")
 	for i, want := range []struct {
 		fromX, toX int // IP ID samples per direction
 		synISN     capture.Seq

@@ -1,10 +1,9 @@
 package pathdiff
 
 import (
-	"time"
-
 	"math"
 	"sync"
+	"time"
 
 	"rwin/analyze"
 )

@@ -1,12 +1,11 @@
 package pathdiff
 
 import (
-	"time"
-
 	"encoding/binary"
 	"math"
 	"os"
 	"slices"
+	"time"
 
 	"rwin/analyze"
 	"rwin/capture"

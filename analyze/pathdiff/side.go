@@ -67,14 +67,12 @@ type sideReader struct {
 	pairOf []int32       // the pair of each flow (by ID − 1), -1 when unpaired
 	shift  time.Duration // subtracted from the capture's times to align with A
 	// x holds the endpoint that sent the first segment of each paired
-	// flow in progress (see flowDigest.x), at its flow's Observed word − 1,
-	// and places of finished flows for reuse (listed in freeX).
-	x     []netip.AddrPort
-	freeX []uint32
-	b     *sideBatch
-	out   chan *sideBatch
-	free  chan *sideBatch
-	done  chan struct{}
+	// flow in progress (see flowDigest.x).
+	x    flowSlots[netip.AddrPort]
+	b    *sideBatch
+	out  chan *sideBatch
+	free chan *sideBatch
+	done chan struct{}
 	// stopped: the merge returned early, the rest is dropped.
 	stopped bool
 	// sum is the capture's summary; the merge reads it once out is
@@ -155,17 +153,12 @@ func (r *sideReader) Segment(f *analyze.Flow, seg *capture.Segment) {
 		return
 	}
 	src := seg.SrcEndpoint()
-	if f.Observed == 0 {
-		if k := len(r.freeX); k > 0 {
-			f.Observed, r.freeX = r.freeX[k-1]+1, r.freeX[:k-1]
-			r.x[f.Observed-1] = src
-		} else {
-			r.x = append(r.x, src)
-			f.Observed = uint32(len(r.x))
-		}
+	x, fresh := r.x.of(f)
+	if fresh {
+		*x = src
 	}
 	ev := r.event()
-	ev.n, ev.fromX = n, src == r.x[f.Observed-1]
+	ev.n, ev.fromX = n, src == *x
 	ev.seg = pendingOf(seg, seg.Time-int64(r.shift))
 }
 
@@ -179,9 +172,7 @@ func (r *sideReader) finished(f *analyze.Flow) {
 	// The table reuses f once this returns.
 	ev.flow = flowCopies.Get().(*analyze.Flow)
 	*ev.flow = *f
-	if f.Observed != 0 {
-		r.freeX = append(r.freeX, f.Observed-1)
-	}
+	r.x.release(f)
 }
 
 // sideCursor is the merge's place in one capture's record.

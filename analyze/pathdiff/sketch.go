@@ -69,11 +69,9 @@ type liveSketches struct {
 // files their segments.
 type sketcher struct {
 	pkt *capture.Packet // the packet being filed (analyze.Stepper.Packet)
-	// live holds the sketches of the flows in progress, each at its flow's
-	// Observed word − 1, and of finished flows for reuse (their places
-	// listed in free): as many as the flows in progress at their most.
-	live []*liveSketches
-	free []uint32
+	// live holds the sketches of the flows in progress, reused once their
+	// flows finish.
+	live flowSlots[*liveSketches]
 	// flows are the digests of the flows finished since the first pass
 	// last handed them to the pairing, in the order they finished.
 	flows []flowDigest
@@ -88,20 +86,14 @@ func newSketcher() *sketcher { return &sketcher{} }
 // sketches returns the sketches of flow f, taking a place for them at its
 // first segment, seg.
 func (o *sketcher) sketches(f *analyze.Flow, seg *capture.Segment) *liveSketches {
-	if f.Observed != 0 {
-		return o.live[f.Observed-1]
+	ls, fresh := o.live.of(f)
+	if fresh {
+		if *ls == nil {
+			*ls = new(liveSketches)
+		}
+		(*ls).x = seg.SrcEndpoint()
 	}
-	var i uint32
-	if n := len(o.free); n > 0 {
-		i, o.free = o.free[n-1], o.free[:n-1]
-	} else {
-		i = uint32(len(o.live))
-		o.live = append(o.live, new(liveSketches))
-	}
-	f.Observed = i + 1
-	ls := o.live[i]
-	ls.x = seg.SrcEndpoint()
-	return ls
+	return *ls
 }
 
 // Segment samples one segment (Observer).
@@ -143,7 +135,8 @@ func (o *sketcher) finished(f *analyze.Flow) {
 	if f.Observed == 0 {
 		return // nothing filed: the flow holds only copies
 	}
-	ls := o.live[f.Observed-1]
+	lsp, _ := o.live.of(f)
+	ls := *lsp
 	fd.x = ls.x
 	// A sample whose token recurred (a retransmission, segments sharing
 	// a TSval) pairs nothing and matches nothing: the digest leaves it
@@ -170,7 +163,7 @@ func (o *sketcher) finished(f *analyze.Flow) {
 			ls.sk[d][s].s = ls.sk[d][s].s[:0]
 		}
 	}
-	o.free = append(o.free, f.Observed-1)
+	o.live.release(f)
 }
 
 // tupleKey names a 4-tuple whichever way its segments go, with IPv4
