@@ -383,8 +383,9 @@ func (s *NDJSON) Flush() error {
 // json.Indent(dst, src, prefix, "  ") would: the same bytes, without
 // Indent's validating scanner, which cost --format json more than the
 // encoding itself (BenchmarkSinks). Empty objects and arrays stay "{}"
-// and "[]". Runs of bytes it leaves alone (numbers, literals, strings)
-// are copied whole.
+// and "[]". One pass over src: the bytes between two places that take a
+// line break or a space (numbers, literals, whole strings, keys with
+// their colon) are copied as one run.
 func appendIndented(dst, src []byte, prefix string) []byte {
 	// newline[:1+len(prefix)+2*depth] starts a line at depth.
 	var buf [128]byte
@@ -393,70 +394,48 @@ func appendIndented(dst, src []byte, prefix string) []byte {
 		newline = append(newline, ' ')
 	}
 	line := func(depth int) []byte {
-		depth = max(depth, 0) // only for input json.Marshal would not write
-		if n := 1 + len(prefix) + 2*depth; n <= len(newline) {
-			return newline[:n]
+		n := 1 + len(prefix) + 2*max(depth, 0) // depth < 0 only for input json.Marshal would not write
+		if n > len(newline) {
+			newline = append(newline, bytes.Repeat([]byte{' '}, n-len(newline))...)
 		}
-		return append(newline, bytes.Repeat([]byte{' '}, 1+len(prefix)+2*depth-len(newline))...)
+		return newline[:n]
 	}
-	depth := 0
-	for i := 0; i < len(src); {
-		j := i
-		for j < len(src) && !jsonStructural[src[j]] {
-			j++
+	depth, run := 0, 0 // run: where the bytes not yet copied start
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		if !jsonStructural[c] {
+			continue
 		}
-		dst = append(dst, src[i:j]...)
-		if j == len(src) {
-			break
-		}
-		c := src[j]
-		i = j + 1
 		switch c {
 		case '"':
-			i = stringEnd(src, i)
-			dst = append(dst, src[j:i]...)
+			// The string, escapes included, joins the run: i stops on
+			// its closing quote, or past the end when it does not close.
+			for i++; i < len(src) && src[i] != '"'; i++ {
+				if src[i] == '\\' {
+					i++
+				}
+			}
+		case ':':
+			dst = append(append(dst, src[run:i+1]...), ' ')
+			run = i + 1
+		case ',':
+			dst = append(append(dst, src[run:i+1]...), line(depth)...)
+			run = i + 1
 		case '{', '[':
-			dst = append(dst, c)
-			if i < len(src) && (src[i] == '}' || src[i] == ']') {
-				dst = append(dst, src[i])
-				i++
+			if i+1 < len(src) && (src[i+1] == '}' || src[i+1] == ']') {
+				i++ // empty: both join the run
 				continue
 			}
 			depth++
-			dst = append(dst, line(depth)...)
+			dst = append(append(dst, src[run:i+1]...), line(depth)...)
+			run = i + 1
 		case '}', ']':
 			depth--
-			dst = append(dst, line(depth)...)
-			dst = append(dst, c)
-		case ',':
-			dst = append(dst, c)
-			dst = append(dst, line(depth)...)
-		case ':':
-			dst = append(dst, ':', ' ')
+			dst = append(append(dst, src[run:i]...), line(depth)...)
+			run = i // the bracket starts the next run
 		}
 	}
-	return dst
-}
-
-// stringEnd returns where the JSON string whose text starts at src[i]
-// ends: past its closing quote, the first one not escaped (an odd run of
-// backslashes before it), or len(src) when it does not close.
-func stringEnd(src []byte, i int) int {
-	for {
-		k := bytes.IndexByte(src[i:], '"')
-		if k < 0 {
-			return len(src)
-		}
-		q := i + k
-		slashes := 0
-		for q-slashes > i && src[q-slashes-1] == '\\' {
-			slashes++
-		}
-		if slashes%2 == 0 {
-			return q + 1
-		}
-		i = q + 1
-	}
+	return append(dst, src[min(run, len(src)):]...)
 }
 
 // jsonStructural marks the bytes appendIndented acts on outside strings.
