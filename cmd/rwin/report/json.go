@@ -38,10 +38,13 @@ const jsonInFlight = 512
 // locks; FlowAt first puts them back in the order the flows finished, so
 // that where the bound lets a record through early depends on that order
 // alone, never on which goroutine encoded faster: the document is the
-// same on any number of CPUs. It is the JSON Sink.
+// same on any number of CPUs. Under the lock a record's place in the
+// document is settled; a goroutine of the stream's own indents what is
+// not indented yet and writes, so that the records held back, most of a
+// flood's, are not indented one at a time while every encoder waits for
+// the lock. It is the JSON Sink.
 type jsonStream struct {
 	mu sync.Mutex
-	w  *bufio.Writer
 	// turn wakes the FlowAt calls waiting for seq to come near theirs.
 	turn    *sync.Cond
 	written int // records in the document so far
@@ -56,17 +59,37 @@ type jsonStream struct {
 	held      encodedHeap // records finished ahead of next
 	heldBytes int         // their size
 	limit     int         // on heldBytes: jsonReorderBytes
-	indented  []byte      // scratch
-	err       error       // the first error
+	err       error       // the first encoding error
+	// queue takes the records, in the document's order, to the writer
+	// (writeRecords), which closes wrote once queue is closed and drained.
+	queue chan jsonWrite
+	wrote chan struct{}
+	// The writer's own.
+	w        *bufio.Writer
+	werr     error  // the first write error
+	indented []byte // scratch
 }
+
+// jsonWrite is the next record of the document: a pooled record, whose
+// out holds it indented when indented is set, else its compact bytes in
+// buf; or, when r is nil, a held record's compact bytes.
+type jsonWrite struct {
+	r       *jsonRecord
+	compact []byte
+}
+
+// jsonQueue is how many records may wait for the writer.
+const jsonQueue = 128
 
 // NewJSON returns the sink of --format json, writing to w. Its inputs must
 // come one after the other: the document lists each input's flows together.
 func NewJSON(w io.Writer) Sink {
-	s := &jsonStream{w: bufio.NewWriterSize(w, 64<<10), next: 1, limit: jsonReorderBytes}
+	s := &jsonStream{w: bufio.NewWriterSize(w, 64<<10), next: 1, limit: jsonReorderBytes,
+		queue: make(chan jsonWrite, jsonQueue), wrote: make(chan struct{})}
 	s.nextHint.Store(1)
 	s.turn = sync.NewCond(&s.mu)
 	fmt.Fprintf(s.w, "{\n  \"schema\": %d,\n  \"flows\": [", SchemaVersion)
+	go s.writeRecords()
 	return s
 }
 
@@ -135,7 +158,6 @@ func (s *jsonStream) Flow(_ int, f *Flow) {
 		return
 	}
 	s.add(r)
-	jsonRecords.Put(r)
 }
 
 // FlowAt encodes the flow's record outside the lock, then takes the
@@ -166,7 +188,6 @@ func (s *jsonStream) FlowAt(_ int, seq uint64, f *Flow) {
 		s.seq++
 		if r != jsonFailed {
 			s.add(r)
-			jsonRecords.Put(r)
 		}
 	}
 	s.turn.Broadcast()
@@ -178,26 +199,23 @@ func (s *jsonStream) FlowAt(_ int, seq uint64, f *Flow) {
 // document.
 func (s *jsonStream) soon(id uint64) bool { return id < s.nextHint.Load()+jsonInFlight }
 
-// add takes the encoded record of one of the current input's flows; r
-// stays the caller's, and add copies what it holds back. The caller holds
-// s.mu.
+// add takes the encoded record of one of the current input's flows, and
+// r with it: it goes back to the pool once written, or at once when add
+// holds a copy. The caller holds s.mu.
 func (s *jsonStream) add(r *jsonRecord) {
 	id := r.id
 	if id > s.next {
 		rec := r.buf.Bytes()
 		s.held.push(encodedFlow{id, bytes.Clone(rec)})
 		s.heldBytes += len(rec)
+		jsonRecords.Put(r)
 		for s.heldBytes > s.limit {
 			s.writeHeld()
 		}
 		return
 	}
 	// next, or one older than what the bound let through
-	if r.indented {
-		s.write(r.out)
-	} else {
-		s.writeCompact(r.buf.Bytes())
-	}
+	s.write(jsonWrite{r: r})
 	if id == s.next {
 		s.setNext(s.next + 1)
 	}
@@ -210,7 +228,7 @@ func (s *jsonStream) add(r *jsonRecord) {
 func (s *jsonStream) writeHeld() {
 	e := s.held.pop()
 	s.heldBytes -= len(e.rec)
-	s.writeCompact(e.rec)
+	s.write(jsonWrite{compact: e.rec})
 	s.setNext(max(s.next, e.id+1))
 }
 
@@ -219,23 +237,42 @@ func (s *jsonStream) setNext(id uint64) {
 	s.nextHint.Store(id)
 }
 
-// writeCompact indents a compact record and writes it.
-func (s *jsonStream) writeCompact(rec []byte) {
-	s.indented = appendIndented(s.indented[:0], rec, jsonFlowIndent)
-	s.write(s.indented)
+// write queues the next element of "flows" for the writer. The caller
+// holds s.mu.
+func (s *jsonStream) write(rec jsonWrite) {
+	s.written++
+	s.queue <- rec
 }
 
-// write writes one record, indented, as the next element of "flows".
-func (s *jsonStream) write(indented []byte) {
-	if s.err != nil {
-		return
+// writeRecords is the writer: it writes the queued records, each one
+// indented, as the elements of "flows", until the queue is closed.
+func (s *jsonStream) writeRecords() {
+	defer close(s.wrote)
+	n := 0
+	for rec := range s.queue {
+		if s.werr == nil {
+			var indented []byte
+			switch {
+			case rec.r == nil:
+				s.indented = appendIndented(s.indented[:0], rec.compact, jsonFlowIndent)
+				indented = s.indented
+			case rec.r.indented:
+				indented = rec.r.out
+			default:
+				s.indented = appendIndented(s.indented[:0], rec.r.buf.Bytes(), jsonFlowIndent)
+				indented = s.indented
+			}
+			if n > 0 {
+				s.w.WriteByte(',')
+			}
+			s.w.WriteString("\n" + jsonFlowIndent)
+			_, s.werr = s.w.Write(indented)
+		}
+		n++
+		if rec.r != nil {
+			jsonRecords.Put(rec.r)
+		}
 	}
-	if s.written > 0 {
-		s.w.WriteByte(',')
-	}
-	s.written++
-	s.w.WriteString("\n" + jsonFlowIndent)
-	_, s.err = s.w.Write(indented)
 }
 
 // jsonFlowIndent starts each line of a flow record: the records are
@@ -263,8 +300,10 @@ func (s *jsonStream) Close(run *Run) error {
 	for len(s.held) > 0 { // an input that was not ended
 		s.writeHeld()
 	}
-	if s.err != nil {
-		return s.err
+	close(s.queue)
+	<-s.wrote
+	if err := cmp.Or(s.err, s.werr); err != nil {
+		return err
 	}
 	if s.written > 0 {
 		s.w.WriteString("\n  ")
