@@ -27,11 +27,11 @@ var MaxHTMLRows = 5_000 // a variable for tests
 
 // The HTML reports' other bounds.
 const (
-	htmlWorst        = 15       // flows listed under "worst flows first"
-	HTMLExamples     = 8        // flows (pairs) shown per finding
-	HTMLFindingFlows = 24       // flows (pairs) with a warn or error finding that are charted
-	HTMLDefaultTop   = 5        // --top: flows charted by bytes and by smallest ceiling
-	HTMLSeriesBytes  = 16 << 20 // budget of the time series recorded at once
+	htmlWorst        = 15      // flows listed under "worst flows first"
+	HTMLExamples     = 8       // flows (pairs) shown per finding
+	HTMLFindingFlows = 24      // flows (pairs) with a warn or error finding that are charted
+	HTMLDefaultTop   = 5       // --top: flows charted by bytes and by smallest ceiling
+	HTMLSeriesBytes  = 8 << 20 // budget of the time series recorded at once: 395 flows
 )
 
 // HTML is the --format html sink for every input of one run. It takes the
