@@ -89,8 +89,12 @@ func (out *liveOutput) flow(f *analyze.Flow) {
 // reopen switches the stream to a new file at the -o name (SIGHUP after
 // logrotate renamed it). Every record written so far is flushed to the
 // old file first, so none is split or lost; a text table starts again
-// with its header.
+// with its header. The JSON document, written on a goroutine of its own,
+// is only brought to a stop: what its buffer holds goes to the new file.
 func (out *liveOutput) reopen(l *logFile) error {
+	if b, ok := out.sink.(report.Background); ok {
+		b.Sync()
+	}
 	if err := out.flush(); err != nil {
 		return err
 	}

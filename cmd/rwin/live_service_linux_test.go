@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -14,6 +15,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"rwin/analyze"
+	"rwin/cmd/rwin/report"
 	"rwin/fixtures"
 )
 
@@ -261,5 +264,45 @@ func TestLiveTextReopenStartsWithTheHeader(t *testing.T) {
 		lines := fileLines(t, f)
 		require.Len(t, lines, 1, f)
 		assert.Regexp(t, `^\s+ID\s+CLIENT → SERVER\s+SVC`, lines[0], f)
+	}
+}
+
+// TestLiveJSONReopenKeepsTheDocumentWhole: the JSON document, written on
+// a goroutine of its own, is brought to a stop (Sync, which
+// TestJSONSyncLetsTheFileBeSwapped holds to its word) before the file is
+// opened anew; the old and the new file hold the whole document between
+// them, every flow once and in order.
+func TestLiveJSONReopenKeepsTheDocumentWhole(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "flows.json")
+	l, err := openLogFile(path)
+	require.NoError(t, err)
+	defer l.Close()
+	out := newLiveOutput(liveOptions{format: "json", iface: "lo"}, l, false)
+	require.NoError(t, out.start())
+	const flows = 600 // several buffers' worth of records before and after
+	for id := uint64(1); id <= flows; id++ {
+		out.flow(&analyze.Flow{ID: id})
+		if id == flows/2 {
+			require.NoError(t, os.Rename(path, path+".1"))
+			require.NoError(t, out.reopen(l))
+		}
+	}
+	require.NoError(t, out.finish(analyze.Summary{}, report.CaptureRecord{Interface: "lo"}))
+	var doc []byte
+	for _, f := range []string{path + ".1", path} {
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		require.NotEmpty(t, b, f)
+		doc = append(doc, b...)
+	}
+	var run struct {
+		Flows []struct {
+			ID uint64 `json:"id"`
+		} `json:"flows"`
+	}
+	require.NoError(t, json.Unmarshal(doc, &run))
+	require.Len(t, run.Flows, flows)
+	for i, f := range run.Flows {
+		assert.Equal(t, uint64(i+1), f.ID)
 	}
 }

@@ -72,10 +72,12 @@ type jsonStream struct {
 
 // jsonWrite is the next record of the document: a pooled record, whose
 // out holds it indented when indented is set, else its compact bytes in
-// buf; or, when r is nil, a held record's compact bytes.
+// buf; or, when r is nil, a held record's compact bytes. One with synced
+// set is no record: the writer closes it (see Sync).
 type jsonWrite struct {
 	r       *jsonRecord
 	compact []byte
+	synced  chan struct{}
 }
 
 // jsonQueue is how many records may wait for the writer.
@@ -250,6 +252,10 @@ func (s *jsonStream) writeRecords() {
 	defer close(s.wrote)
 	n := 0
 	for rec := range s.queue {
+		if rec.synced != nil {
+			close(rec.synced)
+			continue
+		}
 		if s.werr == nil {
 			var indented []byte
 			switch {
@@ -273,6 +279,26 @@ func (s *jsonStream) writeRecords() {
 			jsonRecords.Put(rec.r)
 		}
 	}
+}
+
+// Background is a Sink that writes on a goroutine of its own.
+type Background interface {
+	Sink
+	// Sync returns once the sink's goroutine has written, to its buffer,
+	// every flow handed over before the call: it then writes nothing
+	// until the next flow, and the writer under it may be swapped (rwin
+	// live's -o file, opened anew after logrotate renamed it).
+	Sync()
+}
+
+// Sync waits for the writer to take every record queued so far
+// (Background).
+func (s *jsonStream) Sync() {
+	synced := make(chan struct{})
+	s.mu.Lock()
+	s.queue <- jsonWrite{synced: synced}
+	s.mu.Unlock()
+	<-synced
 }
 
 // jsonFlowIndent starts each line of a flow record: the records are

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -252,4 +253,45 @@ func BenchmarkAppendIndented(b *testing.B) {
 			dst = appendIndented(dst[:0], src, "    ")
 		}
 	}
+}
+
+// swappedWriter stands for rwin live's -o file, which SIGHUP opens anew:
+// it takes time to write, and says so when written while being swapped.
+type swappedWriter struct {
+	t        *testing.T
+	out      [2]bytes.Buffer
+	at       int
+	swapping bool
+}
+
+func (w *swappedWriter) Write(p []byte) (int, error) {
+	if w.swapping {
+		w.t.Error("written while the file was being swapped")
+	}
+	time.Sleep(time.Millisecond)
+	return w.out[w.at].Write(p)
+}
+
+// TestJSONSyncLetsTheFileBeSwapped: once Sync returns, the writer
+// goroutine writes nothing until the next flow, so rwin live can swap the
+// file under the document; the two files hold the whole document.
+func TestJSONSyncLetsTheFileBeSwapped(t *testing.T) {
+	w := &swappedWriter{t: t}
+	s := NewJSON(w).(*jsonStream)
+	const flows = 200 // 800 KB: bufio flushes a dozen times, 1 ms each
+	for id := uint64(1); id <= flows; id++ {
+		s.add(record(id, 4000))
+	}
+	s.Sync()
+	w.swapping = true
+	time.Sleep(20 * time.Millisecond)
+	w.at, w.swapping = 1, false
+	for id := uint64(flows + 1); id <= 2*flows; id++ {
+		s.add(record(id, 4000))
+	}
+	s.EndInput(0, nil)
+	require.NoError(t, s.Close(&Run{}))
+	require.NotZero(t, w.out[0].Len())
+	doc := append(w.out[0].Bytes(), w.out[1].Bytes()...)
+	assert.Len(t, streamedIDs(t, doc), 2*flows)
 }
