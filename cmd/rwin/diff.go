@@ -69,17 +69,23 @@ func cmdDiff(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	spool, cleanup := spoolStreams(o.files[:])
 	defer cleanup()
-	var open [2]analyze.Opener
-	for i := range open {
+	var paths []string
+	for i := range spool {
 		if spool[i].err != nil {
 			return exitInput, fmt.Errorf("diff: %w", spool[i].err)
 		}
 		if spool[i].note != "" {
 			fmt.Fprintf(stderr, "rwin: diff: note: %s\n", oneLine(spool[i].note))
 		}
-		path := spool[i].path
-		open[i] = func() (capture.Source, error) { return capture.Open(path) }
+		paths = append(paths, spool[i].path)
 	}
+	passes := 2
+	if o.format == report.FormatHTML {
+		passes = 3 // the charts' series: see report.DiffOptions.Open
+	}
+	prog := startDiffProgress(stderr, o.files, paths, passes)
+	defer prog.stop()
+	open := diffOpeners(paths, prog)
 	if os.Getenv("GOGC") == "" {
 		// As for read: flow state and the pairing's digests are most of
 		// the heap.
@@ -87,7 +93,17 @@ func cmdDiff(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	dout := report.NewDiffOutput(out, report.DiffOptions{Format: o.format, Color: useColor, Files: o.files,
 		Top: o.top, Open: open, Config: o.cfg})
-	h, err := pathdiff.Stream(open, pathdiff.Config{Config: o.cfg}, dout.Sink())
+	sink := dout.Sink()
+	if isTerminal(out) {
+		// Pairs are written as the second pass finds them: the line would
+		// be drawn over them.
+		head := sink.Head
+		sink.Head = func(h *pathdiff.Head) {
+			prog.stop()
+			head(h)
+		}
+	}
+	h, err := pathdiff.Stream(open, pathdiff.Config{Config: o.cfg}, sink)
 	defer dout.Close()
 	if err != nil {
 		return exitInput, fmt.Errorf("diff: %w", err)
@@ -98,6 +114,7 @@ func cmdDiff(args []string, stdout, stderr io.Writer) (int, error) {
 	if err := closeOut(); err != nil {
 		return exitInput, fmt.Errorf("writing output: %w", err)
 	}
+	prog.stop()
 	code := exitOK
 	for i := range h.Summaries {
 		sum := &h.Summaries[i]
@@ -114,4 +131,20 @@ func cmdDiff(args []string, stdout, stderr io.Writer) (int, error) {
 		}
 	}
 	return code, nil
+}
+
+// diffOpeners opens the captures at paths, each time a pass asks, through
+// the progress line.
+func diffOpeners(paths []string, prog *progress) [2]analyze.Opener {
+	var open [2]analyze.Opener
+	for i, path := range paths {
+		open[i] = func() (capture.Source, error) {
+			src, err := capture.Open(path)
+			if err != nil {
+				return nil, err
+			}
+			return prog.source(path, src), nil
+		}
+	}
+	return open
 }

@@ -14,18 +14,23 @@ import (
 
 // progress shows how far a long read has come, on one line of standard
 // error that it rewrites in place: bytes (and the share of the files read
-// when their sizes are known), packets, and the rates. It shows nothing
+// when their sizes are known), packets, and the rates; for rwin diff,
+// which reads its captures once a pass, the pass too. It shows nothing
 // for the first second, so short reads stay silent, and nothing at all
 // unless standard error is a terminal: a log file or a pipe gets no
 // carriage returns. stop clears the line before the results are written.
 type progress struct {
-	w       io.Writer
-	what    string // "capture.pcap", or "3 files"
-	total   int64  // bytes of all inputs; 0 when one has no known size (stdin)
+	w     io.Writer
+	what  string // "capture.pcap", or "3 files"
+	total int64  // bytes of all inputs; 0 when one has no known size (stdin)
+	// passes is how many times the inputs are read, one after the other
+	// (rwin diff); 1 for rwin read.
+	passes  int
 	start   time.Time
 	packets atomic.Int64
-	bytes   atomic.Int64
+	bytes   atomic.Int64 // over every pass
 	done    chan struct{}
+	stopped sync.Once
 	wg      sync.WaitGroup
 }
 
@@ -44,7 +49,25 @@ func startProgress(stderr io.Writer, files []string) *progress {
 	if !isTerminal(stderr) {
 		return nil
 	}
-	return newProgress(stderr, files, progressDelay, progressInterval)
+	return newProgress(stderr, filesShown(files), files, 1, progressDelay, progressInterval)
+}
+
+// startDiffProgress starts the progress line of rwin diff, which reads
+// the captures at paths once a pass, or returns nil when stderr is not a
+// terminal.
+func startDiffProgress(stderr io.Writer, files [2]string, paths []string, passes int) *progress {
+	if !isTerminal(stderr) {
+		return nil
+	}
+	return newProgress(stderr, shown(files[0])+" and "+shown(files[1]), paths, passes, progressDelay, progressInterval)
+}
+
+// filesShown names the inputs of a read on the progress line.
+func filesShown(files []string) string {
+	if len(files) > 1 {
+		return fmt.Sprintf("%d files", len(files))
+	}
+	return shown(files[0])
 }
 
 // isTerminal reports whether w is a terminal that understands "\r" and
@@ -58,12 +81,11 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-func newProgress(w io.Writer, files []string, delay, interval time.Duration) *progress {
-	p := &progress{w: w, what: shown(files[0]), start: time.Now(), done: make(chan struct{})}
-	if len(files) > 1 {
-		p.what = fmt.Sprintf("%d files", len(files))
-	}
-	for _, name := range files {
+// newProgress starts a progress line naming what is read, whose size is
+// that of the files at paths, each read passes times.
+func newProgress(w io.Writer, what string, paths []string, passes int, delay, interval time.Duration) *progress {
+	p := &progress{w: w, what: what, passes: passes, start: time.Now(), done: make(chan struct{})}
+	for _, name := range paths {
 		st, err := os.Stat(name)
 		if name == "-" || err != nil || !st.Mode().IsRegular() {
 			p.total = 0
@@ -101,9 +123,21 @@ func (p *progress) line(elapsed time.Duration) string {
 	pk, by := p.packets.Load(), p.bytes.Load()
 	s := elapsed.Seconds()
 	var b strings.Builder
-	fmt.Fprintf(&b, "rwin: reading %s: ", p.what)
+	if p.passes > 1 {
+		fmt.Fprintf(&b, "rwin: diffing %s: ", p.what)
+	} else {
+		fmt.Fprintf(&b, "rwin: reading %s: ", p.what)
+	}
 	if p.total > 0 {
-		fmt.Fprintf(&b, "%d%% of %s, ", min(100, by*100/p.total), byteCount(p.total))
+		in := by // of this pass
+		if p.passes > 1 {
+			// A pass ends with every byte of the inputs read: the line
+			// says so, 100%, until the next pass reads its first.
+			pass := min(int64(p.passes), 1+max(by-1, 0)/p.total)
+			in -= (pass - 1) * p.total
+			fmt.Fprintf(&b, "pass %d of %d, ", pass, p.passes)
+		}
+		fmt.Fprintf(&b, "%d%% of %s, ", min(100, in*100/p.total), byteCount(p.total))
 	} else {
 		fmt.Fprintf(&b, "%s, ", byteCount(by))
 	}
@@ -125,12 +159,13 @@ func (p *progress) source(name string, src capture.Source) capture.Source {
 	return c
 }
 
-// stop ends the progress line and erases it. It may be called on nil.
+// stop ends the progress line and erases it. It may be called on nil,
+// and more than once.
 func (p *progress) stop() {
 	if p == nil {
 		return
 	}
-	close(p.done)
+	p.stopped.Do(func() { close(p.done) })
 	p.wg.Wait()
 }
 
