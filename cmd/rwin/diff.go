@@ -83,7 +83,7 @@ func cmdDiff(args []string, stdout, stderr io.Writer) (int, error) {
 	if o.format == report.FormatHTML {
 		passes = 3 // the charts' series: see report.DiffOptions.Open
 	}
-	prog := startDiffProgress(stderr, o.files, paths, passes)
+	prog := startDiffProgress(stderr, paths, passes)
 	defer prog.stop()
 	open := diffOpeners(paths, prog)
 	if os.Getenv("GOGC") == "" {

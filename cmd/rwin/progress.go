@@ -55,11 +55,11 @@ func startProgress(stderr io.Writer, files []string) *progress {
 // startDiffProgress starts the progress line of rwin diff, which reads
 // the captures at paths once a pass, or returns nil when stderr is not a
 // terminal.
-func startDiffProgress(stderr io.Writer, files [2]string, paths []string, passes int) *progress {
+func startDiffProgress(stderr io.Writer, paths []string, passes int) *progress {
 	if !isTerminal(stderr) {
 		return nil
 	}
-	return newProgress(stderr, shown(files[0])+" and "+shown(files[1]), paths, passes, progressDelay, progressInterval)
+	return newProgress(stderr, "", paths, passes, progressDelay, progressInterval)
 }
 
 // filesShown names the inputs of a read on the progress line.
@@ -124,20 +124,22 @@ func (p *progress) line(elapsed time.Duration) string {
 	s := elapsed.Seconds()
 	var b strings.Builder
 	if p.passes > 1 {
-		fmt.Fprintf(&b, "rwin: diffing %s: ", p.what)
-	} else {
-		fmt.Fprintf(&b, "rwin: reading %s: ", p.what)
-	}
-	if p.total > 0 {
-		in := by // of this pass
-		if p.passes > 1 {
+		// rwin diff: the pass says more than the names typed a moment ago
+		// or the packet rate, and the line stays within 80 columns.
+		pass, in := int64(1), by // in: of this pass
+		if p.total > 0 {
 			// A pass ends with every byte of the inputs read: the line
 			// says so, 100%, until the next pass reads its first.
-			pass := min(int64(p.passes), 1+max(by-1, 0)/p.total)
+			pass = min(int64(p.passes), 1+max(by-1, 0)/p.total)
 			in -= (pass - 1) * p.total
-			fmt.Fprintf(&b, "pass %d of %d, ", pass, p.passes)
 		}
-		fmt.Fprintf(&b, "%d%% of %s, ", min(100, in*100/p.total), byteCount(p.total))
+		fmt.Fprintf(&b, "rwin: diff, pass %d of %d: %d%% of %s, %s packets, %s/s", pass, p.passes,
+			min(100, in*100/max(p.total, 1)), byteCount(p.total), packetCount(pk), byteCount(int64(float64(by)/s)))
+		return b.String()
+	}
+	fmt.Fprintf(&b, "rwin: reading %s: ", p.what)
+	if p.total > 0 {
+		fmt.Fprintf(&b, "%d%% of %s, ", min(100, by*100/p.total), byteCount(p.total))
 	} else {
 		fmt.Fprintf(&b, "%s, ", byteCount(by))
 	}

@@ -62,20 +62,20 @@ func TestDiffProgressLine(t *testing.T) {
 		want   string
 	}{
 		{"half the first pass", 2, 431e6,
-			"rwin: diffing a.pcap and b.pcap: pass 1 of 2, 50% of 862 MB, 4.20M packets, 2.10M packets/s, 216 MB/s"},
+			"rwin: diff, pass 1 of 2: 50% of 862 MB, 4.20M packets, 216 MB/s"},
 		{"first pass done: the pairing runs", 2, 862e6,
-			"rwin: diffing a.pcap and b.pcap: pass 1 of 2, 100% of 862 MB, 4.20M packets, 2.10M packets/s, 431 MB/s"},
+			"rwin: diff, pass 1 of 2: 100% of 862 MB, 4.20M packets, 431 MB/s"},
 		{"the second pass's first packet", 2, 862e6 + 100,
-			"rwin: diffing a.pcap and b.pcap: pass 2 of 2, 0% of 862 MB, 4.20M packets, 2.10M packets/s, 431 MB/s"},
+			"rwin: diff, pass 2 of 2: 0% of 862 MB, 4.20M packets, 431 MB/s"},
 		{"a quarter of the second pass", 2, 862e6 + 215.5e6,
-			"rwin: diffing a.pcap and b.pcap: pass 2 of 2, 25% of 862 MB, 4.20M packets, 2.10M packets/s, 539 MB/s"},
+			"rwin: diff, pass 2 of 2: 25% of 862 MB, 4.20M packets, 539 MB/s"},
 		{"the last pass done", 2, 2 * 862e6,
-			"rwin: diffing a.pcap and b.pcap: pass 2 of 2, 100% of 862 MB, 4.20M packets, 2.10M packets/s, 862 MB/s"},
+			"rwin: diff, pass 2 of 2: 100% of 862 MB, 4.20M packets, 862 MB/s"},
 		{"the charts' pass of --format html", 3, 2*862e6 + 431e6,
-			"rwin: diffing a.pcap and b.pcap: pass 3 of 3, 50% of 862 MB, 4.20M packets, 2.10M packets/s, 1.1 GB/s"},
+			"rwin: diff, pass 3 of 3: 50% of 862 MB, 4.20M packets, 1.1 GB/s"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := &progress{what: "a.pcap and b.pcap", total: 862e6, passes: tc.passes}
+			p := &progress{total: 862e6, passes: tc.passes}
 			p.bytes.Store(tc.bytes)
 			p.packets.Store(4_200_000)
 			assert.Equal(t, tc.want, p.line(2*time.Second))
@@ -119,15 +119,15 @@ func TestDiffProgressFollowsBothPasses(t *testing.T) {
 	a, b := benchPair(t, 20_000)
 	paths := []string{a, b}
 	var out syncBuffer
-	p := newProgress(&out, "a.pcap and b.pcap", paths, 2, 0, time.Millisecond)
+	p := newProgress(&out, "", paths, 2, 0, time.Millisecond)
 	h, err := pathdiff.Stream(diffOpeners(paths, p), pathdiff.Config{Config: analyze.Config{MaxFlows: analyze.DefaultMaxFlows, Linger: analyze.DefaultLinger}}, pathdiff.Sink{})
 	require.NoError(t, err)
 	require.Positive(t, h.Pairs)
-	require.Eventually(t, func() bool { return strings.Contains(out.String(), "pass 2 of 2, 100% of") }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return strings.Contains(out.String(), "pass 2 of 2: 100% of") }, 5*time.Second, time.Millisecond)
 	p.stop()
 	p.stop() // a second stop, as cmdDiff's deferred one, does nothing
 	got := out.String()
-	assert.Contains(t, got, "rwin: diffing a.pcap and b.pcap: pass 1 of 2, ")
+	assert.Contains(t, got, "rwin: diff, pass 1 of 2: ")
 	assert.True(t, strings.HasSuffix(got, "\r\x1b[K"), "the line is erased before the results: %q", got[max(0, len(got)-40):])
 	var size int64
 	for _, path := range paths {
