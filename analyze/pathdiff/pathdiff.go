@@ -72,6 +72,9 @@ type Head struct {
 	// once (a pair is in progress from its first segment until both its
 	// flows have finished); set when Stream returns.
 	PeakPairs int
+	// PeakDigests is the most flow digests the pairing held at once,
+	// both captures' (see pairWindow).
+	PeakDigests int
 }
 
 // Sink receives a diff's results as the second pass finds them.
@@ -169,7 +172,7 @@ func Stream(open [2]analyze.Opener, cfg Config, sink Sink) (*Head, error) {
 		return nil, fmt.Errorf("spooling the pairs to a temporary file: %w", w.records.err)
 	}
 	theta, thetaPairs := w.offset()
-	h.ClockOffset, h.ClockPairs = theta, thetaPairs
+	h.ClockOffset, h.ClockPairs, h.PeakDigests = theta, thetaPairs, w.peak
 	// The second pass merges the captures on one time line: B's clock
 	// moved by the measured offset, or without one by the pairs' own.
 	align := w.align()

@@ -190,3 +190,53 @@ func TestWindowedPairingPairsEveryConnectionWithItsCopy(t *testing.T) {
 		})
 	}
 }
+
+// churnDigests are the digests of n connections of one capture, ending
+// perSecond a second from the start, each with its own client, port and
+// ISNs: both captures of a steady churn, as the pairing gets them.
+func churnDigests(n, perSecond int) []flowDigest {
+	server := netip.MustParseAddrPort("10.2.0.1:445")
+	ds := make([]flowDigest, n)
+	for k := range ds {
+		client := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, byte(k >> 8), byte(k)}), uint16(20_000+k%40_000))
+		end := int64(1e18) + int64(k)*int64(time.Second)/int64(perSecond)
+		ds[k] = flowDigest{client: client, server: server, x: client, start: end - int64(50*time.Millisecond),
+			syn:    handshakeDigest{isn: capture.Seq(1_000_000 + 7919*k), seen: true},
+			synack: handshakeDigest{isn: capture.Seq(3_000_000_000 + 104729*k), seen: true},
+			key:    tupleOf(client, server), id: int32(k), end: end}
+	}
+	return ds
+}
+
+// TestPairingWindowStaysBoundedUnderSteadyChurn: 200 connections ending a
+// second in each capture for 100 s, paired windowFlows (64 here) at a
+// time. Each pairing settles the oldest digests whose copies have had the
+// time to end (2 s for a flow finished on an expiry sweep), so the window
+// holds about that much churn, however long the captures. It grew with
+// them when every pairing let the window hold twice what it left: all
+// 40,000 digests waited for the last window.
+func TestPairingWindowStaysBoundedUnderSteadyChurn(t *testing.T) {
+	const n, perSecond = 20_000, 200
+	w := newPairWindow(Config{windowFlows: 64})
+	defer w.records.close()
+	var in [2]chan []flowDigest
+	for i := range in {
+		in[i] = make(chan []flowDigest, 2)
+		go func() {
+			ds := churnDigests(n, perSecond)
+			for len(ds) > 0 {
+				k := min(len(ds), windowBatch)
+				in[i] <- ds[:k]
+				ds = ds[k:]
+			}
+			close(in[i])
+		}()
+	}
+	w.read(in)
+	for k := range n {
+		require.Equal(t, int32(k), w.partner[0][k], "connection %d paired with its copy", k)
+	}
+	t.Logf("at most %d digests held at once, %d in all", w.peak, 2*n)
+	// 2 s of churn in both captures is 800 digests.
+	assert.Less(t, w.peak, 2_000, "the most digests held at once")
+}
