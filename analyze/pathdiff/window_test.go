@@ -145,8 +145,8 @@ func TestMedianSampleIsExactWhileSmallAndStaysBounded(t *testing.T) {
 // window slides with time (connections over an hour, in windows of 512
 // flows), with B's clock far ahead of A's or behind it (the first window is paired
 // again once the offset is measured), and when thousands of connections
-// end within seconds (the window pairs the older half whose copies have
-// ended too).
+// end within seconds (the window pairs the oldest windowFlows whose copies
+// have ended too).
 func TestWindowedPairingPairsEveryConnectionWithItsCopy(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes thousands of connections")
