@@ -247,8 +247,9 @@ const sweepMargin = 2 * time.Second
 // to end too: a flow the table finished on an expiry sweep can end up to
 // a sweep later in the other capture, one it evicted (a full table, as
 // in a flood) at its own packet. When too few of them have (a quarter),
-// the window waits for windowFlows more digests, and after a pairing it
-// pairs again once windowFlows more have come: so under a steady churn
+// the window waits for windowFlows more digests (or half as many again
+// as it holds), and after a pairing it pairs again once windowFlows more
+// have come: so under a steady churn
 // it settles as many as come, and holds the few seconds of them the
 // sweeps need (waiting for twice as many each time made the window grow
 // with the capture: 27,000 digests a side at the end of the benchmark
@@ -276,7 +277,10 @@ func (w *pairWindow) pairOldest() {
 	// the clock offset is still to measure: it is measured on the first
 	// full window.
 	if w.shiftOK && (ready < w.flows/2 || ready < len(ends)/4) {
-		w.limit = len(ends) + w.flows
+		// Half as many again when the window is large: a capture that
+		// holds its clock back (no flow ending in it for minutes) makes
+		// the other's digests wait, and every try sorts them all.
+		w.limit = len(ends) + max(w.flows, len(ends)/2)
 		return
 	}
 	w.pairCut(false, func(i int, d *flowDigest) bool { return w.ripe(i, d, half) })
