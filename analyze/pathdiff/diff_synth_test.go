@@ -15,6 +15,7 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"rwin/analyze"
@@ -409,3 +410,63 @@ func baseConn() synthConn {
 }
 
 func basePath() synthPath { return synthPath{delay: 10 * time.Millisecond, hops: 3} }
+
+// TestHandshakeDirectionFromTTLsWhenNoSampleMatched: a connection whose
+// segments give the pairing no sampled token to match (no timestamps, no
+// IPv4 IDs, no payload), diffed with the server's capture as A, so that
+// the SYN is sent in B: the handshake is compared from B's end.
+func TestHandshakeDirectionFromTTLsWhenNoSampleMatched(t *testing.T) {
+	c := baseConn()
+	c.tsC, c.tsS, c.ipidC, c.ipidS, c.request, c.response = 0, 0, 0, 0, 0, 0
+	clientSide, serverSide := writeSynth(t, t.TempDir(), []synthConn{c}, []synthPath{basePath()})
+	res := diffFiles(t, serverSide, clientSide)
+	require.Len(t, res.Pairs, 1)
+	p := &res.Pairs[0]
+	require.True(t, p.SYN.Compared)
+	assert.Equal(t, analyze.CaptureB, p.SYN.SentIn, "the client's capture is B")
+	assert.False(t, p.SYN.Originated, "the SYN crossed the path: TTL %d sent, %d received", p.SYN.TTLSent, p.SYN.TTLReceived)
+	assert.Equal(t, analyze.CaptureB, p.Dirs[analyze.ClientToServer].Upstream)
+	assert.Equal(t, analyze.CaptureA, p.Dirs[analyze.ServerToClient].Upstream)
+	assert.Equal(t, analyze.CaptureA, p.SYNACK.SentIn)
+	assert.False(t, p.SYNACK.Originated)
+}
+
+// TestUnknownUpstreamIsSettledByTheMatchedSegments: when the pairing could
+// not tell which capture is upstream (a long transfer whose TSvals and IP
+// IDs all recur leaves no sampled segment to match, and no timing), the
+// matched segments' TTLs tell, before the handshake is compared. On the
+// benchmark pair the handshake of such a transfer, its client behind B,
+// was compared from A's end: its SYN seemed to gain a hop on the path,
+// and a SYN proxy was reported instead of the 146 segments lost.
+func TestUnknownUpstreamIsSettledByTheMatchedSegments(t *testing.T) {
+	var ps pairState
+	ps.pair.ClientSide = analyze.CaptureUnknown
+	for d := range ps.dirs {
+		ps.dirs[d].out = &ps.pair.Dirs[d]
+		ps.dirs[d].out.Upstream = analyze.CaptureUnknown
+	}
+	// The matching counts hops as A's TTL minus B's while the upstream
+	// is unknown: the client's segments reach A a hop after B.
+	for range 100 {
+		ps.dirs[analyze.ClientToServer].hops.add(-1)
+		ps.dirs[analyze.ServerToClient].hops.add(1)
+	}
+	ps.finish()
+	c2s, s2c := &ps.pair.Dirs[analyze.ClientToServer], &ps.pair.Dirs[analyze.ServerToClient]
+	assert.Equal(t, analyze.CaptureB, c2s.Upstream)
+	assert.Equal(t, 1, c2s.Hops)
+	assert.Equal(t, analyze.CaptureA, s2c.Upstream)
+	assert.Equal(t, 1, s2c.Hops)
+	assert.Equal(t, analyze.CaptureB, ps.pair.ClientSide)
+
+	a, b := &analyze.Flow{}, &analyze.Flow{}
+	a.AnsweredSYN = analyze.HandshakeSegment{Seen: true, TTL: 63}
+	b.AnsweredSYN = analyze.HandshakeSegment{Seen: true, TTL: 64}
+	a.SYNACK = analyze.HandshakeSegment{Seen: true, TTL: 64}
+	b.SYNACK = analyze.HandshakeSegment{Seen: true, TTL: 63}
+	compareHandshakes(&ps.pair, a, b)
+	assert.Equal(t, analyze.CaptureB, ps.pair.SYN.SentIn)
+	assert.False(t, ps.pair.SYN.Originated, "the SYN crossed one hop, as the segments did")
+	assert.Equal(t, analyze.CaptureA, ps.pair.SYNACK.SentIn)
+	assert.False(t, ps.pair.SYNACK.Originated)
+}

@@ -539,6 +539,26 @@ func (ds *dirState) unmatched(m *diffMerge, i analyze.Capture, v *pendingSeg) {
 func (ps *pairState) finish() {
 	for d := range ps.dirs {
 		ds := &ps.dirs[d]
-		ds.out.Hops, ds.out.HopsOK, ds.out.HopsVary = ds.hops.mode()
+		o := ds.out
+		o.Hops, o.HopsOK, o.HopsVary = ds.hops.mode()
+		// Neither the pairing's timing nor its sampled segments told which
+		// capture is upstream (a long transfer whose TSvals and IP IDs
+		// all recur), and the matching counted hops from A: the matched
+		// segments' TTLs tell, as routers only lower them. Else the
+		// handshake would be compared from the wrong end, and its TTL
+		// seem to rise on the path.
+		if o.Upstream == analyze.CaptureUnknown && o.HopsOK && o.Hops != 0 {
+			o.Upstream = analyze.CaptureA
+			if o.Hops < 0 {
+				o.Upstream, o.Hops = analyze.CaptureB, -o.Hops
+			}
+		}
+	}
+	if ps.pair.ClientSide == analyze.CaptureUnknown {
+		if up := ps.pair.Dirs[analyze.ClientToServer].Upstream; up != analyze.CaptureUnknown {
+			ps.pair.ClientSide = up
+		} else if up := ps.pair.Dirs[analyze.ServerToClient].Upstream; up != analyze.CaptureUnknown {
+			ps.pair.ClientSide = up.Other()
+		}
 	}
 }
