@@ -160,7 +160,11 @@ func (o *sketcher) finished(f *analyze.Flow) {
 				}
 			}
 			fd.at[d*sampledSignals+s+1] = uint16(len(fd.samples))
-			ls.sk[d][s].s = ls.sk[d][s].s[:0]
+			if k := &ls.sk[d][s]; cap(k.s) <= sketchMin {
+				k.s = k.s[:0]
+			} else {
+				k.s = nil
+			}
 		}
 	}
 	o.live.release(f)
