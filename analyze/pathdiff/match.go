@@ -555,10 +555,6 @@ func (ps *pairState) finish() {
 		}
 	}
 	if ps.pair.ClientSide == analyze.CaptureUnknown {
-		if up := ps.pair.Dirs[analyze.ClientToServer].Upstream; up != analyze.CaptureUnknown {
-			ps.pair.ClientSide = up
-		} else if up := ps.pair.Dirs[analyze.ServerToClient].Upstream; up != analyze.CaptureUnknown {
-			ps.pair.ClientSide = up.Other()
-		}
+		ps.pair.ClientSide = clientSideOf(ps.pair.Dirs[analyze.ClientToServer].Upstream, ps.pair.Dirs[analyze.ServerToClient].Upstream)
 	}
 }

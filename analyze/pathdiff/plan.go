@@ -135,16 +135,20 @@ func (r *pairRecord) plan(theta time.Duration, thetaOK bool, align time.Duration
 		dp.jitter = diffMinJitter + 2*min(r.spread[d], diffMaxSpread)
 		dp.horizon = dp.expect.Abs() + diffMatchSlack + dp.jitter
 	}
-	cs, sc := pl.dirs[pl.cToS].upstream, pl.dirs[1-pl.cToS].upstream
-	switch {
-	case cs != analyze.CaptureUnknown:
-		pl.clientSide = cs
-	case sc != analyze.CaptureUnknown:
-		pl.clientSide = sc.Other()
-	default:
-		pl.clientSide = analyze.CaptureUnknown
-	}
+	pl.clientSide = clientSideOf(pl.dirs[pl.cToS].upstream, pl.dirs[1-pl.cToS].upstream)
 	return pl
+}
+
+// clientSideOf is the capture nearer the client, given the upstream
+// capture of the client-to-server and the server-to-client direction.
+func clientSideOf(cToS, sToC analyze.Capture) analyze.Capture {
+	switch {
+	case cToS != analyze.CaptureUnknown:
+		return cToS
+	case sToC != analyze.CaptureUnknown:
+		return sToC.Other()
+	}
+	return analyze.CaptureUnknown
 }
 
 // pairRecordSize is the size of an encoded pairRecord.
