@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"maps"
+	"math"
 	"net"
 	"net/netip"
 	"os"
@@ -469,4 +470,78 @@ func TestUnknownUpstreamIsSettledByTheMatchedSegments(t *testing.T) {
 	assert.False(t, ps.pair.SYN.Originated, "the SYN crossed one hop, as the segments did")
 	assert.Equal(t, analyze.CaptureA, ps.pair.SYNACK.SentIn)
 	assert.False(t, ps.pair.SYNACK.Originated)
+}
+
+// TestUnknownUpstreamIsSettledInTimeToCountTheUnscaledEdge: when neither
+// the pairing's timing nor its samples told which capture is upstream,
+// the matched segments' TTLs tell it early enough for the segments that
+// follow to be set against the receiver's unscaled window, so that a
+// middlebox dropping what lies past it is counted, as where the timing
+// told the upstream. The client is behind B: its data leaves B with TTL 64
+// and reaches A, a millisecond later, with TTL 61.
+func TestUnknownUpstreamIsSettledInTimeToCountTheUnscaledEdge(t *testing.T) {
+	pl := pairPlan{clientSide: analyze.CaptureUnknown}
+	for d := range 2 {
+		pl.dirs[d] = dirPlan{ok: true, upstream: analyze.CaptureUnknown, jitter: diffMinJitter}
+	}
+	pl.dirs[0].expect = -time.Millisecond // B's copy of the data comes first
+	pl.dirs[1].expect = time.Millisecond  // A's copy of the ACKs comes first
+	for d := range 2 {
+		pl.dirs[d].horizon = time.Millisecond + diffMatchSlack + diffMinJitter
+	}
+	m := &diffMerge{planOf: func(int) (pairPlan, error) { return pl, nil }, at: make([]int32, 1), pairOf: [2][]int32{{0}, {0}},
+		span: [2][2]int64{{0, math.MaxInt64 / 2}, {0, math.MaxInt64 / 2}}}
+	c, s := netip.MustParseAddrPort("192.0.2.10:50000"), netip.MustParseAddrPort("198.51.100.20:445")
+	var now int64
+	// send puts one segment on the merged time line: first in capture
+	// first, then in the other a millisecond later, TTL three lower,
+	// unless dropped.
+	send := func(seg capture.Segment, first analyze.Capture, fromX, dropped bool) {
+		now += int64(10 * time.Millisecond)
+		seg.Time, seg.TTL = now, 64
+		v := pendingOf(&seg, seg.Time)
+		m.segment(first, 0, fromX, &v)
+		if dropped {
+			return
+		}
+		seg.Time += int64(time.Millisecond)
+		seg.TTL -= 3
+		v = pendingOf(&seg, seg.Time)
+		m.segment(first.Other(), 0, fromX, &v)
+	}
+	ack := func(n int, win uint16) {
+		send(capture.Segment{Src: s.Addr(), Dst: c.Addr(), SrcPort: s.Port(), DstPort: c.Port(), Packet: uint64(1000 + n),
+			Flags: capture.FlagACK, Ack: capture.Seq(n * 1448), Window: win}, analyze.CaptureA, false, false)
+	}
+	data := func(k int, dropped bool) {
+		send(capture.Segment{Src: c.Addr(), Dst: s.Addr(), SrcPort: c.Port(), DstPort: s.Port(), Packet: uint64(k),
+			Flags: capture.FlagACK, Seq: capture.Seq(k * 1448), Payload: 1448}, analyze.CaptureB, true, dropped)
+	}
+	ack(0, 60000) // the window field unscaled: 60,000 bytes
+	for k := range 10 {
+		data(k, false)
+	}
+	// The server's window field falls to 256 (64 KiB at its shift of 8);
+	// a middlebox that took it unscaled drops everything past 256 bytes.
+	ack(10, 256)
+	for k := 10; k < 14; k++ {
+		data(k, true)
+	}
+	require.Len(t, m.live, 1)
+	ps := m.live[0]
+	ps.expire(m, math.MaxInt64)
+	ps.finish()
+	d := &ps.pair.Dirs[0]
+	assert.Equal(t, analyze.CaptureB, d.Upstream, "the data's TTLs are higher in B")
+	assert.Equal(t, 3, d.Hops)
+	assert.Equal(t, analyze.CaptureA, ps.pair.Dirs[1].Upstream, "the ACKs' TTLs are higher in A")
+	assert.Equal(t, analyze.CaptureB, ps.pair.ClientSide)
+	assert.Equal(t, uint64(10), d.Matched)
+	assert.Equal(t, uint64(4), d.Only[analyze.CaptureB])
+	u := d.Unscaled
+	assert.Equal(t, uint64(4), u.BeyondLost, "every segment past the unscaled edge was lost between the points")
+	assert.Equal(t, uint64(4), u.BeyondSent)
+	assert.Equal(t, uint64(10-settleAfter), u.WithinSent, "the data matched once the upstream was settled, within the edge")
+	assert.Equal(t, analyze.PacketRef{Packet: 10, Time: u.FirstBeyondLost.B.Time}, u.FirstBeyondLost.B)
+	assert.Equal(t, uint16(256), u.Window)
 }

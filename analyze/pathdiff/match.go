@@ -437,6 +437,9 @@ func (ds *dirState) matched(a, b *pendingSeg) {
 		hops = -hops
 	}
 	ds.hops.add(hops)
+	if o.Upstream == analyze.CaptureUnknown {
+		ds.settleUpstream()
+	}
 	pair := analyze.PacketPair{A: analyze.PacketRef{Packet: a.packet, Time: a.time}, B: analyze.PacketRef{Packet: b.packet, Time: b.time}}
 	if a.win != b.win {
 		if o.WindowRewrites == 0 {
@@ -458,6 +461,46 @@ func (ds *dirState) matched(a, b *pendingSeg) {
 			o.FirstOptionChange, o.OptsA, o.OptsB = pair, a.opts, b.opts
 		}
 		o.OptionChanges++
+	}
+}
+
+// settleAfter is how many matched segments must agree on the hops
+// between the captures before the matching takes the upstream capture
+// from them.
+const settleAfter = 8
+
+// settleUpstream takes the upstream capture from the TTLs of the matched
+// segments, when neither the pairing's timing nor its sampled segments
+// told it (a long transfer whose TSvals and IP IDs all recur): routers
+// only lower TTLs, so the capture that sees them higher is nearer the
+// sender. Until then, the matching counted hops as A's TTL minus B's, and
+// the segments leaving the upstream capture were not set against the
+// receiver's unscaled window (classify); from then on they are, so that
+// a middlebox dropping what lies past the unscaled edge shows, as it
+// does where the timing told the upstream. finish settles what is left.
+func (ds *dirState) settleUpstream() {
+	d, ok, _ := ds.hops.mode()
+	if !ok || d == 0 {
+		return
+	}
+	var total, agree uint64
+	for i := range ds.hops.v {
+		total += ds.hops.n[i]
+		if ds.hops.n[i] > 0 && ds.hops.v[i] == d {
+			agree = ds.hops.n[i]
+		}
+	}
+	// Most of them, and not a few: a reordered TTL or a route change
+	// must not decide it.
+	if agree < settleAfter || agree*4 < total*3 {
+		return
+	}
+	ds.out.Upstream = analyze.CaptureA
+	if d < 0 {
+		ds.out.Upstream = analyze.CaptureB
+		for i := range ds.hops.v {
+			ds.hops.v[i] = -ds.hops.v[i]
+		}
 	}
 }
 
@@ -542,8 +585,8 @@ func (ps *pairState) finish() {
 		o := ds.out
 		o.Hops, o.HopsOK, o.HopsVary = ds.hops.mode()
 		// Neither the pairing's timing nor its sampled segments told which
-		// capture is upstream (a long transfer whose TSvals and IP IDs
-		// all recur), and the matching counted hops from A: the matched
+		// capture is upstream, nor did settleAfter matched segments agree
+		// on it, and the matching counted hops from A: the matched
 		// segments' TTLs tell, as routers only lower them. Else the
 		// handshake would be compared from the wrong end, and its TTL
 		// seem to rise on the path.
