@@ -151,6 +151,11 @@ type pairCandidate struct {
 	// of its hits and their spread.
 	delta, spread [2]time.Duration
 	deltaOK       [2]bool
+	// What measure found that score weighs: the hits whose timestamps
+	// and IP IDs agree or conflict, and the handshakes whose ISNs are the
+	// same (and distinctive) or differ.
+	tsAgree, tsConflict, ipAgree, ipConflict int32
+	isnSame, isnDiff                         int32
 }
 
 // rolesSwapped reports whether B's flow has client and server the other
@@ -199,6 +204,12 @@ const timingFar = time.Minute
 // evaluate scores c. theta is the clock offset B − A measured on the
 // surest pairs, valid when thetaOK.
 func (c *pairCandidate) evaluate(a, b *sideIndex, theta time.Duration, thetaOK bool) {
+	c.measure(a, b)
+	c.scoreWith(a, b, theta, thetaOK)
+}
+
+// measure counts what c's hits and handshakes say, all but timing.
+func (c *pairCandidate) measure(a, b *sideIndex) {
 	same, swapped := 0, 0
 	for _, h := range c.hits {
 		if h.da == h.db {
@@ -283,6 +294,17 @@ func (c *pairCandidate) evaluate(a, b *sideIndex, theta time.Duration, thetaOK b
 	if A.key == B.key {
 		c.signals[analyze.SignalTuple] = 1
 	}
+	c.tsAgree, c.tsConflict, c.ipAgree, c.ipConflict = int32(tsAgree), int32(tsConflict), int32(ipAgree), int32(ipConflict)
+	c.isnSame, c.isnDiff = int32(isnSame), int32(isnDiff)
+}
+
+// scoreWith scores c from what measure found and its agreement with the
+// clock offset theta, valid when thetaOK.
+func (c *pairCandidate) scoreWith(a, b *sideIndex, theta time.Duration, thetaOK bool) {
+	A, B := &a.flows[c.a], &b.flows[c.b]
+	tsAgree, tsConflict, ipAgree, ipConflict := c.tsAgree, c.tsConflict, c.ipAgree, c.ipConflict
+	isnSame, isnDiff := int(c.isnSame), int(c.isnDiff)
+	c.signals[analyze.SignalTiming] = 0
 	timing := 0 // 1 agrees with the clock offset, -1 contradicts it
 	if thetaOK {
 		switch {
@@ -366,22 +388,27 @@ func (c *pairCandidate) seqOffsets(a, b *sideIndex) (off [2]uint32, ok [2]bool) 
 
 // evaluateAll evaluates the candidates, each on its own (evaluate writes
 // only its candidate), on every CPU when there are many: the last window
-// of a pair of captures is paired while nothing else runs.
-func evaluateAll(cands []*pairCandidate, a, b *sideIndex, theta time.Duration, thetaOK bool) {
+// of a pair of captures is paired while nothing else runs. With
+// rescore, the candidates were evaluated before and only their timing is
+// weighed again, against theta.
+func evaluateAll(cands []*pairCandidate, a, b *sideIndex, theta time.Duration, thetaOK, rescore bool) {
+	each := func(cs []*pairCandidate) {
+		for _, c := range cs {
+			if rescore {
+				c.scoreWith(a, b, theta, thetaOK)
+			} else {
+				c.evaluate(a, b, theta, thetaOK)
+			}
+		}
+	}
 	parts := min(runtime.GOMAXPROCS(0), len(cands)/evaluatePart)
 	if parts < 2 {
-		for _, c := range cands {
-			c.evaluate(a, b, theta, thetaOK)
-		}
+		each(cands)
 		return
 	}
 	var wg sync.WaitGroup
 	for p := range parts {
-		wg.Go(func() {
-			for _, c := range cands[p*len(cands)/parts : (p+1)*len(cands)/parts] {
-				c.evaluate(a, b, theta, thetaOK)
-			}
-		})
+		wg.Go(func() { each(cands[p*len(cands)/parts : (p+1)*len(cands)/parts]) })
 	}
 	wg.Wait()
 }
@@ -397,7 +424,7 @@ const evaluatePart = 4096
 func assignPairs(a, b *sideIndex, prior time.Duration, priorOK bool) (chosen, high []*pairCandidate) {
 	cands := pairCandidates(a, b)
 	a.tokens, b.tokens = nil, nil // spent: free them for what follows
-	evaluateAll(cands, a, b, 0, false)
+	evaluateAll(cands, a, b, 0, false, false)
 	var thetas []time.Duration
 	for _, c := range cands {
 		if c.score >= pairHigh && c.thetaOK {
@@ -411,7 +438,7 @@ func assignPairs(a, b *sideIndex, prior time.Duration, priorOK bool) (chosen, hi
 		theta, thetaOK = thetas[len(thetas)/2], true
 	}
 	if thetaOK {
-		evaluateAll(cands, a, b, theta, true)
+		evaluateAll(cands, a, b, theta, true, true)
 	}
 	slices.SortStableFunc(cands, func(x, y *pairCandidate) int {
 		return cmp.Or(cmp.Compare(y.score, x.score), cmp.Compare(len(y.hits), len(x.hits)))
