@@ -73,8 +73,17 @@ func (k *pairSketch) add(v pairSample) {
 	if n := len(k.s); n == sketchSize && v.h > k.s[n-1].h {
 		return // the common case in a long flow: above every sample kept
 	}
-	i, found := slices.BinarySearchFunc(k.s, v.h, func(e pairSample, h uint64) int { return cmp.Compare(e.h, h) })
-	if found {
+	// A binary search written out: slices.BinarySearchFunc's comparison
+	// closure was 2.6% of rwin diff's CPU time.
+	i, n := 0, len(k.s)
+	for i < n {
+		if m := int(uint(i+n) >> 1); k.s[m].h < v.h {
+			i = m + 1
+		} else {
+			n = m
+		}
+	}
+	if i < len(k.s) && k.s[i].h == v.h {
 		k.s[i].dup = true
 		return
 	}
