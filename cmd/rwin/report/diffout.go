@@ -82,7 +82,12 @@ func (o *DiffOutput) head(h *pathdiff.Head) {
 
 // pair renders one pair and writes every pair that can go out now.
 func (o *DiffOutput) pair(n int, p *analyze.FlowPair, a, b pathdiff.Flow) {
-	rec := newDiffPairRecord(n+1, o.files, p, a.Flow, b.Flow)
+	var rec DiffPairRecord
+	if o.html != nil || o.format == FormatJSON || o.format == FormatNDJSON {
+		rec = newDiffPairRecord(n+1, o.files, p, a.Flow, b.Flow)
+	} else {
+		rec = newDiffPairText(n+1, o.files, p, a.Flow, b.Flow)
+	}
 	o.sum.ByConfidence[rec.Pairing.Confidence]++
 	for i := range rec.find {
 		o.found[rec.find[i].Severity]++
