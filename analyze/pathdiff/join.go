@@ -156,7 +156,7 @@ func pairCandidates(a, b *sideIndex) []*pairCandidate {
 	ia, ib := a.tokens, b.tokens
 	// The candidates, found by their flows packed in one word: with
 	// [2]int keys the map hashed 16 bytes a hit.
-	byPair := make(map[uint64]*pairCandidate)
+	byPair := make(map[uint64]*pairCandidate, len(a.flows)) // a flow or so each
 	get := func(x, y int) *pairCandidate {
 		k := uint64(x)<<32 | uint64(uint32(y))
 		c := byPair[k]
@@ -191,7 +191,7 @@ func pairCandidates(a, b *sideIndex) []*pairCandidate {
 	// joins B's k-th and its commonToken neighbors either side; an ISN on
 	// more than commonToken flows of either capture joins nothing (it
 	// scores nothing either, see evaluate).
-	byKeyA, byKeyB := make(map[tupleKey][]int), make(map[tupleKey][]int)
+	byKeyA, byKeyB := make(map[tupleKey][]int, len(a.flows)), make(map[tupleKey][]int, len(b.flows))
 	for i := range a.flows {
 		byKeyA[a.flows[i].key] = append(byKeyA[a.flows[i].key], i)
 	}
@@ -214,7 +214,7 @@ func pairCandidates(a, b *sideIndex) []*pairCandidate {
 			}
 		}
 	}
-	isnB := make(map[capture.Seq][]int)
+	isnB := make(map[capture.Seq][]int, len(b.flows))
 	for i := range b.flows {
 		for _, hs := range [...]handshakeDigest{b.flows[i].syn, b.flows[i].synack} {
 			if hs.seen && b.isnFlows[hs.isn] <= commonToken {
