@@ -172,24 +172,25 @@ func OptKindName(kind uint8) string {
 // Options are the TCP options of one segment. Each value field is valid only
 // when its bit is set in Has: an absent option is never reported as zero.
 type Options struct {
+	// What every segment's analysis reads comes first (see Segment).
 	Has OptSet
 	// MSS is the maximum segment size (valid with HasMSS).
 	MSS uint16
 	// WScale is the announced shift as on the wire (valid with HasWScale).
 	WScale Shift
-	// TSVal and TSEcr are the timestamp values (valid with HasTimestamp).
-	TSVal, TSEcr uint32
-	// SACK holds the first NSACK blocks (valid with HasSACK).
-	SACK  [MaxSACKBlocks]SACKBlock
-	NSACK uint8
-	// Layout lists every option kind in wire order.
-	Layout Layout
 	// Issue is the first malformed option; Issue.Problem is OptOK when the
 	// option area parsed cleanly.
 	Issue OptIssue
 	// Truncated is true when the capture cut the option area short; the
 	// options listed are those wholly captured.
 	Truncated bool
+	NSACK     uint8
+	// TSVal and TSEcr are the timestamp values (valid with HasTimestamp).
+	TSVal, TSEcr uint32
+	// SACK holds the first NSACK blocks (valid with HasSACK).
+	SACK [MaxSACKBlocks]SACKBlock
+	// Layout lists every option kind in wire order.
+	Layout Layout
 }
 
 // Carries reports whether the segment carried any of the options in x.

@@ -67,15 +67,22 @@ func (fl Flags) String() string {
 // more. A Segment is filled in place by Decoder.Decode and holds no pointers
 // into the packet buffer, so it stays valid after the buffer is reused.
 type Segment struct {
+	// The fields are ordered so that what the analyzer reads of every
+	// segment lies in its first two cache lines (Opts begins with the
+	// option set and the timestamps): on two CPUs each segment is written
+	// by the reader and read by the analyzer, and every line the analyzer
+	// reads moves between the CPUs.
+
 	// Packet is the 1-based number of the frame in its source.
 	Packet uint64
 	// Time is the capture timestamp in nanoseconds since the Unix epoch.
 	Time int64
 
-	// IPv6 is true for an IPv6 packet, false for IPv4.
-	IPv6 bool
 	// Src and Dst are the innermost IP header's addresses.
 	Src, Dst netip.Addr
+
+	// IPv6 is true for an IPv6 packet, false for IPv4.
+	IPv6 bool
 	// TTL is the IPv4 TTL or the IPv6 hop limit.
 	TTL uint8
 	// IPID is the IPv4 identification field; zero for IPv6.
@@ -88,20 +95,6 @@ type Segment struct {
 	Flags            Flags
 	// Window is the raw 16-bit window field, before any scaling.
 	Window uint16
-	// HeaderLen is the TCP header length in bytes from the data offset field.
-	HeaderLen int
-	// Payload is the TCP payload length computed from the IP length fields,
-	// not from the captured length: it is right even when the snaplen cut
-	// the payload (or the options) off.
-	Payload int
-	// PayloadOffset is where the payload starts in the packet's Data; see
-	// CapturedPayload for the bytes the snaplen kept.
-	PayloadOffset int
-	// Checksum is the TCP checksum field as captured (not verified).
-	Checksum uint16
-
-	// Opts are the TCP options that were captured.
-	Opts Options
 
 	// Truncated is true when the capture ended before the end of the TCP
 	// header: the fixed header is complete, but some option bytes are
@@ -111,10 +104,26 @@ type Segment struct {
 	// (pcapng Simple Packet Block): Time only repeats the previous
 	// packet's, and no duration, RTT or rate may be taken from it.
 	Untimed bool
+	// Checksum is the TCP checksum field as captured (not verified).
+	Checksum uint16
 
 	// Encap names the tunnels and shims the segment was found inside
 	// (VLAN tags, MPLS, PPPoE, GRE, VXLAN, …); 0 for none.
 	Encap Encap
+
+	// Payload is the TCP payload length computed from the IP length fields,
+	// not from the captured length: it is right even when the snaplen cut
+	// the payload (or the options) off.
+	Payload int
+
+	// Opts are the TCP options that were captured.
+	Opts Options
+
+	// HeaderLen is the TCP header length in bytes from the data offset field.
+	HeaderLen int
+	// PayloadOffset is where the payload starts in the packet's Data; see
+	// CapturedPayload for the bytes the snaplen kept.
+	PayloadOffset int
 }
 
 // IsSYN reports a SYN without ACK: a connection request.
