@@ -68,10 +68,11 @@ func (fl Flags) String() string {
 // into the packet buffer, so it stays valid after the buffer is reused.
 type Segment struct {
 	// The fields are ordered so that what the analyzer reads of every
-	// segment lies in its first two cache lines (Opts begins with the
-	// option set and the timestamps): on two CPUs each segment is written
-	// by the reader and read by the analyzer, and every line the analyzer
-	// reads moves between the CPUs.
+	// segment lies in its first two cache lines (Opts begins with what it
+	// reads of the options: the option set, the first problem, the
+	// timestamps): on two CPUs each segment is written by the reader and
+	// read by the analyzer, and every line the analyzer reads moves
+	// between the CPUs.
 
 	// Packet is the 1-based number of the frame in its source.
 	Packet uint64
