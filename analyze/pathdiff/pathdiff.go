@@ -19,6 +19,7 @@ package pathdiff
 
 import (
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -237,7 +238,7 @@ type dirPlan struct {
 // state starts the second pass's state of the pair: its record as the
 // plan has it, and empty matching queues.
 func (pl *pairPlan) state(n int) *pairState {
-	ps := &pairState{n: n, cToS: pl.cToS, xSwapped: pl.xSwapped}
+	ps := &pairState{n: n, cToS: pl.cToS, xSwapped: pl.xSwapped, due: math.MaxInt64}
 	p := &ps.pair
 	p.A, p.B = pl.a, pl.b
 	p.Score, p.Confidence, p.Swapped, p.Signals = pl.score, pairConfidenceOf(pl.score), pl.swapped, pl.signals
