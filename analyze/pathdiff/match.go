@@ -232,12 +232,7 @@ func (h *hopTally) add(d int) {
 
 // mode returns the most frequent difference and whether others occurred.
 func (h *hopTally) mode() (d int, ok, vary bool) {
-	best := -1
-	for i := range h.v {
-		if h.n[i] > 0 && (best < 0 || h.n[i] > h.n[best]) {
-			best = i
-		}
-	}
+	best := h.best()
 	if best < 0 {
 		return 0, false, false
 	}
@@ -247,6 +242,17 @@ func (h *hopTally) mode() (d int, ok, vary bool) {
 		}
 	}
 	return h.v[best], true, vary
+}
+
+// best is the index of the most frequent difference, -1 for none.
+func (h *hopTally) best() int {
+	best := -1
+	for i := range h.v {
+		if h.n[i] > 0 && (best < 0 || h.n[i] > h.n[best]) {
+			best = i
+		}
+	}
+	return best
 }
 
 // pendingOf is what the matching keeps of a segment; at is its time on
@@ -488,16 +494,15 @@ const settleAfter = 8
 // a middlebox dropping what lies past the unscaled edge shows, as it
 // does where the timing told the upstream. finish settles what is left.
 func (ds *dirState) settleUpstream() {
-	d, ok, _ := ds.hops.mode()
-	if !ok || d == 0 {
+	h := &ds.hops
+	best := h.best()
+	if best < 0 || h.v[best] == 0 {
 		return
 	}
-	var total, agree uint64
-	for i := range ds.hops.v {
-		total += ds.hops.n[i]
-		if ds.hops.n[i] > 0 && ds.hops.v[i] == d {
-			agree = ds.hops.n[i]
-		}
+	d, agree := h.v[best], h.n[best]
+	var total uint64
+	for _, n := range h.n {
+		total += n
 	}
 	// Most of them, and not a few: a reordered TTL or a route change
 	// must not decide it.
@@ -507,8 +512,8 @@ func (ds *dirState) settleUpstream() {
 	ds.out.Upstream = analyze.CaptureA
 	if d < 0 {
 		ds.out.Upstream = analyze.CaptureB
-		for i := range ds.hops.v {
-			ds.hops.v[i] = -ds.hops.v[i]
+		for i := range h.v {
+			h.v[i] = -h.v[i]
 		}
 	}
 }
