@@ -46,13 +46,18 @@ func spacedConns(t *testing.T, n int, gap time.Duration, p synthPath) [2]analyze
 	}
 }
 
-// peakHeap streams the diff of open and returns the most live heap seen
-// while it ran, collected and measured every two milliseconds (live, so
-// that a longer run does not catch more garbage), and how many pairs
-// came.
-func peakHeap(t *testing.T, open [2]analyze.Opener) (peak uint64, pairs int) {
+// liveHeap streams the diff of open and returns the live heap it mostly
+// stays under (the 90th percentile of the live heap, collected and
+// measured every two milliseconds while it runs), the most seen, and how
+// many pairs came. The percentile, not the most: a run four times as
+// long takes four times the samples, and the most of them rises with
+// their number even when nothing grows (under the race detector by 2–3
+// MB here), while a heap that grows with the flows read raises the
+// percentile with it.
+func liveHeap(t *testing.T, open [2]analyze.Opener) (p90, peak uint64, pairs int) {
 	runtime.GC()
 	done := make(chan struct{})
+	var samples []uint64
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		tick := time.NewTicker(2 * time.Millisecond)
@@ -61,7 +66,7 @@ func peakHeap(t *testing.T, open [2]analyze.Opener) (peak uint64, pairs int) {
 		for {
 			runtime.GC()
 			runtime.ReadMemStats(&ms)
-			peak = max(peak, ms.HeapAlloc)
+			samples = append(samples, ms.HeapAlloc)
 			select {
 			case <-done:
 				return
@@ -74,7 +79,8 @@ func peakHeap(t *testing.T, open [2]analyze.Opener) (peak uint64, pairs int) {
 	close(done)
 	wg.Wait()
 	require.NoError(t, err)
-	return peak, pairs
+	slices.Sort(samples)
+	return samples[len(samples)*9/10], samples[len(samples)-1], pairs
 }
 
 // TestDiffHeapGrowsWithLiveFlowsNotTotal diffs two captures of short
@@ -82,7 +88,7 @@ func peakHeap(t *testing.T, open [2]analyze.Opener) (peak uint64, pairs int) {
 // (and the length) of the other, with a window of 256 flows (so that
 // both captures span many windows). The pairing keeps only the flows
 // within its window, and what it settled about each pair goes to a
-// temporary file, so the peak heap is the same give or take a little
+// temporary file, so the live heap is the same give or take a little
 // for both. Keeping a digest of every flow read (about a kilobyte with
 // its samples) until every flow had been read made it grow by megabytes
 // here: 8.2 MB against 16.7 MB of live heap for 1,000 and 4,000
@@ -93,18 +99,19 @@ func TestDiffHeapGrowsWithLiveFlowsNotTotal(t *testing.T) {
 	}
 	const n = 1000
 	small, large := sequentialConns(t, n), sequentialConns(t, 4*n)
-	// The least of three runs: a sampled peak varies from run to run.
-	peakSmall, peakLarge := uint64(math.MaxUint64), uint64(math.MaxUint64)
+	// The least of three runs: the samples vary from run to run.
+	heapSmall, heapLarge := uint64(math.MaxUint64), uint64(math.MaxUint64)
 	for range 3 {
-		peak, pairs := peakHeap(t, small)
+		p90, peak, pairs := liveHeap(t, small)
 		require.Equal(t, n, pairs, "every connection paired")
-		peakSmall = min(peakSmall, peak)
-		peak, pairs = peakHeap(t, large)
+		heapSmall = min(heapSmall, p90)
+		t.Logf("%d connections: live heap at most %.1f MB, %.1f MB nine tenths of the time", n, float64(peak)/1e6, float64(p90)/1e6)
+		p90, peak, pairs = liveHeap(t, large)
 		require.Equal(t, 4*n, pairs, "every connection paired")
-		peakLarge = min(peakLarge, peak)
+		heapLarge = min(heapLarge, p90)
+		t.Logf("%d connections: live heap at most %.1f MB, %.1f MB nine tenths of the time", 4*n, float64(peak)/1e6, float64(p90)/1e6)
 	}
-	t.Logf("peak heap: %d connections %.1f MB, %d connections %.1f MB", n, float64(peakSmall)/1e6, 4*n, float64(peakLarge)/1e6)
-	assert.Less(t, peakLarge, peakSmall+2<<20, "peak heap grew with the connections read")
+	assert.Less(t, heapLarge, heapSmall+2<<20, "live heap grew with the connections read")
 }
 
 // TestMedianSampleIsExactWhileSmallAndStaysBounded: the clock offset is
