@@ -75,7 +75,7 @@ func (s promSample) value(t *testing.T) string {
 type promServer struct {
 	lab *liveLab
 	api string
-	out bytes.Buffer
+	out syncBuffer // its log, written while the test reads it
 }
 
 // startPrometheus runs Debian's prometheus with a generated configuration
