@@ -73,6 +73,9 @@ test: deps-test
 	@$(MAKE) --no-print-directory cross
 	$(GO) test -count=1 ./...
 	CGO_ENABLED=0 $(GO) test -count=1 -run Filter ./capture
+	@# The analyzer's pipeline and shards and the diff's passes run on
+	@# several goroutines: their tests run again under the race detector.
+	$(GO) test -race -count=1 ./analyze/...
 
 # Every release target builds, and go vet passes for each GOOS (also on
 # the tests), without cgo. The linux/amd64 vet also checks the cgo-free
