@@ -249,11 +249,10 @@ const sweepMargin = 2 * time.Second
 // in a flood) at its own packet. When too few of them have (a quarter),
 // the window waits for windowFlows more digests (or half as many again
 // as it holds), and after a pairing it pairs again once windowFlows more
-// have come: so under a steady churn
-// it settles as many as come, and holds the few seconds of them the
-// sweeps need (waiting for twice as many each time made the window grow
-// with the capture: 27,000 digests a side at the end of the benchmark
-// pair's 19 s).
+// have come: so under a steady churn it settles as many as come, and
+// holds the few seconds of them the sweeps need (waiting for twice as
+// many each time made the window grow with the capture: 27,000 digests
+// a side at the end of the benchmark pair's 19 s).
 func (w *pairWindow) pairOldest() {
 	ends := make([]int64, 0, w.pending[0]+w.pending[1])
 	for i := range 2 {
